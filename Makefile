@@ -1,0 +1,90 @@
+# relaysync - see README.md. Targets:
+#   make            build build/relaysync
+#   make deps       install the Debian packages needed to build and test (root)
+#   make check      deps, build, then every test (unit, integration, end to end)
+#   make demo       deps, build, a throwaway slapd and Postfix directory, one sync
+#   make install    install under $(DESTDIR)$(PREFIX)
+#   make clean
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC        = gcc
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror \
+            -Wshadow -Wformat=2 -DRELAYSYNC_VERSION='"$(VERSION)"'
+LIBS      = -lldap -llber -lyaml -lcrypto
+SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+
+MODULES   = util config model validate secret source policy render plan \
+            report apply
+SRCS      = $(MODULES:%=agent/%.c)
+HDRS      = $(wildcard agent/*.h)
+OBJS      = $(MODULES:%=build/%.o)
+SAN_OBJS  = $(MODULES:%=build/san/%.o)
+UNIT      = test_validate test_config test_policy test_render test_plan \
+            test_secret
+UNIT_BINS = $(UNIT:%=build/san/%)
+
+DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
+               libyaml-dev libcurl4-openssl-dev libcmocka-dev slapd ldap-utils \
+               postfix postfix-lmdb postfix-cdb libsasl2-modules sasl2-bin \
+               python3 python3-aiosmtpd openssl strace valgrind
+
+.PHONY: all deps check unit integration demo install clean
+
+all: build/relaysync
+
+build build/san:
+	mkdir -p $@
+
+build/%.o: agent/%.c $(HDRS) | build
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/san/%.o: agent/%.c $(HDRS) | build/san
+	$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
+
+build/relaysync: $(OBJS) build/main.o
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+build/san/relaysync: $(SAN_OBJS) build/san/main.o
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+build/san/test_%: tests/unit/test_%.c tests/unit/unit.h $(SAN_OBJS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -Iagent -o $@ $< $(SAN_OBJS) $(LIBS) -lcmocka
+
+# Installs only what is missing, so a machine that has everything needs no
+# network; apt-get update runs once before the first install.
+deps:
+	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(DEB_PACKAGES) \
+	    2>/dev/null | awk '$$NF == "installed" { ok[$$1] = 1 } \
+	    END { n = split("$(DEB_PACKAGES)", p, " "); \
+	    for (i = 1; i <= n; i++) if (!(p[i] in ok)) print p[i] }'); \
+	if [ -n "$$missing" ]; then \
+	    echo "make deps: installing $$missing"; \
+	    apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	        --no-install-recommends $$missing; \
+	else echo "make deps: all packages present"; fi
+
+unit: $(UNIT_BINS)
+	tests/run-unit $(UNIT_BINS)
+
+check: deps
+	$(MAKE) all build/san/relaysync $(UNIT_BINS)
+	tests/run $(UNIT_BINS)
+
+demo: deps
+	$(MAKE) all
+	tests/demo.sh
+
+install: build/relaysync
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/relaysync/mappings \
+	    $(DESTDIR)$(PREFIX)/share/relaysync/schema
+	install -m 755 build/relaysync $(DESTDIR)$(PREFIX)/sbin/relaysync
+	install -m 644 mappings/*.yaml $(DESTDIR)$(PREFIX)/share/relaysync/mappings/
+	install -m 644 schema/* $(DESTDIR)$(PREFIX)/share/relaysync/schema/
+
+clean:
+	rm -rf build

@@ -1,0 +1,463 @@
+/*
+ * apply - install a new table set atomically, and reload Postfix.
+ * See apply.h for the contract.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "plan.h"
+
+enum layout { L_NONE, L_LINK, L_DIR };
+
+struct site {
+	const struct rs_config *c;
+	struct buf gens;	/* <map_dir>.generations */
+	struct buf parent;	/* the directory holding map_dir */
+	struct buf tmplink;	/* <map_dir>.new */
+	const char *base;	/* last component of map_dir */
+	enum layout layout;
+	unsigned long current;	/* generation map_dir points to, or 0 */
+	unsigned long max;	/* highest generation number present */
+};
+
+static int
+sys_err(struct rs_err *err, const char *what, const char *path)
+{
+	return rs_err_set(err, RS_EX_CANTCREAT, "%s %s: %s; the installed "
+	    "tables are unchanged", what, path, strerror(errno));
+}
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path), *s;
+	int rc = 0;
+
+	for (s = p + 1; *s && rc == 0; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (rc == 0 && mkdir(p, mode) < 0 && errno != EEXIST)
+		rc = -1;
+	free(p);
+	return rc;
+}
+
+int
+apply_lock(const struct rs_config *c, struct rs_lock *l, struct rs_err *err)
+{
+	struct buf path;
+
+	buf_init(&path);
+	buf_printf(&path, "%s/relaysync.lock", c->state_dir);
+	l->fd = -1;
+	if (mkdir_p(c->state_dir, 0700) < 0 ||
+	    (l->fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		sys_err(err, "cannot create the lock file", path.data);
+		buf_free(&path);
+		return -1;
+	}
+	if (flock(l->fd, LOCK_EX | LOCK_NB) < 0) {
+		rs_err_set(err, RS_EX_TEMPFAIL, "another relaysync run holds "
+		    "%s; this run did nothing (try again when it has finished)",
+		    path.data);
+		close(l->fd);
+		l->fd = -1;
+		buf_free(&path);
+		return -1;
+	}
+	buf_free(&path);
+	return 0;
+}
+
+void
+apply_unlock(struct rs_lock *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+static int
+fsync_path(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int
+parse_gen(const char *name, unsigned long *n)
+{
+	char *end;
+
+	if (*name < '1' || *name > '9')
+		return -1;
+	*n = strtoul(name, &end, 10);
+	return *end == '\0' ? 0 : -1;
+}
+
+static int
+inspect(struct site *s, struct rs_err *err)
+{
+	const char *md = s->c->postfix.map_dir, *slash;
+	char target[4096];
+	struct stat st;
+	ssize_t n;
+
+	s->layout = L_NONE;
+	s->current = 0;
+	if (lstat(md, &st) < 0)
+		return errno == ENOENT ? 0 : sys_err(err, "cannot inspect", md);
+	if (S_ISDIR(st.st_mode))
+		return s->layout = L_DIR, 0;
+	if (!S_ISLNK(st.st_mode) ||
+	    (n = readlink(md, target, sizeof(target) - 1)) < 0)
+		return rs_err_set(err, RS_EX_CANTCREAT, "postfix.map_dir %s is "
+		    "neither a directory nor relaysync's link; move it away",
+		    md);
+	target[n] = '\0';
+	slash = strrchr(target, '/');
+	if (slash == NULL || parse_gen(slash + 1, &s->current) < 0)
+		return rs_err_set(err, RS_EX_CANTCREAT, "postfix.map_dir %s "
+		    "links to %s, not to a generation in %s; move it away", md,
+		    target, s->gens.data);
+	s->layout = L_LINK;
+	return 0;
+}
+
+static void
+remove_tree(const char *dir)
+{
+	struct dirent *e;
+	struct buf p;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	buf_init(&p);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", dir, e->d_name);
+		if (unlink(p.data) < 0 && errno == EISDIR)
+			remove_tree(p.data);
+	}
+	closedir(d);
+	buf_free(&p);
+	if (rmdir(dir) < 0)
+		rs_log(RS_LOG_WARN, "cannot remove old generation %s: %s",
+		    dir, strerror(errno));
+}
+
+/* Find the highest generation; remove all but keep and its predecessor. */
+static void
+prune(struct site *s, unsigned long keep)
+{
+	unsigned long n, prev = 0;
+	struct dirent *e;
+	struct buf p;
+	DIR *d;
+
+	s->max = keep;
+	if ((d = opendir(s->gens.data)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (parse_gen(e->d_name, &n) == 0) {
+			if (n < keep && n > prev)
+				prev = n;
+			if (n > s->max)
+				s->max = n;
+		}
+	rewinddir(d);
+	buf_init(&p);
+	while ((e = readdir(d)) != NULL) {
+		if (parse_gen(e->d_name, &n) < 0 || n == keep || n == prev)
+			continue;
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", s->gens.data, e->d_name);
+		remove_tree(p.data);
+	}
+	closedir(d);
+	buf_free(&p);
+}
+
+/* A run killed while converting a plain map_dir left it at tmplink. */
+static void
+recover_tmplink(struct site *s)
+{
+	struct stat st;
+	struct buf p;
+
+	if (lstat(s->tmplink.data, &st) < 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		unlink(s->tmplink.data);
+		return;
+	}
+	buf_init(&p);
+	buf_printf(&p, "%s/%lu", s->gens.data, s->current ? s->current - 1 : 1);
+	if (s->current < 2 || rename(s->tmplink.data, p.data) < 0)
+		remove_tree(s->tmplink.data);
+	buf_free(&p);
+}
+
+static int
+write_file(const char *path, const struct buf *b, mode_t mode,
+    struct rs_err *err)
+{
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    mode);
+	if (fd < 0)
+		return sys_err(err, "cannot create", path);
+	while (off < b->len) {
+		if ((n = write(fd, b->data + off, b->len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return sys_err(err, "cannot write", path);
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		close(fd);
+		return sys_err(err, "cannot fsync", path);
+	}
+	if (close(fd) < 0)
+		return sys_err(err, "cannot close", path);
+	return 0;
+}
+
+static int
+postmap(const struct site *s, const char *path, struct rs_err *err)
+{
+	const struct rs_config *c = s->c;
+	const char *suffix = map_suffix(c->postfix.map_type);
+	struct buf arg, out;
+	int rc;
+
+	if (suffix == NULL)
+		return 0;
+	buf_init(&arg);
+	buf_init(&out);
+	buf_printf(&arg, "%s:%s", c->postfix.map_type, path);
+	{
+		char *argv[] = { "postmap", "-c", c->postfix.config_dir,
+		    arg.data, NULL };
+
+		rc = run_cmd(argv, &out);
+	}
+	if (rc != 0)
+		rs_err_set(err, RS_EX_CANTCREAT, "postmap -c %s %s failed "
+		    "(status %d): %s; the installed tables are unchanged",
+		    c->postfix.config_dir, arg.data, rc, buf_str(&out));
+	buf_reset(&arg);
+	buf_printf(&arg, "%s%s", path, suffix);
+	if (rc == 0 && fsync_path(arg.data, O_RDONLY) < 0)
+		rc = sys_err(err, "cannot fsync", arg.data);
+	buf_free(&arg);
+	buf_free(&out);
+	return rc ? -1 : 0;
+}
+
+static int
+write_generation(const struct site *s, const char *dir,
+    const struct rs_tables *t, struct rs_err *err)
+{
+	struct buf path;
+	int i, rc = 0;
+
+	buf_init(&path);
+	for (i = 0; i < RS_T_COUNT && rc == 0; i++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, rs_table_names[i]);
+		rc = write_file(path.data, &t->t[i], rs_table_private[i] ?
+		    0600 : 0644, err);
+		if (rc == 0)
+			rc = postmap(s, path.data, err);
+	}
+	if (rc == 0) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, RS_OWNERS_FILE);
+		rc = write_file(path.data, &t->owners, 0644, err);
+	}
+	if (rc == 0 && fsync_path(dir, O_RDONLY | O_DIRECTORY) < 0)
+		rc = sys_err(err, "cannot fsync", dir);
+	buf_free(&path);
+	return rc;
+}
+
+/* Move a plain map_dir out of the way as generation old. */
+static int
+convert_plain(struct site *s, unsigned long old, struct rs_err *err)
+{
+	const char *md = s->c->postfix.map_dir;
+	struct buf dst;
+	int rc = 0;
+
+	buf_init(&dst);
+	buf_printf(&dst, "%s/%lu", s->gens.data, old);
+	if (renameat2(AT_FDCWD, s->tmplink.data, AT_FDCWD, md,
+	    RENAME_EXCHANGE) == 0) {
+		if (rename(s->tmplink.data, dst.data) < 0)
+			rs_log(RS_LOG_WARN, "cannot keep the old %s as %s: %s",
+			    md, dst.data, strerror(errno));
+	} else if (errno != EINVAL && errno != ENOSYS)
+		rc = sys_err(err, "cannot switch", md);
+	else if (rename(md, dst.data) < 0)
+		rc = sys_err(err, "cannot move the plain directory", md);
+	else if (rename(s->tmplink.data, md) < 0)
+		rc = sys_err(err, "cannot switch", md);
+	buf_free(&dst);
+	return rc;
+}
+
+static int
+switch_link(struct site *s, unsigned long gen, struct rs_err *err)
+{
+	const char *md = s->c->postfix.map_dir;
+	struct buf target;
+	int rc;
+
+	buf_init(&target);
+	buf_printf(&target, "%s.generations/%lu", s->base, gen);
+	unlink(s->tmplink.data);
+	if (symlink(target.data, s->tmplink.data) < 0)
+		rc = sys_err(err, "cannot create the link", s->tmplink.data);
+	else if (s->layout == L_DIR)
+		rc = convert_plain(s, gen - 1, err);
+	else if (rename(s->tmplink.data, md) < 0)
+		rc = sys_err(err, "cannot switch", md);
+	else
+		rc = 0;
+	buf_free(&target);
+	if (rc == 0 && (fsync_path(s->parent.data, O_RDONLY | O_DIRECTORY) < 0
+	    || fsync_path(s->gens.data, O_RDONLY | O_DIRECTORY) < 0))
+		rs_log(RS_LOG_WARN, "cannot fsync %s: %s", s->parent.data,
+		    strerror(errno));
+	return rc;
+}
+
+static int
+reload(const struct rs_config *c, struct rs_applied *out, struct rs_err *err)
+{
+	char *status[] = { "postfix", "-c", c->postfix.config_dir, "status",
+	    NULL };
+	char *rl[] = { "postfix", "-c", c->postfix.config_dir, "reload",
+	    NULL };
+	struct buf o;
+	int rc;
+
+	buf_init(&o);
+	if (run_cmd(status, &o) != 0) {
+		rs_log(RS_LOG_INFO, "Postfix (%s) is not running; it will read "
+		    "the new tables when it starts", c->postfix.config_dir);
+		buf_free(&o);
+		return 0;
+	}
+	if ((rc = run_cmd(rl, &o)) != 0)
+		rs_err_set(err, RS_EX_FAIL, "the new tables are installed but "
+		    "postfix -c %s reload failed (status %d): %s",
+		    c->postfix.config_dir, rc, buf_str(&o));
+	else
+		out->reloaded = 1;
+	buf_free(&o);
+	return rc ? -1 : 0;
+}
+
+static void
+site_init(struct site *s, const struct rs_config *c)
+{
+	const char *md = c->postfix.map_dir, *slash = strrchr(md, '/');
+
+	memset(s, 0, sizeof(*s));
+	s->c = c;
+	buf_init(&s->gens);
+	buf_init(&s->parent);
+	buf_init(&s->tmplink);
+	buf_printf(&s->gens, "%s.generations", md);
+	buf_printf(&s->tmplink, "%s.new", md);
+	buf_add(&s->parent, md, slash == md ? 1 : (size_t)(slash - md));
+	buf_str(&s->parent);
+	s->base = slash + 1;
+}
+
+static void
+site_free(struct site *s)
+{
+	buf_free(&s->gens);
+	buf_free(&s->parent);
+	buf_free(&s->tmplink);
+}
+
+static int
+install(struct site *s, const struct rs_tables *t, struct rs_applied *out,
+    struct rs_err *err)
+{
+	unsigned long gen;
+	struct buf dir;
+	int rc;
+
+	if (inspect(s, err) < 0)
+		return -1;
+	if (mkdir_p(s->gens.data, 0755) < 0)
+		return sys_err(err, "cannot create", s->gens.data);
+	recover_tmplink(s);
+	prune(s, s->current);
+	gen = s->max + (s->layout == L_DIR ? 2 : 1);
+	buf_init(&dir);
+	buf_printf(&dir, "%s/%lu", s->gens.data, gen);
+	if (mkdir(dir.data, 0755) < 0)
+		rc = sys_err(err, "cannot create", dir.data);
+	else
+		rc = write_generation(s, dir.data, t, err);
+	if (rc == 0)
+		rc = switch_link(s, gen, err);
+	if (rc < 0)
+		remove_tree(dir.data);
+	else {
+		prune(s, gen);
+		out->generation = gen;
+	}
+	buf_free(&dir);
+	return rc;
+}
+
+int
+apply_tables(const struct rs_config *c, const struct rs_tables *t,
+    int tables_changed, struct rs_applied *out, struct rs_err *err)
+{
+	struct site s;
+	mode_t mask = umask(022);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	site_init(&s, c);
+	rc = install(&s, t, out, err);
+	site_free(&s);
+	umask(mask);
+	if (rc == 0 && tables_changed && c->postfix.reload)
+		rc = reload(c, out, err);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * apply - install a new table set atomically, and reload Postfix.
+ *
+ * The only module that writes. postfix.map_dir is a symbolic link to a
+ * generation directory <map_dir>.generations/<n>/. A run writes the new
+ * generation's text tables (sasl_passwd created 0600, the others 0644),
+ * fsyncs them, indexes them with "postmap -c <config_dir>", fsyncs the
+ * indexes and the directory, then switches the link with one rename().
+ * A plain map_dir directory is converted on the first run: it is swapped
+ * with the link in one renameat2(RENAME_EXCHANGE) where the file system
+ * allows, and kept as the previous generation. After the switch the
+ * previous generation is kept for rollback and older ones are removed;
+ * generations left by a killed run are removed at the next run.
+ *
+ * Functions
+ *	apply_lock() takes the run lock (flock on <state_dir>/relaysync.lock,
+ *	creating state_dir 0700 if needed); apply_unlock() releases it.
+ *	apply_tables() installs a table set and, when postfix.reload is true
+ *	and the Postfix tables changed, runs "postfix -c <config_dir> reload"
+ *	if that Postfix is running. It reports what it did in *out.
+ *
+ * Diagnostics
+ *	apply_lock(): RS_EX_TEMPFAIL (75) when another run holds the lock,
+ *	RS_EX_CANTCREAT (73) when state_dir cannot be created.
+ *	apply_tables(): RS_EX_CANTCREAT (73) for any failure before the switch
+ *	(the installed set is untouched), with the file and the system error
+ *	or postmap's own message; RS_EX_FAIL (1) when the reload fails after
+ *	the switch.
+ */
+#ifndef RS_APPLY_H
+#define RS_APPLY_H
+
+#include "config.h"
+#include "render.h"
+
+struct rs_lock {
+	int fd;
+};
+
+struct rs_applied {
+	unsigned long generation;
+	int reloaded;
+};
+
+int apply_lock(const struct rs_config *, struct rs_lock *, struct rs_err *);
+void apply_unlock(struct rs_lock *);
+int apply_tables(const struct rs_config *, const struct rs_tables *, int,
+    struct rs_applied *, struct rs_err *);
+
+#endif

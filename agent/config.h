@@ -1,0 +1,104 @@
+/*
+ * config - load and validate relaysync.yaml and its mapping profile.
+ *
+ * Functions
+ *	config_load() reads the YAML configuration file, applies the defaults
+ *	of DESIGN.md, checks every value, then loads the mapping profile the
+ *	configuration names (a relative path is taken relative to the
+ *	configuration file). config_free() releases both.
+ *	mapping_load() reads a mapping profile alone (used by config_load()
+ *	and by the tests).
+ *	config_print() writes the effective settings (no secrets: the bind
+ *	password is only named by its file).
+ *	config_map_path() gives "type:map_dir/table" as Postfix wants it.
+ *
+ * Diagnostics
+ *	Every error names the file, the line and the key, says what is wrong
+ *	and how to fix it, and carries exit code RS_EX_CONFIG (78): unknown
+ *	keys, wrong types, values out of range, missing required keys,
+ *	contradictory TLS settings.
+ */
+#ifndef RS_CONFIG_H
+#define RS_CONFIG_H
+
+#include <stdio.h>
+
+#include "util.h"
+
+enum rs_field {
+	RS_F_ADDRESS,
+	RS_F_HOST,
+	RS_F_PORT,
+	RS_F_SECURITY,
+	RS_F_USERNAME,
+	RS_F_PASSWORD,
+	RS_F_VERIFIED,
+	RS_F_COUNT
+};
+
+extern const char *const rs_field_names[RS_F_COUNT];
+
+struct rs_mapping {
+	char *path;
+	char *name;
+	char *policy_filter;
+	char *policy_allow_attr;
+	char *user_filter;
+	char *user_mail_attr;
+	char *user_disabled_filter;
+	char *sendas_filter;
+	char *attr[RS_F_COUNT];
+};
+
+struct rs_config {
+	char *path;
+	struct {
+		char *uri;
+		int starttls;
+		int allow_plaintext;
+		char *bind_dn;
+		char *bind_password_file;
+		char *sasl_mech;
+		char *base_dn;
+		char *ca_file;
+		long timeout;
+		long page_size;
+	} ldap;
+	char *mapping_path;
+	struct {
+		int default_allow;
+		char **internal_domains;
+		size_t n_internal_domains;
+		int require_verified;
+		int allow_insecure;
+		long max_removals;
+	} policy;
+	struct {
+		char *map_dir;
+		char *map_type;
+		char *config_dir;
+		char *tls_level;
+		char *tls_ca_file;
+		int reload;
+	} postfix;
+	struct {
+		char *key_file;
+	} secrets;
+	char *state_dir;
+	long full_every;
+	char *metrics_file;
+	struct {
+		char *webhook_url;
+	} notify;
+	struct rs_mapping mapping;
+};
+
+int config_load(const char *, struct rs_config *, struct rs_err *);
+void config_free(struct rs_config *);
+int mapping_load(const char *, struct rs_mapping *, struct rs_err *);
+void mapping_free(struct rs_mapping *);
+void config_print(const struct rs_config *, FILE *);
+const char *config_map_path(const struct rs_config *, const char *,
+    struct buf *);
+
+#endif

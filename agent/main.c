@@ -1,0 +1,390 @@
+/*
+ * relaysync - directory-driven per-user outbound gateways for Postfix.
+ *
+ * The command line: parses options, runs one command, maps its outcome to
+ * the exit codes of DESIGN.md. The pipeline itself lives in the modules
+ * (config, source, policy, render, plan, apply, report).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "config.h"
+#include "model.h"
+#include "plan.h"
+#include "policy.h"
+#include "render.h"
+#include "report.h"
+#include "secret.h"
+#include "source.h"
+
+#ifndef RELAYSYNC_VERSION
+#define RELAYSYNC_VERSION "0.0.0"
+#endif
+
+#define DEFAULT_CONFIG "/etc/relaysync/relaysync.yaml"
+
+struct opts {
+	const char *config;
+	const char *command;
+	int dry_run;
+	int force;
+	int full;
+	enum rs_format format;
+};
+
+static const char usage_text[] =
+    "usage: relaysync [--config FILE] [--verbose|--quiet] COMMAND\n"
+    "commands:\n"
+    "  sync [--dry-run] [--format text|json] [--force] [--full]\n"
+    "                   read the directory, write the Postfix tables, "
+    "reload\n"
+    "  check-config     validate configuration and mapping, test the "
+    "LDAP bind\n"
+    "  postfix-config   print the main.cf and master.cf settings to add\n"
+    "  encrypt-secret   read a password on standard input, print its "
+    "{AES256-GCM} value\n"
+    "options: --config FILE (default " DEFAULT_CONFIG "), --verbose, "
+    "--quiet,\n         --version, --help\n"
+    "exit: 0 ok, 2 dry run with changes, 1 failure, 64 usage, 69 directory "
+    "unavailable,\n      73 cannot write tables, 75 refused or locked, 78 "
+    "configuration error\n";
+
+static int
+fail(const struct rs_err *err)
+{
+	rs_log(RS_LOG_ERROR, "%s", err->msg);
+	return err->code ? err->code : RS_EX_FAIL;
+}
+
+static int
+usage(const char *msg)
+{
+	if (msg)
+		fprintf(stderr, "relaysync: %s\n", msg);
+	fputs(usage_text, stderr);
+	return RS_EX_USAGE;
+}
+
+/* Read the directory and decide; the model must outlive the decision. */
+static int
+read_and_decide(const struct rs_config *c, const struct rs_keyring *keys,
+    struct rs_model *m, struct rs_decision *d, struct rs_err *err)
+{
+	struct rs_source *src = NULL;
+	int rc;
+
+	model_init(m);
+	rc = source_open(c, &src, err);
+	if (rc == 0)
+		rc = source_load(src, m, err);
+	source_close(src);
+	if (rc == 0)
+		policy_decide(m, c, keys, d);
+	return rc;
+}
+
+static int
+finish_sync(const struct opts *o, const struct rs_config *c,
+    const struct rs_tables *t, struct rs_run *run, struct rs_err *err)
+{
+	struct rs_applied ap;
+
+	if (o->dry_run)
+		return run->p->refused ? RS_EX_TEMPFAIL :
+		    run->p->apply ? RS_EX_PENDING : RS_EX_OK;
+	if (run->p->refused)
+		return rs_err_set(err, RS_EX_TEMPFAIL, "%s", run->p->refusal),
+		    RS_EX_TEMPFAIL;
+	if (!run->p->apply)
+		return RS_EX_OK;
+	if (apply_tables(c, t, run->p->reload, &ap, err) < 0) {
+		run->error = err->msg;
+		run->applied = ap.generation != 0;
+		return err->code;
+	}
+	run->applied = 1;
+	run->reloaded = ap.reloaded;
+	rs_log(RS_LOG_INFO, "installed generation %lu in %s%s", ap.generation,
+	    c->postfix.map_dir, ap.reloaded ? "; Postfix reloaded" : "");
+	return RS_EX_OK;
+}
+
+static int
+plan_and_apply(const struct opts *o, const struct rs_config *c,
+    const struct rs_decision *d, struct rs_err *err)
+{
+	struct rs_tables t;
+	struct rs_plan p;
+	struct rs_run run;
+	int rc;
+
+	render_tables(d, c->postfix.tls_level, &t);
+	if (plan_build(c, d, &t, o->force, &p, err) < 0) {
+		render_free(&t);
+		return fail(err);
+	}
+	memset(&run, 0, sizeof(run));
+	run.dry_run = o->dry_run;
+	run.d = d;
+	run.p = &p;
+	err->code = 0;
+	rc = finish_sync(o, c, &t, &run, err);
+	if (rs_verbosity > RS_LOG_ERROR)
+		report_write(stdout, o->format, &run);
+	if (err->code)
+		fail(err);
+	plan_free(&p);
+	render_free(&t);
+	return rc;
+}
+
+static int
+cmd_sync(const struct opts *o)
+{
+	struct rs_lock lock = { -1 };
+	struct rs_config c;
+	struct rs_keyring keys;
+	struct rs_model m;
+	struct rs_decision d;
+	struct rs_err err;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	memset(&keys, 0, sizeof(keys));
+	model_init(&m);
+	if (config_load(o->config, &c, &err) < 0 ||
+	    keyring_load(c.secrets.key_file, 1, &keys, &err) < 0 ||
+	    (!o->dry_run && apply_lock(&c, &lock, &err) < 0) ||
+	    read_and_decide(&c, &keys, &m, &d, &err) < 0)
+		rc = fail(&err);
+	else
+		rc = plan_and_apply(o, &c, &d, &err);
+	policy_free(&d);
+	model_free(&m);
+	keyring_free(&keys);
+	apply_unlock(&lock);
+	config_free(&c);
+	return rc;
+}
+
+static int
+cmd_check_config(const struct opts *o)
+{
+	struct rs_source *src = NULL;
+	struct rs_keyring keys;
+	struct rs_config c;
+	struct rs_err err;
+	int rc;
+
+	if (config_load(o->config, &c, &err) < 0) {
+		config_free(&c);
+		return fail(&err);
+	}
+	config_print(&c, stdout);
+	rc = keyring_load(c.secrets.key_file, 1, &keys, &err);
+	if (rc == 0) {
+		printf("secrets: %zu key(s) in %s\n", keys.n,
+		    c.secrets.key_file);
+		keyring_free(&keys);
+		rc = source_open(&c, &src, &err);
+		source_close(src);
+	}
+	if (rc == 0)
+		printf("ldap: connected to %s and bound%s%s: ok\n", c.ldap.uri,
+		    *c.ldap.bind_dn ? " as " : " anonymously",
+		    c.ldap.bind_dn);
+	config_free(&c);
+	return rc < 0 ? fail(&err) : RS_EX_OK;
+}
+
+static void
+print_postfix_config(const struct rs_config *c)
+{
+	struct buf b;
+
+	buf_init(&b);
+	printf("# main.cf (for example with postconf -e):\n");
+	printf("sender_dependent_relayhost_maps = %s\n",
+	    config_map_path(c, "sender_relay", &b));
+	printf("sender_dependent_default_transport_maps = %s\n",
+	    config_map_path(c, "sender_transport", &b));
+	printf("smtp_sender_dependent_authentication = yes\n"
+	    "smtp_sasl_auth_enable = yes\n");
+	printf("smtp_sasl_password_maps = %s\n",
+	    config_map_path(c, "sasl_passwd", &b));
+	printf("smtp_sasl_security_options = noanonymous\n"
+	    "smtp_sasl_tls_security_options = noanonymous\n");
+	printf("smtp_tls_policy_maps = %s\n",
+	    config_map_path(c, "tls_policy", &b));
+	printf("smtp_tls_CAfile = %s\n\n", c->postfix.tls_ca_file);
+	printf("# master.cf: the transport for implicit-TLS (port 465) "
+	    "gateways:\n"
+	    RS_SMTPS_TRANSPORT " unix  -       -       n       -       -       "
+	    "smtp\n  -o smtp_tls_wrappermode=yes\n"
+	    "  -o smtp_tls_security_level=encrypt\n\n");
+	printf("# Notes:\n"
+	    "# - Recipients in relay_domains are delivered with relay_transport,"
+	    " and\n#   transport_maps entries win too: both overrule the "
+	    "sender-dependent\n#   tables, so such mail never uses a per-user "
+	    "gateway.\n"
+	    "# - Keep gateway logins away from those destinations: add\n"
+	    "#   \"-o smtp_sender_dependent_authentication=no\" to the relay "
+	    "service\n#   in master.cf.\n"
+	    "# - If the default relayhost needs a login, list its table after "
+	    "relaysync's:\n#   smtp_sasl_password_maps = %s, "
+	    "hash:/etc/postfix/sasl_passwd\n",
+	    config_map_path(c, "sasl_passwd", &b));
+	buf_free(&b);
+}
+
+static int
+cmd_postfix_config(const struct opts *o)
+{
+	struct rs_config c;
+	struct rs_err err;
+
+	if (config_load(o->config, &c, &err) < 0) {
+		config_free(&c);
+		return fail(&err);
+	}
+	print_postfix_config(&c);
+	config_free(&c);
+	return RS_EX_OK;
+}
+
+static int
+read_password(struct buf *pw)
+{
+	struct termios old, quiet;
+	int tty = isatty(0), c;
+
+	if (tty) {
+		fputs("Password: ", stderr);
+		tcgetattr(0, &old);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(0, TCSAFLUSH, &quiet);
+	}
+	while ((c = getchar()) != EOF && c != '\n')
+		buf_addc(pw, (char)c);
+	if (tty) {
+		tcsetattr(0, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (pw->len && pw->data[pw->len - 1] == '\r')
+		pw->data[--pw->len] = '\0';
+	return pw->len ? 0 : -1;
+}
+
+static int
+cmd_encrypt_secret(const struct opts *o)
+{
+	struct rs_keyring keys;
+	struct rs_config c;
+	struct rs_err err;
+	struct buf pw, out;
+	const char *why;
+	int rc = -1;
+
+	buf_init(&pw);
+	buf_init(&out);
+	if (config_load(o->config, &c, &err) < 0 ||
+	    keyring_load(c.secrets.key_file, 0, &keys, &err) < 0) {
+		config_free(&c);
+		return fail(&err);
+	}
+	if (read_password(&pw) < 0)
+		rs_err_set(&err, RS_EX_USAGE, "no password on standard input");
+	else if (valid_password(pw.data, pw.len, &why) < 0)
+		rs_err_set(&err, RS_EX_USAGE, "%s", why);
+	else
+		rc = secret_encrypt(&keys, pw.data, pw.len, &out, &err);
+	if (rc == 0)
+		printf("%s\n", out.data);
+	buf_wipe(&pw);
+	buf_free(&out);
+	keyring_free(&keys);
+	config_free(&c);
+	return rc < 0 ? fail(&err) : RS_EX_OK;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(const struct opts *);
+	int takes_sync_options;
+} commands[] = {
+	{ "sync", cmd_sync, 1 },
+	{ "check-config", cmd_check_config, 0 },
+	{ "postfix-config", cmd_postfix_config, 0 },
+	{ "encrypt-secret", cmd_encrypt_secret, 0 },
+};
+
+static int
+parse(int argc, char **argv, struct opts *o, int *sync_opts)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "full", no_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:vqVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->config = optarg; break;
+		case 'v': rs_verbosity = RS_LOG_DEBUG; break;
+		case 'q': rs_verbosity = RS_LOG_ERROR; break;
+		case 'V': printf("relaysync %s\n", RELAYSYNC_VERSION); exit(0);
+		case 'h': fputs(usage_text, stdout); exit(0);
+		case 'n': o->dry_run = 1; *sync_opts = 1; break;
+		case 'F': o->force = 1; *sync_opts = 1; break;
+		case 'u': o->full = 1; *sync_opts = 1; break;
+		case 'f':
+			*sync_opts = 1;
+			if (strcmp(optarg, "json") == 0)
+				o->format = RS_FMT_JSON;
+			else if (strcmp(optarg, "text") != 0)
+				return usage("--format takes text or json");
+			break;
+		default:
+			return usage(NULL);
+		}
+	}
+	if (optind != argc - 1)
+		return usage(optind >= argc ? "no command given" :
+		    "too many arguments");
+	o->command = argv[optind];
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { DEFAULT_CONFIG, NULL, 0, 0, 0, RS_FMT_TEXT };
+	int sync_opts = 0, rc;
+	size_t i;
+
+	if ((rc = parse(argc, argv, &o, &sync_opts)) != 0)
+		return rc;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(o.command, commands[i].name) != 0)
+			continue;
+		if (sync_opts && !commands[i].takes_sync_options)
+			return usage("--dry-run, --format, --force and --full "
+			    "go with sync");
+		return commands[i].run(&o);
+	}
+	return usage("unknown command");
+}

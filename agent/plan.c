@@ -1,0 +1,400 @@
+/*
+ * plan - what a run would change, compared with the installed tables.
+ * See plan.h for the contract.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "plan.h"
+#include "secret.h"
+
+/* One route as the installed tables describe it. */
+struct old_route {
+	char *gateway;		/* "[host]:port mode" */
+	char *login;		/* "user:password" or NULL */
+	char *owner;
+	int seen;		/* matched by a new route */
+};
+
+struct installed {
+	struct buf text[RS_T_COUNT];
+	struct buf owners;
+	struct strmap routes;	/* address -> struct old_route */
+	struct strmap tls;	/* nexthop -> level (points into text) */
+};
+
+const char *
+map_suffix(const char *type)
+{
+	if (strcmp(type, "lmdb") == 0)
+		return ".lmdb";
+	if (strcmp(type, "cdb") == 0)
+		return ".cdb";
+	if (strcmp(type, "texthash") == 0)
+		return NULL;
+	return ".db";
+}
+
+static int
+read_installed_file(const char *dir, const char *name, struct buf *b,
+    int *present, struct rs_err *err)
+{
+	struct buf path;
+	struct stat st;
+	int rc = 0;
+
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", dir, name);
+	buf_reset(b);
+	if (stat(path.data, &st) < 0 && errno == ENOENT)
+		;
+	else if (read_file(path.data, b, err) < 0)
+		rc = rs_err_set(err, RS_EX_FAIL, "cannot read the installed "
+		    "table: %s; fix its permissions or remove it", err->msg);
+	else
+		*present = 1;
+	buf_str(b);
+	buf_free(&path);
+	return rc;
+}
+
+/* Split the next "key value" line of a table; NULL at the end. */
+static char *
+next_line(char **cursor, char **value)
+{
+	char *line = *cursor, *nl, *sp;
+
+	while (line && *line) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl = '\0';
+		*cursor = nl ? nl + 1 : NULL;
+		if (*line != '#' && (sp = strchr(line, ' ')) != NULL) {
+			*sp = '\0';
+			*value = sp + 1;
+			return line;
+		}
+		line = *cursor;
+	}
+	return NULL;
+}
+
+static struct old_route *
+old_route(struct installed *in, const char *address)
+{
+	void **slot = strmap_slot(&in->routes, address);
+
+	if (*slot == NULL)
+		*slot = xcalloc(1, sizeof(struct old_route));
+	return *slot;
+}
+
+static void
+parse_gateways(struct installed *in, enum rs_table t)
+{
+	static const char smtps[] = RS_SMTPS_TRANSPORT ":";
+	char *cur = in->text[t].data, *key, *val, *nh;
+	const char *level, *mode;
+	struct old_route *r;
+	struct buf b;
+
+	buf_init(&b);
+	while ((key = next_line(&cur, &val)) != NULL) {
+		nh = val;
+		if (t == RS_T_SENDER_TRANSPORT &&
+		    strncmp(val, smtps, sizeof(smtps) - 1) == 0)
+			nh = val + sizeof(smtps) - 1;
+		level = strmap_get(&in->tls, nh);
+		mode = t == RS_T_SENDER_TRANSPORT ? "ssl" :
+		    level && strcmp(level, "none") == 0 ? "none" : "starttls";
+		buf_reset(&b);
+		buf_printf(&b, "%s %s", nh, mode);
+		r = old_route(in, key);
+		free(r->gateway);
+		r->gateway = xstrdup(b.data);
+	}
+	buf_free(&b);
+}
+
+static void
+parse_installed(struct installed *in)
+{
+	char *cur, *key, *val;
+
+	cur = in->text[RS_T_TLS_POLICY].data;
+	while ((key = next_line(&cur, &val)) != NULL)
+		*strmap_slot(&in->tls, key) = val;
+	parse_gateways(in, RS_T_SENDER_RELAY);
+	parse_gateways(in, RS_T_SENDER_TRANSPORT);
+	cur = in->text[RS_T_SASL_PASSWD].data;
+	while ((key = next_line(&cur, &val)) != NULL)
+		if (strmap_get(&in->routes, key))
+			old_route(in, key)->login = xstrdup(val);
+	cur = in->owners.data;
+	while ((key = next_line(&cur, &val)) != NULL)
+		if (strmap_get(&in->routes, key))
+			old_route(in, key)->owner = xstrdup(val);
+}
+
+static int
+index_missing(const struct rs_config *c, enum rs_table t)
+{
+	const char *suffix = map_suffix(c->postfix.map_type);
+	struct buf path;
+	struct stat st;
+	int missing;
+
+	if (suffix == NULL)
+		return 0;
+	buf_init(&path);
+	buf_printf(&path, "%s/%s%s", c->postfix.map_dir, rs_table_names[t],
+	    suffix);
+	missing = stat(path.data, &st) < 0;
+	buf_free(&path);
+	return missing;
+}
+
+static int
+load_installed(const struct rs_config *c, const struct rs_tables *nt,
+    struct installed *in, struct rs_plan *p, struct rs_err *err)
+{
+	int i, present = 0;
+
+	for (i = 0; i < RS_T_COUNT; i++) {
+		if (read_installed_file(c->postfix.map_dir, rs_table_names[i],
+		    &in->text[i], &present, err) < 0)
+			return -1;
+		if (strcmp(in->text[i].data, nt->t[i].data) != 0)
+			p->reload = 1;
+		else if (index_missing(c, (enum rs_table)i))
+			p->reload = 1;
+	}
+	if (read_installed_file(c->postfix.map_dir, RS_OWNERS_FILE,
+	    &in->owners, &present, err) < 0)
+		return -1;
+	p->installed = present;
+	p->apply = p->reload || !present ||
+	    strcmp(in->owners.data, nt->owners.data) != 0;
+	if (!present)
+		p->reload = 1;
+	parse_installed(in);
+	return 0;
+}
+
+static void
+free_installed(struct installed *in)
+{
+	struct old_route *r;
+	size_t i;
+
+	for (i = 0; i < in->routes.cap; i++) {
+		if (in->routes.slots[i].key == NULL)
+			continue;
+		r = in->routes.slots[i].val;
+		free(r->gateway);
+		secret_free_str(r->login);
+		free(r->owner);
+		free(r);
+	}
+	strmap_free(&in->routes);
+	strmap_free(&in->tls);
+	for (i = 0; i < RS_T_COUNT; i++)
+		buf_wipe(&in->text[i]);
+	buf_free(&in->owners);
+}
+
+static struct rs_change *
+add_change(struct rs_plan *p, enum rs_change_kind kind, const char *address)
+{
+	struct rs_change *c;
+
+	p->c = vec_grow(p->c, &p->cap, p->n, sizeof(*p->c));
+	c = &p->c[p->n++];
+	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	c->address = xstrdup(address);
+	return c;
+}
+
+static char *
+login_user(const char *login)
+{
+	const char *colon = login ? strchr(login, ':') : NULL;
+
+	return colon ? xstrndup(login, (size_t)(colon - login)) : NULL;
+}
+
+static int
+same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static void
+diff_route(struct rs_plan *p, const struct rs_verdict *v, struct old_route *o)
+{
+	const struct rs_route *r = &v->route;
+	struct rs_change *c;
+	struct buf gw, login, dn;
+
+	buf_init(&gw);
+	buf_init(&login);
+	buf_init(&dn);
+	render_nexthop(&gw, r);
+	buf_printf(&gw, " %s", security_name(r->sec));
+	if (r->username)
+		buf_printf(&login, "%s:%s", r->username, r->password);
+	if (o && same(o->gateway, gw.data) &&
+	    same(o->login, r->username ? login.data : NULL))
+		goto out;
+	c = add_change(p, o ? RS_C_CHANGED : RS_C_ADDED, r->address);
+	c->owner_dn = xstrdup(printable(&dn, v->owner_dn,
+	    strlen(v->owner_dn)));
+	c->new_gateway = xstrdup(gw.data);
+	c->new_login = r->username ? xstrdup(r->username) : NULL;
+	if (o) {
+		c->old_gateway = o->gateway ? xstrdup(o->gateway) : NULL;
+		c->old_login = login_user(o->login);
+		c->credentials_changed = !same(o->login,
+		    r->username ? login.data : NULL);
+	}
+	o ? p->changed++ : p->added++;
+out:
+	buf_free(&gw);
+	buf_wipe(&login);
+	buf_free(&dn);
+}
+
+/* Lower-case address -> the verdict of its first claim, for removals. */
+static void
+index_verdicts(const struct rs_decision *d, struct strmap *by_addr)
+{
+	const struct rs_value *a;
+	void **slot;
+	size_t i;
+	char *lc;
+
+	for (i = 0; i < d->n; i++) {
+		a = &d->v[i].sa->f[RS_F_ADDRESS];
+		if (a->count == 0)
+			continue;
+		lc = xstrdup(a->val);
+		str_lower(lc);
+		slot = strmap_slot(by_addr, lc);
+		if (*slot == NULL)
+			*slot = &d->v[i];
+		free(lc);
+	}
+}
+
+static void
+diff_removed(struct rs_plan *p, const struct rs_decision *d,
+    struct installed *in)
+{
+	struct strmap_slot *s;
+	struct strmap by_addr;
+	struct old_route *o;
+	struct rs_change *c;
+	size_t i;
+
+	strmap_init(&by_addr);
+	index_verdicts(d, &by_addr);
+	for (i = 0; i < in->routes.cap; i++) {
+		s = &in->routes.slots[i];
+		if (s->key == NULL || (o = s->val)->seen || o->gateway == NULL)
+			continue;
+		c = add_change(p, RS_C_REMOVED, s->key);
+		c->owner_dn = o->owner ? xstrdup(o->owner) : NULL;
+		c->old_gateway = xstrdup(o->gateway);
+		c->old_login = login_user(o->login);
+		c->why = strmap_get(&by_addr, s->key);
+		p->removed++;
+	}
+	strmap_free(&by_addr);
+}
+
+static int
+cmp_change(const void *a, const void *b)
+{
+	const struct rs_change *x = a, *y = b;
+
+	return strcmp(x->address, y->address);
+}
+
+static void
+check_limits(const struct rs_config *c, int force, struct rs_plan *p)
+{
+	if (force)
+		return;
+	if (p->removed > (size_t)c->policy.max_removals) {
+		p->refused = 1;
+		snprintf(p->refusal, sizeof(p->refusal), "refusing to remove "
+		    "%zu routes (more than policy.max_removals = %ld); check "
+		    "ldap.base_dn, the mapping filters and the directory ACLs, "
+		    "then run again with --force if this is intended",
+		    p->removed, c->policy.max_removals);
+	} else if (p->old_routes > 0 && p->new_routes == 0) {
+		p->refused = 1;
+		snprintf(p->refusal, sizeof(p->refusal), "refusing to remove "
+		    "all %zu routes (the new table set would be empty); check "
+		    "ldap.base_dn, the mapping filters and the directory ACLs, "
+		    "then run again with --force if this is intended",
+		    p->old_routes);
+	}
+}
+
+int
+plan_build(const struct rs_config *c, const struct rs_decision *d,
+    const struct rs_tables *nt, int force, struct rs_plan *p,
+    struct rs_err *err)
+{
+	struct installed in;
+	struct old_route *o;
+	size_t i;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	memset(&in, 0, sizeof(in));
+	strmap_init(&in.routes);
+	strmap_init(&in.tls);
+	rc = load_installed(c, nt, &in, p, err);
+	if (rc == 0) {
+		for (i = 0; i < in.routes.cap; i++)
+			if (in.routes.slots[i].key &&
+			    ((struct old_route *)in.routes.slots[i].val)->gateway)
+				p->old_routes++;
+		for (i = 0; i < d->nroutes; i++) {
+			o = strmap_get(&in.routes, d->routes[i]->route.address);
+			if (o && o->gateway == NULL)
+				o = NULL;
+			if (o)
+				o->seen = 1;
+			diff_route(p, d->routes[i], o);
+		}
+		p->new_routes = d->nroutes;
+		diff_removed(p, d, &in);
+		qsort(p->c, p->n, sizeof(*p->c), cmp_change);
+		check_limits(c, force, p);
+	}
+	free_installed(&in);
+	return rc;
+}
+
+void
+plan_free(struct rs_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		free(p->c[i].address);
+		free(p->c[i].owner_dn);
+		free(p->c[i].old_gateway);
+		free(p->c[i].new_gateway);
+		free(p->c[i].old_login);
+		free(p->c[i].new_login);
+	}
+	free(p->c);
+	memset(p, 0, sizeof(*p));
+}

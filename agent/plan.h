@@ -1,0 +1,60 @@
+/*
+ * plan - what a run would change, compared with the installed tables.
+ *
+ * Functions
+ *	plan_build() reads the installed generation (the text tables and the
+ *	owners file below postfix.map_dir), compares it with the new tables
+ *	and lists, sorted by address, every added, changed and removed route.
+ *	A change of login or password shows only as "credentials changed".
+ *	A removed route carries the current verdict of its address when the
+ *	directory still has it (so the report can say why), else none.
+ *	It sets plan->apply when any file of the set differs or an indexed
+ *	file is missing, and plan->reload when a Postfix table differs.
+ *	It applies the safety limits: more removals than policy.max_removals,
+ *	or an empty new set replacing a non-empty one, set plan->refused
+ *	(with a message naming the count and --force) unless force is given.
+ *	plan_free() releases it, wiping the old credentials it read.
+ *
+ * Diagnostics
+ *	plan_build() fails (RS_EX_FAIL) only when an installed table exists
+ *	but cannot be read; a missing installed set is a first run.
+ */
+#ifndef RS_PLAN_H
+#define RS_PLAN_H
+
+#include "config.h"
+#include "policy.h"
+#include "render.h"
+
+enum rs_change_kind { RS_C_ADDED, RS_C_CHANGED, RS_C_REMOVED };
+
+struct rs_change {
+	enum rs_change_kind kind;
+	char *address;
+	char *owner_dn;		/* printable form */
+	char *old_gateway;	/* "[host]:port starttls" or NULL */
+	char *new_gateway;
+	char *old_login;	/* username only, or NULL */
+	char *new_login;
+	int credentials_changed;
+	const struct rs_verdict *why;	/* removed: current verdict or NULL */
+};
+
+struct rs_plan {
+	struct rs_change *c;
+	size_t n, cap;
+	size_t added, changed, removed;
+	size_t old_routes, new_routes;
+	int installed;
+	int apply;
+	int reload;
+	int refused;
+	char refusal[512];
+};
+
+int plan_build(const struct rs_config *, const struct rs_decision *,
+    const struct rs_tables *, int, struct rs_plan *, struct rs_err *);
+void plan_free(struct rs_plan *);
+const char *map_suffix(const char *);
+
+#endif

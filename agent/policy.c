@@ -1,0 +1,322 @@
+/*
+ * policy - who may use which gateway, and why not.
+ * See policy.h for the contract.
+ *
+ * Each check below either passes or sets the verdict's reason; the checks
+ * run in the order of DESIGN.md and stop at the first failure.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+
+static const struct {
+	const char *code;
+	const char *hint;
+} reasons[RS_R_COUNT] = {
+	[RS_R_NONE] = { "accepted", "the route is live" },
+	[RS_R_POLICY_FORBIDDEN] = { "policy_forbidden",
+	    "per-user gateways are not allowed for this user; set "
+	    "relaysyncAllowUserGateways: TRUE on the user or an OU above it "
+	    "(or policy.default_allow)" },
+	[RS_R_USER_DISABLED] = { "user_disabled",
+	    "the owner's account is disabled; enable it to restore the route" },
+	[RS_R_BAD_ADDRESS] = { "bad_address",
+	    "the send-as address is not a plain mailbox (local@domain); "
+	    "correct it in the directory" },
+	[RS_R_INTERNAL_DOMAIN] = { "internal_domain",
+	    "the address is in an internal domain (policy.internal_domains); "
+	    "internal addresses always leave through the default relay" },
+	[RS_R_NO_GATEWAY] = { "no_gateway",
+	    "no SMTP host is set for this address, so mail from it uses the "
+	    "default relay; set the SMTP host to give it a gateway" },
+	[RS_R_BAD_HOST] = { "bad_host",
+	    "the SMTP host is not a valid host name or IP address; correct it" },
+	[RS_R_BAD_PORT] = { "bad_port",
+	    "the SMTP port is not a number from 1 to 65535; correct it" },
+	[RS_R_BAD_SECURITY] = { "bad_security",
+	    "the security mode must be starttls, ssl (or tls) or none" },
+	[RS_R_INSECURE_FORBIDDEN] = { "insecure_forbidden",
+	    "security none would send the login in clear text; use starttls "
+	    "or ssl (or set policy.allow_insecure)" },
+	[RS_R_BAD_CREDENTIALS] = { "bad_credentials",
+	    "username and password must be given together, without control "
+	    "characters, and the username without ':' or spaces" },
+	[RS_R_SECRET_UNDECRYPTABLE] = { "secret_undecryptable",
+	    "the encrypted password cannot be decrypted with the keys in "
+	    "secrets.key_file; re-encrypt it with relaysync encrypt-secret" },
+	[RS_R_UNVERIFIED] = { "unverified",
+	    "ownership of the address is not confirmed "
+	    "(policy.require_verified); set the verified flag once checked" },
+	[RS_R_CONFLICT] = { "conflict",
+	    "more than one entry claims this address; remove all but one "
+	    "(no claim wins until then)" },
+};
+
+const char *
+reason_code(enum rs_reason r)
+{
+	return reasons[r].code;
+}
+
+const char *
+reason_hint(enum rs_reason r)
+{
+	return reasons[r].hint;
+}
+
+int
+policy_resolve(const struct rs_model *m, const char *ndn, int default_allow,
+    const char **decided_by)
+{
+	const struct rs_ou_policy *p;
+	const char *dn;
+
+	for (dn = ndn; dn != NULL; dn = dn_parent(dn)) {
+		if ((p = model_policy(m, dn)) != NULL) {
+			*decided_by = p->dn;
+			return p->allow;
+		}
+	}
+	*decided_by = NULL;
+	return default_allow;
+}
+
+struct ctx {
+	const struct rs_model *m;
+	const struct rs_config *c;
+	const struct rs_keyring *keys;
+	struct strmap claims;	/* lower-case address -> count */
+};
+
+#define REJECT(v, r, d)	do { (v)->reason = (r); (v)->detail = (d); \
+	return -1; } while (0)
+
+static const struct rs_value *
+field(const struct rs_verdict *v, enum rs_field f)
+{
+	return &v->sa->f[f];
+}
+
+static int
+check_owner(struct ctx *x, struct rs_verdict *v)
+{
+	const struct rs_user *u = model_user(x->m, v->sa->owner);
+	const char *by;
+
+	if (u == NULL)
+		REJECT(v, RS_R_POLICY_FORBIDDEN, "the entry is not directly "
+		    "below a user entry (users.filter)");
+	v->owner_dn = u->display_dn;
+	if (!policy_resolve(x->m, u->dn, x->c->policy.default_allow, &by))
+		REJECT(v, RS_R_POLICY_FORBIDDEN, by ? "forbidden by the "
+		    "directory policy" : "forbidden by policy.default_allow");
+	if (u->disabled)
+		REJECT(v, RS_R_USER_DISABLED, "the owner is disabled");
+	return 0;
+}
+
+static int
+check_address(struct ctx *x, struct rs_verdict *v)
+{
+	const struct rs_value *a = field(v, RS_F_ADDRESS);
+	const char *why = "the entry has no address or more than one";
+
+	if (a->count != 1 || valid_address(a->val, a->len, &why) < 0)
+		REJECT(v, RS_R_BAD_ADDRESS, why);
+	v->route.address = xstrdup(a->val);
+	str_lower(v->route.address);
+	if (domain_is_internal(strchr(v->route.address, '@') + 1,
+	    x->c->policy.internal_domains, x->c->policy.n_internal_domains))
+		REJECT(v, RS_R_INTERNAL_DOMAIN, "the domain is listed in "
+		    "policy.internal_domains");
+	return 0;
+}
+
+static int
+check_host(struct rs_verdict *v)
+{
+	const struct rs_value *h = field(v, RS_F_HOST);
+	const char *why = "the entry has more than one SMTP host";
+	int v6;
+
+	if (h->count == 0)
+		REJECT(v, RS_R_NO_GATEWAY, "no SMTP host is set");
+	if (h->count != 1 || valid_host(h->val, h->len, &v6, &why) < 0)
+		REJECT(v, RS_R_BAD_HOST, why);
+	v->route.host = xmalloc(h->len + 6);
+	snprintf(v->route.host, h->len + 6, "%s%s", v6 ? "ipv6:" : "", h->val);
+	str_lower(v->route.host);
+	return 0;
+}
+
+static int
+check_port_security(struct ctx *x, struct rs_verdict *v)
+{
+	const struct rs_value *p = field(v, RS_F_PORT);
+	const struct rs_value *s = field(v, RS_F_SECURITY);
+	const char *why = "the entry has more than one value";
+
+	v->route.sec = RS_SEC_STARTTLS;
+	if (s->count == 1)
+		(void)parse_security(s->val, s->len, &v->route.sec, &why);
+	v->route.port = v->route.sec == RS_SEC_SSL ? 465 : 587;
+	if (p->count > 1 || (p->count == 1 &&
+	    parse_port(p->val, p->len, &v->route.port, &why) < 0))
+		REJECT(v, RS_R_BAD_PORT, why);
+	if (s->count > 1 || (s->count == 1 &&
+	    parse_security(s->val, s->len, &v->route.sec, &why) < 0))
+		REJECT(v, RS_R_BAD_SECURITY, why);
+	if (v->route.sec == RS_SEC_NONE && !x->c->policy.allow_insecure)
+		REJECT(v, RS_R_INSECURE_FORBIDDEN, "security is none and "
+		    "policy.allow_insecure is false");
+	return 0;
+}
+
+static int
+check_password(struct ctx *x, struct rs_verdict *v, const struct rs_value *p)
+{
+	const char *why = NULL;
+	struct buf plain;
+
+	buf_init(&plain);
+	if (secret_is_encrypted(p->val, p->len)) {
+		if (secret_decrypt(x->keys, p->val, p->len, &plain, &why) < 0)
+			REJECT(v, RS_R_SECRET_UNDECRYPTABLE, why);
+	} else
+		buf_add(&plain, p->val, p->len);
+	if (valid_password(plain.data, plain.len, &why) < 0) {
+		buf_wipe(&plain);
+		REJECT(v, RS_R_BAD_CREDENTIALS, why);
+	}
+	v->route.password = plain.data;	/* ownership moves to the route */
+	return 0;
+}
+
+static int
+check_credentials(struct ctx *x, struct rs_verdict *v)
+{
+	const struct rs_value *u = field(v, RS_F_USERNAME);
+	const struct rs_value *p = field(v, RS_F_PASSWORD);
+	const char *why = NULL;
+
+	if (u->count == 0 && p->count == 0)
+		return 0;
+	if (u->count != 1 || p->count != 1)
+		REJECT(v, RS_R_BAD_CREDENTIALS, "a username needs exactly one "
+		    "password and a password exactly one username");
+	if (valid_username(u->val, u->len, &why) < 0)
+		REJECT(v, RS_R_BAD_CREDENTIALS, why);
+	if (check_password(x, v, p) < 0)
+		return -1;
+	v->route.username = xstrdup(u->val);
+	return 0;
+}
+
+static int
+check_verified(struct ctx *x, struct rs_verdict *v)
+{
+	const struct rs_value *f = field(v, RS_F_VERIFIED);
+	int ok = 0;
+
+	if (!x->c->policy.require_verified)
+		return 0;
+	if (f->count != 1 || parse_ldap_bool(f->val, f->len, &ok) < 0 || !ok)
+		REJECT(v, RS_R_UNVERIFIED, "the address is not marked verified");
+	return 0;
+}
+
+static void
+decide_one(struct ctx *x, struct rs_verdict *v)
+{
+	v->owner_dn = v->sa->owner;
+	if (check_owner(x, v) < 0 || check_address(x, v) < 0 ||
+	    check_host(v) < 0 || check_port_security(x, v) < 0 ||
+	    check_credentials(x, v) < 0 || check_verified(x, v) < 0)
+		return;
+	if ((uintptr_t)strmap_get(&x->claims, v->route.address) > 1) {
+		v->reason = RS_R_CONFLICT;
+		v->detail = "the address is claimed by more than one entry";
+	}
+}
+
+/* Count the claims on every well-formed address, whatever their verdict. */
+static void
+count_claims(struct ctx *x)
+{
+	const struct rs_value *a;
+	void **slot;
+	size_t i;
+	char *lc;
+
+	for (i = 0; i < x->m->nsendas; i++) {
+		a = &x->m->sendas[i].f[RS_F_ADDRESS];
+		if (a->count != 1 || valid_address(a->val, a->len, NULL) < 0)
+			continue;
+		lc = xstrdup(a->val);
+		str_lower(lc);
+		slot = strmap_slot(&x->claims, lc);
+		*slot = (void *)((uintptr_t)*slot + 1);
+		free(lc);
+	}
+}
+
+static const char *
+sort_key(const struct rs_verdict *v)
+{
+	const struct rs_value *a = &v->sa->f[RS_F_ADDRESS];
+
+	return v->route.address ? v->route.address : a->val ? a->val : "";
+}
+
+static int
+cmp_verdict(const void *a, const void *b)
+{
+	const struct rs_verdict *x = a, *y = b;
+	int c = strcmp(sort_key(x), sort_key(y));
+
+	return c ? c : strcmp(x->sa->dn, y->sa->dn);
+}
+
+void
+policy_decide(const struct rs_model *m, const struct rs_config *c,
+    const struct rs_keyring *keys, struct rs_decision *d)
+{
+	struct ctx x = { m, c, keys, { NULL, 0, 0 } };
+	size_t i;
+
+	memset(d, 0, sizeof(*d));
+	count_claims(&x);
+	d->n = m->nsendas;
+	d->v = xcalloc(d->n, sizeof(*d->v));
+	for (i = 0; i < d->n; i++) {
+		d->v[i].sa = &m->sendas[i];
+		decide_one(&x, &d->v[i]);
+	}
+	strmap_free(&x.claims);
+	qsort(d->v, d->n, sizeof(*d->v), cmp_verdict);
+	d->routes = xcalloc(d->n, sizeof(*d->routes));
+	for (i = 0; i < d->n; i++)
+		if (d->v[i].reason == RS_R_NONE)
+			d->routes[d->nroutes++] = &d->v[i];
+}
+
+void
+policy_free(struct rs_decision *d)
+{
+	struct rs_route *r;
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		r = &d->v[i].route;
+		free(r->address);
+		free(r->host);
+		free(r->username);
+		secret_free_str(r->password);
+	}
+	free(d->v);
+	free(d->routes);
+	memset(d, 0, sizeof(*d));
+}

@@ -1,0 +1,119 @@
+/*
+ * render - accepted routes as Postfix lookup-table source text.
+ * See render.h for the contract.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "render.h"
+#include "secret.h"
+
+const char *const rs_table_names[RS_T_COUNT] = {
+	"sender_relay", "sender_transport", "sasl_passwd", "tls_policy"
+};
+
+const int rs_table_private[RS_T_COUNT] = { 0, 0, 1, 0 };
+
+struct tls_entry {
+	char *key;
+	int secure;
+};
+
+const char *
+render_nexthop(struct buf *b, const struct rs_route *r)
+{
+	buf_reset(b);
+	buf_printf(b, "[%s]:%d", r->host, r->port);
+	return buf_str(b);
+}
+
+static int
+cmp_tls(const void *a, const void *b)
+{
+	const struct tls_entry *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	/* Equal keys: the TLS entry sorts first and wins. */
+	return c ? c : y->secure - x->secure;
+}
+
+static void
+render_tls_policy(const struct rs_decision *d, const char *level,
+    struct buf *out)
+{
+	struct tls_entry *e = xcalloc(d->nroutes, sizeof(*e));
+	struct buf b;
+	size_t i;
+
+	buf_init(&b);
+	for (i = 0; i < d->nroutes; i++) {
+		e[i].key = xstrdup(render_nexthop(&b, &d->routes[i]->route));
+		e[i].secure = d->routes[i]->route.sec != RS_SEC_NONE;
+	}
+	qsort(e, d->nroutes, sizeof(*e), cmp_tls);
+	for (i = 0; i < d->nroutes; i++) {
+		if (i == 0 || strcmp(e[i].key, e[i - 1].key) != 0)
+			buf_printf(out, "%s %s\n", e[i].key,
+			    e[i].secure ? level : "none");
+		free(e[i].key);
+	}
+	free(e);
+	buf_free(&b);
+}
+
+static void
+render_route(struct rs_tables *t, const struct rs_verdict *v, struct buf *nh,
+    struct buf *dn)
+{
+	const struct rs_route *r = &v->route;
+
+	render_nexthop(nh, r);
+	if (r->sec == RS_SEC_SSL)
+		buf_printf(&t->t[RS_T_SENDER_TRANSPORT], "%s %s:%s\n",
+		    r->address, RS_SMTPS_TRANSPORT, nh->data);
+	else
+		buf_printf(&t->t[RS_T_SENDER_RELAY], "%s %s\n", r->address,
+		    nh->data);
+	if (r->username)
+		buf_printf(&t->t[RS_T_SASL_PASSWD], "%s %s:%s\n", r->address,
+		    r->username, r->password);
+	buf_printf(&t->owners, "%s %s\n", r->address,
+	    printable(dn, v->owner_dn, strlen(v->owner_dn)));
+}
+
+void
+render_tables(const struct rs_decision *d, const char *tls_level,
+    struct rs_tables *t)
+{
+	struct buf nh, dn;
+	size_t i;
+
+	for (i = 0; i < RS_T_COUNT; i++)
+		buf_init(&t->t[i]);
+	buf_init(&t->owners);
+	buf_init(&nh);
+	buf_init(&dn);
+	for (i = 0; i < d->nroutes; i++)
+		render_route(t, d->routes[i], &nh, &dn);
+	render_tls_policy(d, tls_level, &t->t[RS_T_TLS_POLICY]);
+	t->nroutes = d->nroutes;
+	for (i = 0; i < RS_T_COUNT; i++)
+		buf_str(&t->t[i]);
+	buf_str(&t->owners);
+	buf_free(&nh);
+	buf_free(&dn);
+}
+
+void
+render_free(struct rs_tables *t)
+{
+	size_t i;
+
+	for (i = 0; i < RS_T_COUNT; i++) {
+		if (rs_table_private[i])
+			buf_wipe(&t->t[i]);
+		else
+			buf_free(&t->t[i]);
+	}
+	buf_free(&t->owners);
+}

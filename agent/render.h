@@ -1,0 +1,55 @@
+/*
+ * render - accepted routes as Postfix lookup-table source text.
+ *
+ * Functions
+ *	render_tables() writes the four tables of DESIGN.md from the sorted
+ *	accepted routes of a decision, byte for byte deterministic:
+ *	  sender_relay      address [host]:port        (starttls and none)
+ *	  sender_transport  address relaysync_smtps:[host]:port  (ssl)
+ *	  sasl_passwd       address user:password      (routes with a login)
+ *	  tls_policy        [host]:port level          (one line per gateway;
+ *	                    postfix.tls_level for TLS routes, "none" for an
+ *	                    insecure route unless a TLS route shares it)
+ *	and the owners file (address, then the owner DN with non-printable
+ *	bytes as \xNN), which is not a Postfix table: plan reads it to say
+ *	whose route was removed. Keys are lower case and sorted.
+ *	render_nexthop() formats "[host]:port" (IPv6 as "[ipv6:addr]:port").
+ *	render_free() releases the buffers.
+ *	rs_table_names[] are the file names; rs_table_private[] says which
+ *	tables hold secrets (mode 0600).
+ *
+ * Diagnostics
+ *	None: routes were validated by policy.
+ */
+#ifndef RS_RENDER_H
+#define RS_RENDER_H
+
+#include "policy.h"
+#include "util.h"
+
+enum rs_table {
+	RS_T_SENDER_RELAY,
+	RS_T_SENDER_TRANSPORT,
+	RS_T_SASL_PASSWD,
+	RS_T_TLS_POLICY,
+	RS_T_COUNT
+};
+
+#define RS_OWNERS_FILE		"owners"
+#define RS_SMTPS_TRANSPORT	"relaysync_smtps"
+
+extern const char *const rs_table_names[RS_T_COUNT];
+extern const int rs_table_private[RS_T_COUNT];
+
+struct rs_tables {
+	struct buf t[RS_T_COUNT];
+	struct buf owners;
+	size_t nroutes;
+};
+
+void render_tables(const struct rs_decision *, const char *,
+    struct rs_tables *);
+void render_free(struct rs_tables *);
+const char *render_nexthop(struct buf *, const struct rs_route *);
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * report - what a run did or would do, for people (text) and programs
+ * (JSON). See report.h for the contract.
+ */
+#include <string.h>
+
+#include "report.h"
+
+static size_t
+count_rejected(const struct rs_decision *d)
+{
+	return d->n - d->nroutes;
+}
+
+static const char *
+shown_address(struct buf *b, const struct rs_verdict *v)
+{
+	const struct rs_value *a = &v->sa->f[RS_F_ADDRESS];
+
+	if (a->count == 0)
+		return "(no address)";
+	return printable(b, a->val, a->len);
+}
+
+/* Text */
+
+static void
+text_change(FILE *fp, const struct rs_change *c)
+{
+	switch (c->kind) {
+	case RS_C_ADDED:
+		fprintf(fp, "added     %s via %s%s%s (owner %s)\n", c->address,
+		    c->new_gateway, c->new_login ? " login " : "",
+		    c->new_login ? c->new_login : "", c->owner_dn);
+		break;
+	case RS_C_CHANGED:
+		fprintf(fp, "changed   %s via %s (was %s)%s (owner %s)\n",
+		    c->address, c->new_gateway,
+		    c->old_gateway ? c->old_gateway : "none",
+		    c->credentials_changed ? "; credentials changed" : "",
+		    c->owner_dn);
+		break;
+	case RS_C_REMOVED:
+		fprintf(fp, "removed   %s was %s: %s%s%s (owner %s)\n",
+		    c->address, c->old_gateway,
+		    c->why ? reason_code(c->why->reason) : "deleted",
+		    c->why ? " - " : "",
+		    c->why ? c->why->detail : "the send-as entry is no longer "
+		    "in the directory", c->owner_dn ? c->owner_dn : "unknown");
+		break;
+	}
+}
+
+static void
+report_text(FILE *fp, const struct rs_run *r)
+{
+	const struct rs_decision *d = r->d;
+	const struct rs_plan *p = r->p;
+	struct buf a, o;
+	size_t i;
+
+	buf_init(&a);
+	buf_init(&o);
+	for (i = 0; i < p->n; i++)
+		text_change(fp, &p->c[i]);
+	for (i = 0; i < d->n; i++) {
+		if (d->v[i].reason == RS_R_NONE)
+			continue;
+		fprintf(fp, "rejected  %s: %s - %s (owner %s)\n",
+		    shown_address(&a, &d->v[i]), reason_code(d->v[i].reason),
+		    d->v[i].detail, printable(&o, d->v[i].owner_dn,
+		    strlen(d->v[i].owner_dn)));
+	}
+	fprintf(fp, "summary: %zu added, %zu changed, %zu removed, %zu "
+	    "rejected; %zu routes%s%s\n", p->added, p->changed, p->removed,
+	    count_rejected(d), d->nroutes,
+	    r->dry_run ? (p->apply ? "; dry run, changes pending" :
+	    "; dry run, no changes") : r->applied ? "; applied" :
+	    "; nothing to apply", r->reloaded ? ", Postfix reloaded" : "");
+	if (p->refused)
+		fprintf(fp, "refused: %s\n", p->refusal);
+	buf_free(&a);
+	buf_free(&o);
+}
+
+/* JSON */
+
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	len = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 :
+	    (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (len == 0 || len > n || s[0] == 0xc0 || s[0] == 0xc1 || s[0] > 0xf4)
+		return 0;
+	for (i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+static void
+json_str(FILE *fp, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, l;
+
+	fputc('"', fp);
+	while (i < n) {
+		if (u[i] == '"' || u[i] == '\\')
+			fprintf(fp, "\\%c", u[i++]);
+		else if (u[i] < 0x20 || u[i] == 0x7f)
+			fprintf(fp, "\\u%04x", u[i++]);
+		else if ((l = utf8_len(u + i, n - i)) == 0) {
+			fputs("\\ufffd", fp);
+			i++;
+		} else {
+			fwrite(u + i, 1, l, fp);
+			i += l;
+		}
+	}
+	fputc('"', fp);
+}
+
+static void
+json_kv(FILE *fp, const char *key, const char *val, int comma)
+{
+	fprintf(fp, "\"%s\":", key);
+	if (val)
+		json_str(fp, val, strlen(val));
+	else
+		fputs("null", fp);
+	if (comma)
+		fputc(',', fp);
+}
+
+static void
+json_change(FILE *fp, const struct rs_change *c)
+{
+	fputc('{', fp);
+	json_kv(fp, "address", c->address, 1);
+	json_kv(fp, "owner_dn", c->owner_dn, 1);
+	json_kv(fp, "old_gateway", c->old_gateway, 1);
+	json_kv(fp, "new_gateway", c->new_gateway, 1);
+	json_kv(fp, "old_login", c->old_login, 1);
+	json_kv(fp, "new_login", c->new_login, 1);
+	if (c->kind == RS_C_REMOVED) {
+		json_kv(fp, "reason", c->why ? reason_code(c->why->reason) :
+		    "deleted", 1);
+		json_kv(fp, "detail", c->why ? c->why->detail :
+		    "the send-as entry is no longer in the directory", 1);
+	}
+	fprintf(fp, "\"credentials_changed\":%s}",
+	    c->credentials_changed ? "true" : "false");
+}
+
+static void
+json_changes(FILE *fp, const struct rs_plan *p, enum rs_change_kind kind,
+    const char *name)
+{
+	size_t i;
+	int first = 1;
+
+	fprintf(fp, "\"%s\":[", name);
+	for (i = 0; i < p->n; i++) {
+		if (p->c[i].kind != kind)
+			continue;
+		if (!first)
+			fputc(',', fp);
+		first = 0;
+		json_change(fp, &p->c[i]);
+	}
+	fputs("],", fp);
+}
+
+static void
+json_rejected(FILE *fp, const struct rs_decision *d)
+{
+	const struct rs_value *a;
+	size_t i;
+	int first = 1;
+
+	fputs("\"rejected\":[", fp);
+	for (i = 0; i < d->n; i++) {
+		if (d->v[i].reason == RS_R_NONE)
+			continue;
+		fputs(first ? "{" : ",{", fp);
+		first = 0;
+		a = &d->v[i].sa->f[RS_F_ADDRESS];
+		fputs("\"address\":", fp);
+		if (a->count)
+			json_str(fp, a->val, a->len);
+		else
+			fputs("null", fp);
+		fputc(',', fp);
+		json_kv(fp, "dn", d->v[i].sa->dn, 1);
+		json_kv(fp, "owner_dn", d->v[i].owner_dn, 1);
+		json_kv(fp, "reason", reason_code(d->v[i].reason), 1);
+		json_kv(fp, "detail", d->v[i].detail, 1);
+		json_kv(fp, "hint", reason_hint(d->v[i].reason), 0);
+		fputc('}', fp);
+	}
+	fputs("],", fp);
+}
+
+static void
+report_json(FILE *fp, const struct rs_run *r)
+{
+	const struct rs_plan *p = r->p;
+
+	fprintf(fp, "{\"dry_run\":%s,\"changes_pending\":%s,\"applied\":%s,"
+	    "\"reloaded\":%s,\"refused\":%s,", r->dry_run ? "true" : "false",
+	    p->apply && !r->applied ? "true" : "false",
+	    r->applied ? "true" : "false", r->reloaded ? "true" : "false",
+	    p->refused ? "true" : "false");
+	json_kv(fp, "refusal", p->refused ? p->refusal : NULL, 1);
+	json_kv(fp, "error", r->error, 1);
+	fprintf(fp, "\"summary\":{\"added\":%zu,\"changed\":%zu,\"removed\":%zu,"
+	    "\"rejected\":%zu,\"routes\":%zu},", p->added, p->changed,
+	    p->removed, count_rejected(r->d), r->d->nroutes);
+	json_changes(fp, p, RS_C_ADDED, "added");
+	json_changes(fp, p, RS_C_CHANGED, "changed");
+	json_changes(fp, p, RS_C_REMOVED, "removed");
+	json_rejected(fp, r->d);
+	fputs("\"version\":1}\n", fp);
+}
+
+void
+report_write(FILE *fp, enum rs_format fmt, const struct rs_run *r)
+{
+	if (fmt == RS_FMT_JSON)
+		report_json(fp, r);
+	else
+		report_text(fp, r);
+	fflush(fp);
+}

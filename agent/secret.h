@@ -1,0 +1,58 @@
+/*
+ * secret - encrypted passwords at rest, and files that hold secrets.
+ *
+ * An encrypted value is "{AES256-GCM}<key-id>:<base64>" where the base64
+ * holds a 96-bit random nonce, the ciphertext and the 128-bit tag; the key
+ * id is authenticated as additional data, so a value cannot be moved to
+ * another key. The key file has lines "<key-id> <64 hex digits>", '#'
+ * comments and blank lines; the first key encrypts, every key decrypts.
+ *
+ * Functions
+ *	private_file_read() reads a file that holds a secret (bind password,
+ *	key file), refusing one that group or others may read; a trailing
+ *	newline is removed.
+ *	keyring_load() reads a key file; a missing file gives an empty ring
+ *	when the caller allows it. keyring_free() wipes the keys.
+ *	secret_is_encrypted() tells whether a value carries the envelope.
+ *	secret_decrypt() opens an envelope; secret_encrypt() makes one with
+ *	the first key. buf_wipe() and secret_free_str() clear memory that
+ *	held a secret before freeing it.
+ *
+ * Diagnostics
+ *	No function ever puts a secret, or any part of one, into a message.
+ *	private_file_read() and keyring_load() fail with RS_EX_CONFIG and
+ *	name the file and the fix (chmod 600, the line format).
+ *	secret_decrypt() returns -1 with a static reason in *why.
+ */
+#ifndef RS_SECRET_H
+#define RS_SECRET_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+#define RS_SECRET_PREFIX "{AES256-GCM}"
+
+struct rs_key {
+	char id[33];
+	unsigned char key[32];
+};
+
+struct rs_keyring {
+	struct rs_key *keys;
+	size_t n;
+	size_t cap;
+};
+
+int private_file_read(const char *, struct buf *, struct rs_err *);
+int keyring_load(const char *, int, struct rs_keyring *, struct rs_err *);
+void keyring_free(struct rs_keyring *);
+int secret_is_encrypted(const char *, size_t);
+int secret_decrypt(const struct rs_keyring *, const char *, size_t,
+    struct buf *, const char **);
+int secret_encrypt(const struct rs_keyring *, const char *, size_t,
+    struct buf *, struct rs_err *);
+void buf_wipe(struct buf *);
+void secret_free_str(char *);
+
+#endif

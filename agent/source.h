@@ -1,0 +1,40 @@
+/*
+ * source - read policy, users and send-as entries from LDAP.
+ *
+ * The only module that talks to the directory. libldap's own
+ * configuration files are ignored (LDAPNOINIT): what relaysync.yaml says
+ * is what happens. TLS is verified against ldap.ca_file; referrals are
+ * never followed.
+ *
+ * Functions
+ *	source_open() connects (ldaps://, ldap:// with StartTLS, ldapi://),
+ *	and binds: SASL (ldap.sasl_mech, e.g. EXTERNAL), simple with the
+ *	password from ldap.bind_password_file, or anonymous when neither a
+ *	bind DN nor a mechanism is configured.
+ *	source_load() runs the paged searches (RFC 2696, ldap.page_size per
+ *	page, ldap.timeout per page) of the mapping profile and fills the
+ *	model: policy entries, users, disabled users, send-as entries.
+ *	source_close() unbinds.
+ *
+ * Diagnostics
+ *	Anything short of a complete answer is an error with RS_EX_UNAVAILABLE
+ *	(69): connection or TLS failure, bind failure, a search error, a
+ *	timeout, a size or time limit, a referral or continuation reference,
+ *	a connection lost between pages. A filter the client library rejects
+ *	is RS_EX_CONFIG (78). Messages name the URI, the base DN, the filter
+ *	and the server's diagnostic; never the bind password.
+ */
+#ifndef RS_SOURCE_H
+#define RS_SOURCE_H
+
+#include "config.h"
+#include "model.h"
+
+struct rs_source;
+
+int source_open(const struct rs_config *, struct rs_source **,
+    struct rs_err *);
+int source_load(struct rs_source *, struct rs_model *, struct rs_err *);
+void source_close(struct rs_source *);
+
+#endif

@@ -1,0 +1,378 @@
+/*
+ * util - memory, growable buffers, string maps, errors and logging.
+ * See util.h for the contract.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int rs_verbosity = RS_LOG_INFO;
+
+static void
+oom(void)
+{
+	fputs("relaysync: out of memory\n", stderr);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz ? sz : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+/* Make room for one more element of size elsz in an array of n. */
+void *
+vec_grow(void *p, size_t *cap, size_t n, size_t elsz)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 16;
+	if (*cap > SIZE_MAX / elsz)
+		oom();
+	return xrealloc(p, *cap * elsz);
+}
+
+void
+buf_init(struct buf *b)
+{
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	buf_init(b);
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+static void
+buf_reserve(struct buf *b, size_t more)
+{
+	size_t need = b->len + more + 1;
+
+	if (need <= b->cap)
+		return;
+	if (b->cap == 0)
+		b->cap = 64;
+	while (b->cap < need)
+		b->cap *= 2;
+	b->data = xrealloc(b->data, b->cap);
+}
+
+void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void
+buf_addc(struct buf *b, char c)
+{
+	buf_add(b, &c, 1);
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	buf_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+const char *
+buf_str(struct buf *b)
+{
+	buf_reserve(b, 0);
+	b->data[b->len] = '\0';
+	return b->data;
+}
+
+/* FNV-1a: fast, and good enough for DNs and addresses. */
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+void
+strmap_init(struct strmap *m)
+{
+	m->slots = NULL;
+	m->cap = m->count = 0;
+}
+
+void
+strmap_free(struct strmap *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cap; i++)
+		free(m->slots[i].key);
+	free(m->slots);
+	strmap_init(m);
+}
+
+static struct strmap_slot *
+strmap_find(const struct strmap *m, const char *key)
+{
+	size_t i;
+
+	if (m->cap == 0)
+		return NULL;
+	i = hash_str(key) & (m->cap - 1);
+	while (m->slots[i].key != NULL && strcmp(m->slots[i].key, key) != 0)
+		i = (i + 1) & (m->cap - 1);
+	return &m->slots[i];
+}
+
+static void
+strmap_rehash(struct strmap *m)
+{
+	struct strmap old = *m;
+	struct strmap_slot *s;
+	size_t i;
+
+	m->cap = old.cap ? old.cap * 2 : 64;
+	m->slots = xcalloc(m->cap, sizeof(*m->slots));
+	for (i = 0; i < old.cap; i++) {
+		if (old.slots[i].key == NULL)
+			continue;
+		s = strmap_find(m, old.slots[i].key);
+		*s = old.slots[i];
+	}
+	free(old.slots);
+}
+
+/* The value slot for key, created (NULL) when absent. */
+void **
+strmap_slot(struct strmap *m, const char *key)
+{
+	struct strmap_slot *s;
+
+	if ((m->count + 1) * 2 > m->cap)
+		strmap_rehash(m);
+	s = strmap_find(m, key);
+	if (s->key == NULL) {
+		s->key = xstrdup(key);
+		s->val = NULL;
+		m->count++;
+	}
+	return &s->val;
+}
+
+void *
+strmap_get(const struct strmap *m, const char *key)
+{
+	struct strmap_slot *s = strmap_find(m, key);
+
+	return s && s->key ? s->val : NULL;
+}
+
+int
+rs_err_set(struct rs_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return -1;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void
+rs_log(enum rs_loglevel level, const char *fmt, ...)
+{
+	static const char *const tag[] = { "error", "warning", "info",
+	    "debug" };
+	va_list ap;
+
+	if ((int)level > rs_verbosity)
+		return;
+	fprintf(stderr, "relaysync: %s: ", tag[level]);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+read_file(const char *path, struct buf *out, struct rs_err *err)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd;
+
+	buf_reset(out);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return rs_err_set(err, RS_EX_FAIL, "%s: %s", path,
+		    strerror(errno));
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_add(out, chunk, (size_t)n);
+	if (n < 0) {
+		rs_err_set(err, RS_EX_FAIL, "%s: read: %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	buf_str(out);
+	return 0;
+}
+
+void
+str_lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+const char *
+printable(struct buf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	buf_reset(b);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			buf_addc(b, (char)c);
+		else
+			buf_printf(b, "\\x%02x", c);
+	}
+	return buf_str(b);
+}
+
+static void
+child_exec(char *const argv[], int out)
+{
+	int null = open("/dev/null", O_RDONLY);
+
+	if (null >= 0)
+		dup2(null, 0);
+	dup2(out, 1);
+	dup2(out, 2);
+	execvp(argv[0], argv);
+	dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
+	_exit(127);
+}
+
+int
+run_cmd(char *const argv[], struct buf *out)
+{
+	char chunk[4096];
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	buf_reset(out);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0)
+		child_exec(argv, p[1]);
+	close(p[1]);
+	while ((n = read(p[0], chunk, sizeof(chunk))) > 0 ||
+	    (n < 0 && errno == EINTR))
+		if (n > 0)
+			buf_add(out, chunk, (size_t)n);
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	while (out->len && (out->data[out->len - 1] == '\n'))
+		out->data[--out->len] = '\0';
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}

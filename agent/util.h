@@ -1,0 +1,99 @@
+/*
+ * util - memory, growable buffers, string maps, errors and logging.
+ *
+ * The bottom layer of relaysync: it knows nothing about LDAP or Postfix.
+ *
+ * Functions
+ *	xmalloc(), xcalloc(), xrealloc(), xstrdup(), xstrndup() allocate or
+ *	abort the program with a message (there is no useful recovery from
+ *	out-of-memory in a sync run; the installed tables stay as they were).
+ *	buf_*() build byte strings; buf_str() is always NUL-terminated.
+ *	strmap_*() is an open-addressing hash map from C strings to pointers.
+ *	rs_err_set() records an error message and the exit code it maps to.
+ *	rs_log() writes a diagnostic to standard error at a verbosity level.
+ *	read_file() reads a whole file; str_lower() lower-cases ASCII.
+ *	run_cmd() runs a program (PATH search) with standard input from
+ *	/dev/null, collects its standard output and error, and returns its
+ *	exit status (-1 when it could not run, 128+N when killed by signal N).
+ *	printable() copies a hostile value into a buffer with every byte that
+ *	is not printable ASCII shown as \xNN, for reports only.
+ *
+ * Diagnostics
+ *	Errors carry the process exit code of DESIGN.md (RS_EX_*).
+ */
+#ifndef RS_UTIL_H
+#define RS_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum rs_exit {
+	RS_EX_OK = 0,
+	RS_EX_FAIL = 1,
+	RS_EX_PENDING = 2,
+	RS_EX_USAGE = 64,
+	RS_EX_UNAVAILABLE = 69,
+	RS_EX_CANTCREAT = 73,
+	RS_EX_TEMPFAIL = 75,
+	RS_EX_CONFIG = 78
+};
+
+struct rs_err {
+	int code;
+	char msg[2048];
+};
+
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+struct strmap_slot {
+	char *key;
+	void *val;
+};
+
+struct strmap {
+	struct strmap_slot *slots;
+	size_t cap;
+	size_t count;
+};
+
+enum rs_loglevel { RS_LOG_ERROR, RS_LOG_WARN, RS_LOG_INFO, RS_LOG_DEBUG };
+
+extern int rs_verbosity;
+
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xrealloc(void *, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+void *vec_grow(void *, size_t *, size_t, size_t);
+
+void buf_init(struct buf *);
+void buf_free(struct buf *);
+void buf_reset(struct buf *);
+void buf_add(struct buf *, const void *, size_t);
+void buf_adds(struct buf *, const char *);
+void buf_addc(struct buf *, char);
+void buf_printf(struct buf *, const char *, ...)
+	__attribute__((format(printf, 2, 3)));
+const char *buf_str(struct buf *);
+
+void strmap_init(struct strmap *);
+void strmap_free(struct strmap *);
+void **strmap_slot(struct strmap *, const char *);
+void *strmap_get(const struct strmap *, const char *);
+
+int rs_err_set(struct rs_err *, int, const char *, ...)
+	__attribute__((format(printf, 3, 4)));
+void rs_log(enum rs_loglevel, const char *, ...)
+	__attribute__((format(printf, 2, 3)));
+
+int read_file(const char *, struct buf *, struct rs_err *);
+int run_cmd(char *const[], struct buf *);
+void str_lower(char *);
+const char *printable(struct buf *, const char *, size_t);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * validate - checks for single values taken from the directory.
+ *
+ * Every value from the directory is hostile. These functions accept a
+ * value only when it can be written into a Postfix table line without
+ * changing that line's meaning; they never escape or truncate. Each takes
+ * the raw bytes and their length (a NUL inside a value is a rejection).
+ *
+ * Functions
+ *	valid_address() - RFC 5321 mailbox: dot-atom local part of at most 64
+ *	bytes, exactly one '@', a DNS domain, at most 254 bytes in all; no
+ *	quoted local parts, address literals, white space or control bytes.
+ *	valid_host() - a DNS name (labels of letters, digits and hyphens, 1 to
+ *	63 bytes, at most 253 in all) or an IPv4 or IPv6 literal; sets
+ *	*is_ipv6 for the latter.
+ *	parse_port() - decimal 1 to 65535.
+ *	parse_security() - starttls, ssl (or its synonym tls), none; any case.
+ *	valid_username() - 1 to 256 bytes, no colon, white space or control.
+ *	valid_password() - 1 to 512 bytes, no control bytes (newline, NUL,
+ *	tab, DEL) and no leading or trailing space (Postfix would strip it).
+ *	parse_ldap_bool() - TRUE or FALSE (LDAP Boolean syntax, any case).
+ *	domain_is_internal() - the domain or a parent of it is in the list.
+ *
+ * Diagnostics
+ *	Each validator returns 0 or -1; on -1, *why (when not NULL) is set to
+ *	a static sentence that describes the problem without quoting the value.
+ */
+#ifndef RS_VALIDATE_H
+#define RS_VALIDATE_H
+
+#include <stddef.h>
+
+enum rs_security { RS_SEC_STARTTLS, RS_SEC_SSL, RS_SEC_NONE };
+
+int valid_address(const char *, size_t, const char **);
+int valid_host(const char *, size_t, int *, const char **);
+int parse_port(const char *, size_t, int *, const char **);
+int parse_security(const char *, size_t, enum rs_security *, const char **);
+int valid_username(const char *, size_t, const char **);
+int valid_password(const char *, size_t, const char **);
+int parse_ldap_bool(const char *, size_t, int *);
+int domain_is_internal(const char *, char *const *, size_t);
+const char *security_name(enum rs_security);
+
+#endif
