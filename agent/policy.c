@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "policy.h"
 
@@ -275,7 +276,7 @@ static int
 cmp_verdict(const void *a, const void *b)
 {
 	const struct rs_verdict *x = a, *y = b;
-	int c = strcmp(sort_key(x), sort_key(y));
+	int c = strcasecmp(sort_key(x), sort_key(y));
 
 	return c ? c : strcmp(x->sa->dn, y->sa->dn);
 }

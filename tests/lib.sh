@@ -1,0 +1,339 @@
+# Shared helpers for relaysync's integration tests (bash).
+#
+# A test script sources this file, calls the start_* helpers it needs and
+# the check/expect helpers for each assertion, and ends with finish. Every
+# server runs on loopback on a free port, in a private directory under $T
+# that is removed at exit (set KEEP=1 to keep it). Assertions print
+# "PASS: ..." or "FAIL: ..."; finish prints "RESULT: N passed, N failed"
+# for tests/run to add up.
+
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RELAYSYNC=${RELAYSYNC:-$TOP/build/san/relaysync}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+PASS=0
+FAIL=0
+T=$(mktemp -d /tmp/relaysync-test.XXXXXX)
+chmod 755 "$T"
+PIDS=()
+POSTFIX_DIRS=()
+BASE_DN="dc=example,dc=com"
+ADMIN_DN="cn=admin,$BASE_DN"
+ADMIN_PW="admin-secret"
+SVC_DN="cn=relaysync,ou=services,$BASE_DN"
+SVC_PW="relaysync-bind-SECRET"
+
+cleanup() {
+	local d p
+	for d in "${POSTFIX_DIRS[@]}"; do
+		postfix -c "$d" stop >/dev/null 2>&1
+	done
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+
+ok() { PASS=$((PASS + 1)); echo "PASS: $1"; }
+
+not_ok() {
+	FAIL=$((FAIL + 1))
+	echo "FAIL: $1"
+	shift
+	local l
+	for l in "$@"; do printf '    %s\n' "$l"; done
+}
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d" "command failed: $*"; fi
+}
+
+# expect_eq DESCRIPTION EXPECTED ACTUAL
+expect_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1" "expected: $2" "actual:   $3"
+	fi
+}
+
+# expect_file DESCRIPTION EXPECTED_FILE ACTUAL_FILE: byte for byte.
+expect_file() {
+	if cmp -s "$2" "$3"; then
+		ok "$1"
+	else
+		not_ok "$1" "$(diff -u "$2" "$3" 2>&1 | head -40)"
+	fi
+}
+
+# expect_grep DESCRIPTION PATTERN FILE
+expect_grep() {
+	if grep -qE -- "$2" "$3"; then ok "$1"; else
+		not_ok "$1" "no line matches /$2/ in $3:" "$(head -30 "$3")"
+	fi
+}
+
+expect_no_grep() {
+	if ! grep -qE -- "$2" "$3"; then ok "$1"; else
+		not_ok "$1" "unexpected /$2/ in $3:" "$(grep -E -- "$2" "$3" | head)"
+	fi
+}
+
+finish() {
+	echo "RESULT: $PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+	local i
+	for i in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "port $1 did not open" >&2
+	return 1
+}
+
+# ---- test CA and certificates (openssl) ----
+
+make_ca() {
+	CA=$T/ca
+	mkdir -p "$CA"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=relaysync test CA" \
+	    -keyout "$CA/ca.key" -out "$CA/ca.crt" 2>/dev/null
+}
+
+# make_cert NAME DNSNAME: $CA/NAME.crt and $CA/NAME.key signed by the test CA.
+make_cert() {
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$CA/$1.key" \
+	    -out "$CA/$1.csr" 2>/dev/null
+	printf 'subjectAltName=DNS:%s,IP:127.0.0.1\n' "$2" >"$CA/$1.ext"
+	openssl x509 -req -in "$CA/$1.csr" -CA "$CA/ca.crt" -CAkey "$CA/ca.key" \
+	    -CAcreateserial -days 2 -extfile "$CA/$1.ext" -out "$CA/$1.crt" 2>/dev/null
+	chmod 644 "$CA/$1.key"
+}
+
+# ---- slapd ----
+
+# start_slapd [EXTRA_CONFIG_LDIF]: a private slapd with our schema (cn=config
+# form), the mdb database for $BASE_DN, ppolicy and syncprov, listening on
+# ldap://127.0.0.1:$SLAPD_PORT and ldapi in $SLAPD_DIR.
+start_slapd() {
+	SLAPD_DIR=$T/slapd
+	SLAPD_PORT=$(free_port)
+	mkdir -p "$SLAPD_DIR/db" "$SLAPD_DIR/slapd.d"
+	SLAPD_LDAPI="ldapi://$(printf %s "$SLAPD_DIR/ldapi" | sed 's,/,%2F,g')"
+	sed -e "s|@DBDIR@|$SLAPD_DIR/db|g" -e "s|@PIDFILE@|$SLAPD_DIR/slapd.pid|g" \
+	    -e "s|@SCHEMA@|$TOP/schema/relaysync.ldif|g" \
+	    -e "s|@ADMINPW@|$ADMIN_PW|g" "$TOP/tests/fixtures/slapd-config.ldif.in" \
+	    >"$SLAPD_DIR/config.ldif"
+	[ $# -gt 0 ] && cat "$1" >>"$SLAPD_DIR/config.ldif"
+	slapadd -n0 -F "$SLAPD_DIR/slapd.d" -l "$SLAPD_DIR/config.ldif" >"$SLAPD_DIR/slapadd.log" 2>&1 ||
+	    { cat "$SLAPD_DIR/slapadd.log"; return 1; }
+	run_slapd
+}
+
+run_slapd() {
+	slapd -h "ldap://127.0.0.1:$SLAPD_PORT/ $SLAPD_LDAPI" -F "$SLAPD_DIR/slapd.d" \
+	    -d 0 >>"$SLAPD_DIR/slapd.log" 2>&1 &
+	SLAPD_PID=$!
+	PIDS+=("$SLAPD_PID")
+	wait_port "$SLAPD_PORT"
+}
+
+stop_slapd() {
+	kill "$SLAPD_PID" 2>/dev/null
+	wait "$SLAPD_PID" 2>/dev/null
+}
+
+# ldap_load FILE: add entries as the admin (fixture placeholders replaced).
+ldap_load() {
+	fill "$1" | ldapadd -x -H "ldap://127.0.0.1:$SLAPD_PORT" -D "$ADMIN_DN" \
+	    -w "$ADMIN_PW" >"$T/ldapadd.log" 2>&1 || { cat "$T/ldapadd.log"; return 1; }
+}
+
+ldap_modify() {
+	ldapmodify -x -H "ldap://127.0.0.1:$SLAPD_PORT" -D "$ADMIN_DN" -w "$ADMIN_PW" \
+	    >>"$T/ldapmodify.log" 2>&1
+}
+
+# fill FILE: substitute the @NAME@ placeholders of a fixture.
+fill() {
+	sed -e "s|@GW_PORT@|${GW_PORT:-2525}|g" -e "s|@GW_SSL_PORT@|${GW_SSL_PORT:-4465}|g" \
+	    -e "s|@SVC_PW@|$SVC_PW|g" "$1"
+}
+
+# ---- relaysync configuration ----
+
+# write_config FILE [EXTRA_YAML]: a configuration for the test slapd.
+write_config() {
+	local f=$1
+	mkdir -p "$T/etc"
+	printf '%s\n' "$SVC_PW" >"$T/etc/bind.password"
+	chmod 600 "$T/etc/bind.password"
+	cat >"$f" <<EOF
+ldap:
+  uri: ldap://127.0.0.1:$SLAPD_PORT
+  allow_plaintext: true
+  bind_dn: $SVC_DN
+  bind_password_file: $T/etc/bind.password
+  base_dn: $BASE_DN
+  timeout: 5
+  page_size: ${PAGE_SIZE:-500}
+mapping: $TOP/mappings/openldap.yaml
+policy:
+  internal_domains: [example.com]
+  max_removals: ${MAX_REMOVALS:-500}
+postfix:
+  map_dir: ${MAP_DIR:-$T/postfix/relaysync}
+  map_type: ${MAP_TYPE:-lmdb}
+  config_dir: ${POSTFIX_DIR:-/etc/postfix}
+  tls_ca_file: ${CA:-/etc/ssl}/ca.crt
+  reload: true
+secrets:
+  key_file: $T/etc/secret.key
+state_dir: $T/state
+EOF
+	[ $# -gt 1 ] && printf '%s\n' "$2" >>"$f"
+	return 0
+}
+
+# rs ARGS...: run relaysync, output in $T/out, errors in $T/err, status in $RC.
+rs() {
+	"$RELAYSYNC" "$@" >"$T/out" 2>"$T/err"
+	RC=$?
+	cat "$T/out" "$T/err" >>"$T/all-output.log"
+	return 0
+}
+
+# tree_sum DIR: a checksum of every file, link and mode below DIR.
+tree_sum() {
+	(cd "$1" 2>/dev/null && find . -printf '%p %y %m %l\n' | sort &&
+	    find . -type f -print0 | sort -z | xargs -0r sha256sum) | sha256sum
+}
+
+# ---- Postfix ----
+
+# start_postfix: a private Postfix instance in $POSTFIX_DIR whose relayhost is
+# the default-relay sink on $RELAY_PORT and whose smtpd listens on
+# 127.0.0.1:$SMTPD_PORT; the relaysync tables are in $MAP_DIR.
+start_postfix() {
+	POSTFIX_DIR=$T/postfix
+	MAP_DIR=${MAP_DIR:-$POSTFIX_DIR/relaysync}
+	SMTPD_PORT=$(free_port)
+	mkdir -p "$POSTFIX_DIR/queue" "$POSTFIX_DIR/data"
+	chown postfix "$POSTFIX_DIR/data"
+	cp /etc/postfix/master.cf "$POSTFIX_DIR/master.cf"
+	sed -i "s/^smtp      inet/127.0.0.1:$SMTPD_PORT      inet/" "$POSTFIX_DIR/master.cf"
+	cat >>"$POSTFIX_DIR/master.cf" <<EOF
+relaysync_smtps unix  -       -       n       -       -       smtp
+  -o smtp_tls_wrappermode=yes
+  -o smtp_tls_security_level=encrypt
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+	local t=${MAP_TYPE:-lmdb}
+	cat >"$POSTFIX_DIR/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $POSTFIX_DIR/queue
+data_directory = $POSTFIX_DIR/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = relay.example.com
+mydomain = example.com
+myorigin = example.com
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+relayhost = [127.0.0.1]:$RELAY_PORT
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+maillog_file = $POSTFIX_DIR/maillog
+maillog_file_prefixes = $POSTFIX_DIR
+alias_maps =
+alias_database =
+sender_dependent_relayhost_maps = $t:$MAP_DIR/sender_relay
+sender_dependent_default_transport_maps = $t:$MAP_DIR/sender_transport
+smtp_sender_dependent_authentication = yes
+smtp_sasl_auth_enable = yes
+smtp_sasl_password_maps = $t:$MAP_DIR/sasl_passwd
+smtp_sasl_security_options = noanonymous
+smtp_sasl_tls_security_options = noanonymous
+smtp_tls_policy_maps = $t:$MAP_DIR/tls_policy
+smtp_tls_CAfile = $CA/ca.crt
+smtp_tls_security_level = may
+smtp_tls_loglevel = 1
+delay_warning_time = 0
+maximal_backoff_time = 10s
+minimal_backoff_time = 5s
+queue_run_delay = 5s
+EOF
+	postconf -c "$POSTFIX_DIR" -F '*/*/chroot = n' >/dev/null
+	postfix -c "$POSTFIX_DIR" check >"$T/postfix-check.log" 2>&1
+	POSTFIX_DIRS+=("$POSTFIX_DIR")
+}
+
+# run_postfix: start the instance (after relaysync has created the tables).
+run_postfix() {
+	postfix -c "$POSTFIX_DIR" start >>"$T/postfix-start.log" 2>&1 &&
+	    wait_port "$SMTPD_PORT"
+}
+
+# start_sink NAME PORT [ARGS...]: a recording SMTP server; log $T/NAME.jsonl.
+start_sink() {
+	local name=$1 port=$2
+	shift 2
+	: >"$T/$name.jsonl"
+	/usr/bin/python3 "$TOP/tests/tools/smtpsink.py" --port "$port" \
+	    --log "$T/$name.jsonl" "$@" >"$T/$name.out" 2>&1 &
+	PIDS+=("$!")
+	wait_port "$port"
+}
+
+# send FROM TO SUBJECT: submit a message to the private Postfix over SMTP.
+send() {
+	/usr/bin/python3 - "$SMTPD_PORT" "$1" "$2" "$3" <<'EOF'
+import smtplib, sys
+port, frm, to, subj = sys.argv[1:]
+msg = f"From: {frm}\r\nTo: {to}\r\nSubject: {subj}\r\n\r\nrelaysync test\r\n"
+with smtplib.SMTP("127.0.0.1", int(port), timeout=10) as s:
+    s.sendmail(frm, [to], msg)
+EOF
+}
+
+# wait_for_subject SINK SUBJECT [SECONDS]: until the sink recorded it.
+wait_for_subject() {
+	local i n=$((${3:-30} * 5))
+	for i in $(seq 1 "$n"); do
+		grep -q "\"subject\": \"$2\"" "$T/$1.jsonl" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# record SINK SUBJECT FIELD: one field of the recorded message.
+record() {
+	/usr/bin/python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["subject"] == sys.argv[2]:
+        print(r[sys.argv[3]])
+        break
+' "$T/$1.jsonl" "$2" "$3"
+}
