@@ -375,7 +375,8 @@ plan_build(const struct rs_config *c, const struct rs_decision *d,
 		}
 		p->new_routes = d->nroutes;
 		diff_removed(p, d, &in);
-		qsort(p->c, p->n, sizeof(*p->c), cmp_change);
+		if (p->n)
+			qsort(p->c, p->n, sizeof(*p->c), cmp_change);
 		check_limits(c, force, p);
 	}
 	free_installed(&in);

@@ -51,12 +51,12 @@ render_tls_policy(const struct rs_decision *d, const char *level,
 		e[i].secure = d->routes[i]->route.sec != RS_SEC_NONE;
 	}
 	qsort(e, d->nroutes, sizeof(*e), cmp_tls);
-	for (i = 0; i < d->nroutes; i++) {
+	for (i = 0; i < d->nroutes; i++)
 		if (i == 0 || strcmp(e[i].key, e[i - 1].key) != 0)
 			buf_printf(out, "%s %s\n", e[i].key,
 			    e[i].secure ? level : "none");
+	for (i = 0; i < d->nroutes; i++)
 		free(e[i].key);
-	}
 	free(e);
 	buf_free(&b);
 }

@@ -150,6 +150,7 @@ struct page {
 	const char *filter;
 	struct berval cookie;	/* empty after the last page */
 	size_t entries;
+	size_t pages;
 };
 
 /* Wait for the rest of one page; entries go to fn, the result ends it. */
@@ -216,7 +217,7 @@ paged_search(struct rs_source *s, const char *filter, char **attrs,
 {
 	const struct rs_config *c = s->c;
 	struct timeval tv = { c->ldap.timeout, 0 };
-	struct page pg = { filter, { 0, NULL }, 0 };
+	struct page pg = { filter, { 0, NULL }, 0, 0 };
 	LDAPControl *ctl, *ctrls[2] = { NULL, NULL };
 	double t0 = now_ms();
 	int rc, msgid;
@@ -232,6 +233,7 @@ paged_search(struct rs_source *s, const char *filter, char **attrs,
 		ldap_control_free(ctl);
 		if (rc != LDAP_SUCCESS)
 			break;
+		pg.pages++;
 		if (read_page(s, msgid, &pg, fn, arg, err) < 0) {
 			ber_memfree(pg.cookie.bv_val);
 			return -1;
@@ -241,7 +243,8 @@ paged_search(struct rs_source *s, const char *filter, char **attrs,
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(s, rc, filter, err);
 	rs_log(RS_LOG_DEBUG, "ldap search base=%s filter=%s: %zu entries in "
-	    "%.0f ms", c->ldap.base_dn, filter, pg.entries, now_ms() - t0);
+	    "%zu pages, %.0f ms", c->ldap.base_dn, filter, pg.entries, pg.pages,
+	    now_ms() - t0);
 	return 0;
 }
 

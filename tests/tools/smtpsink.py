@@ -37,7 +37,9 @@ class Recorder:
             session.auth_data, LoginPassword) else None
         rec = {"port": self.port, "mail_from": envelope.mail_from,
                "rcpt_to": envelope.rcpt_tos, "auth_login": login,
-               "tls": session.ssl is not None, "subject": subject}
+               "tls": session.ssl is not None or
+               server.transport.get_extra_info("ssl_object") is not None,
+               "subject": subject}
         with self.lock, open(self.log, "a") as f:
             f.write(json.dumps(rec) + "\n")
         return "250 OK recorded"
@@ -52,7 +54,7 @@ class Authenticator:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         ok = auth_data.login == self.user and auth_data.password == self.password
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
 def main():
@@ -76,7 +78,10 @@ def main():
     smtp = {}
     if a.user:
         smtp.update(authenticator=Authenticator(a.user, a.password),
-                    auth_required=True, auth_require_tls=bool(ctx))
+                    auth_required=True,
+                    # aiosmtpd counts only STARTTLS as TLS for AUTH; an
+                    # implicit-TLS session is encrypted from the start.
+                    auth_require_tls=bool(ctx) and not a.implicit_tls)
     if a.starttls:
         smtp.update(tls_context=ctx, require_starttls=True)
     if a.implicit_tls:
