@@ -52,7 +52,8 @@ build/san/relaysync: $(SAN_OBJS) build/san/main.o
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
 build/san/test_%: tests/unit/test_%.c tests/unit/unit.h $(SAN_OBJS)
-	$(CC) $(CFLAGS) $(SANFLAGS) -Iagent -o $@ $< $(SAN_OBJS) $(LIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SANFLAGS) -Iagent -DSRCDIR='"$(CURDIR)"' -o $@ $< \
+	    $(SAN_OBJS) $(LIBS) -lcmocka
 
 # Installs only what is missing, so a machine that has everything needs no
 # network; apt-get update runs once before the first install.
@@ -69,7 +70,7 @@ deps:
 	else echo "make deps: all packages present"; fi
 
 unit: $(UNIT_BINS)
-	tests/run-unit $(UNIT_BINS)
+	TESTS=none tests/run $(UNIT_BINS)
 
 check: deps
 	$(MAKE) all build/san/relaysync $(UNIT_BINS)

@@ -1,0 +1,261 @@
+/* Unit tests: plan - the diff against installed tables and safety limits. */
+#include "unit.h"
+#include "plan.h"
+
+static struct rs_config cfg;
+static char dir[64];
+static struct rs_sendas sa[4];
+static struct rs_verdict v[4];
+static const struct rs_verdict *r[4];
+static struct rs_decision d;
+
+static void
+put(const char *name, const char *text)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static int
+setup(void **state)
+{
+	struct rs_err err;
+	char extra[512];
+
+	(void)state;
+	strcpy(dir, "/tmp/relaysync-plan.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(extra, sizeof(extra), "postfix:\n  map_dir: %s\n"
+	    "  map_type: texthash\npolicy:\n  max_removals: 1\n", dir);
+	return test_config(&cfg, extra, &err);
+}
+
+static int
+teardown(void **state)
+{
+	const char *names[] = { "sender_relay", "sender_transport",
+	    "sasl_passwd", "tls_policy", "owners" };
+	char path[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	config_free(&cfg);
+	return 0;
+}
+
+/* The installed set: alice (starttls), bob (ssl), carol, dave. */
+static void
+install_old(void)
+{
+	put("sender_relay", "alice@p.example [smtp.p.example]:587\n"
+	    "carol@p.example [smtp.p.example]:587\n"
+	    "dave@p.example [old.p.example]:587\n");
+	put("sender_transport", "bob@p.example relaysync_smtps:[smtp.p.example]:465\n");
+	put("sasl_passwd", "alice@p.example alice:old-pw\n"
+	    "bob@p.example bob:pw\ncarol@p.example carol:pw\n");
+	put("tls_policy", "[smtp.p.example]:587 secure\n");
+	put("owners", "alice@p.example uid=alice,dc=example,dc=com\n"
+	    "carol@p.example uid=carol,dc=example,dc=com\n");
+}
+
+static void
+add(int i, const char *addr, const char *host, int port, enum rs_security s,
+    const char *user, const char *pw, enum rs_reason reason)
+{
+	memset(&sa[i], 0, sizeof(sa[i]));
+	sa[i].dn = "cn=x";
+	sa[i].f[RS_F_ADDRESS].val = (char *)addr;
+	sa[i].f[RS_F_ADDRESS].len = strlen(addr);
+	sa[i].f[RS_F_ADDRESS].count = 1;
+	memset(&v[i], 0, sizeof(v[i]));
+	v[i].sa = &sa[i];
+	v[i].owner_dn = "uid=new,dc=example,dc=com";
+	v[i].reason = reason;
+	v[i].detail = "because";
+	v[i].route.address = (char *)addr;
+	v[i].route.host = (char *)host;
+	v[i].route.port = port;
+	v[i].route.sec = s;
+	v[i].route.username = (char *)user;
+	v[i].route.password = (char *)pw;
+}
+
+static void
+decide(size_t n)
+{
+	size_t i;
+
+	d.v = v;
+	d.n = n;
+	d.routes = r;
+	d.nroutes = 0;
+	for (i = 0; i < n; i++)
+		if (v[i].reason == RS_R_NONE)
+			r[d.nroutes++] = &v[i];
+}
+
+static const struct rs_change *
+change(const struct rs_plan *p, const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->c[i].address, address) == 0)
+			return &p->c[i];
+	return NULL;
+}
+
+static void
+test_diff(void **state)
+{
+	const struct rs_change *c;
+	struct rs_tables t;
+	struct rs_plan p;
+	struct rs_err err;
+
+	(void)state;
+	install_old();
+	/* alice: new password; bob: unchanged; carol: policy now forbids;
+	 * dave: deleted from the directory; erin: new. */
+	add(0, "alice@p.example", "smtp.p.example", 587, RS_SEC_STARTTLS,
+	    "alice", "new-pw", RS_R_NONE);
+	add(1, "bob@p.example", "smtp.p.example", 465, RS_SEC_SSL, "bob", "pw",
+	    RS_R_NONE);
+	add(2, "carol@p.example", NULL, 0, 0, NULL, NULL,
+	    RS_R_POLICY_FORBIDDEN);
+	add(3, "erin@p.example", "smtp.p.example", 587, RS_SEC_STARTTLS, NULL,
+	    NULL, RS_R_NONE);
+	decide(4);
+	render_tables(&d, "secure", &t);
+	assert_int_equal(plan_build(&cfg, &d, &t, 1, &p, &err), 0);
+	assert_int_equal(p.old_routes, 4);
+	assert_int_equal(p.new_routes, 3);
+	assert_int_equal(p.added, 1);
+	assert_int_equal(p.changed, 1);
+	assert_int_equal(p.removed, 2);
+	assert_int_equal(p.n, 4);
+	assert_int_equal(p.apply, 1);
+	assert_int_equal(p.reload, 1);
+	c = change(&p, "alice@p.example");
+	assert_int_equal(c->kind, RS_C_CHANGED);
+	assert_int_equal(c->credentials_changed, 1);
+	assert_string_equal(c->old_gateway, "[smtp.p.example]:587 starttls");
+	assert_string_equal(c->old_login, "alice");
+	assert_null(change(&p, "bob@p.example"));
+	c = change(&p, "carol@p.example");
+	assert_int_equal(c->kind, RS_C_REMOVED);
+	assert_int_equal(c->why->reason, RS_R_POLICY_FORBIDDEN);
+	assert_string_equal(c->owner_dn, "uid=carol,dc=example,dc=com");
+	c = change(&p, "dave@p.example");
+	assert_int_equal(c->kind, RS_C_REMOVED);
+	assert_null(c->why);
+	assert_string_equal(c->old_gateway, "[old.p.example]:587 starttls");
+	c = change(&p, "erin@p.example");
+	assert_int_equal(c->kind, RS_C_ADDED);
+	assert_string_equal(c->new_gateway, "[smtp.p.example]:587 starttls");
+	assert_string_equal(p.c[0].address, "alice@p.example");
+	assert_int_equal(p.refused, 0);
+	plan_free(&p);
+	render_free(&t);
+}
+
+static void
+test_limits(void **state)
+{
+	struct rs_tables t;
+	struct rs_plan p;
+	struct rs_err err;
+
+	(void)state;
+	install_old();
+	add(0, "alice@p.example", "smtp.p.example", 587, RS_SEC_STARTTLS,
+	    "alice", "old-pw", RS_R_NONE);
+	add(1, "bob@p.example", "smtp.p.example", 465, RS_SEC_SSL, "bob", "pw",
+	    RS_R_NONE);
+	decide(2);
+	render_tables(&d, "secure", &t);
+	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(p.removed, 2);
+	assert_int_equal(p.refused, 1);
+	assert_non_null(strstr(p.refusal, "refusing to remove 2 routes (more "
+	    "than policy.max_removals = 1)"));
+	assert_non_null(strstr(p.refusal, "--force"));
+	plan_free(&p);
+	render_free(&t);
+
+	cfg.policy.max_removals = 100;
+	decide(0);
+	render_tables(&d, "secure", &t);
+	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(p.refused, 1);
+	assert_non_null(strstr(p.refusal, "refusing to remove all 4 routes"));
+	plan_free(&p);
+	assert_int_equal(plan_build(&cfg, &d, &t, 1, &p, &err), 0);
+	assert_int_equal(p.refused, 0);
+	assert_int_equal(p.removed, 4);
+	plan_free(&p);
+	render_free(&t);
+	cfg.policy.max_removals = 1;
+}
+
+static void
+test_no_change_and_first_run(void **state)
+{
+	struct rs_tables t;
+	struct rs_plan p;
+	struct rs_err err;
+
+	(void)state;
+	add(0, "alice@p.example", "smtp.p.example", 587, RS_SEC_STARTTLS,
+	    "alice", "pw", RS_R_NONE);
+	decide(1);
+	render_tables(&d, "secure", &t);
+	put("sender_relay", t.t[RS_T_SENDER_RELAY].data);
+	put("sender_transport", "");
+	put("sasl_passwd", t.t[RS_T_SASL_PASSWD].data);
+	put("tls_policy", t.t[RS_T_TLS_POLICY].data);
+	put("owners", t.owners.data);
+	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(p.apply, 0);
+	assert_int_equal(p.reload, 0);
+	plan_free(&p);
+	/* Only the owner changed: write the metadata, do not reload. */
+	put("owners", "alice@p.example uid=old,dc=example,dc=com\n");
+	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(p.apply, 1);
+	assert_int_equal(p.reload, 0);
+	plan_free(&p);
+	teardown(NULL);
+	assert_int_equal(setup(NULL), 0);
+	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(p.installed, 0);
+	assert_int_equal(p.apply, 1);
+	assert_int_equal(p.added, 1);
+	plan_free(&p);
+	render_free(&t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_no_change_and_first_run),
+	};
+
+	return cmocka_run_group_tests_name("plan", tests, setup, teardown);
+}

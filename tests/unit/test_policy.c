@@ -1,0 +1,300 @@
+/* Unit tests: policy - inheritance and every reason code, in order. */
+#include "unit.h"
+#include "policy.h"
+#include "secret.h"
+
+#define BASE "dc=example,dc=com"
+
+static struct rs_config cfg;
+static struct rs_keyring keys;
+
+static int
+setup(void **state)
+{
+	struct rs_err err;
+
+	(void)state;
+	if (test_config(&cfg, "policy:\n  internal_domains: [example.com]\n",
+	    &err) < 0)
+		return -1;
+	memset(&keys, 0, sizeof(keys));
+	keys.n = keys.cap = 1;
+	keys.keys = calloc(1, sizeof(*keys.keys));
+	strcpy(keys.keys[0].id, "k1");
+	memset(keys.keys[0].key, 7, 32);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	config_free(&cfg);
+	keyring_free(&keys);
+	return 0;
+}
+
+/* dn_norm() whose result lives until the next call. */
+static const char *
+dn_norm_tmp(const char *dn)
+{
+	static char *last;
+
+	free(last);
+	last = dn_norm(dn);
+	return last;
+}
+
+static void
+set(struct rs_sendas *s, enum rs_field f, const char *v)
+{
+	model_set_value(&s->f[f], v, strlen(v), 1);
+}
+
+/* A send-as entry for address below owner, with a complete gateway. */
+static struct rs_sendas *
+entry(struct rs_model *m, const char *owner, const char *address)
+{
+	char dn[512];
+	struct rs_sendas *s;
+
+	snprintf(dn, sizeof(dn), "relaysyncSendAsAddress=%s,%s", address,
+	    owner);
+	s = model_add_sendas(m, dn);
+	set(s, RS_F_ADDRESS, address);
+	set(s, RS_F_HOST, "smtp.partner.example");
+	set(s, RS_F_USERNAME, "login");
+	set(s, RS_F_PASSWORD, "pw");
+	return s;
+}
+
+static const struct rs_verdict *
+verdict(const struct rs_decision *d, const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		if (strcmp(d->v[i].sa->f[RS_F_ADDRESS].val, address) == 0)
+			return &d->v[i];
+	fail_msg("no verdict for %s", address);
+	return NULL;
+}
+
+static const char *
+reason_of(const struct rs_decision *d, const char *address)
+{
+	return reason_code(verdict(d, address)->reason);
+}
+
+static void
+test_inheritance(void **state)
+{
+	struct rs_model m;
+	const char *by;
+
+	(void)state;
+	model_init(&m);
+	model_add_policy(&m, "ou=People," BASE, RS_YES);
+	model_add_policy(&m, "ou=interns,ou=sales,ou=people," BASE, RS_NO);
+	model_add_policy(&m, "uid=erin,ou=interns,ou=sales,ou=people," BASE,
+	    RS_YES);
+	assert_int_equal(policy_resolve(&m, dn_norm_tmp("uid=a,ou=sales,"
+	    "ou=people," BASE), 0, &by), 1);
+	assert_string_equal(by, "ou=people,dc=example,dc=com");
+	assert_int_equal(policy_resolve(&m, dn_norm_tmp("uid=bob,ou=interns,"
+	    "ou=sales,ou=people," BASE), 1, &by), 0);
+	assert_string_equal(by, "ou=interns,ou=sales,ou=people,dc=example,dc=com");
+	assert_int_equal(policy_resolve(&m, dn_norm_tmp("uid=erin,ou=interns,"
+	    "ou=sales,ou=people," BASE), 0, &by), 1);
+	assert_string_equal(by, "uid=erin,ou=interns,ou=sales,ou=people,"
+	    "dc=example,dc=com");
+	assert_int_equal(policy_resolve(&m, dn_norm_tmp("uid=g,ou=partners,"
+	    BASE), 0, &by), 0);
+	assert_null(by);
+	assert_int_equal(policy_resolve(&m, dn_norm_tmp("uid=g,ou=partners,"
+	    BASE), 1, &by), 1);
+	model_free(&m);
+}
+
+static void
+test_reason_order(void **state)
+{
+	const char *ok = "uid=ok,ou=people," BASE, *no = "uid=no," BASE;
+	struct rs_model m;
+	struct rs_decision d;
+	struct rs_sendas *s;
+
+	(void)state;
+	model_init(&m);
+	model_add_policy(&m, "ou=people," BASE, RS_YES);
+	model_add_user(&m, ok, "ok@example.com");
+	model_add_user(&m, no, "no@example.com");
+	model_add_user(&m, "uid=off,ou=people," BASE, "off@example.com");
+	model_set_disabled(&m, "uid=off,ou=people," BASE);
+	/* Forbidden wins over every later problem. */
+	s = entry(&m, no, "bad address@x");
+	set(s, RS_F_PORT, "0");
+	entry(&m, "uid=off,ou=people," BASE, "off@partner.example");
+	entry(&m, ok, "two@@partner.example");
+	entry(&m, ok, "ok@Example.com");
+	s = entry(&m, ok, "nogw@partner.example");
+	model_set_value(&s->f[RS_F_HOST], "", 0, 0);
+	set(s, RS_F_PORT, "0");
+	set(entry(&m, ok, "host@partner.example"), RS_F_HOST, "a,b.example");
+	s = entry(&m, ok, "port@partner.example");
+	set(s, RS_F_PORT, "99999");
+	set(s, RS_F_SECURITY, "bogus");
+	set(entry(&m, ok, "sec@partner.example"), RS_F_SECURITY, "ssl3");
+	s = entry(&m, ok, "insecure@partner.example");
+	set(s, RS_F_SECURITY, "none");
+	set(s, RS_F_USERNAME, "a:b");
+	set(entry(&m, ok, "cred@partner.example"), RS_F_USERNAME, "a:b");
+	s = entry(&m, ok, "nopw@partner.example");
+	model_set_value(&s->f[RS_F_PASSWORD], "", 0, 0);
+	set(entry(&m, ok, "pwnl@partner.example"), RS_F_PASSWORD, "a\nb");
+	set(entry(&m, ok, "enc@partner.example"), RS_F_PASSWORD,
+	    "{AES256-GCM}k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	policy_decide(&m, &cfg, &keys, &d);
+	assert_string_equal(reason_of(&d, "bad address@x"), "policy_forbidden");
+	assert_string_equal(reason_of(&d, "off@partner.example"), "user_disabled");
+	assert_string_equal(reason_of(&d, "two@@partner.example"), "bad_address");
+	assert_string_equal(reason_of(&d, "ok@Example.com"), "internal_domain");
+	assert_string_equal(reason_of(&d, "nogw@partner.example"), "no_gateway");
+	assert_string_equal(reason_of(&d, "host@partner.example"), "bad_host");
+	assert_string_equal(reason_of(&d, "port@partner.example"), "bad_port");
+	assert_string_equal(reason_of(&d, "sec@partner.example"), "bad_security");
+	assert_string_equal(reason_of(&d, "insecure@partner.example"),
+	    "insecure_forbidden");
+	assert_string_equal(reason_of(&d, "cred@partner.example"),
+	    "bad_credentials");
+	assert_string_equal(reason_of(&d, "nopw@partner.example"),
+	    "bad_credentials");
+	assert_string_equal(reason_of(&d, "pwnl@partner.example"),
+	    "bad_credentials");
+	assert_string_equal(reason_of(&d, "enc@partner.example"),
+	    "secret_undecryptable");
+	assert_int_equal(d.nroutes, 0);
+	policy_free(&d);
+	model_free(&m);
+}
+
+static void
+test_routes_and_defaults(void **state)
+{
+	const char *u = "uid=u,ou=people," BASE;
+	const struct rs_verdict *v;
+	struct rs_model m;
+	struct rs_decision d;
+	struct rs_sendas *s;
+	struct rs_err err;
+	struct buf enc;
+
+	(void)state;
+	model_init(&m);
+	model_add_policy(&m, "ou=people," BASE, RS_YES);
+	model_add_user(&m, u, "u@example.com");
+	s = entry(&m, u, "User.Name@Partner.Example");
+	set(s, RS_F_HOST, "SMTP.Partner.Example");
+	s = entry(&m, u, "implicit@partner.example");
+	set(s, RS_F_SECURITY, "tls");
+	s = entry(&m, u, "noauth@partner.example");
+	model_set_value(&s->f[RS_F_USERNAME], "", 0, 0);
+	model_set_value(&s->f[RS_F_PASSWORD], "", 0, 0);
+	set(s, RS_F_HOST, "2001:DB8::1");
+	buf_init(&enc);
+	assert_int_equal(secret_encrypt(&keys, "s3cret pw", 9, &enc, &err), 0);
+	s = entry(&m, u, "enc@partner.example");
+	set(s, RS_F_PASSWORD, enc.data);
+	buf_free(&enc);
+	policy_decide(&m, &cfg, &keys, &d);
+	assert_int_equal(d.nroutes, 4);
+	v = verdict(&d, "User.Name@Partner.Example");
+	assert_string_equal(v->route.address, "user.name@partner.example");
+	assert_string_equal(v->route.host, "smtp.partner.example");
+	assert_int_equal(v->route.port, 587);
+	assert_int_equal(v->route.sec, RS_SEC_STARTTLS);
+	v = verdict(&d, "implicit@partner.example");
+	assert_int_equal(v->route.port, 465);
+	assert_int_equal(v->route.sec, RS_SEC_SSL);
+	v = verdict(&d, "noauth@partner.example");
+	assert_null(v->route.username);
+	assert_string_equal(v->route.host, "ipv6:2001:db8::1");
+	v = verdict(&d, "enc@partner.example");
+	assert_string_equal(v->route.password, "s3cret pw");
+	assert_string_equal(d.routes[0]->route.address, "enc@partner.example");
+	assert_string_equal(d.routes[3]->route.address,
+	    "user.name@partner.example");
+	policy_free(&d);
+	model_free(&m);
+}
+
+static void
+test_conflict(void **state)
+{
+	const char *a = "uid=a,ou=people," BASE, *b = "uid=b," BASE;
+	struct rs_model m;
+	struct rs_decision d;
+
+	(void)state;
+	model_init(&m);
+	model_add_policy(&m, "ou=people," BASE, RS_YES);
+	model_add_user(&m, a, "a@example.com");
+	model_add_user(&m, b, "b@example.com");
+	entry(&m, a, "Shared@Partner.example");
+	entry(&m, a, "shared@partner.EXAMPLE");
+	entry(&m, a, "both@partner.example");
+	entry(&m, b, "BOTH@partner.example");
+	entry(&m, a, "mine@partner.example");
+	policy_decide(&m, &cfg, &keys, &d);
+	assert_string_equal(reason_of(&d, "Shared@Partner.example"), "conflict");
+	assert_string_equal(reason_of(&d, "shared@partner.EXAMPLE"), "conflict");
+	/* b is forbidden, yet its claim still blocks a's: no first come. */
+	assert_string_equal(reason_of(&d, "BOTH@partner.example"),
+	    "policy_forbidden");
+	assert_string_equal(reason_of(&d, "both@partner.example"), "conflict");
+	assert_int_equal(d.nroutes, 1);
+	assert_string_equal(d.routes[0]->route.address, "mine@partner.example");
+	policy_free(&d);
+	model_free(&m);
+}
+
+static void
+test_verified_and_orphans(void **state)
+{
+	const char *u = "uid=u,ou=people," BASE;
+	struct rs_model m;
+	struct rs_decision d;
+
+	(void)state;
+	cfg.policy.require_verified = 1;
+	model_init(&m);
+	model_add_policy(&m, "ou=people," BASE, RS_YES);
+	model_add_user(&m, u, "u@example.com");
+	set(entry(&m, u, "yes@partner.example"), RS_F_VERIFIED, "TRUE");
+	set(entry(&m, u, "no@partner.example"), RS_F_VERIFIED, "FALSE");
+	entry(&m, u, "unset@partner.example");
+	entry(&m, "ou=people," BASE, "orphan@partner.example");
+	policy_decide(&m, &cfg, &keys, &d);
+	cfg.policy.require_verified = 0;
+	assert_string_equal(reason_of(&d, "yes@partner.example"), "accepted");
+	assert_string_equal(reason_of(&d, "no@partner.example"), "unverified");
+	assert_string_equal(reason_of(&d, "unset@partner.example"), "unverified");
+	assert_string_equal(reason_of(&d, "orphan@partner.example"),
+	    "policy_forbidden");
+	policy_free(&d);
+	model_free(&m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inheritance),
+		cmocka_unit_test(test_reason_order),
+		cmocka_unit_test(test_routes_and_defaults),
+		cmocka_unit_test(test_conflict),
+		cmocka_unit_test(test_verified_and_orphans),
+	};
+
+	return cmocka_run_group_tests_name("policy", tests, setup, teardown);
+}
