@@ -338,3 +338,34 @@ for l in open(sys.argv[1]):
         break
 ' "$T/$1.jsonl" "$2" "$3"
 }
+
+# start_slapd_conf: like start_slapd, but configured from a slapd.conf that
+# includes schema/relaysync.schema and the example ACL schema/relaysync-acl.conf.
+start_slapd_conf() {
+	SLAPD_DIR=$T/slapd-conf
+	SLAPD_PORT=$(free_port)
+	mkdir -p "$SLAPD_DIR/db"
+	SLAPD_LDAPI="ldapi://$(printf %s "$SLAPD_DIR/ldapi" | sed 's,/,%2F,g')"
+	cat >"$SLAPD_DIR/slapd.conf" <<CONF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/nis.schema
+include /etc/ldap/schema/inetorgperson.schema
+include $TOP/schema/relaysync.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile $SLAPD_DIR/slapd.pid
+database mdb
+maxsize 1073741824
+suffix "$BASE_DN"
+rootdn "$ADMIN_DN"
+rootpw $ADMIN_PW
+directory $SLAPD_DIR/db
+include $TOP/schema/relaysync-acl.conf
+CONF
+	slapd -h "ldap://127.0.0.1:$SLAPD_PORT/ $SLAPD_LDAPI" -f "$SLAPD_DIR/slapd.conf" \
+	    -d 0 >>"$SLAPD_DIR/slapd.log" 2>&1 &
+	SLAPD_PID=$!
+	PIDS+=("$SLAPD_PID")
+	wait_port "$SLAPD_PORT"
+}
