@@ -128,6 +128,11 @@ make_cert() {
 	chmod 644 "$CA/$1.key"
 }
 
+# ca_file: the test CA when make_ca ran, else the system bundle.
+ca_file() {
+	if [ -n "${CA:-}" ]; then echo "$CA/ca.crt"; else echo /etc/ssl/certs/ca-certificates.crt; fi
+}
+
 # ---- slapd ----
 
 # start_slapd [EXTRA_CONFIG_LDIF]: a private slapd with our schema (cn=config
@@ -203,7 +208,7 @@ postfix:
   map_dir: ${MAP_DIR:-$T/postfix/relaysync}
   map_type: ${MAP_TYPE:-lmdb}
   config_dir: ${POSTFIX_DIR:-/etc/postfix}
-  tls_ca_file: ${CA:-/etc/ssl}/ca.crt
+  tls_ca_file: $(ca_file)
   reload: true
 secrets:
   key_file: $T/etc/secret.key
@@ -276,7 +281,7 @@ smtp_sasl_password_maps = $t:$MAP_DIR/sasl_passwd
 smtp_sasl_security_options = noanonymous
 smtp_sasl_tls_security_options = noanonymous
 smtp_tls_policy_maps = $t:$MAP_DIR/tls_policy
-smtp_tls_CAfile = $CA/ca.crt
+smtp_tls_CAfile = $(ca_file)
 smtp_tls_security_level = may
 smtp_tls_loglevel = 1
 delay_warning_time = 0
