@@ -99,6 +99,9 @@ do_bind(struct rs_source *s, struct rs_err *err)
 	rc = ldap_sasl_bind_s(s->ld, *c->ldap.bind_dn ? c->ldap.bind_dn : NULL,
 	    LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	buf_wipe(&pw);
+	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)
+		return ldap_fail(s, rc, "cannot connect (check ldap.uri, that "
+		    "the server is running, and for TLS ldap.ca_file)", err);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(s, rc, *c->ldap.bind_dn ? "bind as ldap.bind_dn "
 		    "(check the DN and ldap.bind_password_file)" :

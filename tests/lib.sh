@@ -220,7 +220,7 @@ EOF
 
 # rs ARGS...: run relaysync, output in $T/out, errors in $T/err, status in $RC.
 rs() {
-	"$RELAYSYNC" "$@" >"$T/out" 2>"$T/err"
+	$RELAYSYNC "$@" >"$T/out" 2>"$T/err"
 	RC=$?
 	cat "$T/out" "$T/err" >>"$T/all-output.log"
 	return 0
