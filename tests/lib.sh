@@ -118,11 +118,12 @@ make_ca() {
 	    -keyout "$CA/ca.key" -out "$CA/ca.crt" 2>/dev/null
 }
 
-# make_cert NAME DNSNAME: $CA/NAME.crt and $CA/NAME.key signed by the test CA.
+# make_cert NAME DNSNAME [IP]: $CA/NAME.crt and $CA/NAME.key signed by the
+# test CA, valid for DNSNAME (and IP when given).
 make_cert() {
 	openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" -keyout "$CA/$1.key" \
 	    -out "$CA/$1.csr" 2>/dev/null
-	printf 'subjectAltName=DNS:%s,IP:127.0.0.1\n' "$2" >"$CA/$1.ext"
+	printf 'subjectAltName=DNS:%s%s\n' "$2" "${3:+,IP:$3}" >"$CA/$1.ext"
 	openssl x509 -req -in "$CA/$1.csr" -CA "$CA/ca.crt" -CAkey "$CA/ca.key" \
 	    -CAcreateserial -days 2 -extfile "$CA/$1.ext" -out "$CA/$1.crt" 2>/dev/null
 	chmod 644 "$CA/$1.key"
@@ -154,11 +155,33 @@ start_slapd() {
 }
 
 run_slapd() {
-	slapd -h "ldap://127.0.0.1:$SLAPD_PORT/ $SLAPD_LDAPI" -F "$SLAPD_DIR/slapd.d" \
+	slapd -h "ldap://127.0.0.1:$SLAPD_PORT/ $SLAPD_LDAPI${SLAPD_LDAPS_PORT:+ ldaps://127.0.0.1:$SLAPD_LDAPS_PORT/}" \
+	    -F "$SLAPD_DIR/slapd.d" \
 	    -d 0 >>"$SLAPD_DIR/slapd.log" 2>&1 &
 	SLAPD_PID=$!
 	PIDS+=("$SLAPD_PID")
 	wait_port "$SLAPD_PORT"
+}
+
+# enable_slapd_tls: give the running slapd the test CA's certificate "ldap"
+# (make_cert ldap ...) and restart it with ldaps on $SLAPD_LDAPS_PORT.
+enable_slapd_tls() {
+	ldapmodify -Y EXTERNAL -H "$SLAPD_LDAPI" >"$T/tls.log" 2>&1 <<LDIF || { cat "$T/tls.log"; return 1; }
+dn: cn=config
+changetype: modify
+replace: olcTLSCACertificateFile
+olcTLSCACertificateFile: $CA/ca.crt
+-
+replace: olcTLSCertificateFile
+olcTLSCertificateFile: $CA/ldap.crt
+-
+replace: olcTLSCertificateKeyFile
+olcTLSCertificateKeyFile: $CA/ldap.key
+LDIF
+	stop_slapd
+	SLAPD_LDAPS_PORT=$(free_port)
+	run_slapd
+	wait_port "$SLAPD_LDAPS_PORT"
 }
 
 stop_slapd() {
@@ -193,8 +216,10 @@ write_config() {
 	chmod 600 "$T/etc/bind.password"
 	cat >"$f" <<EOF
 ldap:
-  uri: ldap://127.0.0.1:$SLAPD_PORT
-  allow_plaintext: true
+  uri: ${LDAP_URI:-ldap://127.0.0.1:$SLAPD_PORT}
+  starttls: ${LDAP_STARTTLS:-false}
+  allow_plaintext: ${LDAP_PLAIN:-true}
+  ca_file: ${LDAP_CA:-/etc/ssl/certs/ca-certificates.crt}
   bind_dn: $SVC_DN
   bind_password_file: $T/etc/bind.password
   base_dn: $BASE_DN
