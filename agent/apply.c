@@ -249,8 +249,11 @@ write_file(const char *path, const struct buf *b, mode_t mode,
 	return 0;
 }
 
+/* Index one table, then check that the index holds exactly its text:
+ * postmap can exit 0 with an empty index when the disk is full. */
 static int
-postmap(const struct site *s, const char *path, struct rs_err *err)
+postmap(const struct site *s, const char *path, const struct buf *text,
+    struct rs_err *err)
 {
 	const struct rs_config *c = s->c;
 	const char *suffix = map_suffix(c->postfix.map_type);
@@ -276,6 +279,11 @@ postmap(const struct site *s, const char *path, struct rs_err *err)
 	buf_printf(&arg, "%s%s", path, suffix);
 	if (rc == 0 && fsync_path(arg.data, O_RDONLY) < 0)
 		rc = sys_err(err, "cannot fsync", arg.data);
+	if (rc == 0 && !index_agrees(c, path, text))
+		rc = rs_err_set(err, RS_EX_CANTCREAT, "postmap wrote %s but "
+		    "it does not hold exactly the lines of %s (is the disk "
+		    "full?); the installed tables are unchanged", arg.data,
+		    path);
 	buf_free(&arg);
 	buf_free(&out);
 	return rc ? -1 : 0;
@@ -295,7 +303,7 @@ write_generation(const struct site *s, const char *dir,
 		rc = write_file(path.data, &t->t[i], rs_table_private[i] ?
 		    0600 : 0644, err);
 		if (rc == 0)
-			rc = postmap(s, path.data, err);
+			rc = postmap(s, path.data, &t->t[i], err);
 	}
 	if (rc == 0) {
 		buf_reset(&path);

@@ -139,38 +139,90 @@ parse_installed(struct installed *in)
 }
 
 static int
-index_missing(const struct rs_config *c, enum rs_table t)
+cmp_line(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The lines of a "postmap -s" dump as "key value", sorted, in out. */
+static void
+sorted_dump(char *dump, struct buf *out)
+{
+	char **lines = NULL, *line, *tab, *next;
+	size_t n = 0, cap = 0, i;
+
+	for (line = dump; line && *line; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((tab = strchr(line, '\t')) != NULL)
+			*tab = ' ';
+		lines = vec_grow(lines, &cap, n, sizeof(*lines));
+		lines[n++] = line;
+	}
+	if (n)
+		qsort(lines, n, sizeof(*lines), cmp_line);
+	for (i = 0; i < n; i++) {
+		buf_adds(out, lines[i]);
+		buf_addc(out, '\n');
+	}
+	buf_str(out);
+	free(lines);
+}
+
+int
+index_agrees(const struct rs_config *c, const char *path,
+    const struct buf *text)
 {
 	const char *suffix = map_suffix(c->postfix.map_type);
-	struct buf path;
-	struct stat st;
-	int missing;
+	struct buf arg, dump, sorted;
+	int agrees;
 
 	if (suffix == NULL)
-		return 0;
-	buf_init(&path);
-	buf_printf(&path, "%s/%s%s", c->postfix.map_dir, rs_table_names[t],
-	    suffix);
-	missing = stat(path.data, &st) < 0;
-	buf_free(&path);
-	return missing;
+		return 1;
+	buf_init(&arg);
+	buf_init(&dump);
+	buf_init(&sorted);
+	buf_printf(&arg, "%s:%s", c->postfix.map_type, path);
+	{
+		char *argv[] = { "postmap", "-c", c->postfix.config_dir, "-s",
+		    arg.data, NULL };
+
+		agrees = run_cmd(argv, &dump) == 0;
+	}
+	if (agrees && dump.len)
+		buf_addc(&dump, '\n');
+	if (agrees)
+		sorted_dump(dump.data ? dump.data : "", &sorted);
+	agrees = agrees && sorted.len == text->len &&
+	    memcmp(sorted.data, text->data, text->len) == 0;
+	buf_free(&arg);
+	buf_wipe(&dump);
+	buf_wipe(&sorted);
+	return agrees;
 }
 
 static int
 load_installed(const struct rs_config *c, const struct rs_tables *nt,
     struct installed *in, struct rs_plan *p, struct rs_err *err)
 {
+	struct buf path;
 	int i, present = 0;
 
+	buf_init(&path);
 	for (i = 0; i < RS_T_COUNT; i++) {
 		if (read_installed_file(c->postfix.map_dir, rs_table_names[i],
-		    &in->text[i], &present, err) < 0)
+		    &in->text[i], &present, err) < 0) {
+			buf_free(&path);
 			return -1;
-		if (strcmp(in->text[i].data, nt->t[i].data) != 0)
-			p->reload = 1;
-		else if (index_missing(c, (enum rs_table)i))
+		}
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", c->postfix.map_dir,
+		    rs_table_names[i]);
+		if (strcmp(in->text[i].data, nt->t[i].data) != 0 ||
+		    !index_agrees(c, path.data, &in->text[i]))
 			p->reload = 1;
 	}
+	buf_free(&path);
 	if (read_installed_file(c->postfix.map_dir, RS_OWNERS_FILE,
 	    &in->owners, &present, err) < 0)
 		return -1;

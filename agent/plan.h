@@ -9,11 +9,17 @@
  *	A removed route carries the current verdict of its address when the
  *	directory still has it (so the report can say why), else none.
  *	It sets plan->apply when any file of the set differs or an indexed
- *	file is missing, and plan->reload when a Postfix table differs.
+ *	file does not hold exactly the lines of its text table (missing,
+ *	damaged, of another map_type), and plan->reload when a Postfix table
+ *	needs to change.
  *	It applies the safety limits: more removals than policy.max_removals,
  *	or an empty new set replacing a non-empty one, set plan->refused
  *	(with a message naming the count and --force) unless force is given.
  *	plan_free() releases it, wiping the old credentials it read.
+ *	index_agrees() dumps an indexed table with "postmap -s" and tells
+ *	whether it holds exactly the lines of the given sorted text (always
+ *	true for texthash, which has no index).
+ *	map_suffix() is the index file suffix of a map type (NULL: none).
  *
  * Diagnostics
  *	plan_build() fails (RS_EX_FAIL) only when an installed table exists
@@ -56,5 +62,6 @@ int plan_build(const struct rs_config *, const struct rs_decision *,
     const struct rs_tables *, int, struct rs_plan *, struct rs_err *);
 void plan_free(struct rs_plan *);
 const char *map_suffix(const char *);
+int index_agrees(const struct rs_config *, const char *, const struct buf *);
 
 #endif

@@ -241,6 +241,8 @@ paged_search(struct rs_source *s, const char *filter, char **attrs,
 			ber_memfree(pg.cookie.bv_val);
 			return -1;
 		}
+		rs_log(RS_LOG_DEBUG, "ldap search filter=%s: page %zu, %zu "
+		    "entries so far", filter, pg.pages, pg.entries);
 	} while (pg.cookie.bv_len > 0);
 	ber_memfree(pg.cookie.bv_val);
 	if (rc != LDAP_SUCCESS)
