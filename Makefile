@@ -2,6 +2,7 @@
 #   make            build build/relaysync
 #   make deps       install the Debian packages needed to build and test (root)
 #   make check      deps, build, then every test (unit, integration, end to end)
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make demo       deps, build, a throwaway slapd and Postfix directory, one sync
 #   make install    install under $(DESTDIR)$(PREFIX)
 #   make clean
@@ -26,17 +27,23 @@ SAN_OBJS  = $(MODULES:%=build/san/%.o)
 UNIT      = test_validate test_config test_policy test_render test_plan \
             test_secret
 UNIT_BINS = $(UNIT:%=build/san/%)
+FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn
+FUZZ_BINS = $(FUZZ:%=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
+            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
                libyaml-dev libcurl4-openssl-dev libcmocka-dev slapd ldap-utils \
                postfix postfix-lmdb postfix-cdb libsasl2-modules sasl2-bin \
-               python3 python3-aiosmtpd openssl strace valgrind
+               python3 python3-aiosmtpd openssl strace valgrind clang \
+               libclang-rt-14-dev
 
-.PHONY: all deps check unit integration demo install clean
+.PHONY: all deps check unit fuzz demo install clean
 
 all: build/relaysync
 
-build build/san:
+build build/san build/fuzz:
 	mkdir -p $@
 
 build/%.o: agent/%.c $(HDRS) | build
@@ -54,6 +61,9 @@ build/san/relaysync: $(SAN_OBJS) build/san/main.o
 build/san/test_%: tests/unit/test_%.c tests/unit/unit.h $(SAN_OBJS)
 	$(CC) $(CFLAGS) $(SANFLAGS) -Iagent -DSRCDIR='"$(CURDIR)"' -o $@ $< \
 	    $(SAN_OBJS) $(LIBS) -lcmocka
+
+build/fuzz/%: tests/fuzz/%.c $(SRCS) $(HDRS) | build/fuzz
+	clang $(FUZZFLAGS) -Iagent -o $@ $< $(SRCS) $(LIBS)
 
 # Installs only what is missing, so a machine that has everything needs no
 # network; apt-get update runs once before the first install.
@@ -73,8 +83,13 @@ unit: $(UNIT_BINS)
 	TESTS=none tests/run $(UNIT_BINS)
 
 check: deps
-	$(MAKE) all build/san/relaysync $(UNIT_BINS)
+	$(MAKE) all build/san/relaysync $(UNIT_BINS) $(FUZZ_BINS)
 	tests/run $(UNIT_BINS)
+
+# make fuzz FUZZ_SECONDS=600: each target for that long (make check runs
+# each for a few seconds).
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 demo: deps
 	$(MAKE) all

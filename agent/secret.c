@@ -149,6 +149,8 @@ keyring_load(const char *path, int may_be_missing, struct rs_keyring *r,
 	if (rc == 0)
 		rc = keyring_parse(path, (char *)buf_str(&b), r, err);
 	buf_wipe(&b);
+	if (rc < 0)
+		keyring_free(r);
 	return rc;
 }
 

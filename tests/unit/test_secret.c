@@ -153,6 +153,13 @@ test_key_files(void **state)
 	assert_non_null(strstr(err.msg, ":1: not a key line"));
 	unlink(path);
 	free(path);
+	/* a bad line after good ones: fails, and frees the good keys (LSan) */
+	path = key_file(K1 K2 "k3 zz\n", 0600);
+	assert_int_equal(keyring_load(path, 0, &r, &err), -1);
+	assert_non_null(strstr(err.msg, ":3: not a key line"));
+	assert_null(r.keys);
+	unlink(path);
+	free(path);
 	assert_int_equal(keyring_load("/nonexistent/key", 1, &r, &err), 0);
 	assert_int_equal(r.n, 0);
 	assert_int_equal(keyring_load("/nonexistent/key", 0, &r, &err), -1);
