@@ -6,6 +6,7 @@
  * (config, source, policy, render, plan, apply, report).
  */
 #include <getopt.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,9 +374,11 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = { DEFAULT_CONFIG, NULL, 0, 0, 0, RS_FMT_TEXT };
+	struct rlimit nocore = { 0, 0 };
 	int sync_opts = 0, rc;
 	size_t i;
 
+	setrlimit(RLIMIT_CORE, &nocore);	/* no core file full of secrets */
 	if ((rc = parse(argc, argv, &o, &sync_opts)) != 0)
 		return rc;
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

@@ -266,5 +266,20 @@ kill -CONT "$SLAPD_PID"
 expect_eq "a server that stops answering: exit 69" 69 "$RC"
 check "the timeout came after about ldap.timeout, not later" test $((SECONDS - start)) -le 5
 expect_eq "a server that stops answering: tables untouched" "$before" "$(tree_sum "$T/maps")"
+
+# A referral below the base: relaysync never follows one, and an answer that
+# points elsewhere is an incomplete search.
+ldapadd -M -x -H "ldap://127.0.0.1:$SLAPD_PORT" -D "$ADMIN_DN" -w "$ADMIN_PW" >/dev/null 2>&1 <<EOF
+dn: ou=elsewhere,ou=people,$BASE_DN
+objectClass: referral
+objectClass: extensibleObject
+ou: elsewhere
+ref: ldap://ldap.elsewhere.example/ou=elsewhere,$BASE_DN
+EOF
+expect_eq "a referral entry was added" 0 "$?"
+rs --config "$T/rs.yaml" sync --force
+expect_eq "a search answered with a referral exits 69" 69 "$RC"
+expect_grep "the error says referral" '[Rr]eferral' "$T/err"
+expect_eq "the referral left the tables untouched" "$before" "$(tree_sum "$T/maps")"
 expect_no_grep "no fixture password in any output" 'SECRET' "$T/all-output.log"
 finish
