@@ -14,12 +14,12 @@ CC        = gcc
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror \
             -Wshadow -Wformat=2 -DRELAYSYNC_VERSION='"$(VERSION)"'
-LIBS      = -lldap -llber -lyaml -lcrypto
+LIBS      = -lldap -llber -lyaml -lcrypto -lcurl
 SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
 MODULES   = util config model validate secret source policy render plan \
-            report apply
+            report verify apply
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
 OBJS      = $(MODULES:%=build/%.o)

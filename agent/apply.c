@@ -249,6 +249,31 @@ write_file(const char *path, const struct buf *b, mode_t mode,
 	return 0;
 }
 
+int
+apply_state(const struct rs_config *c, const char *name, const struct buf *b,
+    struct rs_err *err)
+{
+	struct buf tmp, path;
+	int rc;
+
+	buf_init(&tmp);
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", c->state_dir, name);
+	buf_printf(&tmp, "%s.tmp", path.data);
+	unlink(tmp.data);
+	if (mkdir_p(c->state_dir, 0700) < 0)
+		rc = sys_err(err, "cannot create", c->state_dir);
+	else
+		rc = write_file(tmp.data, b, 0600, err);
+	if (rc == 0 && rename(tmp.data, path.data) < 0)
+		rc = sys_err(err, "cannot replace", path.data);
+	if (rc < 0)
+		unlink(tmp.data);
+	buf_free(&tmp);
+	buf_free(&path);
+	return rc;
+}
+
 /* Index one table, then check that the index holds exactly its text:
  * postmap can exit 0 with an empty index when the disk is full. */
 static int

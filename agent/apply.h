@@ -15,6 +15,8 @@
  * Functions
  *	apply_lock() takes the run lock (flock on <state_dir>/relaysync.lock,
  *	creating state_dir 0700 if needed); apply_unlock() releases it.
+ *	apply_state() replaces one file in state_dir atomically (a temporary
+ *	file, created 0600, fsynced, then renamed over the old one).
  *	apply_tables() installs a table set and, when postfix.reload is true
  *	and the Postfix tables changed, runs "postfix -c <config_dir> reload"
  *	if that Postfix is running. It reports what it did in *out.
@@ -44,6 +46,8 @@ struct rs_applied {
 
 int apply_lock(const struct rs_config *, struct rs_lock *, struct rs_err *);
 void apply_unlock(struct rs_lock *);
+int apply_state(const struct rs_config *, const char *, const struct buf *,
+    struct rs_err *);
 int apply_tables(const struct rs_config *, const struct rs_tables *, int,
     struct rs_applied *, struct rs_err *);
 

@@ -65,6 +65,7 @@ static const struct yfield policy_fields[] = {
 	{ "internal_domains", Y_STRLIST, offsetof(C, policy.internal_domains),
 	    NULL, 0, 0, 0 },
 	BOOL(C, policy.require_verified), BOOL(C, policy.allow_insecure),
+	BOOL(C, policy.require_gateway_check),
 	LONG(C, policy.max_removals, 0, 100000000),
 	END
 };
@@ -714,12 +715,14 @@ config_print(const struct rs_config *c, FILE *fp)
 		fprintf(fp, "%s%s", i ? ", " : "",
 		    c->policy.internal_domains[i]);
 	fprintf(fp, "]\n  require_verified: %s\n  allow_insecure: %s\n"
+	    "  require_gateway_check: %s\n"
 	    "  max_removals: %ld\npostfix:\n  map_dir: %s\n  map_type: %s\n"
 	    "  config_dir: %s\n  tls_level: %s\n  tls_ca_file: %s\n"
 	    "  reload: %s\nsecrets:\n  key_file: %s\nstate_dir: %s\n"
 	    "full_every: %ld\nmetrics_file: %s\nnotify:\n  webhook_url: %s\n",
 	    yn(c->policy.require_verified), yn(c->policy.allow_insecure),
-	    c->policy.max_removals, c->postfix.map_dir, c->postfix.map_type,
+	    yn(c->policy.require_gateway_check), c->policy.max_removals,
+	    c->postfix.map_dir, c->postfix.map_type,
 	    c->postfix.config_dir, c->postfix.tls_level,
 	    c->postfix.tls_ca_file, yn(c->postfix.reload),
 	    c->secrets.key_file, c->state_dir, c->full_every, c->metrics_file,

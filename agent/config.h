@@ -71,6 +71,7 @@ struct rs_config {
 		size_t n_internal_domains;
 		int require_verified;
 		int allow_insecure;
+		int require_gateway_check;
 		long max_removals;
 	} policy;
 	struct {

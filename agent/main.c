@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "report.h"
 #include "secret.h"
 #include "source.h"
+#include "verify.h"
 
 #ifndef RELAYSYNC_VERSION
 #define RELAYSYNC_VERSION "0.0.0"
@@ -29,21 +31,32 @@
 
 #define DEFAULT_CONFIG "/etc/relaysync/relaysync.yaml"
 
+enum { O_DRY = 1, O_FORMAT = 2, O_FORCE = 4, O_FULL = 8, O_VERIFY = 16,
+	O_TIMEOUT = 32, O_PARALLEL = 64 };
+
 struct opts {
 	const char *config;
 	const char *command;
+	const char *arg;	/* ADDRESS or DN, for verify and explain */
+	int given;		/* O_* options on the command line */
 	int dry_run;
 	int force;
 	int full;
+	int verify;
+	long timeout;
+	long parallel;
 	enum rs_format format;
 };
 
 static const char usage_text[] =
     "usage: relaysync [--config FILE] [--verbose|--quiet] COMMAND\n"
     "commands:\n"
-    "  sync [--dry-run] [--format text|json] [--force] [--full]\n"
+    "  sync [--dry-run] [--format text|json] [--force] [--full] [--verify]\n"
     "                   read the directory, write the Postfix tables, "
     "reload\n"
+    "  verify [ADDRESS] [--format text|json] [--timeout S] [--parallel N]\n"
+    "                   connect, TLS, EHLO and AUTH to each accepted "
+    "gateway\n"
     "  check-config     validate configuration and mapping, test the "
     "LDAP bind\n"
     "  postfix-config   print the main.cf and master.cf settings to add\n"
@@ -71,22 +84,73 @@ usage(const char *msg)
 	return RS_EX_USAGE;
 }
 
-/* Read the directory and decide; the model must outlive the decision. */
+/* Read the directory into a model. */
 static int
-read_and_decide(const struct rs_config *c, const struct rs_keyring *keys,
-    struct rs_model *m, struct rs_decision *d, struct rs_err *err)
+read_directory(const struct rs_config *c, struct rs_model *m,
+    struct rs_err *err)
 {
 	struct rs_source *src = NULL;
 	int rc;
 
-	model_init(m);
 	rc = source_open(c, &src, err);
 	if (rc == 0)
 		rc = source_load(src, m, err);
 	source_close(src);
-	if (rc == 0)
-		policy_decide(m, c, keys, d);
 	return rc;
+}
+
+/* Decide, with the recorded gateway checks when the policy wants them. */
+static int
+decide(const struct rs_config *c, const struct rs_keyring *keys,
+    const struct rs_model *m, struct rs_decision *d, struct rs_err *err)
+{
+	struct strmap ok;
+	int rc = 0;
+
+	strmap_init(&ok);
+	if (c->policy.require_gateway_check)
+		rc = verify_load_ok(c, &ok, err);
+	if (rc == 0)
+		policy_decide(m, c, keys, &ok, d);
+	strmap_free_values(&ok);
+	return rc;
+}
+
+/* Check the given routes; record the passed ones in state_dir. */
+static int
+check_gateways(const struct opts *o, const struct rs_config *c,
+    const struct rs_verdict **routes, size_t n, FILE *out, struct rs_err *err)
+{
+	struct rs_check_result *res = xcalloc(n ? n : 1, sizeof(*res));
+	struct strmap ok;
+	struct buf state;
+	size_t i, failed = 0;
+	int rc;
+
+	strmap_init(&ok);
+	buf_init(&state);
+	rc = verify_routes(c, routes, n, o->parallel, o->timeout, res, err);
+	if (rc == 0)
+		rc = verify_load_ok(c, &ok, err);
+	if (rc == 0) {
+		for (i = 0; i < n; i++) {
+			failed += res[i].result != RS_CK_OK;
+			free(*strmap_slot(&ok, res[i].v->route.address));
+			*strmap_slot(&ok, res[i].v->route.address) = NULL;
+		}
+		for (i = 0; i < ok.cap; i++)
+			if (ok.slots[i].key && ok.slots[i].val)
+				buf_printf(&state, "%s %s\n", ok.slots[i].key,
+				    (char *)ok.slots[i].val);
+		verify_state(res, n, &state);
+		rc = apply_state(c, RS_VERIFY_STATE, &state, err);
+	}
+	if (rc == 0 && rs_verbosity > RS_LOG_ERROR)
+		verify_write(out, o->format, res, n);
+	strmap_free_values(&ok);
+	buf_free(&state);
+	free(res);
+	return rc < 0 ? -1 : (int)failed;
 }
 
 static int
@@ -144,6 +208,23 @@ plan_and_apply(const struct opts *o, const struct rs_config *c,
 	return rc;
 }
 
+/* sync --verify: check every otherwise accepted route before deciding. */
+static int
+verify_first(const struct opts *o, struct rs_config *c,
+    const struct rs_keyring *keys, const struct rs_model *m,
+    struct rs_err *err)
+{
+	int require = c->policy.require_gateway_check, rc;
+	struct rs_decision d;
+
+	c->policy.require_gateway_check = 0;
+	policy_decide(m, c, keys, NULL, &d);
+	c->policy.require_gateway_check = require;
+	rc = check_gateways(o, c, d.routes, d.nroutes, stderr, err);
+	policy_free(&d);
+	return rc < 0 ? -1 : 0;
+}
+
 static int
 cmd_sync(const struct opts *o)
 {
@@ -161,7 +242,9 @@ cmd_sync(const struct opts *o)
 	if (config_load(o->config, &c, &err) < 0 ||
 	    keyring_load(c.secrets.key_file, 1, &keys, &err) < 0 ||
 	    (!o->dry_run && apply_lock(&c, &lock, &err) < 0) ||
-	    read_and_decide(&c, &keys, &m, &d, &err) < 0)
+	    read_directory(&c, &m, &err) < 0 ||
+	    (o->verify && verify_first(o, &c, &keys, &m, &err) < 0) ||
+	    decide(&c, &keys, &m, &d, &err) < 0)
 		rc = fail(&err);
 	else
 		rc = plan_and_apply(o, &c, &d, &err);
@@ -169,6 +252,51 @@ cmd_sync(const struct opts *o)
 	model_free(&m);
 	keyring_free(&keys);
 	apply_unlock(&lock);
+	config_free(&c);
+	return rc;
+}
+
+static int
+cmd_verify(const struct opts *o)
+{
+	const struct rs_verdict **sel;
+	struct rs_config c;
+	struct rs_keyring keys;
+	struct rs_model m;
+	struct rs_decision d;
+	struct rs_err err;
+	size_t i, n = 0;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	memset(&keys, 0, sizeof(keys));
+	model_init(&m);
+	if (config_load(o->config, &c, &err) < 0 ||
+	    keyring_load(c.secrets.key_file, 1, &keys, &err) < 0 ||
+	    read_directory(&c, &m, &err) < 0) {
+		rc = fail(&err);
+		goto out;
+	}
+	c.policy.require_gateway_check = 0;
+	policy_decide(&m, &c, &keys, NULL, &d);
+	sel = xcalloc(d.nroutes ? d.nroutes : 1, sizeof(*sel));
+	for (i = 0; i < d.nroutes; i++)
+		if (o->arg == NULL ||
+		    strcasecmp(o->arg, d.routes[i]->route.address) == 0)
+			sel[n++] = d.routes[i];
+	if (o->arg && n == 0) {
+		rs_err_set(&err, RS_EX_FAIL, "%s has no accepted route; "
+		    "relaysync sync --dry-run says why", o->arg);
+		rc = fail(&err);
+	} else if ((rc = check_gateways(o, &c, sel, n, stdout, &err)) < 0)
+		rc = fail(&err);
+	else
+		rc = rc ? RS_EX_FAIL : RS_EX_OK;
+	free(sel);
+out:
+	policy_free(&d);
+	model_free(&m);
+	keyring_free(&keys);
 	config_free(&c);
 	return rc;
 }
@@ -317,16 +445,31 @@ cmd_encrypt_secret(const struct opts *o)
 static const struct {
 	const char *name;
 	int (*run)(const struct opts *);
-	int takes_sync_options;
+	int options;		/* the O_* options it takes */
+	int args;		/* 0: none, 1: optional, 2: required */
 } commands[] = {
-	{ "sync", cmd_sync, 1 },
-	{ "check-config", cmd_check_config, 0 },
-	{ "postfix-config", cmd_postfix_config, 0 },
-	{ "encrypt-secret", cmd_encrypt_secret, 0 },
+	{ "sync", cmd_sync, O_DRY | O_FORMAT | O_FORCE | O_FULL | O_VERIFY |
+	    O_TIMEOUT | O_PARALLEL, 0 },
+	{ "verify", cmd_verify, O_FORMAT | O_TIMEOUT | O_PARALLEL, 1 },
+	{ "check-config", cmd_check_config, 0, 0 },
+	{ "postfix-config", cmd_postfix_config, 0, 0 },
+	{ "encrypt-secret", cmd_encrypt_secret, 0, 0 },
 };
 
 static int
-parse(int argc, char **argv, struct opts *o, int *sync_opts)
+number(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -338,6 +481,9 @@ parse(int argc, char **argv, struct opts *o, int *sync_opts)
 		{ "format", required_argument, NULL, 'f' },
 		{ "force", no_argument, NULL, 'F' },
 		{ "full", no_argument, NULL, 'u' },
+		{ "verify", no_argument, NULL, 'y' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "parallel", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -349,11 +495,22 @@ parse(int argc, char **argv, struct opts *o, int *sync_opts)
 		case 'q': rs_verbosity = RS_LOG_ERROR; break;
 		case 'V': printf("relaysync %s\n", RELAYSYNC_VERSION); exit(0);
 		case 'h': fputs(usage_text, stdout); exit(0);
-		case 'n': o->dry_run = 1; *sync_opts = 1; break;
-		case 'F': o->force = 1; *sync_opts = 1; break;
-		case 'u': o->full = 1; *sync_opts = 1; break;
+		case 'n': o->dry_run = 1; o->given |= O_DRY; break;
+		case 'F': o->force = 1; o->given |= O_FORCE; break;
+		case 'u': o->full = 1; o->given |= O_FULL; break;
+		case 'y': o->verify = 1; o->given |= O_VERIFY; break;
+		case 't':
+			o->given |= O_TIMEOUT;
+			if (number(optarg, 1, 3600, &o->timeout) < 0)
+				return usage("--timeout takes 1 to 3600 seconds");
+			break;
+		case 'p':
+			o->given |= O_PARALLEL;
+			if (number(optarg, 1, 1000, &o->parallel) < 0)
+				return usage("--parallel takes 1 to 1000");
+			break;
 		case 'f':
-			*sync_opts = 1;
+			o->given |= O_FORMAT;
 			if (strcmp(optarg, "json") == 0)
 				o->format = RS_FMT_JSON;
 			else if (strcmp(optarg, "text") != 0)
@@ -363,30 +520,37 @@ parse(int argc, char **argv, struct opts *o, int *sync_opts)
 			return usage(NULL);
 		}
 	}
-	if (optind != argc - 1)
-		return usage(optind >= argc ? "no command given" :
-		    "too many arguments");
+	if (optind >= argc)
+		return usage("no command given");
+	if (argc - optind > 2)
+		return usage("too many arguments");
 	o->command = argv[optind];
+	o->arg = argc - optind == 2 ? argv[optind + 1] : NULL;
 	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct opts o = { DEFAULT_CONFIG, NULL, 0, 0, 0, RS_FMT_TEXT };
+	struct opts o = { DEFAULT_CONFIG, NULL, NULL, 0, 0, 0, 0, 0, 10, 20,
+	    RS_FMT_TEXT };
 	struct rlimit nocore = { 0, 0 };
-	int sync_opts = 0, rc;
 	size_t i;
+	int rc;
 
 	setrlimit(RLIMIT_CORE, &nocore);	/* no core file full of secrets */
-	if ((rc = parse(argc, argv, &o, &sync_opts)) != 0)
+	if ((rc = parse(argc, argv, &o)) != 0)
 		return rc;
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(o.command, commands[i].name) != 0)
 			continue;
-		if (sync_opts && !commands[i].takes_sync_options)
-			return usage("--dry-run, --format, --force and --full "
-			    "go with sync");
+		if (o.given & ~commands[i].options)
+			return usage("an option given does not go with this "
+			    "command");
+		if ((o.arg != NULL && commands[i].args == 0) ||
+		    (o.arg == NULL && commands[i].args == 2))
+			return usage(o.arg ? "this command takes no argument" :
+			    "this command needs an argument");
 		return commands[i].run(&o);
 	}
 	return usage("unknown command");

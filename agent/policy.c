@@ -5,6 +5,7 @@
  * Each check below either passes or sets the verdict's reason; the checks
  * run in the order of DESIGN.md and stop at the first failure.
  */
+#include <openssl/sha.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,10 @@ static const struct {
 	[RS_R_CONFLICT] = { "conflict",
 	    "more than one entry claims this address; remove all but one "
 	    "(no claim wins until then)" },
+	[RS_R_GATEWAY_CHECK_FAILED] = { "gateway_check_failed",
+	    "the gateway has not passed relaysync verify with this login "
+	    "(policy.require_gateway_check); run relaysync verify, or sync "
+	    "--verify" },
 };
 
 const char *
@@ -89,6 +94,7 @@ struct ctx {
 	const struct rs_model *m;
 	const struct rs_config *c;
 	const struct rs_keyring *keys;
+	const struct strmap *checked;	/* address -> fingerprint */
 	struct strmap claims;	/* lower-case address -> count */
 };
 
@@ -229,6 +235,45 @@ check_verified(struct ctx *x, struct rs_verdict *v)
 	return 0;
 }
 
+static int
+check_gateway(struct ctx *x, struct rs_verdict *v)
+{
+	const char *ok;
+	struct buf fp;
+	int passed;
+
+	if (!x->c->policy.require_gateway_check)
+		return 0;
+	ok = x->checked ? strmap_get(x->checked, v->route.address) : NULL;
+	buf_init(&fp);
+	passed = ok && strcmp(ok, policy_fingerprint(&v->route, &fp)) == 0;
+	buf_free(&fp);
+	if (!passed)
+		REJECT(v, RS_R_GATEWAY_CHECK_FAILED, ok ? "the gateway or login "
+		    "changed since its last passed check" : "no passed check "
+		    "of this gateway is recorded");
+	return 0;
+}
+
+const char *
+policy_fingerprint(const struct rs_route *r, struct buf *out)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	struct buf in;
+	size_t i;
+
+	buf_init(&in);
+	buf_printf(&in, "%s\n%s\n%d\n%d\n%s\n%s", r->address, r->host,
+	    r->port, (int)r->sec, r->username ? r->username : "",
+	    r->password ? r->password : "");
+	SHA256((const unsigned char *)in.data, in.len, md);
+	buf_wipe(&in);
+	buf_reset(out);
+	for (i = 0; i < sizeof(md); i++)
+		buf_printf(out, "%02x", md[i]);
+	return buf_str(out);
+}
+
 static void
 decide_one(struct ctx *x, struct rs_verdict *v)
 {
@@ -240,7 +285,9 @@ decide_one(struct ctx *x, struct rs_verdict *v)
 	if ((uintptr_t)strmap_get(&x->claims, v->route.address) > 1) {
 		v->reason = RS_R_CONFLICT;
 		v->detail = "the address is claimed by more than one entry";
+		return;
 	}
+	(void)check_gateway(x, v);
 }
 
 /* Count the claims on every well-formed address, whatever their verdict. */
@@ -283,9 +330,10 @@ cmp_verdict(const void *a, const void *b)
 
 void
 policy_decide(const struct rs_model *m, const struct rs_config *c,
-    const struct rs_keyring *keys, struct rs_decision *d)
+    const struct rs_keyring *keys, const struct strmap *checked,
+    struct rs_decision *d)
 {
-	struct ctx x = { m, c, keys, { NULL, 0, 0 } };
+	struct ctx x = { m, c, keys, checked, { NULL, 0, 0 } };
 	size_t i;
 
 	memset(d, 0, sizeof(*d));

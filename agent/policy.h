@@ -11,7 +11,12 @@
  *	of DESIGN.md. An address claimed by more than one entry (compared
  *	case-insensitively) is a conflict for every claim. Accepted routes are
  *	also listed sorted by address in decision->routes.
+ *	With policy.require_gateway_check, a route is accepted only when the
+ *	map of passed checks (address -> fingerprint, from verify) holds its
+ *	current fingerprint; otherwise gateway_check_failed.
  *	policy_free() releases a decision and wipes decrypted passwords.
+ *	policy_fingerprint() is a SHA-256 over a route's address, gateway,
+ *	security and login, in hex: equal only for the same route.
  *	reason_code() is the reason's stable name ("policy_forbidden").
  *	reason_hint() is one sentence telling an administrator the fix.
  *
@@ -41,6 +46,7 @@ enum rs_reason {
 	RS_R_SECRET_UNDECRYPTABLE,
 	RS_R_UNVERIFIED,
 	RS_R_CONFLICT,
+	RS_R_GATEWAY_CHECK_FAILED,
 	RS_R_COUNT
 };
 
@@ -71,7 +77,8 @@ struct rs_decision {
 int policy_resolve(const struct rs_model *, const char *, int,
     const char **);
 void policy_decide(const struct rs_model *, const struct rs_config *,
-    const struct rs_keyring *, struct rs_decision *);
+    const struct rs_keyring *, const struct strmap *, struct rs_decision *);
+const char *policy_fingerprint(const struct rs_route *, struct buf *);
 void policy_free(struct rs_decision *);
 const char *reason_code(enum rs_reason);
 const char *reason_hint(enum rs_reason);

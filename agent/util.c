@@ -193,6 +193,16 @@ strmap_free(struct strmap *m)
 	strmap_init(m);
 }
 
+void
+strmap_free_values(struct strmap *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cap; i++)
+		free(m->slots[i].val);
+	strmap_free(m);
+}
+
 static struct strmap_slot *
 strmap_find(const struct strmap *m, const char *key)
 {

@@ -8,7 +8,8 @@
  *	abort the program with a message (there is no useful recovery from
  *	out-of-memory in a sync run; the installed tables stay as they were).
  *	buf_*() build byte strings; buf_str() is always NUL-terminated.
- *	strmap_*() is an open-addressing hash map from C strings to pointers.
+ *	strmap_*() is an open-addressing hash map from C strings to pointers;
+ *	strmap_free_values() also frees every value.
  *	rs_err_set() records an error message and the exit code it maps to.
  *	rs_log() writes a diagnostic to standard error at a verbosity level.
  *	read_file() reads a whole file; str_lower() lower-cases ASCII.
@@ -83,6 +84,7 @@ const char *buf_str(struct buf *);
 
 void strmap_init(struct strmap *);
 void strmap_free(struct strmap *);
+void strmap_free_values(struct strmap *);
 void **strmap_slot(struct strmap *, const char *);
 void *strmap_get(const struct strmap *, const char *);
 

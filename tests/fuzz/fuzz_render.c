@@ -102,7 +102,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		add_entry(&m, p, (size_t)(sep - p));
 		p = sep + 1;
 	}
-	policy_decide(&m, &cfg, &keys, &d);
+	policy_decide(&m, &cfg, &keys, NULL, &d);
 	render_tables(&d, "secure", &t);
 	if (check_table(&t.t[RS_T_SENDER_RELAY], 0) +
 	    check_table(&t.t[RS_T_SENDER_TRANSPORT], 0) != d.nroutes)

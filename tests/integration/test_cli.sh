@@ -85,6 +85,35 @@ expect_eq "postconf -M sees the relaysync_smtps service" \
     "relaysync_smtps unix - - n - - smtp -o smtp_tls_wrappermode=yes -o smtp_tls_security_level=encrypt" \
     "$(postconf -c "$PF" -M relaysync_smtps/unix | tr -s ' ')"
 
+# encrypt-secret on a terminal: a prompt, and the password is not echoed
+printf 'k1 %s\n' "$(openssl rand -hex 32)" >"$T/etc/secret.key"
+chmod 600 "$T/etc/secret.key"
+/usr/bin/python3 - "$RELAYSYNC" "$CFG" >"$T/tty.out" 2>&1 <<'PY'
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "--config", sys.argv[2], "encrypt-secret"])
+out = b""
+deadline = time.time() + 10
+while b"Password:" not in out and time.time() < deadline:
+    out += os.read(fd, 1024)
+os.write(fd, b"tty-pw-SECRET\n")
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+PY
+expect_grep "encrypt-secret prompts on a terminal" 'Password:' "$T/tty.out"
+expect_grep "encrypt-secret prints the encrypted value" '\{AES256-GCM\}k1:[A-Za-z0-9+/=]+' "$T/tty.out"
+expect_no_grep "the typed password is not echoed" 'tty-pw' "$T/tty.out"
+rm "$T/etc/secret.key"
+
 # the lock: a second run while one holds it exits 75 at once
 exec 9>"$T/state/relaysync.lock"
 flock 9

@@ -154,7 +154,7 @@ test_reason_order(void **state)
 	set(entry(&m, ok, "pwnl@partner.example"), RS_F_PASSWORD, "a\nb");
 	set(entry(&m, ok, "enc@partner.example"), RS_F_PASSWORD,
 	    "{AES256-GCM}k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-	policy_decide(&m, &cfg, &keys, &d);
+	policy_decide(&m, &cfg, &keys, NULL, &d);
 	assert_string_equal(reason_of(&d, "bad address@x"), "policy_forbidden");
 	assert_string_equal(reason_of(&d, "off@partner.example"), "user_disabled");
 	assert_string_equal(reason_of(&d, "two@@partner.example"), "bad_address");
@@ -206,7 +206,7 @@ test_routes_and_defaults(void **state)
 	s = entry(&m, u, "enc@partner.example");
 	set(s, RS_F_PASSWORD, enc.data);
 	buf_free(&enc);
-	policy_decide(&m, &cfg, &keys, &d);
+	policy_decide(&m, &cfg, &keys, NULL, &d);
 	assert_int_equal(d.nroutes, 4);
 	v = verdict(&d, "User.Name@Partner.Example");
 	assert_string_equal(v->route.address, "user.name@partner.example");
@@ -245,7 +245,7 @@ test_conflict(void **state)
 	entry(&m, a, "both@partner.example");
 	entry(&m, b, "BOTH@partner.example");
 	entry(&m, a, "mine@partner.example");
-	policy_decide(&m, &cfg, &keys, &d);
+	policy_decide(&m, &cfg, &keys, NULL, &d);
 	assert_string_equal(reason_of(&d, "Shared@Partner.example"), "conflict");
 	assert_string_equal(reason_of(&d, "shared@partner.EXAMPLE"), "conflict");
 	/* b is forbidden, yet its claim still blocks a's: no first come. */
@@ -274,7 +274,7 @@ test_verified_and_orphans(void **state)
 	set(entry(&m, u, "no@partner.example"), RS_F_VERIFIED, "FALSE");
 	entry(&m, u, "unset@partner.example");
 	entry(&m, "ou=people," BASE, "orphan@partner.example");
-	policy_decide(&m, &cfg, &keys, &d);
+	policy_decide(&m, &cfg, &keys, NULL, &d);
 	cfg.policy.require_verified = 0;
 	assert_string_equal(reason_of(&d, "yes@partner.example"), "accepted");
 	assert_string_equal(reason_of(&d, "no@partner.example"), "unverified");
@@ -282,6 +282,53 @@ test_verified_and_orphans(void **state)
 	assert_string_equal(reason_of(&d, "orphan@partner.example"),
 	    "policy_forbidden");
 	policy_free(&d);
+	model_free(&m);
+}
+
+static void
+test_gateway_check(void **state)
+{
+	const char *u = "uid=u,ou=people," BASE;
+	struct rs_decision d;
+	struct rs_model m;
+	struct strmap ok;
+	struct buf fp;
+
+	(void)state;
+	model_init(&m);
+	model_add_policy(&m, "ou=people," BASE, RS_YES);
+	model_add_user(&m, u, "u@example.com");
+	entry(&m, u, "checked@partner.example");
+	entry(&m, u, "stale@partner.example");
+	entry(&m, u, "never@partner.example");
+	policy_decide(&m, &cfg, &keys, NULL, &d);
+	strmap_init(&ok);
+	buf_init(&fp);
+	*strmap_slot(&ok, "checked@partner.example") = strdup(
+	    policy_fingerprint(&verdict(&d, "checked@partner.example")->route,
+	    &fp));
+	assert_int_equal(fp.len, 64);
+	*strmap_slot(&ok, "stale@partner.example") = strdup("0123abcd");
+	policy_free(&d);
+	cfg.policy.require_gateway_check = 1;
+	policy_decide(&m, &cfg, &keys, &ok, &d);
+	cfg.policy.require_gateway_check = 0;
+	assert_string_equal(reason_of(&d, "checked@partner.example"), "accepted");
+	assert_string_equal(reason_of(&d, "stale@partner.example"),
+	    "gateway_check_failed");
+	assert_string_equal(reason_of(&d, "never@partner.example"),
+	    "gateway_check_failed");
+	policy_free(&d);
+	/* the fingerprint covers the password */
+	set(&m.sendas[0], RS_F_PASSWORD, "other");
+	cfg.policy.require_gateway_check = 1;
+	policy_decide(&m, &cfg, &keys, &ok, &d);
+	cfg.policy.require_gateway_check = 0;
+	assert_string_equal(reason_of(&d, "checked@partner.example"),
+	    "gateway_check_failed");
+	policy_free(&d);
+	strmap_free_values(&ok);
+	buf_free(&fp);
 	model_free(&m);
 }
 
@@ -294,6 +341,7 @@ main(void)
 		cmocka_unit_test(test_routes_and_defaults),
 		cmocka_unit_test(test_conflict),
 		cmocka_unit_test(test_verified_and_orphans),
+		cmocka_unit_test(test_gateway_check),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, setup, teardown);
