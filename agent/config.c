@@ -124,7 +124,8 @@ static const struct yfield map_attr_fields[] = {
 };
 
 static const struct yfield map_sendas_fields[] = {
-	{ "filter", Y_STR, offsetof(M, sendas_filter), NULL, 1, 0, 0 },
+	{ "layout", Y_STR, offsetof(M, sendas_layout), NULL, 0, 0, 0 },
+	{ "filter", Y_STR, offsetof(M, sendas_filter), NULL, 0, 0, 0 },
 	{ "attributes", Y_MAP, 0, map_attr_fields, 1, 0, 0 },
 	END
 };
@@ -455,6 +456,14 @@ check_filter(struct yctx *y, const char *key, const char *filter)
 static int
 mapping_check(struct yctx *y, const struct rs_mapping *m)
 {
+	if (strcmp(m->sendas_layout, "child") != 0 &&
+	    strcmp(m->sendas_layout, "attribute") != 0)
+		return key_err(y, "sendas.layout", "'%s' is not a layout; use "
+		    "child (send-as entries below the user) or attribute "
+		    "(send-as attributes on the user entry)", m->sendas_layout);
+	if (strcmp(m->sendas_layout, "child") == 0 && *m->sendas_filter == 0)
+		return key_err(y, "sendas.layout", "%s", "the child layout needs "
+		    "sendas.filter, the filter of send-as entries");
 	if (check_filter(y, "policy.filter", m->policy_filter) < 0 ||
 	    check_filter(y, "users.filter", m->user_filter) < 0 ||
 	    check_filter(y, "users.disabled_filter",
@@ -473,6 +482,8 @@ mapping_defaults(struct rs_mapping *m)
 	m->name = xstrdup("");
 	m->user_mail_attr = xstrdup("mail");
 	m->user_disabled_filter = xstrdup("");
+	m->sendas_layout = xstrdup("child");
+	m->sendas_filter = xstrdup("");
 	for (i = 0; i < RS_F_COUNT; i++)
 		m->attr[i] = xstrdup("");
 }
@@ -505,6 +516,7 @@ mapping_free(struct rs_mapping *m)
 	free(m->user_filter);
 	free(m->user_mail_attr);
 	free(m->user_disabled_filter);
+	free(m->sendas_layout);
 	free(m->sendas_filter);
 	for (i = 0; i < RS_F_COUNT; i++)
 		free(m->attr[i]);

@@ -46,6 +46,7 @@ struct rs_mapping {
 	char *user_filter;
 	char *user_mail_attr;
 	char *user_disabled_filter;
+	char *sendas_layout;	/* "child" or "attribute" */
 	char *sendas_filter;
 	char *attr[RS_F_COUNT];
 };

@@ -108,7 +108,7 @@ model_add_user(struct rs_model *m, const char *dn, const char *mail)
 }
 
 struct rs_sendas *
-model_add_sendas(struct rs_model *m, const char *dn)
+model_add_sendas(struct rs_model *m, const char *dn, const char *owner)
 {
 	struct rs_sendas *s;
 	char *norm;
@@ -119,10 +119,14 @@ model_add_sendas(struct rs_model *m, const char *dn)
 	s = &m->sendas[m->nsendas++];
 	memset(s, 0, sizeof(*s));
 	s->dn = xstrdup(dn);
-	norm = dn_norm(dn);
-	parent = dn_parent(norm);
-	s->owner = xstrdup(parent ? parent : "");
-	free(norm);
+	if (owner)
+		s->owner = dn_norm(owner);
+	else {
+		norm = dn_norm(dn);
+		parent = dn_parent(norm);
+		s->owner = xstrdup(parent ? parent : "");
+		free(norm);
+	}
 	return s;
 }
 

@@ -10,7 +10,8 @@
  *	model_init(), model_free() manage a model.
  *	model_add_policy(), model_add_user(), model_add_sendas() append
  *	entries, copying their arguments and indexing them by normalized
- *	DN (a later entry with the same DN wins the index);
+ *	DN (a later entry with the same DN wins the index); a send-as entry's
+ *	owner is the given DN, or its parent entry when NULL;
  *	model_set_disabled() marks a user. model_user() and model_policy()
  *	find an entry by normalized DN.
  *	dn_norm() returns a DN in the form used for all comparisons (LDAPv3
@@ -66,7 +67,8 @@ void model_init(struct rs_model *);
 void model_free(struct rs_model *);
 void model_add_policy(struct rs_model *, const char *, int);
 void model_add_user(struct rs_model *, const char *, const char *);
-struct rs_sendas *model_add_sendas(struct rs_model *, const char *);
+struct rs_sendas *model_add_sendas(struct rs_model *, const char *,
+    const char *);
 void model_set_value(struct rs_value *, const char *, size_t, unsigned);
 int model_set_disabled(struct rs_model *, const char *);
 struct rs_user *model_user(const struct rs_model *, const char *);

@@ -290,14 +290,37 @@ out:
 	free(dn);
 }
 
+/* Copy the mapped send-as attributes of an entry into s. */
+static void
+read_sendas(struct rs_source *src, LDAPMessage *e, struct rs_sendas *s)
+{
+	const struct rs_mapping *m = &src->c->mapping;
+	struct berval **v;
+	int i;
+
+	for (i = 0; i < RS_F_COUNT; i++) {
+		if ((v = values(src, e, m->attr[i])) == NULL)
+			continue;
+		model_set_value(&s->f[i], v[0]->bv_val, v[0]->bv_len,
+		    (unsigned)ldap_count_values_len(v));
+		ldap_value_free_len(v);
+	}
+}
+
 static void
 on_user(struct rs_source *s, LDAPMessage *e, void *arg)
 {
 	struct berval **v = values(s, e, s->c->mapping.user_mail_attr);
+	struct berval **a;
 	char *dn = entry_dn(s, e);
 
 	model_add_user(arg, dn, v && v[0] ? v[0]->bv_val : "");
 	ldap_value_free_len(v);
+	if (strcmp(s->c->mapping.sendas_layout, "attribute") == 0 &&
+	    (a = values(s, e, s->c->mapping.attr[RS_F_ADDRESS])) != NULL) {
+		read_sendas(s, e, model_add_sendas(arg, dn, dn));
+		ldap_value_free_len(a);
+	}
 	free(dn);
 }
 
@@ -313,20 +336,9 @@ on_disabled(struct rs_source *s, LDAPMessage *e, void *arg)
 static void
 on_sendas(struct rs_source *s, LDAPMessage *e, void *arg)
 {
-	const struct rs_mapping *m = &s->c->mapping;
-	struct rs_sendas *sa;
-	struct berval **v;
 	char *dn = entry_dn(s, e);
-	int i;
 
-	sa = model_add_sendas(arg, dn);
-	for (i = 0; i < RS_F_COUNT; i++) {
-		if ((v = values(s, e, m->attr[i])) == NULL)
-			continue;
-		model_set_value(&sa->f[i], v[0]->bv_val, v[0]->bv_len,
-		    (unsigned)ldap_count_values_len(v));
-		ldap_value_free_len(v);
-	}
+	read_sendas(s, e, model_add_sendas(arg, dn, NULL));
 	free(dn);
 }
 
@@ -334,10 +346,10 @@ int
 source_load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 {
 	const struct rs_mapping *m = &s->c->mapping;
+	int child = strcmp(m->sendas_layout, "child") == 0;
 	char *pol_attrs[] = { m->policy_allow_attr, NULL };
-	char *user_attrs[] = { m->user_mail_attr, NULL };
 	char *no_attrs[] = { LDAP_NO_ATTRS, NULL };
-	char *sa_attrs[RS_F_COUNT + 1];
+	char *sa_attrs[RS_F_COUNT + 1], *user_attrs[RS_F_COUNT + 2];
 	struct buf f;
 	int i, n = 0, rc;
 
@@ -345,6 +357,9 @@ source_load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 		if (*m->attr[i])
 			sa_attrs[n++] = m->attr[i];
 	sa_attrs[n] = NULL;
+	user_attrs[0] = m->user_mail_attr;
+	for (i = 0; i <= n; i++)	/* attribute layout: on the user too */
+		user_attrs[i + 1] = child ? NULL : sa_attrs[i];
 	if (paged_search(s, m->policy_filter, pol_attrs, on_policy, model,
 	    err) < 0 || paged_search(s, m->user_filter, user_attrs, on_user,
 	    model, err) < 0)
@@ -358,6 +373,6 @@ source_load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 		if (rc < 0)
 			return -1;
 	}
-	return paged_search(s, m->sendas_filter, sa_attrs, on_sendas, model,
-	    err);
+	return child ? paged_search(s, m->sendas_filter, sa_attrs, on_sendas,
+	    model, err) : 0;
 }

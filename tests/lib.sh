@@ -230,7 +230,7 @@ ldap:
   base_dn: $BASE_DN
   timeout: 5
   page_size: ${PAGE_SIZE:-500}
-mapping: $TOP/mappings/openldap.yaml
+mapping: ${MAPPING:-$TOP/mappings/openldap.yaml}
 policy:
   internal_domains: [example.com]
   max_removals: ${MAX_REMOVALS:-500}

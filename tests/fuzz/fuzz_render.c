@@ -38,7 +38,7 @@ add_entry(struct rs_model *m, const char *rec, size_t len)
 
 	if (len == 0)
 		return;
-	s = model_add_sendas(m, "cn=entry");
+	s = model_add_sendas(m, "cn=entry", NULL);
 	free(s->owner);
 	s->owner = dn_norm(owners[(unsigned char)*p++ % 3]);
 	for (i = 0; i < 6 && p <= end; i++) {

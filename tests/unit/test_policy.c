@@ -60,7 +60,7 @@ entry(struct rs_model *m, const char *owner, const char *address)
 
 	snprintf(dn, sizeof(dn), "relaysyncSendAsAddress=%s,%s", address,
 	    owner);
-	s = model_add_sendas(m, dn);
+	s = model_add_sendas(m, dn, NULL);
 	set(s, RS_F_ADDRESS, address);
 	set(s, RS_F_HOST, "smtp.partner.example");
 	set(s, RS_F_USERNAME, "login");
