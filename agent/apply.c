@@ -250,26 +250,37 @@ write_file(const char *path, const struct buf *b, mode_t mode,
 }
 
 int
-apply_state(const struct rs_config *c, const char *name, const struct buf *b,
+apply_file(const char *path, const struct buf *b, mode_t mode,
     struct rs_err *err)
 {
-	struct buf tmp, path;
+	struct buf tmp;
 	int rc;
 
 	buf_init(&tmp);
-	buf_init(&path);
-	buf_printf(&path, "%s/%s", c->state_dir, name);
-	buf_printf(&tmp, "%s.tmp", path.data);
+	buf_printf(&tmp, "%s.tmp", path);
 	unlink(tmp.data);
-	if (mkdir_p(c->state_dir, 0700) < 0)
-		rc = sys_err(err, "cannot create", c->state_dir);
-	else
-		rc = write_file(tmp.data, b, 0600, err);
-	if (rc == 0 && rename(tmp.data, path.data) < 0)
-		rc = sys_err(err, "cannot replace", path.data);
+	rc = write_file(tmp.data, b, mode, err);
+	if (rc == 0 && rename(tmp.data, path) < 0)
+		rc = sys_err(err, "cannot replace", path);
 	if (rc < 0)
 		unlink(tmp.data);
 	buf_free(&tmp);
+	return rc;
+}
+
+int
+apply_state(const struct rs_config *c, const char *name, const struct buf *b,
+    struct rs_err *err)
+{
+	struct buf path;
+	int rc;
+
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", c->state_dir, name);
+	if (mkdir_p(c->state_dir, 0700) < 0)
+		rc = sys_err(err, "cannot create", c->state_dir);
+	else
+		rc = apply_file(path.data, b, 0600, err);
 	buf_free(&path);
 	return rc;
 }

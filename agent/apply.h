@@ -15,8 +15,10 @@
  * Functions
  *	apply_lock() takes the run lock (flock on <state_dir>/relaysync.lock,
  *	creating state_dir 0700 if needed); apply_unlock() releases it.
- *	apply_state() replaces one file in state_dir atomically (a temporary
- *	file, created 0600, fsynced, then renamed over the old one).
+ *	apply_file() replaces one file atomically (a temporary file created
+ *	with the given mode, fsynced, then renamed over the old one), for
+ *	example the metrics file; apply_state() does it for a file in
+ *	state_dir (mode 0600, state_dir created 0700 if needed).
  *	apply_tables() installs a table set and, when postfix.reload is true
  *	and the Postfix tables changed, runs "postfix -c <config_dir> reload"
  *	if that Postfix is running. It reports what it did in *out.
@@ -32,6 +34,8 @@
 #ifndef RS_APPLY_H
 #define RS_APPLY_H
 
+#include <sys/types.h>
+
 #include "config.h"
 #include "render.h"
 
@@ -46,6 +50,7 @@ struct rs_applied {
 
 int apply_lock(const struct rs_config *, struct rs_lock *, struct rs_err *);
 void apply_unlock(struct rs_lock *);
+int apply_file(const char *, const struct buf *, mode_t, struct rs_err *);
 int apply_state(const struct rs_config *, const char *, const struct buf *,
     struct rs_err *);
 int apply_tables(const struct rs_config *, const struct rs_tables *, int,

@@ -12,11 +12,14 @@
 #include <string.h>
 #include <strings.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
 #include "config.h"
+#include "explain.h"
 #include "model.h"
+#include "notify.h"
 #include "plan.h"
 #include "policy.h"
 #include "render.h"
@@ -57,6 +60,9 @@ static const char usage_text[] =
     "  verify [ADDRESS] [--format text|json] [--timeout S] [--parallel N]\n"
     "                   connect, TLS, EHLO and AUTH to each accepted "
     "gateway\n"
+    "  explain ADDRESS|DN [--format text|json]\n"
+    "                   the policy chain and every send-as verdict of a "
+    "user\n"
     "  check-config     validate configuration and mapping, test the "
     "LDAP bind\n"
     "  postfix-config   print the main.cf and master.cf settings to add\n"
@@ -179,9 +185,45 @@ finish_sync(const struct opts *o, const struct rs_config *c,
 	return RS_EX_OK;
 }
 
+static double
+seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* After a real run: the metrics file, and the webhook on change or failure.
+ * run is NULL when the run failed before deciding. */
+static void
+after_run(const struct opts *o, const struct rs_config *c,
+    const struct rs_run *run, int rc, const char *error, double t0)
+{
+	struct rs_err err;
+	struct buf b;
+
+	if (o->dry_run)
+		return;
+	buf_init(&b);
+	if (*c->metrics_file) {
+		report_metrics(&b, run, rc, seconds() - t0);
+		if (apply_file(c->metrics_file, &b, 0644, &err) < 0)
+			rs_log(RS_LOG_WARN, "metrics_file: %s", err.msg);
+	}
+	if (*c->notify.webhook_url && (rc != 0 || (run && run->applied))) {
+		if (run)
+			report_json_buf(run, &b);
+		else
+			report_failure_json(&b, rc, error);
+		(void)notify_post(c, &b);
+	}
+	buf_free(&b);
+}
+
 static int
 plan_and_apply(const struct opts *o, const struct rs_config *c,
-    const struct rs_decision *d, struct rs_err *err)
+    const struct rs_decision *d, struct rs_err *err, double t0)
 {
 	struct rs_tables t;
 	struct rs_plan p;
@@ -199,10 +241,14 @@ plan_and_apply(const struct opts *o, const struct rs_config *c,
 	run.p = &p;
 	err->code = 0;
 	rc = finish_sync(o, c, &t, &run, err);
+	run.exit_code = rc;
 	if (rs_verbosity > RS_LOG_ERROR)
 		report_write(stdout, o->format, &run);
 	if (err->code)
 		fail(err);
+	if (!o->dry_run)
+		report_log(&run);
+	after_run(o, c, &run, rc, err->code ? err->msg : NULL, t0);
 	plan_free(&p);
 	render_free(&t);
 	return rc;
@@ -234,20 +280,23 @@ cmd_sync(const struct opts *o)
 	struct rs_model m;
 	struct rs_decision d;
 	struct rs_err err;
+	double t0 = seconds();
 	int rc;
 
 	memset(&d, 0, sizeof(d));
 	memset(&keys, 0, sizeof(keys));
 	model_init(&m);
 	if (config_load(o->config, &c, &err) < 0 ||
-	    keyring_load(c.secrets.key_file, 1, &keys, &err) < 0 ||
-	    (!o->dry_run && apply_lock(&c, &lock, &err) < 0) ||
+	    (!o->dry_run && apply_lock(&c, &lock, &err) < 0))
+		rc = fail(&err);	/* no metrics: none, or another run's */
+	else if (keyring_load(c.secrets.key_file, 1, &keys, &err) < 0 ||
 	    read_directory(&c, &m, &err) < 0 ||
 	    (o->verify && verify_first(o, &c, &keys, &m, &err) < 0) ||
-	    decide(&c, &keys, &m, &d, &err) < 0)
+	    decide(&c, &keys, &m, &d, &err) < 0) {
 		rc = fail(&err);
-	else
-		rc = plan_and_apply(o, &c, &d, &err);
+		after_run(o, &c, NULL, rc, err.msg, t0);
+	} else
+		rc = plan_and_apply(o, &c, &d, &err, t0);
 	policy_free(&d);
 	model_free(&m);
 	keyring_free(&keys);
@@ -294,6 +343,33 @@ cmd_verify(const struct opts *o)
 		rc = rc ? RS_EX_FAIL : RS_EX_OK;
 	free(sel);
 out:
+	policy_free(&d);
+	model_free(&m);
+	keyring_free(&keys);
+	config_free(&c);
+	return rc;
+}
+
+static int
+cmd_explain(const struct opts *o)
+{
+	struct rs_config c;
+	struct rs_keyring keys;
+	struct rs_model m;
+	struct rs_decision d;
+	struct rs_err err;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	memset(&keys, 0, sizeof(keys));
+	model_init(&m);
+	if (config_load(o->config, &c, &err) < 0 ||
+	    keyring_load(c.secrets.key_file, 1, &keys, &err) < 0 ||
+	    read_directory(&c, &m, &err) < 0 ||
+	    decide(&c, &keys, &m, &d, &err) < 0)
+		rc = fail(&err);
+	else
+		rc = explain(stdout, o->format, &c, &m, &d, o->arg);
 	policy_free(&d);
 	model_free(&m);
 	keyring_free(&keys);
@@ -451,6 +527,7 @@ static const struct {
 	{ "sync", cmd_sync, O_DRY | O_FORMAT | O_FORCE | O_FULL | O_VERIFY |
 	    O_TIMEOUT | O_PARALLEL, 0 },
 	{ "verify", cmd_verify, O_FORMAT | O_TIMEOUT | O_PARALLEL, 1 },
+	{ "explain", cmd_explain, O_FORMAT, 2 },
 	{ "check-config", cmd_check_config, 0, 0 },
 	{ "postfix-config", cmd_postfix_config, 0, 0 },
 	{ "encrypt-secret", cmd_encrypt_secret, 0, 0 },
@@ -539,6 +616,7 @@ main(int argc, char **argv)
 	int rc;
 
 	setrlimit(RLIMIT_CORE, &nocore);	/* no core file full of secrets */
+	rs_log_open();
 	if ((rc = parse(argc, argv, &o)) != 0)
 		return rc;
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

@@ -14,51 +14,57 @@
 
 #include "policy.h"
 
+/* Each hint is a sentence about one address (where "%s" stands): what is
+ * wrong, and the fix. */
 static const struct {
 	const char *code;
 	const char *hint;
 } reasons[RS_R_COUNT] = {
-	[RS_R_NONE] = { "accepted", "the route is live" },
+	[RS_R_NONE] = { "accepted", "%s leaves through its own gateway" },
 	[RS_R_POLICY_FORBIDDEN] = { "policy_forbidden",
-	    "per-user gateways are not allowed for this user; set "
-	    "relaysyncAllowUserGateways: TRUE on the user or an OU above it "
-	    "(or policy.default_allow)" },
+	    "%s is not routed because per-user gateways are forbidden for its "
+	    "owner; set relaysyncAllowUserGateways: TRUE on the user or an OU "
+	    "above it (or policy.default_allow) to allow them" },
 	[RS_R_USER_DISABLED] = { "user_disabled",
-	    "the owner's account is disabled; enable it to restore the route" },
+	    "%s belongs to a disabled account; enable the account to restore "
+	    "the route" },
 	[RS_R_BAD_ADDRESS] = { "bad_address",
-	    "the send-as address is not a plain mailbox (local@domain); "
-	    "correct it in the directory" },
+	    "%s is not a plain mailbox (local@domain); correct the send-as "
+	    "address in the directory" },
 	[RS_R_INTERNAL_DOMAIN] = { "internal_domain",
-	    "the address is in an internal domain (policy.internal_domains); "
-	    "internal addresses always leave through the default relay" },
+	    "%s is in an internal domain (policy.internal_domains); internal "
+	    "addresses always leave through the default relay" },
 	[RS_R_NO_GATEWAY] = { "no_gateway",
-	    "no SMTP host is set for this address, so mail from it uses the "
-	    "default relay; set the SMTP host to give it a gateway" },
+	    "%s has no SMTP host, so its mail uses the default relay; set the "
+	    "SMTP host to give it a gateway" },
 	[RS_R_BAD_HOST] = { "bad_host",
-	    "the SMTP host is not a valid host name or IP address; correct it" },
+	    "%s has an SMTP host that is not a valid host name or IP address; "
+	    "correct it" },
 	[RS_R_BAD_PORT] = { "bad_port",
-	    "the SMTP port is not a number from 1 to 65535; correct it" },
+	    "%s has an SMTP port that is not a number from 1 to 65535; "
+	    "correct it" },
 	[RS_R_BAD_SECURITY] = { "bad_security",
-	    "the security mode must be starttls, ssl (or tls) or none" },
+	    "%s has an unknown security mode; use starttls, ssl (or tls) or "
+	    "none" },
 	[RS_R_INSECURE_FORBIDDEN] = { "insecure_forbidden",
-	    "security none would send the login in clear text; use starttls "
-	    "or ssl (or set policy.allow_insecure)" },
+	    "%s would send its login in clear text (security none); use "
+	    "starttls or ssl, or set policy.allow_insecure" },
 	[RS_R_BAD_CREDENTIALS] = { "bad_credentials",
-	    "username and password must be given together, without control "
-	    "characters, and the username without ':' or spaces" },
+	    "%s has an unusable login: username and password go together, "
+	    "without control characters, the username without ':' or spaces" },
 	[RS_R_SECRET_UNDECRYPTABLE] = { "secret_undecryptable",
-	    "the encrypted password cannot be decrypted with the keys in "
-	    "secrets.key_file; re-encrypt it with relaysync encrypt-secret" },
+	    "%s has an encrypted password that the keys in secrets.key_file "
+	    "cannot open; encrypt it again with relaysync encrypt-secret" },
 	[RS_R_UNVERIFIED] = { "unverified",
-	    "ownership of the address is not confirmed "
-	    "(policy.require_verified); set the verified flag once checked" },
+	    "%s is not marked verified (policy.require_verified); set the "
+	    "verified flag once ownership of the address is confirmed" },
 	[RS_R_CONFLICT] = { "conflict",
-	    "more than one entry claims this address; remove all but one "
-	    "(no claim wins until then)" },
+	    "%s is claimed by more than one entry; remove all but one (no "
+	    "claim wins until then)" },
 	[RS_R_GATEWAY_CHECK_FAILED] = { "gateway_check_failed",
-	    "the gateway has not passed relaysync verify with this login "
-	    "(policy.require_gateway_check); run relaysync verify, or sync "
-	    "--verify" },
+	    "%s has a gateway that has not passed relaysync verify with this "
+	    "login (policy.require_gateway_check); run relaysync verify, or "
+	    "sync --verify" },
 };
 
 const char *
@@ -68,9 +74,15 @@ reason_code(enum rs_reason r)
 }
 
 const char *
-reason_hint(enum rs_reason r)
+reason_sentence(struct buf *b, enum rs_reason r, const char *address)
 {
-	return reasons[r].hint;
+	const char *h = reasons[r].hint, *at = strstr(h, "%s");
+
+	buf_reset(b);
+	buf_add(b, h, (size_t)(at - h));
+	buf_adds(b, address);
+	buf_adds(b, at + 2);
+	return buf_str(b);
 }
 
 int

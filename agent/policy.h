@@ -18,7 +18,8 @@
  *	policy_fingerprint() is a SHA-256 over a route's address, gateway,
  *	security and login, in hex: equal only for the same route.
  *	reason_code() is the reason's stable name ("policy_forbidden").
- *	reason_hint() is one sentence telling an administrator the fix.
+ *	reason_sentence() is one sentence about an address and its reason
+ *	that tells an administrator the fix.
  *
  * Diagnostics
  *	None: every problem with directory data becomes a verdict.
@@ -81,6 +82,6 @@ void policy_decide(const struct rs_model *, const struct rs_config *,
 const char *policy_fingerprint(const struct rs_route *, struct buf *);
 void policy_free(struct rs_decision *);
 const char *reason_code(enum rs_reason);
-const char *reason_hint(enum rs_reason);
+const char *reason_sentence(struct buf *, enum rs_reason, const char *);
 
 #endif

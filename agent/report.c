@@ -2,7 +2,9 @@
  * report - what a run did or would do, for people (text) and programs
  * (JSON). See report.h for the contract.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "report.h"
 
@@ -102,7 +104,7 @@ utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-static void
+void
 json_str(FILE *fp, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -180,9 +182,12 @@ static void
 json_rejected(FILE *fp, const struct rs_decision *d)
 {
 	const struct rs_value *a;
+	struct buf shown, hint;
 	size_t i;
 	int first = 1;
 
+	buf_init(&shown);
+	buf_init(&hint);
 	fputs("\"rejected\":[", fp);
 	for (i = 0; i < d->n; i++) {
 		if (d->v[i].reason == RS_R_NONE)
@@ -200,10 +205,13 @@ json_rejected(FILE *fp, const struct rs_decision *d)
 		json_kv(fp, "owner_dn", d->v[i].owner_dn, 1);
 		json_kv(fp, "reason", reason_code(d->v[i].reason), 1);
 		json_kv(fp, "detail", d->v[i].detail, 1);
-		json_kv(fp, "hint", reason_hint(d->v[i].reason), 0);
+		json_kv(fp, "hint", reason_sentence(&hint, d->v[i].reason,
+		    shown_address(&shown, &d->v[i])), 0);
 		fputc('}', fp);
 	}
 	fputs("],", fp);
+	buf_free(&shown);
+	buf_free(&hint);
 }
 
 static void
@@ -225,7 +233,7 @@ report_json(FILE *fp, const struct rs_run *r)
 	json_changes(fp, p, RS_C_CHANGED, "changed");
 	json_changes(fp, p, RS_C_REMOVED, "removed");
 	json_rejected(fp, r->d);
-	fputs("\"version\":1}\n", fp);
+	fprintf(fp, "\"exit_code\":%d,\"version\":1}\n", r->exit_code);
 }
 
 void
@@ -236,4 +244,124 @@ report_write(FILE *fp, enum rs_format fmt, const struct rs_run *r)
 	else
 		report_text(fp, r);
 	fflush(fp);
+}
+
+void
+report_json_buf(const struct rs_run *r, struct buf *out)
+{
+	char *mem = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&mem, &len);
+
+	buf_reset(out);
+	if (fp == NULL)
+		return;
+	report_json(fp, r);
+	fclose(fp);
+	buf_add(out, mem, len);
+	free(mem);
+}
+
+void
+report_failure_json(struct buf *out, int code, const char *error)
+{
+	char *mem = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&mem, &len);
+
+	buf_reset(out);
+	if (fp == NULL)
+		return;
+	fputs("{\"dry_run\":false,\"applied\":false,", fp);
+	json_kv(fp, "error", error, 1);
+	fprintf(fp, "\"exit_code\":%d,\"version\":1}\n", code);
+	fclose(fp);
+	buf_add(out, mem, len);
+	free(mem);
+}
+
+void
+report_log(const struct rs_run *r)
+{
+	const struct rs_change *c;
+	size_t i;
+
+	for (i = 0; r->applied && i < r->p->n; i++) {
+		c = &r->p->c[i];
+		if (c->kind == RS_C_ADDED)
+			rs_log(RS_LOG_INFO, "added route %s via %s for %s",
+			    c->address, c->new_gateway, c->owner_dn);
+		else if (c->kind == RS_C_CHANGED)
+			rs_log(RS_LOG_INFO, "changed route %s via %s (was "
+			    "%s)%s for %s", c->address, c->new_gateway,
+			    c->old_gateway ? c->old_gateway : "none",
+			    c->credentials_changed ? ", credentials changed" :
+			    "", c->owner_dn);
+		else
+			rs_log(RS_LOG_INFO, "removed route %s (was %s): %s "
+			    "for %s", c->address, c->old_gateway,
+			    c->why ? reason_code(c->why->reason) : "deleted",
+			    c->owner_dn ? c->owner_dn : "unknown owner");
+	}
+	rs_log(RS_LOG_INFO, "sync %s: %zu added, %zu changed, %zu removed, "
+	    "%zu rejected; %zu routes", r->applied ? "applied" :
+	    r->p->refused ? "refused" : r->error ? "failed" : "no change",
+	    r->p->added, r->p->changed, r->p->removed, count_rejected(r->d),
+	    r->d->nroutes);
+}
+
+static void
+metric(struct buf *b, const char *name, const char *help, const char *type)
+{
+	buf_printf(b, "# HELP relaysync_%s %s\n# TYPE relaysync_%s %s\n", name,
+	    help, name, type);
+}
+
+static void
+metrics_decision(struct buf *b, const struct rs_run *r)
+{
+	size_t i, relay = 0, by_reason[RS_R_COUNT] = { 0 };
+
+	for (i = 0; i < r->d->n; i++)
+		by_reason[r->d->v[i].reason]++;
+	for (i = 0; i < r->d->nroutes; i++)
+		relay += r->d->routes[i]->route.sec != RS_SEC_SSL;
+	metric(b, "routes", "Routes in the tables of the last run, by kind.",
+	    "gauge");
+	buf_printf(b, "relaysync_routes{kind=\"relay\"} %zu\n"
+	    "relaysync_routes{kind=\"transport\"} %zu\n", relay,
+	    r->d->nroutes - relay);
+	metric(b, "rejected", "Send-as entries rejected by the last run, by "
+	    "reason code.", "gauge");
+	for (i = 1; i < RS_R_COUNT; i++)
+		buf_printf(b, "relaysync_rejected{reason=\"%s\"} %zu\n",
+		    reason_code((enum rs_reason)i), by_reason[i]);
+	metric(b, "changes_applied", "Route changes applied by the last run.",
+	    "gauge");
+	buf_printf(b, "relaysync_changes_applied{kind=\"added\"} %zu\n"
+	    "relaysync_changes_applied{kind=\"changed\"} %zu\n"
+	    "relaysync_changes_applied{kind=\"removed\"} %zu\n",
+	    r->applied ? r->p->added : 0, r->applied ? r->p->changed : 0,
+	    r->applied ? r->p->removed : 0);
+}
+
+void
+report_metrics(struct buf *b, const struct rs_run *r, int code, double secs)
+{
+	buf_reset(b);
+	metric(b, "last_run_success", "1 if the last sync run succeeded.",
+	    "gauge");
+	buf_printf(b, "relaysync_last_run_success %d\n", code == 0);
+	metric(b, "last_run_timestamp_seconds", "When the last sync run "
+	    "ended, in Unix time.", "gauge");
+	buf_printf(b, "relaysync_last_run_timestamp_seconds %lld\n",
+	    (long long)time(NULL));
+	metric(b, "last_run_duration_seconds", "How long the last sync run "
+	    "took.", "gauge");
+	buf_printf(b, "relaysync_last_run_duration_seconds %.3f\n", secs);
+	metric(b, "last_run_exit_code", "The exit code of the last sync run.",
+	    "gauge");
+	buf_printf(b, "relaysync_last_run_exit_code %d\n", code);
+	if (r)
+		metrics_decision(b, r);
 }

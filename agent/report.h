@@ -9,6 +9,17 @@
  *	non-printable bytes as \xNN (text) or escaped (JSON). Passwords never
  *	appear: a changed login or password reads "credentials changed".
  *
+ *	json_str() writes a JSON string: escapes, and invalid UTF-8 as U+FFFD.
+ *	report_log() logs one line per applied change (never a secret) and
+ *	one summary line for the run.
+ *	report_json_buf() is the JSON report in memory (for the webhook);
+ *	report_failure_json() is the JSON of a run that failed before it
+ *	could decide anything.
+ *	report_metrics() renders the Prometheus text format for node
+ *	exporter's textfile collector: last run success, end time, duration
+ *	and exit code, routes by kind, rejections by reason code, changes
+ *	applied; run is NULL when the run failed before deciding.
+ *
  * Diagnostics
  *	None.
  */
@@ -27,10 +38,16 @@ struct rs_run {
 	int applied;		/* a new generation was switched in */
 	int reloaded;		/* Postfix was told to reload */
 	const char *error;	/* set when the run failed after planning */
+	int exit_code;
 	const struct rs_decision *d;
 	const struct rs_plan *p;
 };
 
 void report_write(FILE *, enum rs_format, const struct rs_run *);
+void report_log(const struct rs_run *);
+void json_str(FILE *, const char *, size_t);
+void report_json_buf(const struct rs_run *, struct buf *);
+void report_failure_json(struct buf *, int, const char *);
+void report_metrics(struct buf *, const struct rs_run *, int, double);
 
 #endif

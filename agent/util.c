@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "util.h"
 
 int rs_verbosity = RS_LOG_INFO;
+static int log_interactive = 1;
 
 static void
 oom(void)
@@ -274,19 +276,32 @@ rs_err_set(struct rs_err *err, int code, const char *fmt, ...)
 }
 
 void
+rs_log_open(void)
+{
+	log_interactive = isatty(2);
+	if (!log_interactive)
+		openlog("relaysync", LOG_PID, LOG_MAIL);
+}
+
+void
 rs_log(enum rs_loglevel level, const char *fmt, ...)
 {
 	static const char *const tag[] = { "error", "warning", "info",
 	    "debug" };
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
+	    LOG_DEBUG };
+	char msg[4096];
 	va_list ap;
 
-	if ((int)level > rs_verbosity)
-		return;
-	fprintf(stderr, "relaysync: %s: ", tag[level]);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if ((int)level <= rs_verbosity &&
+	    (log_interactive || level != RS_LOG_INFO))
+		fprintf(stderr, "relaysync: %s: %s\n", tag[level], msg);
+	if (!log_interactive &&
+	    (level <= RS_LOG_INFO || (int)level <= rs_verbosity))
+		syslog(prio[level], "%s: %s", tag[level], msg);
 }
 
 int

@@ -11,7 +11,12 @@
  *	strmap_*() is an open-addressing hash map from C strings to pointers;
  *	strmap_free_values() also frees every value.
  *	rs_err_set() records an error message and the exit code it maps to.
- *	rs_log() writes a diagnostic to standard error at a verbosity level.
+ *	rs_log_open() decides where rs_log() writes: when standard error is a
+ *	terminal, to it; otherwise to syslog (ident relaysync, facility mail)
+ *	too. rs_log() writes one message: errors and warnings always reach
+ *	standard error (cron mail, the journal), information (one line per
+ *	applied change, one summary per run) goes to the terminal or to
+ *	syslog, debug lines (--verbose) to standard error and syslog.
  *	read_file() reads a whole file; str_lower() lower-cases ASCII.
  *	run_cmd() runs a program (PATH search) with standard input from
  *	/dev/null, collects its standard output and error, and returns its
@@ -90,6 +95,7 @@ void *strmap_get(const struct strmap *, const char *);
 
 int rs_err_set(struct rs_err *, int, const char *, ...)
 	__attribute__((format(printf, 3, 4)));
+void rs_log_open(void);
 void rs_log(enum rs_loglevel, const char *, ...)
 	__attribute__((format(printf, 2, 3)));
 

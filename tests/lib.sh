@@ -19,6 +19,7 @@ mkdir -p "$T"
 chmod 755 "$T"
 PIDS=()
 POSTFIX_DIRS=()
+CLEANUP_FILES=()	# files outside $T that a test created, removed at exit
 BASE_DN="dc=example,dc=com"
 ADMIN_DN="cn=admin,$BASE_DN"
 ADMIN_PW="admin-secret"
@@ -34,6 +35,7 @@ cleanup() {
 		kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	[ ${#CLEANUP_FILES[@]} -eq 0 ] || rm -f "${CLEANUP_FILES[@]}"
 	# keep every output for the suite-wide secret check (test_zz_no_secrets)
 	mkdir -p "$TOP/build/test-logs"
 	cat "$T/all-output.log" >>"$TOP/build/test-logs/relaysync-output.log" 2>/dev/null

@@ -1,0 +1,284 @@
+/*
+ * explain - why one user or address does or does not get a gateway.
+ * See explain.h for the contract.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "explain.h"
+#include "render.h"
+#include "secret.h"
+
+struct ex {
+	FILE *fp;
+	int json;
+	const struct rs_config *c;
+	const struct rs_model *m;
+	const struct rs_decision *d;
+	const char *only_dn;	/* show only this send-as entry (normalized) */
+	int shown;
+};
+
+static const char *
+allow_word(const struct rs_model *m, const char *ndn)
+{
+	const struct rs_ou_policy *p = model_policy(m, ndn);
+
+	return p == NULL ? "-" : p->allow ? "TRUE" : "FALSE";
+}
+
+/* The DNs from the base down to ndn, as pointers into ndn. */
+static size_t
+chain(const struct rs_config *c, const char *ndn, const char **out, size_t max)
+{
+	char *base = dn_norm(c->ldap.base_dn);
+	const char *p;
+	size_t n = 0, i;
+
+	for (p = ndn; p && n < max; p = dn_parent(p)) {
+		out[n++] = p;
+		if (strcmp(p, base) == 0)
+			break;
+	}
+	free(base);
+	for (i = 0; i < n / 2; i++) {
+		p = out[i];
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = p;
+	}
+	return n;
+}
+
+/* The table lines of an accepted route, the password shown as ********. */
+static void
+route_lines(struct ex *x, const struct rs_verdict *v, const char *indent)
+{
+	const struct rs_verdict *one[1] = { v };
+	struct rs_decision d = { NULL, 0, one, 1 };
+	struct rs_tables t;
+	const char *line, *nl;
+	struct buf l;
+	size_t len;
+	int i;
+
+	buf_init(&l);
+	render_tables(&d, x->c->postfix.tls_level, &t);
+	for (i = 0; i < RS_T_COUNT; i++) {
+		for (line = t.t[i].data; line && *line; line = nl + 1) {
+			nl = strchr(line, '\n');
+			len = i == RS_T_SASL_PASSWD ?
+			    (size_t)(strchr(line, ':') - line + 1) :
+			    (size_t)(nl - line);
+			buf_reset(&l);
+			buf_printf(&l, "%-17s %.*s%s", rs_table_names[i],
+			    (int)len, line, i == RS_T_SASL_PASSWD ? "********" :
+			    "");
+			if (x->json) {
+				fputs(x->shown++ ? "," : "", x->fp);
+				json_str(x->fp, l.data, l.len);
+			} else
+				fprintf(x->fp, "%s%s\n", indent, l.data);
+		}
+	}
+	render_free(&t);
+	buf_wipe(&l);
+}
+
+static void
+sendas_text(struct ex *x, const struct rs_verdict *v)
+{
+	const struct rs_value *a = &v->sa->f[RS_F_ADDRESS];
+	struct buf shown, s;
+
+	buf_init(&shown);
+	buf_init(&s);
+	printable(&shown, a->count ? a->val : "(no address)",
+	    a->count ? a->len : 12);
+	fprintf(x->fp, "  %s (%s)\n", shown.data, v->sa->dn);
+	if (v->reason == RS_R_NONE) {
+		fprintf(x->fp, "    verdict: route\n");
+		route_lines(x, v, "      ");
+	} else
+		fprintf(x->fp, "    verdict: %s - %s\n    %s\n",
+		    reason_code(v->reason), v->detail,
+		    reason_sentence(&s, v->reason, shown.data));
+	buf_free(&shown);
+	buf_free(&s);
+}
+
+static void
+sendas_json(struct ex *x, const struct rs_verdict *v, int first)
+{
+	const struct rs_value *a = &v->sa->f[RS_F_ADDRESS];
+	struct buf shown, s;
+
+	buf_init(&shown);
+	buf_init(&s);
+	printable(&shown, a->count ? a->val : "", a->count ? a->len : 0);
+	fprintf(x->fp, "%s{\"address\":", first ? "" : ",");
+	json_str(x->fp, a->val ? a->val : "", a->len);
+	fputs(",\"dn\":", x->fp);
+	json_str(x->fp, v->sa->dn, strlen(v->sa->dn));
+	fprintf(x->fp, ",\"verdict\":\"%s\",\"detail\":", v->reason ==
+	    RS_R_NONE ? "route" : reason_code(v->reason));
+	json_str(x->fp, v->reason ? v->detail : "", v->reason ?
+	    strlen(v->detail) : 0);
+	reason_sentence(&s, v->reason, shown.data);
+	fputs(",\"sentence\":", x->fp);
+	json_str(x->fp, s.data, s.len);
+	fputs(",\"lines\":[", x->fp);
+	x->shown = 0;
+	if (v->reason == RS_R_NONE)
+		route_lines(x, v, "");
+	fputs("]}", x->fp);
+	buf_free(&shown);
+	buf_free(&s);
+}
+
+static void
+user_head(struct ex *x, const struct rs_user *u)
+{
+	const char *dns[64], *by;
+	size_t n = chain(x->c, u->dn, dns, 64), i;
+	int allowed = policy_resolve(x->m, u->dn, x->c->policy.default_allow,
+	    &by);
+	const char *how = by == NULL ? "by the default (policy.default_allow)" :
+	    strcmp(by, u->dn) == 0 ? "by the user's own value" :
+	    "inherited from";
+
+	if (x->json) {
+		fputs("{\"user\":", x->fp);
+		json_str(x->fp, u->display_dn, strlen(u->display_dn));
+		fputs(",\"mail\":", x->fp);
+		json_str(x->fp, u->mail, strlen(u->mail));
+		fprintf(x->fp, ",\"disabled\":%s,\"allowed\":%s,\"decided_by\":",
+		    u->disabled ? "true" : "false", allowed ? "true" : "false");
+		if (by)
+			json_str(x->fp, by, strlen(by));
+		else
+			fputs("null", x->fp);
+		fprintf(x->fp, ",\"decision\":\"%s\",\"chain\":[", by == NULL ?
+		    "default" : strcmp(by, u->dn) == 0 ? "own" : "inherited");
+		for (i = 0; i < n; i++) {
+			fprintf(x->fp, "%s{\"dn\":", i ? "," : "");
+			json_str(x->fp, dns[i], strlen(dns[i]));
+			fprintf(x->fp, ",\"allow\":%s}", model_policy(x->m,
+			    dns[i]) == NULL ? "null" : model_policy(x->m,
+			    dns[i])->allow ? "true" : "false");
+		}
+		fputs("],\"sendas\":[", x->fp);
+		return;
+	}
+	fprintf(x->fp, "user %s <%s>%s\npolicy chain, from the base DN down:\n",
+	    u->display_dn, u->mail, u->disabled ? " (account disabled)" : "");
+	for (i = 0; i < n; i++)
+		fprintf(x->fp, "  %-6s %s%s\n", allow_word(x->m, dns[i]), dns[i],
+		    by && strcmp(by, dns[i]) == 0 ? "   <- decides" : "");
+	fprintf(x->fp, "per-user gateways: %s, %s%s%s\nsend-as entries:\n",
+	    allowed ? "allowed" : "forbidden", how, by && strcmp(by, u->dn) ?
+	    " " : "", by && strcmp(by, u->dn) ? by : "");
+}
+
+static void
+show_user(struct ex *x, const struct rs_user *u)
+{
+	size_t i;
+	int first = 1;
+	char *n;
+
+	if (x->json && x->shown)
+		fputc(',', x->fp);
+	user_head(x, u);
+	for (i = 0; i < x->d->n; i++) {
+		if (strcmp(x->d->v[i].sa->owner, u->dn) != 0)
+			continue;
+		n = x->only_dn ? dn_norm(x->d->v[i].sa->dn) : NULL;
+		if (n == NULL || strcmp(n, x->only_dn) == 0) {
+			if (x->json)
+				sendas_json(x, &x->d->v[i], first);
+			else
+				sendas_text(x, &x->d->v[i]);
+			first = 0;
+		}
+		free(n);
+	}
+	if (x->json)
+		fputs("]}", x->fp);
+	else if (first)
+		fputs("  (none)\n", x->fp);
+	x->shown = 1;
+}
+
+/* Users matching an address: owners of that send-as address, else mail. */
+static void
+by_address(struct ex *x, const char *addr)
+{
+	const struct rs_value *a;
+	const struct rs_user *u, *last = NULL;
+	size_t i;
+
+	for (i = 0; i < x->d->n; i++) {
+		a = &x->d->v[i].sa->f[RS_F_ADDRESS];
+		if (a->count == 0 || strcasecmp(a->val, addr) != 0)
+			continue;
+		u = model_user(x->m, x->d->v[i].sa->owner);
+		if (u && u != last)
+			show_user(x, u);
+		else if (u == NULL && !x->json) {
+			fprintf(x->fp, "send-as entry %s is not below a user "
+			    "entry matched by users.filter:\n", x->d->v[i].sa->dn);
+			sendas_text(x, &x->d->v[i]);
+			x->shown = 1;
+		}
+		last = u;
+	}
+	for (i = 0; !x->shown && i < x->m->nusers; i++)
+		if (strcasecmp(x->m->users[i].mail, addr) == 0)
+			show_user(x, &x->m->users[i]);
+}
+
+static void
+by_dn(struct ex *x, const char *dn)
+{
+	char *n = dn_norm(dn);
+	const struct rs_user *u = model_user(x->m, n);
+	size_t i;
+
+	if (u)
+		show_user(x, u);
+	for (i = 0; u == NULL && i < x->m->nsendas; i++) {
+		char *sn = dn_norm(x->m->sendas[i].dn);
+
+		if (strcmp(sn, n) == 0 &&
+		    (u = model_user(x->m, x->m->sendas[i].owner)) != NULL) {
+			x->only_dn = n;
+			show_user(x, u);
+		}
+		free(sn);
+	}
+	free(n);
+}
+
+int
+explain(FILE *fp, enum rs_format fmt, const struct rs_config *c,
+    const struct rs_model *m, const struct rs_decision *d, const char *arg)
+{
+	struct ex x = { fp, fmt == RS_FMT_JSON, c, m, d, NULL, 0 };
+
+	if (x.json)
+		fputs("{\"matches\":[", fp);
+	if (strchr(arg, '=') != NULL)
+		by_dn(&x, arg);
+	else
+		by_address(&x, arg);
+	if (x.json)
+		fputs("]}\n", fp);
+	if (!x.shown) {
+		rs_log(RS_LOG_ERROR, "%s: no user, send-as entry or address "
+		    "below %s matches; check the spelling, ldap.base_dn and the "
+		    "mapping's filters", arg, c->ldap.base_dn);
+		return RS_EX_FAIL;
+	}
+	return RS_EX_OK;
+}
