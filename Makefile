@@ -4,12 +4,18 @@
 #   make check      deps, build, then every test (unit, integration, end to end)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make demo       deps, build, a throwaway slapd and Postfix directory, one sync
-#   make install    install under $(DESTDIR)$(PREFIX)
+#   make install    install under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local)
+#   make deb        build a Debian package in build/deb/
 #   make clean
 
 VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+SBINDIR   = $(PREFIX)/sbin
+DATADIR   = $(PREFIX)/share/relaysync
+MANDIR    = $(PREFIX)/share/man
+SYSCONFDIR ?= $(PREFIX)/etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 CC        = gcc
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror \
@@ -39,7 +45,7 @@ DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
                python3 python3-aiosmtpd openssl strace valgrind clang \
                libclang-rt-14-dev mandoc debhelper dpkg-dev fakeroot systemd
 
-.PHONY: all deps check unit fuzz demo install clean
+.PHONY: all deps check unit fuzz demo install deb clean
 
 all: build/relaysync
 
@@ -47,13 +53,13 @@ build build/san build/fuzz:
 	mkdir -p $@
 
 build/%.o: agent/%.c $(HDRS) | build
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/san/%.o: agent/%.c $(HDRS) | build/san
 	$(CC) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 build/relaysync: $(OBJS) build/main.o
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 build/san/relaysync: $(SAN_OBJS) build/san/main.o
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
@@ -83,7 +89,7 @@ unit: $(UNIT_BINS)
 	TESTS=none tests/run $(UNIT_BINS)
 
 check: deps
-	$(MAKE) all build/san/relaysync $(UNIT_BINS) $(FUZZ_BINS)
+	$(MAKE) all build/san/relaysync $(UNIT_BINS) $(FUZZ_BINS) deb
 	tests/run $(UNIT_BINS)
 
 # make fuzz FUZZ_SECONDS=600: each target for that long (make check runs
@@ -96,11 +102,36 @@ demo: deps
 	tests/demo.sh
 
 install: build/relaysync
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/relaysync/mappings \
-	    $(DESTDIR)$(PREFIX)/share/relaysync/schema
-	install -m 755 build/relaysync $(DESTDIR)$(PREFIX)/sbin/relaysync
-	install -m 644 mappings/*.yaml $(DESTDIR)$(PREFIX)/share/relaysync/mappings/
-	install -m 644 schema/* $(DESTDIR)$(PREFIX)/share/relaysync/schema/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/mappings \
+	    $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/relaysync
+	install -d -m 700 $(DESTDIR)/var/lib/relaysync
+	install -m 755 build/relaysync $(DESTDIR)$(SBINDIR)/relaysync
+	install -m 644 mappings/*.yaml $(DESTDIR)$(DATADIR)/mappings/
+	install -m 644 schema/*.schema schema/*.ldif schema/*.conf \
+	    $(DESTDIR)$(DATADIR)/schema/
+	install -m 644 packaging/man/relaysync.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 packaging/man/relaysync.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/relaysync.service.in \
+	    >$(DESTDIR)$(SYSTEMDUNITDIR)/relaysync.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/relaysync.service
+	install -m 644 packaging/systemd/relaysync.timer $(DESTDIR)$(SYSTEMDUNITDIR)/
+	@conf=$(DESTDIR)$(SYSCONFDIR)/relaysync/relaysync.yaml; \
+	if [ -e "$$conf" ]; then echo "keeping $$conf"; else \
+	    sed 's|/usr/share/relaysync|$(DATADIR)|' packaging/relaysync.yaml >"$$conf"; \
+	    chmod 640 "$$conf"; fi
+
+# make deb: a binary Debian package in build/deb/ (dpkg-buildpackage on a copy
+# of the tree with packaging/debian as debian/).
+deb:
+	rm -rf build/deb
+	mkdir -p build/deb/relaysync-$(VERSION)
+	cp -a agent mappings schema packaging Makefile README.md build/deb/relaysync-$(VERSION)/
+	cp -a packaging/debian build/deb/relaysync-$(VERSION)/debian
+	cd build/deb/relaysync-$(VERSION) && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+	    { tail -30 ../build.log; exit 1; }
+	@ls build/deb/*.deb
 
 clean:
 	rm -rf build

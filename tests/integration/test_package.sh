@@ -1,0 +1,81 @@
+#!/bin/bash
+# Operating it like a Debian service: the .deb built by make deb installs,
+# runs (--version, check-config against the test slapd), its systemd units
+# pass systemd-analyze verify, its man pages pass mandoc -T lint, and it
+# purges cleanly. make install honours DESTDIR and PREFIX.
+. "$(dirname "$0")/../lib.sh"
+
+DEB=$(ls "$TOP"/build/deb/relaysync_*_amd64.deb 2>/dev/null | head -1)
+check "make deb built a package" test -n "$DEB"
+if dpkg -s relaysync >/dev/null 2>&1; then
+	not_ok "relaysync is already installed on this machine; not touching it"
+	finish
+	exit
+fi
+trap 'dpkg --purge relaysync >/dev/null 2>&1; cleanup' EXIT
+
+dpkg -i "$DEB" >"$T/dpkg.log" 2>&1
+expect_eq "the package installs" 0 "$?"
+expect_eq "the installed binary runs" "relaysync 0.1.0" "$(/usr/sbin/relaysync --version)"
+check "the mappings are installed" test -s /usr/share/relaysync/mappings/openldap.yaml \
+    -a -s /usr/share/relaysync/mappings/active-directory.yaml -a -s /usr/share/relaysync/mappings/389ds.yaml
+check "the schema is installed" test -s /usr/share/relaysync/schema/relaysync.ldif \
+    -a -s /usr/share/relaysync/schema/relaysync.schema
+expect_eq "the example configuration is not world-readable" 640 "$(stat -c %a /etc/relaysync/relaysync.yaml)"
+expect_grep "the configuration is a conffile" '^ /etc/relaysync/relaysync.yaml ' \
+    <(dpkg-query -W -f='${Conffiles}\n' relaysync)
+expect_eq "the state directory exists, mode 700" 700 "$(stat -c %a /var/lib/relaysync)"
+check "the man pages are installed" test -s /usr/share/man/man8/relaysync.8.gz -a -s /usr/share/man/man5/relaysync.yaml.5.gz
+check "the systemd units are installed" test -s /lib/systemd/system/relaysync.service -a -s /lib/systemd/system/relaysync.timer
+
+start_slapd || exit 1
+ldap_load "$TOP/tests/fixtures/directory.ldif" || exit 1
+MAPPING=/usr/share/relaysync/mappings/openldap.yaml write_config "$T/rs.yaml"
+RELAYSYNC=/usr/sbin/relaysync rs --config "$T/rs.yaml" check-config
+expect_eq "the installed relaysync passes check-config against the test slapd" 0 "$RC"
+expect_grep "and binds" 'ldap: connected to .* and bound as cn=relaysync' "$T/out"
+
+systemd-analyze verify /lib/systemd/system/relaysync.service /lib/systemd/system/relaysync.timer >"$T/analyze.log" 2>&1
+expect_eq "systemd-analyze verify passes on the units" 0 "$?"
+[ -s "$T/analyze.log" ] && sed 's/^/    /' "$T/analyze.log" | head -10
+expect_grep "the service runs the installed binary" '^ExecStart=/usr/sbin/relaysync --quiet sync$' /lib/systemd/system/relaysync.service
+expect_grep "the timer runs every five minutes" '^OnCalendar=\*:0/5$' /lib/systemd/system/relaysync.timer
+lint=0
+for page in /usr/share/man/man8/relaysync.8.gz /usr/share/man/man5/relaysync.yaml.5.gz; do
+	zcat "$page" | mandoc -T lint -W warning >>"$T/mandoc.log" 2>&1 || lint=1
+done
+expect_eq "mandoc -T lint is clean on both installed man pages" 0 "$lint"
+[ -s "$T/mandoc.log" ] && sed 's/^/    /' "$T/mandoc.log" | head -10
+man_cmds=$(zcat /usr/share/man/man8/relaysync.8.gz | mandoc -T ascii | col -b)
+missing=""
+for w in sync verify explain watch encrypt-secret check-config postfix-config --dry-run --force --full \
+    --format --verify --timeout --parallel --config --verbose --quiet --version --help \
+    64 69 73 75 78; do
+	case "$man_cmds" in *"$w"*) ;; *) missing="$missing $w" ;; esac
+done
+expect_eq "relaysync(8) documents every command, option and exit code" "" "$missing"
+man_keys=$(zcat /usr/share/man/man5/relaysync.yaml.5.gz | mandoc -T ascii | col -b)
+missing=""
+for k in uri starttls allow_plaintext bind_dn bind_password_file sasl_mech base_dn ca_file timeout \
+    page_size mapping default_allow internal_domains require_verified allow_insecure \
+    require_gateway_check max_removals map_dir map_type config_dir tls_level tls_ca_file reload \
+    key_file state_dir full_every metrics_file webhook_url layout disabled_filter; do
+	case "$man_keys" in *"$k"*) ;; *) missing="$missing $k" ;; esac
+done
+expect_eq "relaysync.yaml(5) documents every key" "" "$missing"
+
+dpkg --purge relaysync >"$T/purge.log" 2>&1
+expect_eq "the package purges" 0 "$?"
+check "purge removed the binary, the configuration and the state directory" \
+    test ! -e /usr/sbin/relaysync -a ! -e /etc/relaysync -a ! -e /lib/systemd/system/relaysync.service
+
+# make install with DESTDIR and PREFIX, from the source tree
+make -C "$TOP" -s install DESTDIR="$T/root" PREFIX=/opt/relaysync >"$T/install.log" 2>&1
+expect_eq "make install DESTDIR=... PREFIX=/opt/relaysync succeeds" 0 "$?"
+check "the binary is under the prefix" test -x "$T/root/opt/relaysync/sbin/relaysync"
+expect_grep "the unit runs the binary under the prefix" '^ExecStart=/opt/relaysync/sbin/relaysync ' \
+    "$T/root/opt/relaysync/lib/systemd/system/relaysync.service"
+expect_grep "the example configuration points to the prefix's mappings" \
+    '^mapping: /opt/relaysync/share/relaysync/mappings/openldap.yaml$' "$T/root/opt/relaysync/etc/relaysync/relaysync.yaml"
+check "the man pages are under the prefix" test -s "$T/root/opt/relaysync/share/man/man8/relaysync.8"
+finish
