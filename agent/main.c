@@ -19,7 +19,7 @@
 #include "config.h"
 #include "explain.h"
 #include "model.h"
-#include "notify.h"
+#include "pipeline.h"
 #include "plan.h"
 #include "policy.h"
 #include "render.h"
@@ -42,13 +42,7 @@ struct opts {
 	const char *command;
 	const char *arg;	/* ADDRESS or DN, for verify and explain */
 	int given;		/* O_* options on the command line */
-	int dry_run;
-	int force;
-	int full;
-	int verify;
-	long timeout;
-	long parallel;
-	enum rs_format format;
+	struct rs_runopts run;
 };
 
 static const char usage_text[] =
@@ -90,217 +84,21 @@ usage(const char *msg)
 	return RS_EX_USAGE;
 }
 
-/* Read the directory into a model. */
-static int
-read_directory(const struct rs_config *c, struct rs_model *m,
-    struct rs_err *err)
-{
-	struct rs_source *src = NULL;
-	int rc;
-
-	rc = source_open(c, &src, err);
-	if (rc == 0)
-		rc = source_load(src, m, err);
-	source_close(src);
-	return rc;
-}
-
-/* Decide, with the recorded gateway checks when the policy wants them. */
-static int
-decide(const struct rs_config *c, const struct rs_keyring *keys,
-    const struct rs_model *m, struct rs_decision *d, struct rs_err *err)
-{
-	struct strmap ok;
-	int rc = 0;
-
-	strmap_init(&ok);
-	if (c->policy.require_gateway_check)
-		rc = verify_load_ok(c, &ok, err);
-	if (rc == 0)
-		policy_decide(m, c, keys, &ok, d);
-	strmap_free_values(&ok);
-	return rc;
-}
-
-/* Check the given routes; record the passed ones in state_dir. */
-static int
-check_gateways(const struct opts *o, const struct rs_config *c,
-    const struct rs_verdict **routes, size_t n, FILE *out, struct rs_err *err)
-{
-	struct rs_check_result *res = xcalloc(n ? n : 1, sizeof(*res));
-	struct strmap ok;
-	struct buf state;
-	size_t i, failed = 0;
-	int rc;
-
-	strmap_init(&ok);
-	buf_init(&state);
-	rc = verify_routes(c, routes, n, o->parallel, o->timeout, res, err);
-	if (rc == 0)
-		rc = verify_load_ok(c, &ok, err);
-	if (rc == 0) {
-		for (i = 0; i < n; i++) {
-			failed += res[i].result != RS_CK_OK;
-			free(*strmap_slot(&ok, res[i].v->route.address));
-			*strmap_slot(&ok, res[i].v->route.address) = NULL;
-		}
-		for (i = 0; i < ok.cap; i++)
-			if (ok.slots[i].key && ok.slots[i].val)
-				buf_printf(&state, "%s %s\n", ok.slots[i].key,
-				    (char *)ok.slots[i].val);
-		verify_state(res, n, &state);
-		rc = apply_state(c, RS_VERIFY_STATE, &state, err);
-	}
-	if (rc == 0 && rs_verbosity > RS_LOG_ERROR)
-		verify_write(out, o->format, res, n);
-	strmap_free_values(&ok);
-	buf_free(&state);
-	free(res);
-	return rc < 0 ? -1 : (int)failed;
-}
-
-static int
-finish_sync(const struct opts *o, const struct rs_config *c,
-    const struct rs_tables *t, struct rs_run *run, struct rs_err *err)
-{
-	struct rs_applied ap;
-
-	if (o->dry_run)
-		return run->p->refused ? RS_EX_TEMPFAIL :
-		    run->p->apply ? RS_EX_PENDING : RS_EX_OK;
-	if (run->p->refused)
-		return rs_err_set(err, RS_EX_TEMPFAIL, "%s", run->p->refusal),
-		    RS_EX_TEMPFAIL;
-	if (!run->p->apply)
-		return RS_EX_OK;
-	if (apply_tables(c, t, run->p->reload, &ap, err) < 0) {
-		run->error = err->msg;
-		run->applied = ap.generation != 0;
-		return err->code;
-	}
-	run->applied = 1;
-	run->reloaded = ap.reloaded;
-	rs_log(RS_LOG_INFO, "installed generation %lu in %s%s", ap.generation,
-	    c->postfix.map_dir, ap.reloaded ? "; Postfix reloaded" : "");
-	return RS_EX_OK;
-}
-
-static double
-seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* After a real run: the metrics file, and the webhook on change or failure.
- * run is NULL when the run failed before deciding. */
-static void
-after_run(const struct opts *o, const struct rs_config *c,
-    const struct rs_run *run, int rc, const char *error, double t0)
-{
-	struct rs_err err;
-	struct buf b;
-
-	if (o->dry_run)
-		return;
-	buf_init(&b);
-	if (*c->metrics_file) {
-		report_metrics(&b, run, rc, seconds() - t0);
-		if (apply_file(c->metrics_file, &b, 0644, &err) < 0)
-			rs_log(RS_LOG_WARN, "metrics_file: %s", err.msg);
-	}
-	if (*c->notify.webhook_url && (rc != 0 || (run && run->applied))) {
-		if (run)
-			report_json_buf(run, &b);
-		else
-			report_failure_json(&b, rc, error);
-		(void)notify_post(c, &b);
-	}
-	buf_free(&b);
-}
-
-static int
-plan_and_apply(const struct opts *o, const struct rs_config *c,
-    const struct rs_decision *d, struct rs_err *err, double t0)
-{
-	struct rs_tables t;
-	struct rs_plan p;
-	struct rs_run run;
-	int rc;
-
-	render_tables(d, c->postfix.tls_level, &t);
-	if (plan_build(c, d, &t, o->force, &p, err) < 0) {
-		render_free(&t);
-		return fail(err);
-	}
-	memset(&run, 0, sizeof(run));
-	run.dry_run = o->dry_run;
-	run.d = d;
-	run.p = &p;
-	err->code = 0;
-	rc = finish_sync(o, c, &t, &run, err);
-	run.exit_code = rc;
-	if (rs_verbosity > RS_LOG_ERROR)
-		report_write(stdout, o->format, &run);
-	if (err->code)
-		fail(err);
-	if (!o->dry_run)
-		report_log(&run);
-	after_run(o, c, &run, rc, err->code ? err->msg : NULL, t0);
-	plan_free(&p);
-	render_free(&t);
-	return rc;
-}
-
-/* sync --verify: check every otherwise accepted route before deciding. */
-static int
-verify_first(const struct opts *o, struct rs_config *c,
-    const struct rs_keyring *keys, const struct rs_model *m,
-    struct rs_err *err)
-{
-	int require = c->policy.require_gateway_check, rc;
-	struct rs_decision d;
-
-	c->policy.require_gateway_check = 0;
-	policy_decide(m, c, keys, NULL, &d);
-	c->policy.require_gateway_check = require;
-	rc = check_gateways(o, c, d.routes, d.nroutes, stderr, err);
-	policy_free(&d);
-	return rc < 0 ? -1 : 0;
-}
-
 static int
 cmd_sync(const struct opts *o)
 {
-	struct rs_lock lock = { -1 };
-	struct rs_config c;
 	struct rs_keyring keys;
-	struct rs_model m;
-	struct rs_decision d;
+	struct rs_config c;
 	struct rs_err err;
-	double t0 = seconds();
 	int rc;
 
-	memset(&d, 0, sizeof(d));
 	memset(&keys, 0, sizeof(keys));
-	model_init(&m);
 	if (config_load(o->config, &c, &err) < 0 ||
-	    (!o->dry_run && apply_lock(&c, &lock, &err) < 0))
-		rc = fail(&err);	/* no metrics: none, or another run's */
-	else if (keyring_load(c.secrets.key_file, 1, &keys, &err) < 0 ||
-	    read_directory(&c, &m, &err) < 0 ||
-	    (o->verify && verify_first(o, &c, &keys, &m, &err) < 0) ||
-	    decide(&c, &keys, &m, &d, &err) < 0) {
+	    keyring_load(c.secrets.key_file, 1, &keys, &err) < 0)
 		rc = fail(&err);
-		after_run(o, &c, NULL, rc, err.msg, t0);
-	} else
-		rc = plan_and_apply(o, &c, &d, &err, t0);
-	policy_free(&d);
-	model_free(&m);
+	else
+		rc = pipeline_sync(&o->run, &c, &keys);
 	keyring_free(&keys);
-	apply_unlock(&lock);
 	config_free(&c);
 	return rc;
 }
@@ -322,7 +120,7 @@ cmd_verify(const struct opts *o)
 	model_init(&m);
 	if (config_load(o->config, &c, &err) < 0 ||
 	    keyring_load(c.secrets.key_file, 1, &keys, &err) < 0 ||
-	    read_directory(&c, &m, &err) < 0) {
+	    pipeline_read(&c, &m, &err) < 0) {
 		rc = fail(&err);
 		goto out;
 	}
@@ -337,7 +135,7 @@ cmd_verify(const struct opts *o)
 		rs_err_set(&err, RS_EX_FAIL, "%s has no accepted route; "
 		    "relaysync sync --dry-run says why", o->arg);
 		rc = fail(&err);
-	} else if ((rc = check_gateways(o, &c, sel, n, stdout, &err)) < 0)
+	} else if ((rc = pipeline_check(&o->run, &c, sel, n, stdout, &err)) < 0)
 		rc = fail(&err);
 	else
 		rc = rc ? RS_EX_FAIL : RS_EX_OK;
@@ -365,11 +163,11 @@ cmd_explain(const struct opts *o)
 	model_init(&m);
 	if (config_load(o->config, &c, &err) < 0 ||
 	    keyring_load(c.secrets.key_file, 1, &keys, &err) < 0 ||
-	    read_directory(&c, &m, &err) < 0 ||
-	    decide(&c, &keys, &m, &d, &err) < 0)
+	    pipeline_read(&c, &m, &err) < 0 ||
+	    pipeline_decide(&c, &keys, &m, &d, &err) < 0)
 		rc = fail(&err);
 	else
-		rc = explain(stdout, o->format, &c, &m, &d, o->arg);
+		rc = explain(stdout, o->run.format, &c, &m, &d, o->arg);
 	policy_free(&d);
 	model_free(&m);
 	keyring_free(&keys);
@@ -572,24 +370,24 @@ parse(int argc, char **argv, struct opts *o)
 		case 'q': rs_verbosity = RS_LOG_ERROR; break;
 		case 'V': printf("relaysync %s\n", RELAYSYNC_VERSION); exit(0);
 		case 'h': fputs(usage_text, stdout); exit(0);
-		case 'n': o->dry_run = 1; o->given |= O_DRY; break;
-		case 'F': o->force = 1; o->given |= O_FORCE; break;
-		case 'u': o->full = 1; o->given |= O_FULL; break;
-		case 'y': o->verify = 1; o->given |= O_VERIFY; break;
+		case 'n': o->run.dry_run = 1; o->given |= O_DRY; break;
+		case 'F': o->run.force = 1; o->given |= O_FORCE; break;
+		case 'u': o->run.full = 1; o->given |= O_FULL; break;
+		case 'y': o->run.verify = 1; o->given |= O_VERIFY; break;
 		case 't':
 			o->given |= O_TIMEOUT;
-			if (number(optarg, 1, 3600, &o->timeout) < 0)
+			if (number(optarg, 1, 3600, &o->run.timeout) < 0)
 				return usage("--timeout takes 1 to 3600 seconds");
 			break;
 		case 'p':
 			o->given |= O_PARALLEL;
-			if (number(optarg, 1, 1000, &o->parallel) < 0)
+			if (number(optarg, 1, 1000, &o->run.parallel) < 0)
 				return usage("--parallel takes 1 to 1000");
 			break;
 		case 'f':
 			o->given |= O_FORMAT;
 			if (strcmp(optarg, "json") == 0)
-				o->format = RS_FMT_JSON;
+				o->run.format = RS_FMT_JSON;
 			else if (strcmp(optarg, "text") != 0)
 				return usage("--format takes text or json");
 			break;
@@ -609,8 +407,8 @@ parse(int argc, char **argv, struct opts *o)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { DEFAULT_CONFIG, NULL, NULL, 0, 0, 0, 0, 0, 10, 20,
-	    RS_FMT_TEXT };
+	struct opts o = { DEFAULT_CONFIG, NULL, NULL, 0,
+	    { 0, 0, 0, 0, 10, 20, RS_FMT_TEXT } };
 	struct rlimit nocore = { 0, 0 };
 	size_t i;
 	int rc;
