@@ -25,7 +25,7 @@ SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
 MODULES   = util config model validate secret source policy render plan \
-            report verify notify apply explain pipeline
+            report verify notify apply explain pipeline watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
 OBJS      = $(MODULES:%=build/%.o)

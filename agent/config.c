@@ -85,6 +85,11 @@ static const struct yfield notify_fields[] = {
 	STR(C, notify.webhook_url), END
 };
 
+static const struct yfield watch_fields[] = {
+	LONG(C, watch.window_ms, 0, 10000), LONG(C, watch.max_backoff, 1, 3600),
+	END
+};
+
 static const struct yfield config_fields[] = {
 	{ "ldap", Y_MAP, 0, ldap_fields, 1, 0, 0 },
 	{ "mapping", Y_STR, offsetof(C, mapping_path), NULL, 0, 0, 0 },
@@ -94,6 +99,7 @@ static const struct yfield config_fields[] = {
 	STR(C, state_dir), LONG(C, full_every, 0, 1000000),
 	STR(C, metrics_file),
 	{ "notify", Y_MAP, 0, notify_fields, 0, 0, 0 },
+	{ "watch", Y_MAP, 0, watch_fields, 0, 0, 0 },
 	END
 };
 
@@ -546,6 +552,8 @@ config_defaults(struct rs_config *c)
 	c->full_every = 288;
 	c->metrics_file = xstrdup("");
 	c->notify.webhook_url = xstrdup("");
+	c->watch.window_ms = 200;
+	c->watch.max_backoff = 60;
 }
 
 static int
@@ -731,14 +739,15 @@ config_print(const struct rs_config *c, FILE *fp)
 	    "  max_removals: %ld\npostfix:\n  map_dir: %s\n  map_type: %s\n"
 	    "  config_dir: %s\n  tls_level: %s\n  tls_ca_file: %s\n"
 	    "  reload: %s\nsecrets:\n  key_file: %s\nstate_dir: %s\n"
-	    "full_every: %ld\nmetrics_file: %s\nnotify:\n  webhook_url: %s\n",
+	    "full_every: %ld\nmetrics_file: %s\nnotify:\n  webhook_url: %s\n"
+	    "watch:\n  window_ms: %ld\n  max_backoff: %ld\n",
 	    yn(c->policy.require_verified), yn(c->policy.allow_insecure),
 	    yn(c->policy.require_gateway_check), c->policy.max_removals,
 	    c->postfix.map_dir, c->postfix.map_type,
 	    c->postfix.config_dir, c->postfix.tls_level,
 	    c->postfix.tls_ca_file, yn(c->postfix.reload),
 	    c->secrets.key_file, c->state_dir, c->full_every, c->metrics_file,
-	    c->notify.webhook_url);
+	    c->notify.webhook_url, c->watch.window_ms, c->watch.max_backoff);
 }
 
 const char *

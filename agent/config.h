@@ -92,6 +92,10 @@ struct rs_config {
 	struct {
 		char *webhook_url;
 	} notify;
+	struct {
+		long window_ms;
+		long max_backoff;
+	} watch;
 	struct rs_mapping mapping;
 };
 

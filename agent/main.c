@@ -27,6 +27,7 @@
 #include "secret.h"
 #include "source.h"
 #include "verify.h"
+#include "watch.h"
 
 #ifndef RELAYSYNC_VERSION
 #define RELAYSYNC_VERSION "0.0.0"
@@ -57,6 +58,8 @@ static const char usage_text[] =
     "  explain ADDRESS|DN [--format text|json]\n"
     "                   the policy chain and every send-as verdict of a "
     "user\n"
+    "  watch [--force]  stay connected and apply each directory change "
+    "within a second\n"
     "  check-config     validate configuration and mapping, test the "
     "LDAP bind\n"
     "  postfix-config   print the main.cf and master.cf settings to add\n"
@@ -173,6 +176,12 @@ cmd_explain(const struct opts *o)
 	keyring_free(&keys);
 	config_free(&c);
 	return rc;
+}
+
+static int
+cmd_watch(const struct opts *o)
+{
+	return watch_run(o->config, &o->run);
 }
 
 static int
@@ -326,6 +335,7 @@ static const struct {
 	    O_TIMEOUT | O_PARALLEL, 0 },
 	{ "verify", cmd_verify, O_FORMAT | O_TIMEOUT | O_PARALLEL, 1 },
 	{ "explain", cmd_explain, O_FORMAT, 2 },
+	{ "watch", cmd_watch, O_FORCE, 0 },
 	{ "check-config", cmd_check_config, 0, 0 },
 	{ "postfix-config", cmd_postfix_config, 0, 0 },
 	{ "encrypt-secret", cmd_encrypt_secret, 0, 0 },
@@ -408,7 +418,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = { DEFAULT_CONFIG, NULL, NULL, 0,
-	    { 0, 0, 0, 0, 10, 20, RS_FMT_TEXT } };
+	    { 0, 0, 0, 0, 10, 20, RS_FMT_TEXT, 0 } };
 	struct rlimit nocore = { 0, 0 };
 	size_t i;
 	int rc;

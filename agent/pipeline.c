@@ -173,7 +173,7 @@ plan_and_apply(const struct rs_runopts *o, const struct rs_config *c,
 	err->code = 0;
 	rc = finish_sync(o, c, &t, &run, err);
 	run.exit_code = rc;
-	if (rs_verbosity > RS_LOG_ERROR)
+	if (rs_verbosity > RS_LOG_ERROR && !o->no_report)
 		report_write(stdout, o->format, &run);
 	if (err->code)
 		pipeline_fail(err);

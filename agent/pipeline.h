@@ -39,6 +39,7 @@ struct rs_runopts {
 	long timeout;		/* per gateway check, seconds */
 	long parallel;		/* simultaneous gateway checks */
 	enum rs_format format;
+	int no_report;		/* log only (watch) */
 };
 
 int pipeline_sync(const struct rs_runopts *, struct rs_config *,

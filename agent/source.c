@@ -3,6 +3,7 @@
  * See source.h for the contract.
  */
 #include <ldap.h>
+#include <poll.h>
 #include <sasl/sasl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@
 struct rs_source {
 	const struct rs_config *c;
 	LDAP *ld;
+	ldap_sync_t *ls;	/* the watch search, when started */
+	size_t changes;		/* announced since the last wait */
+	int ended;		/* the server ended the watch search */
 };
 
 typedef void (*entry_fn)(struct rs_source *, LDAPMessage *, void *);
@@ -135,9 +139,151 @@ source_close(struct rs_source *s)
 {
 	if (s == NULL)
 		return;
-	if (s->ld)
+	if (s->ls)
+		ldap_sync_destroy(s->ls, 1);	/* unbinds s->ld too */
+	else if (s->ld)
 		ldap_unbind_ext_s(s->ld, NULL, NULL);
 	free(s);
+}
+
+static int
+on_sync_entry(ldap_sync_t *ls, LDAPMessage *msg, struct berval *uuid,
+    ldap_sync_refresh_t phase)
+{
+	(void)msg;
+	(void)uuid;
+	(void)phase;
+	((struct rs_source *)ls->ls_private)->changes++;
+	return LDAP_SUCCESS;
+}
+
+static int
+on_sync_reference(ldap_sync_t *ls, LDAPMessage *msg)
+{
+	(void)msg;
+	((struct rs_source *)ls->ls_private)->changes++;
+	return LDAP_SUCCESS;
+}
+
+static int
+on_sync_intermediate(ldap_sync_t *ls, LDAPMessage *msg, BerVarray uuids,
+    ldap_sync_refresh_t phase)
+{
+	(void)msg;
+	(void)phase;
+	if (uuids != NULL)
+		((struct rs_source *)ls->ls_private)->changes++;
+	return LDAP_SUCCESS;
+}
+
+static int
+on_sync_result(ldap_sync_t *ls, LDAPMessage *msg, int refresh_deletes)
+{
+	struct rs_source *s = ls->ls_private;
+	char *diag = NULL;
+	int code = LDAP_OTHER;
+
+	(void)refresh_deletes;
+	ldap_parse_result(s->ld, msg, &code, NULL, &diag, NULL, NULL, 0);
+	rs_log(RS_LOG_DEBUG, "ldap sync search ended: %s%s%s",
+	    ldap_err2string(code), diag && *diag ? ": " : "",
+	    diag ? diag : "");
+	ldap_memfree(diag);
+	s->ended = 1;
+	return LDAP_SUCCESS;
+}
+
+static void
+set_filter(ldap_sync_t *ls, const char *filter)
+{
+	ldap_memfree(ls->ls_filter);
+	ls->ls_filter = ldap_strdup(filter);
+}
+
+int
+source_watch_start(struct rs_source *s, const struct buf *cookie,
+    struct rs_err *err)
+{
+	ldap_sync_t *ls = ldap_sync_initialize(NULL);
+	int rc;
+
+	if (ls == NULL)
+		return rs_err_set(err, RS_EX_FAIL, "out of memory");
+	s->ls = ls;
+	ls->ls_base = ldap_strdup(s->c->ldap.base_dn);
+	ls->ls_scope = LDAP_SCOPE_SUBTREE;
+	ls->ls_attrs = ldap_memcalloc(2, sizeof(char *));
+	ls->ls_attrs[0] = ldap_strdup(LDAP_NO_ATTRS);
+	ls->ls_timeout = 0;
+	ls->ls_search_entry = on_sync_entry;
+	ls->ls_search_reference = on_sync_reference;
+	ls->ls_intermediate = on_sync_intermediate;
+	ls->ls_search_result = on_sync_result;
+	ls->ls_private = s;
+	ls->ls_ld = s->ld;
+	if (cookie && cookie->len) {
+		ber_str2bv(cookie->data, cookie->len, 1, &ls->ls_cookie);
+	} else {
+		set_filter(ls, "(&(objectClass=*)(!(objectClass=*)))");
+		if ((rc = ldap_sync_init_refresh_only(ls)) != LDAP_SUCCESS)
+			return ldap_fail(s, rc, "taking a sync cookie (the "
+			    "server needs the syncprov overlay)", err);
+		s->ended = 0;	/* that search is done; the next one persists */
+	}
+	set_filter(ls, "(objectClass=*)");
+	rc = ldap_sync_init_refresh_and_persist(ls);
+	if (rc == LDAP_SYNC_REFRESH_REQUIRED)
+		return rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the server no "
+		    "longer accepts the saved sync cookie", s->c->ldap.uri);
+	if (rc != LDAP_SUCCESS)
+		return ldap_fail(s, rc, "persistent search (RFC 4533)", err);
+	s->changes = 0;
+	return 0;
+}
+
+/* Process what libldap has (it may hold messages already read), then
+ * wait for the socket when nothing was announced. */
+static int
+drain(struct rs_source *s, struct rs_err *err)
+{
+	int rc;
+
+	if ((rc = ldap_sync_poll(s->ls)) != LDAP_SUCCESS)
+		return ldap_fail(s, rc < 0 ? LDAP_SERVER_DOWN : rc,
+		    "persistent search", err);
+	if (s->ended)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server "
+		    "ended the persistent search", s->c->ldap.uri);
+	return 0;
+}
+
+int
+source_watch_wait(struct rs_source *s, int ms, struct rs_err *err)
+{
+	struct pollfd pfd = { -1, POLLIN, 0 };
+	size_t n;
+
+	if (drain(s, err) < 0)
+		return -1;
+	if (s->changes == 0) {
+		ldap_get_option(s->ld, LDAP_OPT_DESC, &pfd.fd);
+		if (poll(&pfd, 1, ms) <= 0)
+			return 0;
+		if (drain(s, err) < 0)
+			return -1;
+	}
+	n = s->changes;
+	s->changes = 0;
+	return (int)n;
+}
+
+void
+source_watch_cookie(struct rs_source *s, struct buf *out)
+{
+	buf_reset(out);
+	if (s->ls && s->ls->ls_cookie.bv_len)
+		buf_add(out, s->ls->ls_cookie.bv_val, s->ls->ls_cookie.bv_len);
+	buf_str(out);
 }
 
 static double

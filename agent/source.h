@@ -15,6 +15,13 @@
  *	page, ldap.timeout per page) of the mapping profile and fills the
  *	model: policy entries, users, disabled users, send-as entries.
  *	source_close() unbinds.
+ *	source_watch_start() starts an RFC 4533 refreshAndPersist search over
+ *	the whole base that serves only as change notification; it resumes
+ *	from the given cookie, or takes a fresh one first (a refreshOnly
+ *	search that matches nothing) so that no entry is sent at start.
+ *	source_watch_wait() waits up to the given milliseconds and returns the
+ *	number of changes the server announced (0 on time out or signal).
+ *	source_watch_cookie() copies the latest sync cookie.
  *
  * Diagnostics
  *	Anything short of a complete answer is an error with RS_EX_UNAVAILABLE
@@ -23,6 +30,10 @@
  *	a connection lost between pages. A filter the client library rejects
  *	is RS_EX_CONFIG (78). Messages name the URI, the base DN, the filter
  *	and the server's diagnostic; never the bind password.
+ *	source_watch_start() fails with RS_EX_TEMPFAIL when the server no
+ *	longer accepts the cookie (start again without one);
+ *	source_watch_wait() returns -1 when the connection is lost or the
+ *	server ends the search.
  */
 #ifndef RS_SOURCE_H
 #define RS_SOURCE_H
@@ -36,5 +47,9 @@ int source_open(const struct rs_config *, struct rs_source **,
     struct rs_err *);
 int source_load(struct rs_source *, struct rs_model *, struct rs_err *);
 void source_close(struct rs_source *);
+int source_watch_start(struct rs_source *, const struct buf *,
+    struct rs_err *);
+int source_watch_wait(struct rs_source *, int, struct rs_err *);
+void source_watch_cookie(struct rs_source *, struct buf *);
 
 #endif

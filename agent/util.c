@@ -296,8 +296,8 @@ rs_log(enum rs_loglevel level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if ((int)level <= rs_verbosity &&
-	    (log_interactive || level != RS_LOG_INFO))
+	if ((int)level <= rs_verbosity && (log_interactive ||
+	    level != RS_LOG_INFO || rs_verbosity >= RS_LOG_DEBUG))
 		fprintf(stderr, "relaysync: %s: %s\n", tag[level], msg);
 	if (!log_interactive &&
 	    (level <= RS_LOG_INFO || (int)level <= rs_verbosity))

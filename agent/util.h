@@ -16,7 +16,8 @@
  *	too. rs_log() writes one message: errors and warnings always reach
  *	standard error (cron mail, the journal), information (one line per
  *	applied change, one summary per run) goes to the terminal or to
- *	syslog, debug lines (--verbose) to standard error and syslog.
+ *	syslog, debug lines (--verbose, which also shows information on
+ *	standard error) to standard error and syslog.
  *	read_file() reads a whole file; str_lower() lower-cases ASCII.
  *	run_cmd() runs a program (PATH search) with standard input from
  *	/dev/null, collects its standard output and error, and returns its

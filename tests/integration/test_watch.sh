@@ -1,0 +1,126 @@
+#!/bin/bash
+# relaysync watch against a slapd with syncprov: an OU flag flipped, a
+# send-as entry added, modified and deleted, a user moved to another OU
+# (modrdn), changes made while slapd was down (slapmodify), the delete
+# threshold after a SIGHUP reload, a concurrent sync, and SIGTERM.
+. "$(dirname "$0")/../lib.sh"
+
+start_slapd || exit 1
+ldap_load "$TOP/tests/fixtures/directory.ldif" || exit 1
+MAP_DIR=$T/postfix/relaysync
+write_config "$T/rs.yaml"
+mkdir -p "$T/state"
+
+q() { postmap -q "$1" "lmdb:$MAP_DIR/$2" 2>/dev/null; }
+has() { [ -n "$(q "$1" "$2")" ]; }		# has ADDRESS TABLE
+gone() { [ -z "$(q "$1" "$2")" ]; }		# gone ADDRESS TABLE
+is() { [ "$(q "$1" "$2")" = "$3" ]; }		# is ADDRESS TABLE VALUE
+
+# until DESCRIPTION SECONDS COMMAND...: passes when the command succeeds in time.
+until_ok() {
+	local d=$1 n=$(($2 * 20)) i
+	shift 2
+	for i in $(seq 1 "$n"); do
+		if "$@"; then ok "$d"; return; fi
+		sleep 0.05
+	done
+	not_ok "$d" "still failing after ${n} tries: $*"
+}
+
+"$RELAYSYNC" --config "$T/rs.yaml" --verbose watch >"$T/watch.out" 2>"$T/watch.err" &
+WATCH=$!
+PIDS+=("$WATCH")
+until_ok "watch installs the tables at start" 10 has alice@partner.example sender_relay
+
+ldap_modify <<LDIF
+dn: ou=interns,ou=sales,ou=people,$BASE_DN
+changetype: modify
+replace: relaysyncAllowUserGateways
+relaysyncAllowUserGateways: TRUE
+LDIF
+until_ok "an OU flag flipped to TRUE: bob's route appears" 5 has bob@partner.example sender_relay
+
+ldap_modify <<LDIF
+dn: relaysyncSendAsAddress=erin2@partner.example,uid=erin,ou=interns,ou=sales,ou=people,$BASE_DN
+changetype: add
+objectClass: relaysyncSendAs
+relaysyncSendAsAddress: erin2@partner.example
+relaysyncSmtpHost: smtp.erin.example
+LDIF
+until_ok "a send-as entry added: its route appears" 5 is erin2@partner.example sender_relay "[smtp.erin.example]:587"
+
+ldap_modify <<LDIF
+dn: relaysyncSendAsAddress=erin2@partner.example,uid=erin,ou=interns,ou=sales,ou=people,$BASE_DN
+changetype: modify
+replace: relaysyncSmtpHost
+relaysyncSmtpHost: smtp2.erin.example
+LDIF
+until_ok "a send-as entry modified: the new gateway is live" 5 is erin2@partner.example sender_relay "[smtp2.erin.example]:587"
+
+ldap_modify <<LDIF
+dn: relaysyncSendAsAddress=frank@smtps.example,uid=frank,ou=sales,ou=people,$BASE_DN
+changetype: delete
+LDIF
+until_ok "a send-as entry deleted: its route is gone" 5 gone frank@smtps.example sender_transport
+
+ldap_modify <<LDIF
+dn: uid=gina,ou=partners,$BASE_DN
+changetype: modrdn
+newrdn: uid=gina
+deleteoldrdn: 1
+newsuperior: ou=sales,ou=people,$BASE_DN
+LDIF
+until_ok "a user moved (modrdn) into an allowed OU: her route appears" 5 has gina@partner.example sender_relay
+
+# a sync from the timer while watch runs: the lock is only held per run
+# (75 only while the watcher's own run holds it)
+for i in $(seq 1 20); do
+	rs --config "$T/rs.yaml" sync
+	[ "$RC" != 75 ] && break
+	sleep 0.2
+done
+expect_eq "a timer sync runs (nothing to do) while watch waits" 0 "$RC"
+
+# slapd down, a change made offline, slapd back: the watcher catches up
+stop_slapd
+cat >"$T/offline.ldif" <<LDIF
+dn: ou=sales,ou=people,$BASE_DN
+changetype: modify
+add: objectClass
+objectClass: relaysyncPolicy
+-
+add: relaysyncAllowUserGateways
+relaysyncAllowUserGateways: FALSE
+LDIF
+slapmodify -F "$SLAPD_DIR/slapd.d" -b "$BASE_DN" -l "$T/offline.ldif" >"$T/slapmodify.log" 2>&1
+expect_eq "slapmodify changed the stopped directory" 0 "$?"
+check "while slapd is down the tables stay" has alice@partner.example sender_relay
+run_slapd
+until_ok "after slapd is back the watcher catches up (ou=sales forbidden)" 20 \
+    gone alice@partner.example sender_relay
+check "the reconnection was logged" grep -q 'trying the directory again' "$T/watch.err"
+
+# SIGHUP reloads the configuration: with max_removals 1 a removal of two
+# routes is refused, and the tables stay
+MAX_REMOVALS=1 write_config "$T/rs.yaml"
+kill -HUP "$WATCH"
+until_ok "SIGHUP reloads the configuration" 5 grep -q 'configuration reloaded' "$T/watch.err"
+before=$(tree_sum "$T/postfix")
+ldap_modify <<LDIF
+dn: uid=erin,ou=interns,ou=sales,ou=people,$BASE_DN
+changetype: modify
+replace: relaysyncAllowUserGateways
+relaysyncAllowUserGateways: FALSE
+LDIF
+until_ok "the delete threshold still applies in watch mode (2 removals > 1)" 5 grep -q 'refusing to remove' "$T/watch.err"
+expect_eq "the refused change left the tables untouched" "$before" "$(tree_sum "$T/postfix")"
+check "the watcher keeps running after a refusal" kill -0 "$WATCH"
+
+kill -TERM "$WATCH"
+for i in $(seq 1 100); do kill -0 "$WATCH" 2>/dev/null || break; sleep 0.05; done
+wait "$WATCH"
+expect_eq "SIGTERM: watch exits 0" 0 "$?"
+check "watch wrote its sync cookie to state_dir" test -s "$T/state/watch-cookie"
+cat "$T/watch.out" "$T/watch.err" >>"$T/all-output.log"
+expect_no_grep "no fixture password in watch's output" 'SECRET' "$T/all-output.log"
+finish
