@@ -115,7 +115,10 @@ install: build/relaysync
 	install -m 644 packaging/man/relaysync.yaml.5 $(DESTDIR)$(MANDIR)/man5/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/relaysync.service.in \
 	    >$(DESTDIR)$(SYSTEMDUNITDIR)/relaysync.service
-	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/relaysync.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/relaysync-watch.service.in \
+	    >$(DESTDIR)$(SYSTEMDUNITDIR)/relaysync-watch.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/relaysync.service \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/relaysync-watch.service
 	install -m 644 packaging/systemd/relaysync.timer $(DESTDIR)$(SYSTEMDUNITDIR)/
 	@conf=$(DESTDIR)$(SYSCONFDIR)/relaysync/relaysync.yaml; \
 	if [ -e "$$conf" ]; then echo "keeping $$conf"; else \

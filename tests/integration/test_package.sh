@@ -26,7 +26,8 @@ expect_grep "the configuration is a conffile" '^ /etc/relaysync/relaysync.yaml '
     <(dpkg-query -W -f='${Conffiles}\n' relaysync)
 expect_eq "the state directory exists, mode 700" 700 "$(stat -c %a /var/lib/relaysync)"
 check "the man pages are installed" test -s /usr/share/man/man8/relaysync.8.gz -a -s /usr/share/man/man5/relaysync.yaml.5.gz
-check "the systemd units are installed" test -s /lib/systemd/system/relaysync.service -a -s /lib/systemd/system/relaysync.timer
+check "the systemd units are installed" test -s /lib/systemd/system/relaysync.service \
+    -a -s /lib/systemd/system/relaysync.timer -a -s /lib/systemd/system/relaysync-watch.service
 
 start_slapd || exit 1
 ldap_load "$TOP/tests/fixtures/directory.ldif" || exit 1
@@ -35,10 +36,12 @@ RELAYSYNC=/usr/sbin/relaysync rs --config "$T/rs.yaml" check-config
 expect_eq "the installed relaysync passes check-config against the test slapd" 0 "$RC"
 expect_grep "and binds" 'ldap: connected to .* and bound as cn=relaysync' "$T/out"
 
-systemd-analyze verify /lib/systemd/system/relaysync.service /lib/systemd/system/relaysync.timer >"$T/analyze.log" 2>&1
+systemd-analyze verify /lib/systemd/system/relaysync.service /lib/systemd/system/relaysync.timer \
+    /lib/systemd/system/relaysync-watch.service >"$T/analyze.log" 2>&1
 expect_eq "systemd-analyze verify passes on the units" 0 "$?"
 [ -s "$T/analyze.log" ] && sed 's/^/    /' "$T/analyze.log" | head -10
 expect_grep "the service runs the installed binary" '^ExecStart=/usr/sbin/relaysync --quiet sync$' /lib/systemd/system/relaysync.service
+expect_grep "the watch unit runs relaysync watch" '^ExecStart=/usr/sbin/relaysync watch$' /lib/systemd/system/relaysync-watch.service
 expect_grep "the timer runs every five minutes" '^OnCalendar=\*:0/5$' /lib/systemd/system/relaysync.timer
 lint=0
 for page in /usr/share/man/man8/relaysync.8.gz /usr/share/man/man5/relaysync.yaml.5.gz; do
@@ -59,7 +62,8 @@ missing=""
 for k in uri starttls allow_plaintext bind_dn bind_password_file sasl_mech base_dn ca_file timeout \
     page_size mapping default_allow internal_domains require_verified allow_insecure \
     require_gateway_check max_removals map_dir map_type config_dir tls_level tls_ca_file reload \
-    key_file state_dir full_every metrics_file webhook_url layout disabled_filter; do
+    key_file state_dir full_every metrics_file webhook_url layout disabled_filter window_ms \
+    max_backoff; do
 	case "$man_keys" in *"$k"*) ;; *) missing="$missing $k" ;; esac
 done
 expect_eq "relaysync.yaml(5) documents every key" "" "$missing"
