@@ -3,6 +3,7 @@
 #   make deps       install the Debian packages needed to build and test (root)
 #   make check      deps, build, then every test (unit, integration, end to end)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
+#   make bench      the benchmark (minutes; not part of make check)
 #   make demo       deps, build, a throwaway slapd and Postfix directory, one sync
 #   make install    install under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local)
 #   make deb        build a Debian package in build/deb/
@@ -45,7 +46,7 @@ DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
                python3 python3-aiosmtpd openssl strace valgrind clang \
                libclang-rt-14-dev mandoc debhelper dpkg-dev fakeroot systemd
 
-.PHONY: all deps check unit fuzz demo install deb clean
+.PHONY: all deps check unit fuzz bench demo install deb clean
 
 all: build/relaysync
 
@@ -96,6 +97,12 @@ check: deps
 # each for a few seconds).
 fuzz: $(FUZZ_BINS)
 	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# make bench: speed against the floor at 10,000 and 100,000 users (minutes;
+# BENCH_SIZES and WATCH_MODS override). Not part of make check.
+bench: deps
+	$(MAKE) all
+	tests/bench/run.sh
 
 demo: deps
 	$(MAKE) all

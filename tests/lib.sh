@@ -48,6 +48,9 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+trap 'exit 129' HUP PIPE
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 ok() { PASS=$((PASS + 1)); echo "PASS: $1"; }
 
@@ -147,6 +150,12 @@ ca_file() {
 # form), the mdb database for $BASE_DN, ppolicy and syncprov, listening on
 # ldap://127.0.0.1:$SLAPD_PORT and ldapi in $SLAPD_DIR.
 start_slapd() {
+	init_slapd "$@" && run_slapd
+}
+
+# init_slapd [EXTRA_CONFIG_LDIF]: the configuration of start_slapd, not started
+# (bulk data can then go in with slapadd -n1).
+init_slapd() {
 	SLAPD_DIR=$T/slapd
 	SLAPD_PORT=$(free_port)
 	mkdir -p "$SLAPD_DIR/db" "$SLAPD_DIR/slapd.d"
@@ -158,7 +167,6 @@ start_slapd() {
 	[ $# -gt 0 ] && cat "$1" >>"$SLAPD_DIR/config.ldif"
 	slapadd -n0 -F "$SLAPD_DIR/slapd.d" -l "$SLAPD_DIR/config.ldif" >"$SLAPD_DIR/slapadd.log" 2>&1 ||
 	    { cat "$SLAPD_DIR/slapadd.log"; return 1; }
-	run_slapd
 }
 
 run_slapd() {

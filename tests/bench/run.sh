@@ -1,0 +1,180 @@
+#!/bin/bash
+# make bench: relaysync's speed against the floor, on synthetic directories.
+#
+# For each size in BENCH_SIZES (default "10000 100000") it loads a generated
+# directory (tests/bench/gen.py) into a private slapd with slapadd and
+# measures, with the optimised binary:
+#   full    a first sync into an empty map directory (wall time, peak RSS)
+#   floor   the same paged searches with ldapsearch to /dev/null, plus
+#           postmap of tables of the same size
+#   noop    a second sync (nothing changed), against the searches alone;
+#           whether it wrote a generation or reloaded (it must not)
+#   change  a sync after 100 changed send-as entries, against the searches
+#   watch   WATCH_MODS (default 100) modifications one at a time, each timed
+#           from ldapmodify's return until postmap -q shows it (p50/p99/max)
+# and prints a table; the figures go to build/bench/results.json.
+. "$(dirname "$0")/../lib.sh"
+
+RELAYSYNC=$TOP/build/relaysync
+SIZES=${BENCH_SIZES:-10000 100000}
+WATCH_MODS=${WATCH_MODS:-100}
+OUT=${BENCH_OUT:-$TOP/build/bench}
+mkdir -p "$OUT"
+RESULTS=$OUT/results.json
+: >"$OUT/rows.json"
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }	# seconds since START
+
+# measure NAME CMD...: wall seconds in $SECS and peak RSS (KiB) in $RSS.
+measure() {
+	local name=$1
+	shift
+	/usr/bin/time -f '%e %M' -o "$T/$name.time" "$@" >"$T/$name.out" 2>"$T/$name.err"
+	MRC=$?
+	read -r SECS RSS <"$T/$name.time"
+}
+
+secrets_pool() {
+	printf 'k1 %s\n' "$(openssl rand -hex 32)" >"$T/etc/secret.key"
+	chmod 600 "$T/etc/secret.key"
+	for k in $(seq 1 64); do
+		"$RELAYSYNC" --config "$T/rs.yaml" encrypt-secret <<<"bench-pw-$k"
+	done >"$T/secrets"
+}
+
+floor_search() {	# the searches relaysync makes, paged, to /dev/null
+	local start f
+	start=$(now)
+	for f in "(relaysyncAllowUserGateways=*) relaysyncAllowUserGateways" \
+	    "(objectClass=inetOrgPerson) mail" \
+	    "(&(objectClass=inetOrgPerson)(pwdAccountLockedTime=*)) 1.1" \
+	    "(objectClass=relaysyncSendAs) relaysyncSendAsAddress relaysyncSmtpHost relaysyncSmtpPort relaysyncSmtpSecurity relaysyncSmtpUsername relaysyncSmtpPassword relaysyncVerified"; do
+		# shellcheck disable=SC2086
+		ldapsearch -x -LLL -H "ldap://127.0.0.1:$SLAPD_PORT" -D "$SVC_DN" -w "$SVC_PW" \
+		    -b "$BASE_DN" -E pr=500/noprompt $f >/dev/null
+	done
+	SEARCH=$(elapsed "$start")
+}
+
+floor_postmap() {	# postmap of tables of the same size
+	local start t
+	rm -rf "$T/pm"
+	mkdir -p "$T/pm"
+	for t in sender_relay sender_transport sasl_passwd tls_policy; do
+		cp "$MAP_DIR/$t" "$T/pm/$t"
+	done
+	start=$(now)
+	for t in sender_relay sender_transport sasl_passwd tls_policy; do
+		postmap -c /etc/postfix "lmdb:$T/pm/$t"
+	done
+	POSTMAP=$(elapsed "$start")
+}
+
+change_100() {	# 100 send-as entries get another host
+	awk 'NR % 4 == 1 && n < 100 { n++; printf "dn: %s\nchangetype: modify\nreplace: relaysyncSmtpHost\nrelaysyncSmtpHost: changed%d.example\n\n", $0, n }' \
+	    "$T/sendas.dns" | ldap_modify
+}
+
+watch_latency() {
+	local i dn addr start lat
+	"$RELAYSYNC" --config "$T/rs.yaml" watch >/dev/null 2>"$T/watch.err" &
+	local w=$!
+	sleep 3
+	: >"$T/latencies"
+	# modify live routes only: a rejected entry's change shows in no table
+	awk '{ print $1 }' "$MAP_DIR/sender_relay" >"$T/routed"
+	for i in $(seq 1 "$WATCH_MODS"); do
+		addr=$(sed -n "$((i * 7 % $(wc -l <"$T/routed") + 1))p" "$T/routed")
+		dn=$(grep -m1 "^relaysyncSendAsAddress=$addr," "$T/sendas.dns")
+		ldapmodify -x -H "ldap://127.0.0.1:$SLAPD_PORT" -D "$ADMIN_DN" -w "$ADMIN_PW" >/dev/null <<LDIF
+dn: $dn
+changetype: modify
+replace: relaysyncSmtpHost
+relaysyncSmtpHost: watch$i.example
+LDIF
+		start=$(now)
+		until postmap -q "$addr" "lmdb:$MAP_DIR/sender_relay" 2>/dev/null | grep -q "watch$i.example" ||
+		    postmap -q "$addr" "lmdb:$MAP_DIR/sender_transport" 2>/dev/null | grep -q "watch$i.example"; do
+			sleep 0.01
+			awk -v e="$(elapsed "$start")" 'BEGIN { exit !(e > 20) }' &&
+			    { echo "watch: $addr not updated after 20 s" >&2; break; }
+		done
+		elapsed "$start" >>"$T/latencies"
+	done
+	kill -TERM "$w"
+	wait "$w"
+	sort -n "$T/latencies" >"$T/latencies.sorted"
+	local n
+	n=$(wc -l <"$T/latencies.sorted")
+	P50=$(sed -n "$(((n + 1) / 2))p" "$T/latencies.sorted")
+	P99=$(sed -n "$(((n * 99 + 99) / 100))p" "$T/latencies.sorted")
+	MAX=$(tail -1 "$T/latencies.sorted")
+}
+
+bench_size() {
+	local n=$1
+	rm -rf "$T/slapd" "$T/postfix" "$T/state"
+	mkdir -p "$T/state" "$T/etc"
+	init_slapd || return 1
+	MAP_DIR=$T/postfix/relaysync
+	write_config "$T/rs.yaml"
+	sed -i 's/^  reload: true$/  reload: false/' "$T/rs.yaml"
+	[ -s "$T/secrets" ] || secrets_pool
+	/usr/bin/python3 "$TOP/tests/bench/gen.py" "$n" "$T/secrets" >"$T/data.ldif"
+	grep '^dn: relaysyncSendAsAddress=' "$T/data.ldif" | sed 's/^dn: //' >"$T/sendas.dns"
+	local start
+	start=$(now)
+	slapadd -q -n1 -F "$SLAPD_DIR/slapd.d" -l "$T/data.ldif" >"$T/slapadd-data.log" 2>&1 ||
+	    { cat "$T/slapadd-data.log"; return 1; }
+	echo "n=$n: $(wc -l <"$T/sendas.dns") send-as entries loaded with slapadd in $(elapsed "$start") s" >&2
+	run_slapd
+	measure full "$RELAYSYNC" --config "$T/rs.yaml" --quiet sync
+	FULL=$SECS FULL_RSS=$RSS
+	ROUTES=$(cat "$MAP_DIR/sender_relay" "$MAP_DIR/sender_transport" | wc -l)
+	floor_search
+	floor_postmap
+	FLOOR=$(awk -v a="$SEARCH" -v b="$POSTMAP" 'BEGIN { printf "%.3f", a + b }')
+	GEN=$(readlink "$MAP_DIR")
+	measure noop "$RELAYSYNC" --config "$T/rs.yaml" --format json sync
+	NOOP=$SECS NOOP_RSS=$RSS
+	NOOP_WROTE=$([ "$(readlink "$MAP_DIR")" = "$GEN" ] && echo no || echo yes)
+	NOOP_RELOAD=$(grep -q '"reloaded":true' "$T/noop.out" && echo yes || echo no)
+	change_100
+	measure change "$RELAYSYNC" --config "$T/rs.yaml" --quiet sync
+	CHANGE=$SECS
+	watch_latency
+	printf '{"users":%d,"routes":%d,"full_s":%s,"floor_s":%s,"search_s":%s,"postmap_s":%s,"full_rss_kib":%s,"noop_s":%s,"noop_rss_kib":%s,"noop_wrote_generation":"%s","noop_reloaded":"%s","change100_s":%s,"watch_mods":%d,"watch_p50_s":%s,"watch_p99_s":%s,"watch_max_s":%s}\n' \
+	    "$n" "$ROUTES" "$FULL" "$FLOOR" "$SEARCH" "$POSTMAP" "$FULL_RSS" "$NOOP" "$NOOP_RSS" \
+	    "$NOOP_WROTE" "$NOOP_RELOAD" "$CHANGE" "$WATCH_MODS" "$P50" "$P99" "$MAX" >>"$OUT/rows.json"
+	stop_slapd
+}
+
+for n in $SIZES; do
+	bench_size "$n" || exit 1
+done
+/usr/bin/python3 - "$OUT/rows.json" "$RESULTS" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for r in rows:
+    r["full_over_floor"] = round(r["full_s"] / max(r["floor_s"], 1e-9), 2)
+    r["noop_over_search"] = round(r["noop_s"] / max(r["search_s"], 1e-9), 2)
+    r["change100_over_search"] = round(r["change100_s"] / max(r["search_s"], 1e-9), 2)
+res = {"sizes": rows}
+if len(rows) >= 2:
+    res["scaling_full"] = round(rows[-1]["full_s"] / max(rows[0]["full_s"], 1e-9), 2)
+json.dump(res, open(sys.argv[2], "w"), indent=1)
+hdr = ("users", "routes", "full s", "floor s", "full/floor", "noop s", "search s",
+       "noop/search", "noop wrote", "chg100 s", "chg/search", "RSS MiB", "watch p50", "p99", "max")
+print("| " + " | ".join(hdr) + " |")
+print("|" + "---|" * len(hdr))
+for r in rows:
+    print("| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s/%s | %.2f | %.2f | %.1f | %.3f | %.3f | %.3f |" % (
+        r["users"], r["routes"], r["full_s"], r["floor_s"], r["full_over_floor"], r["noop_s"],
+        r["search_s"], r["noop_over_search"], r["noop_wrote_generation"], r["noop_reloaded"],
+        r["change100_s"], r["change100_over_search"], max(r["full_rss_kib"], r["noop_rss_kib"]) / 1024,
+        r["watch_p50_s"], r["watch_p99_s"], r["watch_max_s"]))
+if "scaling_full" in res:
+    print("scaling of the full sync, %d -> %d users: %.2fx" % (rows[0]["users"], rows[-1]["users"], res["scaling_full"]))
+print("results: " + sys.argv[2])
+PY
