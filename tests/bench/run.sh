@@ -100,7 +100,7 @@ LDIF
 			awk -v e="$(elapsed "$start")" 'BEGIN { exit !(e > 20) }' &&
 			    { echo "watch: $addr not updated after 20 s" >&2; break; }
 		done
-		elapsed "$start" >>"$T/latencies"
+		echo "$(elapsed "$start")" >>"$T/latencies"
 	done
 	kill -TERM "$w"
 	wait "$w"

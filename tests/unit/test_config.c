@@ -41,6 +41,10 @@ test_defaults(void **state)
 	assert_string_equal(c.secrets.key_file, "/etc/relaysync/secret.key");
 	assert_string_equal(c.state_dir, "/var/lib/relaysync");
 	assert_int_equal(c.full_every, 288);
+	assert_int_equal(c.watch.window_ms, 200);
+	assert_int_equal(c.watch.max_backoff, 60);
+	assert_int_equal(c.policy.require_gateway_check, 0);
+	assert_string_equal(c.mapping.sendas_layout, "child");
 	assert_string_equal(c.mapping.attr[RS_F_HOST], "relaysyncSmtpHost");
 	assert_string_equal(c.mapping.user_filter, "(objectClass=inetOrgPerson)");
 	config_free(&c);
@@ -64,7 +68,8 @@ test_every_key(void **state)
 	    "secrets:\n  key_file: /srv/key\n"
 	    "state_dir: /srv/state\nfull_every: 3\n"
 	    "metrics_file: /srv/m.prom\n"
-	    "notify:\n  webhook_url: http://127.0.0.1:1/hook\n", &err), 0);
+	    "notify:\n  webhook_url: http://127.0.0.1:1/hook\n"
+	    "watch:\n  window_ms: 50\n  max_backoff: 5\n", &err), 0);
 	assert_int_equal(c.policy.default_allow, 1);
 	assert_int_equal(c.policy.n_internal_domains, 2);
 	assert_string_equal(c.policy.internal_domains[0], "example.com");
@@ -76,6 +81,8 @@ test_every_key(void **state)
 	assert_int_equal(c.postfix.reload, 0);
 	assert_int_equal(c.full_every, 3);
 	assert_string_equal(c.notify.webhook_url, "http://127.0.0.1:1/hook");
+	assert_int_equal(c.watch.window_ms, 50);
+	assert_int_equal(c.watch.max_backoff, 5);
 	config_free(&c);
 }
 
