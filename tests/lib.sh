@@ -28,6 +28,7 @@ SVC_PW="relaysync-bind-SECRET"
 
 cleanup() {
 	local d p
+	set +e	# a script's set -e must not cut the cleanup short
 	for d in "${POSTFIX_DIRS[@]}"; do
 		postfix -c "$d" stop >/dev/null 2>&1
 	done
