@@ -87,19 +87,55 @@ usage(const char *msg)
 	return RS_EX_USAGE;
 }
 
+/* The configuration and the key ring every directory command needs. */
+static int
+load_config(const struct opts *o, struct rs_config *c, struct rs_keyring *k)
+{
+	struct rs_err err;
+
+	memset(k, 0, sizeof(*k));
+	if (config_load(o->config, c, &err) < 0 ||
+	    keyring_load(c->secrets.key_file, 1, k, &err) < 0)
+		return fail(&err);
+	return 0;
+}
+
+/* Read the directory and decide; the model must outlive the decision. */
+static int
+load_decision(const struct opts *o, struct rs_config *c, struct rs_keyring *k,
+    struct rs_model *m, struct rs_decision *d)
+{
+	struct rs_err err;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	model_init(m);
+	if ((rc = load_config(o, c, k)) != 0)
+		return rc;
+	if (pipeline_read(c, m, &err) < 0 ||
+	    pipeline_decide(c, k, m, d, &err) < 0)
+		return fail(&err);
+	return 0;
+}
+
+static void
+unload(struct rs_config *c, struct rs_keyring *k, struct rs_model *m,
+    struct rs_decision *d)
+{
+	policy_free(d);
+	model_free(m);
+	keyring_free(k);
+	config_free(c);
+}
+
 static int
 cmd_sync(const struct opts *o)
 {
 	struct rs_keyring keys;
 	struct rs_config c;
-	struct rs_err err;
 	int rc;
 
-	memset(&keys, 0, sizeof(keys));
-	if (config_load(o->config, &c, &err) < 0 ||
-	    keyring_load(c.secrets.key_file, 1, &keys, &err) < 0)
-		rc = fail(&err);
-	else
+	if ((rc = load_config(o, &c, &keys)) == 0)
 		rc = pipeline_sync(&o->run, &c, &keys);
 	keyring_free(&keys);
 	config_free(&c);
@@ -118,17 +154,15 @@ cmd_verify(const struct opts *o)
 	size_t i, n = 0;
 	int rc;
 
-	memset(&d, 0, sizeof(d));
-	memset(&keys, 0, sizeof(keys));
-	model_init(&m);
-	if (config_load(o->config, &c, &err) < 0 ||
-	    keyring_load(c.secrets.key_file, 1, &keys, &err) < 0 ||
-	    pipeline_read(&c, &m, &err) < 0) {
-		rc = fail(&err);
-		goto out;
+	if ((rc = load_decision(o, &c, &keys, &m, &d)) != 0) {
+		unload(&c, &keys, &m, &d);
+		return rc;
 	}
-	c.policy.require_gateway_check = 0;
-	policy_decide(&m, &c, &keys, NULL, &d);
+	if (c.policy.require_gateway_check) {	/* check what it would gate */
+		c.policy.require_gateway_check = 0;
+		policy_free(&d);
+		policy_decide(&m, &c, &keys, NULL, &d);
+	}
 	sel = xcalloc(d.nroutes ? d.nroutes : 1, sizeof(*sel));
 	for (i = 0; i < d.nroutes; i++)
 		if (o->arg == NULL ||
@@ -143,11 +177,7 @@ cmd_verify(const struct opts *o)
 	else
 		rc = rc ? RS_EX_FAIL : RS_EX_OK;
 	free(sel);
-out:
-	policy_free(&d);
-	model_free(&m);
-	keyring_free(&keys);
-	config_free(&c);
+	unload(&c, &keys, &m, &d);
 	return rc;
 }
 
@@ -158,23 +188,11 @@ cmd_explain(const struct opts *o)
 	struct rs_keyring keys;
 	struct rs_model m;
 	struct rs_decision d;
-	struct rs_err err;
 	int rc;
 
-	memset(&d, 0, sizeof(d));
-	memset(&keys, 0, sizeof(keys));
-	model_init(&m);
-	if (config_load(o->config, &c, &err) < 0 ||
-	    keyring_load(c.secrets.key_file, 1, &keys, &err) < 0 ||
-	    pipeline_read(&c, &m, &err) < 0 ||
-	    pipeline_decide(&c, &keys, &m, &d, &err) < 0)
-		rc = fail(&err);
-	else
+	if ((rc = load_decision(o, &c, &keys, &m, &d)) == 0)
 		rc = explain(stdout, o->run.format, &c, &m, &d, o->arg);
-	policy_free(&d);
-	model_free(&m);
-	keyring_free(&keys);
-	config_free(&c);
+	unload(&c, &keys, &m, &d);
 	return rc;
 }
 

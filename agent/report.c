@@ -246,8 +246,10 @@ report_write(FILE *fp, enum rs_format fmt, const struct rs_run *r)
 	fflush(fp);
 }
 
-void
-report_json_buf(const struct rs_run *r, struct buf *out)
+/* Render into memory with a FILE * writer. */
+static void
+to_buf(struct buf *out, void (*fn)(FILE *, const void *, int, const char *),
+    const void *arg, int code, const char *error)
 {
 	char *mem = NULL;
 	size_t len = 0;
@@ -256,28 +258,39 @@ report_json_buf(const struct rs_run *r, struct buf *out)
 	buf_reset(out);
 	if (fp == NULL)
 		return;
-	report_json(fp, r);
+	fn(fp, arg, code, error);
 	fclose(fp);
 	buf_add(out, mem, len);
 	free(mem);
 }
 
-void
-report_failure_json(struct buf *out, int code, const char *error)
+static void
+run_json(FILE *fp, const void *run, int code, const char *error)
 {
-	char *mem = NULL;
-	size_t len = 0;
-	FILE *fp = open_memstream(&mem, &len);
+	(void)code;
+	(void)error;
+	report_json(fp, run);
+}
 
-	buf_reset(out);
-	if (fp == NULL)
-		return;
+static void
+failure_json(FILE *fp, const void *unused, int code, const char *error)
+{
+	(void)unused;
 	fputs("{\"dry_run\":false,\"applied\":false,", fp);
 	json_kv(fp, "error", error, 1);
 	fprintf(fp, "\"exit_code\":%d,\"version\":1}\n", code);
-	fclose(fp);
-	buf_add(out, mem, len);
-	free(mem);
+}
+
+void
+report_json_buf(const struct rs_run *r, struct buf *out)
+{
+	to_buf(out, run_json, r, 0, NULL);
+}
+
+void
+report_failure_json(struct buf *out, int code, const char *error)
+{
+	to_buf(out, failure_json, NULL, code, error);
 }
 
 void
