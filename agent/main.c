@@ -100,10 +100,11 @@ load_config(const struct opts *o, struct rs_config *c, struct rs_keyring *k)
 	return 0;
 }
 
-/* Read the directory and decide; the model must outlive the decision. */
+/* Read the directory and decide (gated: as sync would; ungated: the
+ * candidates a gateway check looks at). The model outlives the decision. */
 static int
-load_decision(const struct opts *o, struct rs_config *c, struct rs_keyring *k,
-    struct rs_model *m, struct rs_decision *d)
+load_decision(const struct opts *o, int gated, struct rs_config *c,
+    struct rs_keyring *k, struct rs_model *m, struct rs_decision *d)
 {
 	struct rs_err err;
 	int rc;
@@ -112,8 +113,11 @@ load_decision(const struct opts *o, struct rs_config *c, struct rs_keyring *k,
 	model_init(m);
 	if ((rc = load_config(o, c, k)) != 0)
 		return rc;
-	if (pipeline_read(c, m, &err) < 0 ||
-	    pipeline_decide(c, k, m, d, &err) < 0)
+	if (pipeline_read(c, m, &err) < 0)
+		return fail(&err);
+	if (!gated)
+		pipeline_candidates(c, k, m, d);
+	else if (pipeline_decide(c, k, m, d, &err) < 0)
 		return fail(&err);
 	return 0;
 }
@@ -154,14 +158,9 @@ cmd_verify(const struct opts *o)
 	size_t i, n = 0;
 	int rc;
 
-	if ((rc = load_decision(o, &c, &keys, &m, &d)) != 0) {
+	if ((rc = load_decision(o, 0, &c, &keys, &m, &d)) != 0) {
 		unload(&c, &keys, &m, &d);
 		return rc;
-	}
-	if (c.policy.require_gateway_check) {	/* check what it would gate */
-		c.policy.require_gateway_check = 0;
-		policy_free(&d);
-		policy_decide(&m, &c, &keys, NULL, &d);
 	}
 	sel = xcalloc(d.nroutes ? d.nroutes : 1, sizeof(*sel));
 	for (i = 0; i < d.nroutes; i++)
@@ -190,7 +189,7 @@ cmd_explain(const struct opts *o)
 	struct rs_decision d;
 	int rc;
 
-	if ((rc = load_decision(o, &c, &keys, &m, &d)) == 0)
+	if ((rc = load_decision(o, 1, &c, &keys, &m, &d)) == 0)
 		rc = explain(stdout, o->run.format, &c, &m, &d, o->arg);
 	unload(&c, &keys, &m, &d);
 	return rc;

@@ -53,6 +53,18 @@ pipeline_decide(const struct rs_config *c, const struct rs_keyring *keys,
 	return rc;
 }
 
+/* Decide as if policy.require_gateway_check were off: the routes that a
+ * gateway check would gate. */
+void
+pipeline_candidates(const struct rs_config *c, const struct rs_keyring *keys,
+    const struct rs_model *m, struct rs_decision *d)
+{
+	struct rs_config ungated = *c;
+
+	ungated.policy.require_gateway_check = 0;
+	policy_decide(m, &ungated, keys, NULL, d);
+}
+
 /* Check the given routes; record the passed ones in state_dir. */
 int
 pipeline_check(const struct rs_runopts *o, const struct rs_config *c,
@@ -187,23 +199,21 @@ plan_and_apply(const struct rs_runopts *o, const struct rs_config *c,
 
 /* sync --verify: check every otherwise accepted route before deciding. */
 static int
-verify_first(const struct rs_runopts *o, struct rs_config *c,
+verify_first(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys, const struct rs_model *m,
     struct rs_err *err)
 {
-	int require = c->policy.require_gateway_check, rc;
 	struct rs_decision d;
+	int rc;
 
-	c->policy.require_gateway_check = 0;
-	policy_decide(m, c, keys, NULL, &d);
-	c->policy.require_gateway_check = require;
+	pipeline_candidates(c, keys, m, &d);
 	rc = pipeline_check(o, c, d.routes, d.nroutes, stderr, err);
 	policy_free(&d);
 	return rc < 0 ? -1 : 0;
 }
 
 int
-pipeline_sync(const struct rs_runopts *o, struct rs_config *c,
+pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys)
 {
 	struct rs_lock lock = { -1 };

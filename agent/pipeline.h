@@ -12,6 +12,8 @@
  *	pipeline_read() reads the directory into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
  *	the policy requires them.
+ *	pipeline_candidates() decides as if policy.require_gateway_check were
+ *	off: the routes that verify checks and the gate then filters.
  *	pipeline_check() checks gateways (verify), records the passed ones
  *	in state_dir, prints the results, and returns how many failed.
  *	pipeline_fail() logs an error and returns its exit code.
@@ -42,12 +44,14 @@ struct rs_runopts {
 	int no_report;		/* log only (watch) */
 };
 
-int pipeline_sync(const struct rs_runopts *, struct rs_config *,
+int pipeline_sync(const struct rs_runopts *, const struct rs_config *,
     const struct rs_keyring *);
 int pipeline_read(const struct rs_config *, struct rs_model *,
     struct rs_err *);
 int pipeline_decide(const struct rs_config *, const struct rs_keyring *,
     const struct rs_model *, struct rs_decision *, struct rs_err *);
+void pipeline_candidates(const struct rs_config *, const struct rs_keyring *,
+    const struct rs_model *, struct rs_decision *);
 int pipeline_check(const struct rs_runopts *, const struct rs_config *,
     const struct rs_verdict **, size_t, FILE *, struct rs_err *);
 int pipeline_fail(const struct rs_err *);
