@@ -46,12 +46,7 @@ run postmap -c "$POSTFIX_DIR" -q alice@partner.example "lmdb:$MAP_DIR/sender_rel
 run postmap -c "$POSTFIX_DIR" -q frank@smtps.example "lmdb:$MAP_DIR/sender_transport"
 
 say "An LDAP admin allows gateways for ou=interns; the next dry run shows the change"
-ldap_modify <<LDIF
-dn: ou=interns,ou=sales,ou=people,$BASE_DN
-changetype: modify
-replace: relaysyncAllowUserGateways
-relaysyncAllowUserGateways: TRUE
-LDIF
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
 run "$RELAYSYNC" --config "$CFG" sync --dry-run
 
 say "Postfix settings to add once (relaysync postfix-config)"

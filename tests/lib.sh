@@ -216,6 +216,16 @@ ldap_modify() {
 	    >>"$T/ldapmodify.log" 2>&1
 }
 
+# set_allow DN TRUE|FALSE: an admin sets the allow flag of an entry that has one.
+set_allow() {
+	ldap_modify <<LDIF
+dn: $1
+changetype: modify
+replace: relaysyncAllowUserGateways
+relaysyncAllowUserGateways: $2
+LDIF
+}
+
 # fill FILE: substitute the @NAME@ placeholders of a fixture.
 fill() {
 	sed -e "s|@GW_PORT@|${GW_PORT:-2525}|g" -e "s|@GW_SSL_PORT@|${GW_SSL_PORT:-4465}|g" \

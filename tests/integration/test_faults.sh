@@ -27,21 +27,12 @@ snapshot() {
 	for t in $TABLES; do cp "$MAP_DIR/$t" "$T/$1/$t"; done
 }
 
-set_interns() {
-	ldap_modify <<EOF
-dn: ou=interns,ou=sales,ou=people,$BASE_DN
-changetype: modify
-replace: relaysyncAllowUserGateways
-relaysyncAllowUserGateways: $1
-EOF
-}
-
 # State A: the installed generation. State B: what the next run installs.
 rs --config "$T/rs.yaml" sync
 expect_eq "initial sync (state A) exits 0" 0 "$RC"
 snapshot A
 cp -a "$T/maps" "$T/maps.A"
-set_interns TRUE
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
 rs --config "$T/ref.yaml" sync
 MAP_DIR=$T/ref/relaysync snapshot B
 check "states A and B differ" sh -c "! cmp -s $T/A/sasl_passwd $T/B/sasl_passwd"
@@ -178,7 +169,7 @@ rm "$T/fakebin/postfix"
 
 # 6. A damaged installed index with unchanged text is found and rebuilt.
 restore maps.A
-set_interns FALSE
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" FALSE
 cp "$MAP_DIR/sender_relay" "$T/saved_relay"
 : >"$T/empty"
 postmap -c /etc/postfix "lmdb:$T/empty"
@@ -188,18 +179,13 @@ expect_eq "a damaged index is a pending change (dry run exits 2)" 2 "$RC"
 rs --config "$T/rs.yaml" sync
 expect_eq "the next sync rebuilds it" 0 "$RC"
 expect_eq "after the rebuild the live set is whole" A "$(whole)"
-set_interns TRUE
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
 
 # 7. The delete threshold, --force, and the empty set.
 restore maps.A
 MAX_REMOVALS=1 write_config "$T/max1.yaml"
-set_interns FALSE
-ldap_modify <<EOF
-dn: ou=people,$BASE_DN
-changetype: modify
-replace: relaysyncAllowUserGateways
-relaysyncAllowUserGateways: FALSE
-EOF
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" FALSE
+set_allow "ou=people,$BASE_DN" FALSE
 rs --config "$T/max1.yaml" sync --dry-run
 expect_eq "a dry run over the threshold exits 75" 75 "$RC"
 rs --config "$T/max1.yaml" sync
@@ -210,12 +196,7 @@ rs --config "$T/max1.yaml" sync --force
 expect_eq "--force applies it" 0 "$RC"
 expect_eq "after --force only erin's route is left" "erin@nologin.example [mx.nologin.example]:25" \
     "$(cat "$MAP_DIR/sender_relay")"
-ldap_modify <<EOF
-dn: uid=erin,ou=interns,ou=sales,ou=people,$BASE_DN
-changetype: modify
-replace: relaysyncAllowUserGateways
-relaysyncAllowUserGateways: FALSE
-EOF
+set_allow "uid=erin,ou=interns,ou=sales,ou=people,$BASE_DN" FALSE
 before=$(tree_sum "$T/maps")
 rs --config "$T/rs.yaml" sync
 expect_eq "emptying a non-empty set is refused with 75" 75 "$RC"

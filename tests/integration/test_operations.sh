@@ -104,12 +104,7 @@ expect_grep "the failure is posted with its error and exit code" '"error":"ldap 
 run_slapd
 write_config "$T/bad-hook.yaml" "notify:
   webhook_url: http://127.0.0.1:$(free_port)/nothing-listens"
-ldap_modify <<LDIF
-dn: ou=interns,ou=sales,ou=people,$BASE_DN
-changetype: modify
-replace: relaysyncAllowUserGateways
-relaysyncAllowUserGateways: TRUE
-LDIF
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
 rs --config "$T/bad-hook.yaml" sync
 expect_eq "a sync whose webhook is down still exits 0" 0 "$RC"
 expect_grep "the webhook failure is logged as a warning" 'warning: notify.webhook_url http://127.0.0.1:[0-9]+/nothing-listens: .*the sync itself is not affected' "$T/err"

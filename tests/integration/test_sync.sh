@@ -145,12 +145,7 @@ check "after the flip alice's address goes to the default relay" wait_for_subjec
 expect_eq "the default relay saw no login for alice" "None" "$(record relay e2e-alice-2 auth_login)"
 
 # --- the admin allows interns again below sales: bob's route appears ---
-ldap_modify <<EOF
-dn: ou=interns,ou=sales,ou=people,$BASE_DN
-changetype: modify
-replace: relaysyncAllowUserGateways
-relaysyncAllowUserGateways: TRUE
-EOF
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
 rs --config "$CFG" sync --format json
 expect_eq "allowing interns adds exactly bob's route" "['bob@partner.example'] []" \
     "$(json_get "$T/out" '[x["address"] for x in r["added"]], [x["address"] for x in r["removed"]]')"

@@ -20,12 +20,7 @@ rs --config "$T/rs.yaml" sync
 expect_eq "sync under valgrind: exit 0, no memory error" 0 "$RC"
 rs --config "$T/rs.yaml" sync
 expect_eq "no-op sync under valgrind: exit 0, no memory error" 0 "$RC"
-ldap_modify <<LDIF
-dn: ou=people,$BASE_DN
-changetype: modify
-replace: relaysyncAllowUserGateways
-relaysyncAllowUserGateways: FALSE
-LDIF
+set_allow "ou=people,$BASE_DN" FALSE
 rs --config "$T/rs.yaml" sync --force
 expect_eq "sync removing routes under valgrind: exit 0, no memory error" 0 "$RC"
 printf 'ldap:\n  uri: ldaps://x\n  bogus: 1\n' >"$T/bad.yaml"

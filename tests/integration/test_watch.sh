@@ -32,12 +32,7 @@ WATCH=$!
 PIDS+=("$WATCH")
 until_ok "watch installs the tables at start" 10 has alice@partner.example sender_relay
 
-ldap_modify <<LDIF
-dn: ou=interns,ou=sales,ou=people,$BASE_DN
-changetype: modify
-replace: relaysyncAllowUserGateways
-relaysyncAllowUserGateways: TRUE
-LDIF
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
 until_ok "an OU flag flipped to TRUE: bob's route appears" 5 has bob@partner.example sender_relay
 
 ldap_modify <<LDIF
@@ -106,12 +101,7 @@ MAX_REMOVALS=1 write_config "$T/rs.yaml"
 kill -HUP "$WATCH"
 until_ok "SIGHUP reloads the configuration" 5 grep -q 'configuration reloaded' "$T/watch.err"
 before=$(tree_sum "$T/postfix")
-ldap_modify <<LDIF
-dn: uid=erin,ou=interns,ou=sales,ou=people,$BASE_DN
-changetype: modify
-replace: relaysyncAllowUserGateways
-relaysyncAllowUserGateways: FALSE
-LDIF
+set_allow "uid=erin,ou=interns,ou=sales,ou=people,$BASE_DN" FALSE
 until_ok "the delete threshold still applies in watch mode (2 removals > 1)" 5 grep -q 'refusing to remove' "$T/watch.err"
 expect_eq "the refused change left the tables untouched" "$before" "$(tree_sum "$T/postfix")"
 check "the watcher keeps running after a refusal" kill -0 "$WATCH"
