@@ -25,7 +25,7 @@ LIBS      = -lldap -llber -lyaml -lcrypto -lcurl
 SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
-MODULES   = util config model validate secret source policy render plan \
+MODULES   = util config model validate secret source policy render snapshot plan \
             report verify notify apply explain pipeline watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
@@ -34,7 +34,8 @@ SAN_OBJS  = $(MODULES:%=build/san/%.o)
 UNIT      = test_validate test_config test_policy test_render test_plan \
             test_secret
 UNIT_BINS = $(UNIT:%=build/san/%)
-FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn
+FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn \
+            fuzz_snapshot
 FUZZ_BINS = $(FUZZ:%=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \

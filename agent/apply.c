@@ -488,6 +488,19 @@ install(struct site *s, const struct rs_tables *t, struct rs_applied *out,
 	return rc;
 }
 
+unsigned long
+apply_generation(const struct rs_config *c)
+{
+	struct rs_err err;
+	struct site s;
+	unsigned long gen;
+
+	site_init(&s, c);
+	gen = inspect(&s, &err) == 0 ? s.current : 0;
+	site_free(&s);
+	return gen;
+}
+
 int
 apply_tables(const struct rs_config *c, const struct rs_tables *t,
     int tables_changed, struct rs_applied *out, struct rs_err *err)

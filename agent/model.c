@@ -17,25 +17,36 @@ model_init(struct rs_model *m)
 	strmap_init(&m->user_by_dn);
 }
 
+static void
+free_user(struct rs_user *u)
+{
+	free(u->dn);
+	free(u->display_dn);
+	free(u->mail);
+}
+
+static void
+free_sendas(struct rs_sendas *s)
+{
+	int j;
+
+	free(s->dn);
+	free(s->owner);
+	for (j = 0; j < RS_F_COUNT; j++)
+		free(s->f[j].val);
+}
+
 void
 model_free(struct rs_model *m)
 {
 	size_t i;
-	int j;
 
 	for (i = 0; i < m->npol; i++)
 		free(m->pol[i].dn);
-	for (i = 0; i < m->nusers; i++) {
-		free(m->users[i].dn);
-		free(m->users[i].display_dn);
-		free(m->users[i].mail);
-	}
-	for (i = 0; i < m->nsendas; i++) {
-		free(m->sendas[i].dn);
-		free(m->sendas[i].owner);
-		for (j = 0; j < RS_F_COUNT; j++)
-			free(m->sendas[i].f[j].val);
-	}
+	for (i = 0; i < m->nusers; i++)
+		free_user(&m->users[i]);
+	for (i = 0; i < m->nsendas; i++)
+		free_sendas(&m->sendas[i]);
 	free(m->pol);
 	free(m->users);
 	free(m->sendas);
@@ -80,19 +91,21 @@ dn_parent(const char *dn)
 	return NULL;
 }
 
-void
+struct rs_ou_policy *
 model_add_policy(struct rs_model *m, const char *dn, int allow)
 {
 	struct rs_ou_policy *p;
 
 	m->pol = vec_grow(m->pol, &m->cappol, m->npol, sizeof(*m->pol));
 	p = &m->pol[m->npol++];
+	p->uuid[0] = '\0';
 	p->dn = dn_norm(dn);
 	p->allow = allow;
 	*strmap_slot(&m->pol_by_dn, p->dn) = (void *)(uintptr_t)m->npol;
+	return p;
 }
 
-void
+struct rs_user *
 model_add_user(struct rs_model *m, const char *dn, const char *mail)
 {
 	struct rs_user *u;
@@ -100,11 +113,13 @@ model_add_user(struct rs_model *m, const char *dn, const char *mail)
 	m->users = vec_grow(m->users, &m->capusers, m->nusers,
 	    sizeof(*m->users));
 	u = &m->users[m->nusers++];
+	u->uuid[0] = '\0';
 	u->dn = dn_norm(dn);
 	u->display_dn = xstrdup(dn);
 	u->mail = xstrdup(mail ? mail : "");
 	u->disabled = 0;
 	*strmap_slot(&m->user_by_dn, u->dn) = (void *)(uintptr_t)m->nusers;
+	return u;
 }
 
 struct rs_sendas *
@@ -168,4 +183,525 @@ model_set_disabled(struct rs_model *m, const char *dn)
 		return -1;
 	u->disabled = 1;
 	return 0;
+}
+
+/* Is the normalized DN dn at or below root? */
+int
+dn_within(const char *dn, const char *root)
+{
+	const char *p;
+
+	for (p = dn; p != NULL; p = dn_parent(p))
+		if (strcmp(p, root) == 0)
+			return 1;
+	return 0;
+}
+
+void
+model_changes_init(struct rs_changes *ch)
+{
+	memset(ch, 0, sizeof(*ch));
+	strmap_init(&ch->at);
+	strmap_init(&ch->gone);
+	strmap_init(&ch->present);
+}
+
+void
+model_changes_free(struct rs_changes *ch)
+{
+	size_t i;
+
+	for (i = 0; i < ch->n; i++)
+		free(ch->e[i].dn);
+	free(ch->e);
+	strmap_free(&ch->at);
+	strmap_free(&ch->gone);
+	strmap_free(&ch->present);
+	model_changes_init(ch);
+}
+
+/* Record a changed entry; a later change of the same UUID replaces it. */
+void
+model_changed(struct rs_changes *ch, const char *uuid, const char *dn,
+    int subordinates)
+{
+	struct rs_changed *e;
+	void **at = strmap_slot(&ch->at, uuid);
+
+	if (*at != NULL) {
+		e = &ch->e[(uintptr_t)*at - 1];
+		free(e->dn);
+	} else {
+		ch->e = vec_grow(ch->e, &ch->cap, ch->n, sizeof(*ch->e));
+		e = &ch->e[ch->n++];
+		*at = (void *)(uintptr_t)ch->n;
+	}
+	snprintf(e->uuid, sizeof(e->uuid), "%s", uuid);
+	e->dn = xstrdup(dn);
+	e->subordinates = subordinates;
+}
+
+static void
+add_read(struct rs_reads *r, enum rs_read_kind kind, const char *dn,
+    const char *ndn)
+{
+	struct rs_read *x;
+
+	r->r = vec_grow(r->r, &r->cap, r->n, sizeof(*r->r));
+	x = &r->r[r->n++];
+	x->kind = kind;
+	x->dn = xstrdup(dn);
+	x->ndn = ndn ? xstrdup(ndn) : dn_norm(dn);
+}
+
+void
+model_reads_free(struct rs_reads *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		free(r->r[i].dn);
+		free(r->r[i].ndn);
+	}
+	free(r->r);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Note the normalized DN the model has for a changed UUID (first wins). */
+static void
+note_old(struct strmap *old, const struct strmap *changed, const char *uuid,
+    const char *ndn, const char *raw)
+{
+	void **slot;
+
+	if (*uuid == '\0' || strmap_get(changed, uuid) == NULL)
+		return;
+	slot = strmap_slot(old, uuid);
+	if (*slot == NULL)
+		*slot = raw ? dn_norm(raw) : xstrdup(ndn);
+}
+
+static void
+old_dns(const struct rs_model *m, const struct strmap *changed,
+    struct strmap *old)
+{
+	size_t i;
+
+	for (i = 0; i < m->npol; i++)
+		note_old(old, changed, m->pol[i].uuid, m->pol[i].dn, NULL);
+	for (i = 0; i < m->nusers; i++)
+		note_old(old, changed, m->users[i].uuid, m->users[i].dn, NULL);
+	for (i = 0; i < m->nsendas; i++)
+		note_old(old, changed, m->sendas[i].uuid, NULL,
+		    m->sendas[i].dn);
+}
+
+void
+model_reads(const struct rs_model *m, const struct rs_changes *ch,
+    struct rs_reads *r)
+{
+	const struct rs_changed *e;
+	struct strmap old;
+	const char *was;
+	char *ndn;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	strmap_init(&old);
+	old_dns(m, &ch->at, &old);
+	for (i = 0; i < ch->n; i++) {
+		e = &ch->e[i];
+		ndn = dn_norm(e->dn);
+		was = strmap_get(&old, e->uuid);
+		if (was != NULL && strcmp(was, ndn) != 0) {
+			add_read(r, RS_DROP_SUBTREE, was, was);
+			add_read(r, RS_READ_SUBTREE, e->dn, ndn);
+		} else if (was == NULL && e->subordinates)
+			add_read(r, RS_READ_SUBTREE, e->dn, ndn);
+		else
+			add_read(r, RS_READ_ENTRY, e->dn, ndn);
+		free(ndn);
+	}
+	strmap_free_values(&old);
+}
+
+/* What model_merge() removes. */
+struct doom {
+	const struct rs_changes *ch;
+	struct strmap kill;	/* UUIDs */
+	struct strmap roots;	/* normalized DNs whose subtrees go */
+};
+
+static int
+doomed(const struct doom *d, const char *uuid, const char *ndn)
+{
+	const char *p;
+
+	if (*uuid != '\0' && strmap_get(&d->kill, uuid) != NULL)
+		return 1;
+	if (d->ch->present_phase && (*uuid == '\0' ||
+	    (strmap_get(&d->ch->present, uuid) == NULL &&
+	    strmap_get(&d->ch->at, uuid) == NULL)))
+		return 1;
+	for (p = ndn; d->roots.count > 0 && p != NULL; p = dn_parent(p))
+		if (strmap_get(&d->roots, p) != NULL)
+			return 1;
+	return 0;
+}
+
+static void
+kill_uuid(struct doom *d, const char *uuid)
+{
+	if (*uuid != '\0')
+		*strmap_slot(&d->kill, uuid) = (void *)1;
+}
+
+static void
+doom_init(struct doom *d, const struct rs_changes *ch,
+    const struct rs_reads *r, const struct rs_model *fresh)
+{
+	size_t i;
+
+	d->ch = ch;
+	strmap_init(&d->kill);
+	strmap_init(&d->roots);
+	for (i = 0; i < ch->gone.cap; i++)
+		if (ch->gone.slots[i].key != NULL)
+			kill_uuid(d, ch->gone.slots[i].key);
+	for (i = 0; i < ch->n; i++)
+		kill_uuid(d, ch->e[i].uuid);
+	for (i = 0; i < fresh->npol; i++)
+		kill_uuid(d, fresh->pol[i].uuid);
+	for (i = 0; i < fresh->nusers; i++)
+		kill_uuid(d, fresh->users[i].uuid);
+	for (i = 0; i < fresh->nsendas; i++)
+		kill_uuid(d, fresh->sendas[i].uuid);
+	for (i = 0; i < r->n; i++)
+		if (r->r[i].kind != RS_READ_ENTRY)
+			*strmap_slot(&d->roots, r->r[i].ndn) = (void *)1;
+}
+
+/* Drop the doomed entries, keeping the order of the others. A send-as
+ * entry is below a subtree when its owner is (child layout: its parent;
+ * attribute layout: the user it is on). */
+static void
+compact(struct rs_model *m, const struct doom *d)
+{
+	size_t i, n;
+
+	for (i = n = 0; i < m->npol; i++)
+		if (doomed(d, m->pol[i].uuid, m->pol[i].dn))
+			free(m->pol[i].dn);
+		else
+			m->pol[n++] = m->pol[i];
+	m->npol = n;
+	for (i = n = 0; i < m->nusers; i++)
+		if (doomed(d, m->users[i].uuid, m->users[i].dn))
+			free_user(&m->users[i]);
+		else
+			m->users[n++] = m->users[i];
+	m->nusers = n;
+	for (i = n = 0; i < m->nsendas; i++)
+		if (doomed(d, m->sendas[i].uuid, m->sendas[i].owner))
+			free_sendas(&m->sendas[i]);
+		else
+			m->sendas[n++] = m->sendas[i];
+	m->nsendas = n;
+}
+
+/* Is this UUID new in seen? (An entry without one always is.) */
+static int
+first(struct strmap *seen, const char *uuid)
+{
+	void **slot;
+
+	if (*uuid == '\0')
+		return 1;
+	slot = strmap_slot(seen, uuid);
+	if (*slot != NULL)
+		return 0;
+	*slot = (void *)1;
+	return 1;
+}
+
+/* Move the fresh entries into m (one per UUID and kind: overlapping
+ * reads find an entry twice). */
+static void
+take(struct rs_model *m, struct rs_model *fresh)
+{
+	struct strmap seen[3];
+	size_t i;
+	int k;
+
+	for (k = 0; k < 3; k++)
+		strmap_init(&seen[k]);
+	for (i = 0; i < fresh->npol; i++)
+		if (first(&seen[0], fresh->pol[i].uuid)) {
+			m->pol = vec_grow(m->pol, &m->cappol, m->npol,
+			    sizeof(*m->pol));
+			m->pol[m->npol++] = fresh->pol[i];
+		} else
+			free(fresh->pol[i].dn);
+	for (i = 0; i < fresh->nusers; i++)
+		if (first(&seen[1], fresh->users[i].uuid)) {
+			m->users = vec_grow(m->users, &m->capusers, m->nusers,
+			    sizeof(*m->users));
+			m->users[m->nusers++] = fresh->users[i];
+		} else
+			free_user(&fresh->users[i]);
+	for (i = 0; i < fresh->nsendas; i++)
+		if (first(&seen[2], fresh->sendas[i].uuid)) {
+			m->sendas = vec_grow(m->sendas, &m->capsendas,
+			    m->nsendas, sizeof(*m->sendas));
+			m->sendas[m->nsendas++] = fresh->sendas[i];
+		} else
+			free_sendas(&fresh->sendas[i]);
+	for (k = 0; k < 3; k++)
+		strmap_free(&seen[k]);
+	fresh->npol = fresh->nusers = fresh->nsendas = 0;
+	model_free(fresh);
+}
+
+/* Index the entries by DN again (a later entry with the same DN wins). */
+static void
+reindex(struct rs_model *m)
+{
+	size_t i;
+
+	strmap_free(&m->pol_by_dn);
+	strmap_free(&m->user_by_dn);
+	for (i = 0; i < m->npol; i++)
+		*strmap_slot(&m->pol_by_dn, m->pol[i].dn) = (void *)(i + 1);
+	for (i = 0; i < m->nusers; i++)
+		*strmap_slot(&m->user_by_dn, m->users[i].dn) = (void *)(i + 1);
+}
+
+void
+model_merge(struct rs_model *m, const struct rs_changes *ch,
+    const struct rs_reads *r, struct rs_model *fresh)
+{
+	struct doom d;
+
+	doom_init(&d, ch, r, fresh);
+	compact(m, &d);
+	strmap_free(&d.kill);
+	strmap_free(&d.roots);
+	take(m, fresh);
+	reindex(m);
+}
+
+/*
+ * The snapshot format: one line per entry, a kind letter ('P' policy,
+ * 'U' user, 'S' send-as) and fields, each "<length>:<bytes> " so that
+ * any byte survives; a send-as entry's values are "<count>" then the
+ * value (count 0: the attribute was absent).
+ */
+static void
+put(struct buf *b, const char *v, size_t len)
+{
+	buf_printf(b, "%zu:", len);
+	buf_add(b, v, len);
+	buf_add(b, " ", 1);
+}
+
+static void
+puts_field(struct buf *b, const char *v)
+{
+	put(b, v, strlen(v));
+}
+
+static void
+put_num(struct buf *b, unsigned long n)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%lu", n);
+	puts_field(b, num);
+}
+
+static void
+dump_sendas(struct buf *b, const struct rs_sendas *s)
+{
+	int j;
+
+	buf_add(b, "S ", 2);
+	puts_field(b, s->uuid);
+	puts_field(b, s->dn);
+	puts_field(b, s->owner);
+	for (j = 0; j < RS_F_COUNT; j++) {
+		put_num(b, s->f[j].val ? s->f[j].count : 0);
+		put(b, s->f[j].val ? s->f[j].val : "", s->f[j].len);
+	}
+	buf_add(b, "\n", 1);
+}
+
+void
+model_dump(const struct rs_model *m, struct buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < m->npol; i++) {
+		buf_add(b, "P ", 2);
+		puts_field(b, m->pol[i].uuid);
+		puts_field(b, m->pol[i].dn);
+		put_num(b, m->pol[i].allow == RS_YES);
+		buf_add(b, "\n", 1);
+	}
+	for (i = 0; i < m->nusers; i++) {
+		buf_add(b, "U ", 2);
+		puts_field(b, m->users[i].uuid);
+		puts_field(b, m->users[i].dn);
+		puts_field(b, m->users[i].display_dn);
+		puts_field(b, m->users[i].mail);
+		put_num(b, (unsigned long)m->users[i].disabled);
+		buf_add(b, "\n", 1);
+	}
+	for (i = 0; i < m->nsendas; i++)
+		dump_sendas(b, &m->sendas[i]);
+}
+
+struct cursor {
+	const char *p, *end;
+	int bad;
+};
+
+/* The next field: a pointer into the input and its length. */
+static const char *
+field(struct cursor *c, size_t *len)
+{
+	const char *v;
+	size_t n = 0;
+
+	while (!c->bad && c->p < c->end && *c->p >= '0' && *c->p <= '9' &&
+	    n < ((size_t)1 << 40))
+		n = n * 10 + (size_t)(*c->p++ - '0');
+	if (c->bad || c->p >= c->end || *c->p != ':' ||
+	    (size_t)(c->end - c->p) < n + 2 || c->p[n + 1] != ' ') {
+		c->bad = 1;
+		*len = 0;
+		return "";
+	}
+	v = c->p + 1;
+	c->p += n + 2;
+	*len = n;
+	return v;
+}
+
+static char *
+field_str(struct cursor *c)
+{
+	size_t len;
+	const char *v = field(c, &len);
+
+	return xstrndup(v, len);
+}
+
+static unsigned long
+field_num(struct cursor *c)
+{
+	char *v = field_str(c), *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0')
+		c->bad = 1;
+	free(v);
+	return n;
+}
+
+static void
+field_uuid(struct cursor *c, char *uuid)
+{
+	size_t len;
+	const char *v = field(c, &len);
+
+	if (len > RS_UUID_LEN)
+		c->bad = 1;
+	else {
+		memcpy(uuid, v, len);
+		uuid[len] = '\0';
+	}
+}
+
+static void
+parse_sendas(struct cursor *c, struct rs_model *m)
+{
+	char uuid[RS_UUID_LEN + 1], *dn, *owner;
+	struct rs_sendas *s;
+	unsigned long count;
+	const char *v;
+	size_t len;
+	int j;
+
+	field_uuid(c, uuid);
+	dn = field_str(c);
+	owner = field_str(c);
+	s = model_add_sendas(m, dn, owner);
+	free(s->owner);		/* stored normalized already */
+	s->owner = owner;
+	memcpy(s->uuid, uuid, sizeof(uuid));
+	free(dn);
+	for (j = 0; j < RS_F_COUNT && !c->bad; j++) {
+		count = field_num(c);
+		v = field(c, &len);
+		if (count > 0)
+			model_set_value(&s->f[j], v, len, (unsigned)count);
+	}
+}
+
+static void
+parse_line(struct cursor *c, char kind, struct rs_model *m)
+{
+	char uuid[RS_UUID_LEN + 1], *dn, *display, *mail;
+	struct rs_user *u;
+	unsigned long n;
+
+	if (kind == 'S') {
+		parse_sendas(c, m);
+		return;
+	}
+	field_uuid(c, uuid);
+	dn = field_str(c);
+	if (kind == 'P') {
+		n = field_num(c);
+		memcpy(model_add_policy(m, dn, n ? RS_YES : RS_NO)->uuid,
+		    uuid, sizeof(uuid));
+	} else if (kind == 'U') {
+		display = field_str(c);
+		mail = field_str(c);
+		n = field_num(c);
+		u = model_add_user(m, display, mail);
+		free(u->dn);
+		u->dn = xstrdup(dn);
+		u->disabled = n != 0;
+		memcpy(u->uuid, uuid, sizeof(uuid));
+		free(display);
+		free(mail);
+	} else
+		c->bad = 1;
+	free(dn);
+}
+
+/* Read entries written by model_dump(); -1 if the text is damaged. */
+int
+model_parse(const char *text, size_t len, struct rs_model *m)
+{
+	struct cursor c = { text, text + len, 0 };
+	char kind;
+
+	while (!c.bad && c.p < c.end) {
+		if (c.end - c.p < 3 || c.p[1] != ' ') {
+			c.bad = 1;
+			break;
+		}
+		kind = *c.p;
+		c.p += 2;
+		parse_line(&c, kind, m);
+		if (c.bad || c.p >= c.end || *c.p != '\n')
+			c.bad = 1;
+		else
+			c.p++;
+	}
+	if (!c.bad)
+		reindex(m);
+	return c.bad ? -1 : 0;
 }

@@ -16,7 +16,24 @@
  *	find an entry by normalized DN.
  *	dn_norm() returns a DN in the form used for all comparisons (LDAPv3
  *	string form, lower case); dn_parent() points into a normalized DN at
- *	its parent, or returns NULL at the top.
+ *	its parent, or returns NULL at the top; dn_within() tells whether a
+ *	normalized DN is at or below another.
+ *
+ *	Every entry carries the entryUUID the directory gave it (empty when
+ *	it gave none); an incremental run uses it to apply what changed:
+ *	model_changes_init(), model_changes_free() manage a change set (what
+ *	an RFC 4533 refresh or persist search announced: changed entries with
+ *	their DN, deleted UUIDs, and, after a present phase, the UUIDs still
+ *	present). model_reads() lists what must be read again for a change
+ *	set: each changed entry by itself, or its whole subtree when it may
+ *	have moved entries below it (a renamed entry that had entries below
+ *	it in the model, an unknown entry with subordinates). model_merge()
+ *	then removes from the model every entry the change set deleted,
+ *	changed or left out of a present phase, every entry below a subtree
+ *	that was read again, and every entry whose UUID the fresh read holds,
+ *	and adds the fresh entries (which it takes over, leaving fresh empty).
+ *	model_dump() writes the model in the snapshot format and
+ *	model_parse() reads it back; both keep every byte of every value.
  */
 #ifndef RS_MODEL_H
 #define RS_MODEL_H
@@ -34,12 +51,16 @@ struct rs_value {
 
 enum rs_tristate { RS_UNSET = -1, RS_NO = 0, RS_YES = 1 };
 
+#define RS_UUID_LEN	36	/* 8-4-4-4-12 hexadecimal digits */
+
 struct rs_ou_policy {
+	char uuid[RS_UUID_LEN + 1];
 	char *dn;		/* normalized */
 	int allow;		/* RS_YES or RS_NO */
 };
 
 struct rs_user {
+	char uuid[RS_UUID_LEN + 1];
 	char *dn;		/* normalized */
 	char *display_dn;	/* as the server returned it */
 	char *mail;
@@ -47,6 +68,7 @@ struct rs_user {
 };
 
 struct rs_sendas {
+	char uuid[RS_UUID_LEN + 1];
 	char *dn;		/* as the server returned it */
 	char *owner;		/* normalized DN of the parent entry */
 	struct rs_value f[RS_F_COUNT];
@@ -63,10 +85,43 @@ struct rs_model {
 	struct strmap user_by_dn;	/* normalized DN -> index + 1 */
 };
 
+struct rs_changed {
+	char uuid[RS_UUID_LEN + 1];
+	char *dn;		/* as the server returned it */
+	int subordinates;	/* the entry has entries below it */
+};
+
+struct rs_changes {
+	struct rs_changed *e;
+	size_t n, cap;
+	struct strmap at;	/* UUID -> index in e + 1 */
+	struct strmap gone;	/* deleted UUIDs */
+	struct strmap present;	/* unchanged UUIDs, in a present phase */
+	int present_phase;	/* what is neither present nor changed is gone */
+};
+
+enum rs_read_kind {
+	RS_READ_ENTRY,		/* read the entry again */
+	RS_READ_SUBTREE,	/* read it and everything below it again */
+	RS_DROP_SUBTREE		/* forget what was below its old DN */
+};
+
+struct rs_read {
+	enum rs_read_kind kind;
+	char *dn;		/* as the server returned it */
+	char *ndn;		/* normalized */
+};
+
+struct rs_reads {
+	struct rs_read *r;
+	size_t n, cap;
+};
+
 void model_init(struct rs_model *);
 void model_free(struct rs_model *);
-void model_add_policy(struct rs_model *, const char *, int);
-void model_add_user(struct rs_model *, const char *, const char *);
+struct rs_ou_policy *model_add_policy(struct rs_model *, const char *, int);
+struct rs_user *model_add_user(struct rs_model *, const char *,
+    const char *);
 struct rs_sendas *model_add_sendas(struct rs_model *, const char *,
     const char *);
 void model_set_value(struct rs_value *, const char *, size_t, unsigned);
@@ -77,5 +132,17 @@ const struct rs_ou_policy *model_policy(const struct rs_model *,
 
 char *dn_norm(const char *);
 const char *dn_parent(const char *);
+int dn_within(const char *, const char *);
+
+void model_changes_init(struct rs_changes *);
+void model_changes_free(struct rs_changes *);
+void model_changed(struct rs_changes *, const char *, const char *, int);
+void model_reads(const struct rs_model *, const struct rs_changes *,
+    struct rs_reads *);
+void model_reads_free(struct rs_reads *);
+void model_merge(struct rs_model *, const struct rs_changes *,
+    const struct rs_reads *, struct rs_model *);
+void model_dump(const struct rs_model *, struct buf *);
+int model_parse(const char *, size_t, struct rs_model *);
 
 #endif

@@ -11,6 +11,7 @@
 #include "pipeline.h"
 #include "plan.h"
 #include "render.h"
+#include "snapshot.h"
 #include "source.h"
 #include "verify.h"
 
@@ -33,6 +34,144 @@ pipeline_read(const struct rs_config *c, struct rs_model *m,
 	if (rc == 0)
 		rc = source_load(src, m, err);
 	source_close(src);
+	return rc;
+}
+
+/* The previous run's snapshot, when it may be used: same source
+ * settings, and its generation is the live one, unchanged. */
+static int
+load_snapshot(const struct rs_config *c, const char *source,
+    struct rs_snapshot *old, struct rs_model *m)
+{
+	char live[RS_HASH_HEX + 1];
+	struct rs_err err;
+	struct buf path, text;
+	const char *why = NULL;
+
+	buf_init(&path);
+	buf_init(&text);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
+	if (read_file(path.data, &text, &err) < 0)
+		why = "no snapshot of a previous run";
+	else if (snapshot_parse(&text, old, m, &err) < 0)
+		why = err.msg;
+	else if (strcmp(old->source, source) != 0)
+		why = "ldap or mapping settings changed";
+	else if (old->generation != apply_generation(c))
+		why = "it does not name the live generation";
+	else if (snapshot_live_tables(c, live) < 0 ||
+	    strcmp(live, old->tables) != 0)
+		why = "the live tables are not the ones it produced";
+	else if (old->runs + 1 >= c->full_every)
+		why = "full_every incremental runs were made since the last "
+		    "full read";
+	if (why != NULL) {
+		rs_log(RS_LOG_INFO, "full read: %s/%s: %s", c->state_dir,
+		    RS_SNAPSHOT_FILE, why);
+		model_free(m);
+	}
+	buf_free(&path);
+	buf_free(&text);
+	return why ? -1 : 0;
+}
+
+/* Read again what a change set names, and apply it to the model. */
+int
+pipeline_merge(struct rs_source *src, const struct rs_changes *ch,
+    struct rs_model *m, struct rs_err *err)
+{
+	struct rs_reads r;
+	struct rs_model fresh;
+	int rc;
+
+	model_init(&fresh);
+	model_reads(m, ch, &r);
+	rc = source_fetch(src, &r, &fresh, err);
+	if (rc == 0)
+		model_merge(m, ch, &r, &fresh);
+	model_reads_free(&r);
+	model_free(&fresh);
+	return rc;
+}
+
+/* Apply what changed since the snapshot's cookie to the model. */
+static int
+read_changes(struct rs_source *src, const struct rs_snapshot *old,
+    struct rs_snapshot *next, struct rs_model *m, struct rs_err *err)
+{
+	struct rs_changes ch;
+	int rc;
+
+	rc = source_changes(src, &old->cookie, &ch, &next->cookie, err);
+	if (rc == 0 && ch.n > 1000 && ch.n > (m->nusers + m->nsendas) / 10)
+		rc = rs_err_set(err, RS_EX_TEMPFAIL, "%zu entries changed since the "
+		    "last run; reading everything is cheaper", ch.n);
+	else if (rc == 0)
+		rc = pipeline_merge(src, &ch, m, err);
+	if (rc == 0) {
+		next->runs = old->runs + 1;
+		rs_log(RS_LOG_INFO, "incremental read: %zu changed and %zu "
+		    "deleted entries since the last run%s", ch.n, ch.gone.count,
+		    ch.present_phase ? " (present phase)" : "");
+	}
+	model_changes_free(&ch);
+	return rc;
+}
+
+/* A full read, after taking the cookie it will be current to. */
+int
+pipeline_read_all(struct rs_source *src, struct rs_snapshot *next,
+    struct rs_model *m, struct rs_err *err)
+{
+	struct rs_err why;
+
+	if (source_cookie(src, &next->cookie, &why) < 0) {
+		rs_log(RS_LOG_DEBUG, "no incremental runs: %s", why.msg);
+		buf_reset(&next->cookie);
+	}
+	next->runs = 0;
+	return source_load(src, m, err);
+}
+
+/* The previous run's snapshot, into old and m, when it may be used. */
+int
+pipeline_resume(const struct rs_config *c, struct rs_snapshot *old,
+    struct rs_model *m)
+{
+	char source[RS_HASH_HEX + 1];
+
+	snapshot_source(c, source);
+	return load_snapshot(c, source, old, m);
+}
+
+/* Read the directory into m: incrementally from the previous run's
+ * snapshot when allowed and possible, else in full. next gets what the
+ * snapshot of this run will say. */
+static int
+pipeline_load(const struct rs_config *c, int full, struct rs_snapshot *next,
+    struct rs_model *m, struct rs_err *err)
+{
+	struct rs_source *src = NULL;
+	struct rs_snapshot old;
+	int rc, incremental = 0;
+
+	snapshot_init(&old);
+	snapshot_source(c, next->source);
+	if (!full && c->full_every > 0 && load_snapshot(c, next->source, &old,
+	    m) == 0)
+		incremental = 1;
+	rc = source_open(c, &src, err);
+	if (rc == 0 && incremental &&
+	    (rc = read_changes(src, &old, next, m, err)) < 0) {
+		rs_log(RS_LOG_INFO, "full read: %s", err->msg);
+		model_free(m);
+		incremental = 0;
+		rc = 0;
+	}
+	if (rc == 0 && !incremental)
+		rc = pipeline_read_all(src, next, m, err);
+	source_close(src);
+	snapshot_free(&old);
 	return rc;
 }
 
@@ -164,34 +303,59 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 	buf_free(&b);
 }
 
-static int
-plan_and_apply(const struct rs_runopts *o, const struct rs_config *c,
-    const struct rs_decision *d, struct rs_err *err, double t0)
+/* After a run that left the live tables equal to t: the snapshot for
+ * the next incremental run (none without a sync cookie). */
+static void
+save_snapshot(const struct rs_config *c, const struct rs_model *m,
+    const struct rs_tables *t, struct rs_snapshot *next)
+{
+	struct rs_err err;
+	struct buf b;
+
+	if (next == NULL || next->cookie.len == 0)
+		return;
+	next->generation = apply_generation(c);
+	snapshot_tables(t, next->tables);
+	buf_init(&b);
+	snapshot_dump(next, m, &b);
+	if (apply_state(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s; the next run reads everything",
+		    err.msg);
+	buf_wipe(&b);
+}
+
+int
+pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
+    const struct rs_model *m, const struct rs_decision *d,
+    struct rs_snapshot *next, double t0)
 {
 	struct rs_tables t;
 	struct rs_plan p;
 	struct rs_run run;
+	struct rs_err err;
 	int rc;
 
 	render_tables(d, c->postfix.tls_level, &t);
-	if (plan_build(c, d, &t, o->force, &p, err) < 0) {
+	if (plan_build(c, d, &t, o->force, &p, &err) < 0) {
 		render_free(&t);
-		return pipeline_fail(err);
+		return pipeline_fail(&err);
 	}
 	memset(&run, 0, sizeof(run));
 	run.dry_run = o->dry_run;
 	run.d = d;
 	run.p = &p;
-	err->code = 0;
-	rc = finish_sync(o, c, &t, &run, err);
+	err.code = 0;
+	rc = finish_sync(o, c, &t, &run, &err);
 	run.exit_code = rc;
 	if (rs_verbosity > RS_LOG_ERROR && !o->no_report)
 		report_write(stdout, o->format, &run);
-	if (err->code)
-		pipeline_fail(err);
+	if (err.code)
+		pipeline_fail(&err);
 	if (!o->dry_run)
 		report_log(&run);
-	after_run(o, c, &run, rc, err->code ? err->msg : NULL, t0);
+	if (!o->dry_run && rc == RS_EX_OK)
+		save_snapshot(c, m, &t, next);
+	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0);
 	plan_free(&p);
 	render_free(&t);
 	return rc;
@@ -212,11 +376,18 @@ verify_first(const struct rs_runopts *o, const struct rs_config *c,
 	return rc < 0 ? -1 : 0;
 }
 
+double
+pipeline_clock(void)
+{
+	return seconds();
+}
+
 int
 pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys)
 {
 	struct rs_lock lock = { -1 };
+	struct rs_snapshot next;
 	struct rs_model m;
 	struct rs_decision d;
 	struct rs_err err;
@@ -225,17 +396,19 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 
 	memset(&d, 0, sizeof(d));
 	model_init(&m);
+	snapshot_init(&next);
 	if (!o->dry_run && apply_lock(c, &lock, &err) < 0)
 		rc = pipeline_fail(&err);	/* no metrics: another run's */
-	else if (pipeline_read(c, &m, &err) < 0 ||
+	else if (pipeline_load(c, o->full, &next, &m, &err) < 0 ||
 	    (o->verify && verify_first(o, c, keys, &m, &err) < 0) ||
 	    pipeline_decide(c, keys, &m, &d, &err) < 0) {
 		rc = pipeline_fail(&err);
 		after_run(o, c, NULL, rc, err.msg, t0);
 	} else
-		rc = plan_and_apply(o, c, &d, &err, t0);
+		rc = pipeline_apply(o, c, &m, &d, &next, t0);
 	policy_free(&d);
 	model_free(&m);
+	snapshot_free(&next);
 	apply_unlock(&lock);
 	return rc;
 }

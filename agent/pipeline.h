@@ -8,7 +8,22 @@
  *
  * Functions
  *	pipeline_sync() is one sync run with the given options; it returns
- *	the exit code of DESIGN.md and has reported everything itself.
+ *	the exit code of DESIGN.md and has reported everything itself. It
+ *	reads incrementally (RFC 4533 refreshOnly from the cookie of the
+ *	previous run's snapshot, applied to that snapshot's model) unless
+ *	--full is given, full_every is 0 or reached, or the snapshot is
+ *	missing, damaged, taken with other ldap or mapping settings, or not
+ *	the one of the live generation; a cookie the server refuses, a
+ *	server without RFC 4533, or more than 1,000 changed entries that are
+ *	also more than a tenth of the model also mean a full read. A run that leaves
+ *	the live tables equal to what it rendered saves a new snapshot.
+ *	pipeline_resume() loads the previous run's snapshot when it may be
+ *	used (-1 otherwise, after logging why); pipeline_read_all() is a
+ *	full read that first takes a sync cookie; pipeline_merge() reads
+ *	again what a change set names and applies it to a model.
+ *	pipeline_apply() decides, renders, plans and applies a model's
+ *	decision, reports, and saves the snapshot; pipeline_clock() is the
+ *	monotonic clock it measures a run's duration with.
  *	pipeline_read() reads the directory into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
  *	the policy requires them.
@@ -32,6 +47,8 @@
 #include "policy.h"
 #include "report.h"
 #include "secret.h"
+#include "snapshot.h"
+#include "source.h"
 
 struct rs_runopts {
 	int dry_run;
@@ -48,6 +65,16 @@ int pipeline_sync(const struct rs_runopts *, const struct rs_config *,
     const struct rs_keyring *);
 int pipeline_read(const struct rs_config *, struct rs_model *,
     struct rs_err *);
+int pipeline_resume(const struct rs_config *, struct rs_snapshot *,
+    struct rs_model *);
+int pipeline_read_all(struct rs_source *, struct rs_snapshot *,
+    struct rs_model *, struct rs_err *);
+int pipeline_merge(struct rs_source *, const struct rs_changes *,
+    struct rs_model *, struct rs_err *);
+int pipeline_apply(const struct rs_runopts *, const struct rs_config *,
+    const struct rs_model *, const struct rs_decision *,
+    struct rs_snapshot *, double);
+double pipeline_clock(void);
 int pipeline_decide(const struct rs_config *, const struct rs_keyring *,
     const struct rs_model *, struct rs_decision *, struct rs_err *);
 void pipeline_candidates(const struct rs_config *, const struct rs_keyring *,

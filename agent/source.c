@@ -17,9 +17,16 @@
 struct rs_source {
 	const struct rs_config *c;
 	LDAP *ld;
-	ldap_sync_t *ls;	/* the watch search, when started */
+	int sync_msgid;		/* the sync search */
+	struct buf cookie;	/* the latest sync cookie */
+	struct rs_changes pending;	/* announced, not yet taken */
 	size_t changes;		/* announced since the last wait */
-	int ended;		/* the server ended the watch search */
+	int ended;		/* the server ended the sync search */
+	int refresh_done;	/* its refresh phase is over */
+	int refresh_deletes;	/* its result said refreshDeletes */
+	const char *base;	/* where source_load() or source_fetch() */
+	int scope;		/* reads, and whether the base may be gone */
+	int missing_ok;
 };
 
 typedef void (*entry_fn)(struct rs_source *, LDAPMessage *, void *);
@@ -121,6 +128,8 @@ source_open(const struct rs_config *c, struct rs_source **out,
 	int rc;
 
 	s->c = c;
+	buf_init(&s->cookie);
+	model_changes_init(&s->pending);
 	*out = s;
 	setenv("LDAPNOINIT", "1", 1);
 	if ((rc = ldap_initialize(&s->ld, c->ldap.uri)) != LDAP_SUCCESS)
@@ -139,118 +148,405 @@ source_close(struct rs_source *s)
 {
 	if (s == NULL)
 		return;
-	if (s->ls)
-		ldap_sync_destroy(s->ls, 1);	/* unbinds s->ld too */
-	else if (s->ld)
+	if (s->ld)
 		ldap_unbind_ext_s(s->ld, NULL, NULL);
+	model_changes_free(&s->pending);
+	buf_free(&s->cookie);
 	free(s);
 }
 
-static int
-on_sync_entry(ldap_sync_t *ls, LDAPMessage *msg, struct berval *uuid,
-    ldap_sync_refresh_t phase)
+/* The string form of a 16-byte syncUUID, as entryUUID shows it. */
+static void
+uuid_str(const struct berval *u, char *out)
 {
-	(void)msg;
-	(void)uuid;
-	(void)phase;
-	((struct rs_source *)ls->ls_private)->changes++;
-	return LDAP_SUCCESS;
+	const unsigned char *b = (const unsigned char *)u->bv_val;
+	size_t i, o = 0;
+
+	out[0] = '\0';
+	if (u == NULL || u->bv_len != 16)
+		return;
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		snprintf(out + o, 3, "%02x", b[i]);
+		o += 2;
+	}
 }
 
 static int
-on_sync_reference(ldap_sync_t *ls, LDAPMessage *msg)
+subordinates(struct rs_source *s, LDAPMessage *e)
 {
-	(void)msg;
-	((struct rs_source *)ls->ls_private)->changes++;
-	return LDAP_SUCCESS;
-}
+	struct berval **v = ldap_get_values_len(s->ld, e, "hasSubordinates");
+	int yes = 0;
 
-static int
-on_sync_intermediate(ldap_sync_t *ls, LDAPMessage *msg, BerVarray uuids,
-    ldap_sync_refresh_t phase)
-{
-	(void)msg;
-	(void)phase;
-	if (uuids != NULL)
-		((struct rs_source *)ls->ls_private)->changes++;
-	return LDAP_SUCCESS;
-}
-
-static int
-on_sync_result(ldap_sync_t *ls, LDAPMessage *msg, int refresh_deletes)
-{
-	struct rs_source *s = ls->ls_private;
-	char *diag = NULL;
-	int code = LDAP_OTHER;
-
-	(void)refresh_deletes;
-	ldap_parse_result(s->ld, msg, &code, NULL, &diag, NULL, NULL, 0);
-	rs_log(RS_LOG_DEBUG, "ldap sync search ended: %s%s%s",
-	    ldap_err2string(code), diag && *diag ? ": " : "",
-	    diag ? diag : "");
-	ldap_memfree(diag);
-	s->ended = 1;
-	return LDAP_SUCCESS;
+	if (v != NULL && v[0] != NULL)
+		(void)parse_ldap_bool(v[0]->bv_val, v[0]->bv_len, &yes);
+	ldap_value_free_len(v);
+	return yes;
 }
 
 static void
-set_filter(ldap_sync_t *ls, const char *filter)
+mark(struct strmap *set, const struct berval *uuid)
 {
-	ldap_memfree(ls->ls_filter);
-	ls->ls_filter = ldap_strdup(filter);
+	char u[RS_UUID_LEN + 1];
+
+	uuid_str(uuid, u);
+	if (*u != '\0')
+		*strmap_slot(set, u) = (void *)1;
+}
+
+static void
+set_cookie(struct rs_source *s, const struct berval *c)
+{
+	buf_reset(&s->cookie);
+	buf_add(&s->cookie, c->bv_val, c->bv_len);
+	buf_str(&s->cookie);
+}
+
+static void
+set_cookie_buf(struct rs_source *s, const struct buf *c)
+{
+	struct berval bv = { c->len, c->data };
+
+	set_cookie(s, &bv);
+}
+
+/* One entry announced by a sync search (its Sync State control). */
+static int
+on_sync_entry(struct rs_source *s, LDAPMessage *msg)
+{
+	LDAPControl **ctrls = NULL, *c;
+	struct berval uuid = { 0, NULL }, cookie = { 0, NULL };
+	char u[RS_UUID_LEN + 1], *dn;
+	BerElement *ber = NULL;
+	ber_len_t len;
+	ber_int_t state = -1;
+	int rc = -1;
+
+	s->changes++;
+	ldap_get_entry_controls(s->ld, msg, &ctrls);
+	c = ldap_control_find(LDAP_CONTROL_SYNC_STATE, ctrls, NULL);
+	if (c == NULL || (ber = ber_init(&c->ldctl_value)) == NULL ||
+	    ber_scanf(ber, "{em", &state, &uuid) == LBER_ERROR)
+		goto out;
+	if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
+	    ber_scanf(ber, "m", &cookie) != LBER_ERROR && cookie.bv_len)
+		set_cookie(s, &cookie);
+	rc = 0;
+	if (state == LDAP_SYNC_PRESENT)
+		mark(&s->pending.present, &uuid);
+	else if (state == LDAP_SYNC_DELETE)
+		mark(&s->pending.gone, &uuid);
+	else {
+		uuid_str(&uuid, u);
+		dn = ldap_get_dn(s->ld, msg);
+		rs_log(RS_LOG_DEBUG, "ldap sync: %s %s", state ==
+		    LDAP_SYNC_ADD ? "added" : "modified", dn ? dn : "?");
+		if (*u != '\0' && dn != NULL)
+			model_changed(&s->pending, u, dn, subordinates(s, msg));
+		ldap_memfree(dn);
+	}
+out:
+	ber_free(ber, 1);
+	ldap_controls_free(ctrls);
+	return rc;
+}
+
+/* refreshDelete or refreshPresent: the end of a refresh phase. */
+static int
+on_refresh_end(struct rs_source *s, BerElement *ber, ber_tag_t tag)
+{
+	struct berval cookie = { 0, NULL };
+	ber_int_t done = 1;
+	ber_len_t len;
+
+	if (ber_scanf(ber, "{") == LBER_ERROR)
+		return -1;
+	if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
+	    ber_scanf(ber, "m", &cookie) != LBER_ERROR && cookie.bv_len)
+		set_cookie(s, &cookie);
+	if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDONE &&
+	    ber_scanf(ber, "b", &done) == LBER_ERROR)
+		return -1;
+	if (tag == LDAP_TAG_SYNC_REFRESH_PRESENT)
+		s->pending.present_phase = 1;
+	if (done)
+		s->refresh_done = 1;
+	return 0;
+}
+
+/* syncIdSet: UUIDs present or deleted. */
+static int
+on_id_set(struct rs_source *s, BerElement *ber)
+{
+	struct berval cookie = { 0, NULL };
+	BerVarray uuids = NULL;
+	ber_int_t deletes = 0;
+	ber_len_t len;
+	size_t i;
+
+	if (ber_scanf(ber, "{") == LBER_ERROR)
+		return -1;
+	if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
+	    ber_scanf(ber, "m", &cookie) != LBER_ERROR && cookie.bv_len)
+		set_cookie(s, &cookie);
+	if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDELETES &&
+	    ber_scanf(ber, "b", &deletes) == LBER_ERROR)
+		return -1;
+	if (ber_scanf(ber, "[W]}", &uuids) == LBER_ERROR)
+		return -1;
+	for (i = 0; uuids != NULL && uuids[i].bv_val != NULL; i++)
+		mark(deletes ? &s->pending.gone : &s->pending.present,
+		    &uuids[i]);
+	ber_bvarray_free(uuids);
+	s->changes++;
+	return 0;
+}
+
+/* A Sync Info message (RFC 4533 section 2.5). */
+static int
+on_sync_info(struct rs_source *s, LDAPMessage *msg)
+{
+	struct berval *data = NULL, cookie = { 0, NULL };
+	BerElement *ber = NULL;
+	char *oid = NULL;
+	ber_len_t len;
+	ber_tag_t tag;
+	int rc = -1;
+
+	if (ldap_parse_intermediate(s->ld, msg, &oid, &data, NULL, 0) !=
+	    LDAP_SUCCESS || oid == NULL || strcmp(oid, LDAP_SYNC_INFO) != 0 ||
+	    data == NULL || (ber = ber_init(data)) == NULL)
+		goto out;
+	tag = ber_peek_tag(ber, &len);
+	if (tag == LDAP_TAG_SYNC_NEW_COOKIE) {
+		if (ber_scanf(ber, "m", &cookie) != LBER_ERROR) {
+			set_cookie(s, &cookie);
+			rc = 0;
+		}
+	} else if (tag == LDAP_TAG_SYNC_REFRESH_DELETE ||
+	    tag == LDAP_TAG_SYNC_REFRESH_PRESENT)
+		rc = on_refresh_end(s, ber, tag);
+	else if (tag == LDAP_TAG_SYNC_ID_SET)
+		rc = on_id_set(s, ber);
+out:
+	ber_free(ber, 1);
+	ber_bvfree(data);
+	ldap_memfree(oid);
+	return rc;
+}
+
+/* The end of a sync search: its code, and the Sync Done control. */
+static int
+on_sync_result(struct rs_source *s, LDAPMessage *msg, struct rs_err *err)
+{
+	struct berval cookie = { 0, NULL };
+	LDAPControl **ctrls = NULL, *c;
+	BerElement *ber = NULL;
+	ber_int_t deletes = 0;
+	ber_len_t len;
+	int code = LDAP_OTHER, rc;
+
+	s->ended = 1;
+	rc = ldap_parse_result(s->ld, msg, &code, NULL, NULL, NULL, &ctrls, 0);
+	if (rc == LDAP_SUCCESS && code == LDAP_SYNC_REFRESH_REQUIRED)
+		rc = rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the server no "
+		    "longer accepts the saved sync cookie", s->c->ldap.uri);
+	else if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
+		rc = ldap_fail(s, rc != LDAP_SUCCESS ? rc : code, "sync search "
+		    "(RFC 4533; the server needs the syncprov overlay)", err);
+	else if ((c = ldap_control_find(LDAP_CONTROL_SYNC_DONE, ctrls,
+	    NULL)) != NULL && (ber = ber_init(&c->ldctl_value)) != NULL &&
+	    ber_scanf(ber, "{") != LBER_ERROR) {
+		if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
+		    ber_scanf(ber, "m", &cookie) != LBER_ERROR && cookie.bv_len)
+			set_cookie(s, &cookie);
+		if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDELETES)
+			(void)ber_scanf(ber, "b", &deletes);
+		s->refresh_deletes = deletes != 0;
+	}
+	ber_free(ber, 1);
+	ldap_controls_free(ctrls);
+	return rc;
+}
+
+/*
+ * Handle one message of the sync search, waiting up to ms milliseconds
+ * (0: only what has arrived). Returns 1 when one was handled, 0 when none
+ * came, -1 on error. (libldap's ldap_sync_poll() hands a whole chain of
+ * received messages to its handlers as if it were the first one, and so
+ * loses an entry that arrives together with another message: relaysync
+ * takes them one at a time.)
+ */
+static int
+sync_step(struct rs_source *s, int ms, struct rs_err *err)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	LDAPMessage *msg = NULL;
+	int rc, type;
+
+	type = ldap_result(s->ld, s->sync_msgid, LDAP_MSG_ONE, &tv, &msg);
+	if (type == 0)
+		return 0;
+	if (type < 0)
+		return ldap_fail(s, LDAP_SERVER_DOWN, "sync search", err);
+	if (type == LDAP_RES_SEARCH_ENTRY)
+		rc = on_sync_entry(s, msg);
+	else if (type == LDAP_RES_INTERMEDIATE)
+		rc = on_sync_info(s, msg);
+	else if (type == LDAP_RES_SEARCH_RESULT)
+		rc = on_sync_result(s, msg, err) < 0 ? -2 : 0;
+	else {
+		rs_log(RS_LOG_DEBUG, "ldap sync: message type 0x%x ignored", type);
+		rc = 0;
+	}
+	ldap_msgfree(msg);
+	if (rc == -1)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: a sync "
+		    "message the client cannot parse", s->c->ldap.uri);
+	return rc < 0 ? -1 : 1;
+}
+
+#define FALSE_FILTER	"(&(objectClass=*)(!(objectClass=*)))"
+
+/* Start a sync search over the whole base (RFC 4533 Sync Request
+ * control); the entries it announces come with their DN and
+ * hasSubordinates, and are read again by source_fetch(). */
+static int
+sync_search(struct rs_source *s, int mode, const char *filter,
+    const struct buf *cookie, struct rs_err *err)
+{
+	char *attrs[] = { "hasSubordinates", NULL };
+	LDAPControl ctrl, *ctrls[2] = { &ctrl, NULL };
+	struct berval bv = { 0, NULL };
+	BerElement *ber = ber_alloc_t(LBER_USE_DER);
+	int rc = LDAP_NO_MEMORY;
+
+	memset(&ctrl, 0, sizeof(ctrl));
+	s->ended = s->refresh_done = s->refresh_deletes = 0;
+	if (ber != NULL && cookie != NULL && cookie->len > 0) {
+		bv.bv_val = cookie->data;
+		bv.bv_len = cookie->len;
+		rc = ber_printf(ber, "{eOb}", mode, &bv, 0);
+	} else if (ber != NULL)
+		rc = ber_printf(ber, "{eb}", mode, 0);
+	if (ber != NULL && rc >= 0 && ber_flatten2(ber, &ctrl.ldctl_value,
+	    0) == 0) {
+		ctrl.ldctl_oid = LDAP_CONTROL_SYNC;
+		ctrl.ldctl_iscritical = 1;
+		rc = ldap_search_ext(s->ld, s->c->ldap.base_dn,
+		    LDAP_SCOPE_SUBTREE, filter, attrs, 0, ctrls, NULL, NULL,
+		    LDAP_NO_LIMIT, &s->sync_msgid);
+	} else
+		rc = LDAP_ENCODING_ERROR;
+	ber_free(ber, 1);
+	if (rc != LDAP_SUCCESS)
+		return ldap_fail(s, rc, "sync search (RFC 4533)", err);
+	if (cookie != NULL && cookie->len > 0)
+		set_cookie_buf(s, cookie);
+	rs_log(RS_LOG_DEBUG, "ldap sync search (%s) filter=%s from cookie %s",
+	    mode == LDAP_SYNC_REFRESH_ONLY ? "refreshOnly" :
+	    "refreshAndPersist", filter, cookie && cookie->len ? cookie->data :
+	    "(none)");
+	return 0;
+}
+
+/* Run the refresh phase to its end: the search result (refreshOnly) or
+ * the refreshDone of refreshAndPersist. Each wait is ldap.timeout. */
+static int
+refresh(struct rs_source *s, struct rs_err *err)
+{
+	int rc;
+
+	while (!s->ended && !s->refresh_done) {
+		rc = sync_step(s, (int)s->c->ldap.timeout * 1000, err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			ldap_abandon_ext(s->ld, s->sync_msgid, NULL, NULL);
+			return ldap_fail(s, LDAP_TIMEOUT, "sync search", err);
+		}
+	}
+	return 0;
+}
+
+/* A refreshOnly search to its end; copy the cookie it ends with (the
+ * given one when the server sent none). */
+static int
+refresh_only(struct rs_source *s, const char *filter, const struct buf *cookie,
+    struct buf *out, struct rs_err *err)
+{
+	int rc;
+
+	buf_reset(&s->cookie);
+	rc = sync_search(s, LDAP_SYNC_REFRESH_ONLY, filter, cookie, err);
+	if (rc == 0)
+		rc = refresh(s, err);
+	buf_reset(out);
+	buf_add(out, s->cookie.data, s->cookie.len);
+	buf_str(out);
+	return rc;
+}
+
+int
+source_cookie(struct rs_source *s, struct buf *cookie, struct rs_err *err)
+{
+	int rc = refresh_only(s, FALSE_FILTER, NULL, cookie, err);
+
+	model_changes_free(&s->pending);
+	if (rc == 0 && cookie->len == 0)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the sync "
+		    "search returned no cookie", s->c->ldap.uri);
+	return rc;
+}
+
+int
+source_changes(struct rs_source *s, const struct buf *cookie,
+    struct rs_changes *out, struct buf *next, struct rs_err *err)
+{
+	int rc;
+
+	model_changes_free(&s->pending);
+	rc = refresh_only(s, "(objectClass=*)", cookie, next, err);
+	if (rc == 0 && !s->refresh_deletes)
+		s->pending.present_phase = 1;
+	source_watch_take(s, out);
+	return rc;
 }
 
 int
 source_watch_start(struct rs_source *s, const struct buf *cookie,
     struct rs_err *err)
 {
-	ldap_sync_t *ls = ldap_sync_initialize(NULL);
-	int rc;
-
-	if (ls == NULL)
-		return rs_err_set(err, RS_EX_FAIL, "out of memory");
-	s->ls = ls;
-	ls->ls_base = ldap_strdup(s->c->ldap.base_dn);
-	ls->ls_scope = LDAP_SCOPE_SUBTREE;
-	ls->ls_attrs = ldap_memcalloc(2, sizeof(char *));
-	ls->ls_attrs[0] = ldap_strdup(LDAP_NO_ATTRS);
-	ls->ls_timeout = 0;
-	ls->ls_search_entry = on_sync_entry;
-	ls->ls_search_reference = on_sync_reference;
-	ls->ls_intermediate = on_sync_intermediate;
-	ls->ls_search_result = on_sync_result;
-	ls->ls_private = s;
-	ls->ls_ld = s->ld;
-	if (cookie && cookie->len) {
-		ber_str2bv(cookie->data, cookie->len, 1, &ls->ls_cookie);
-	} else {
-		set_filter(ls, "(&(objectClass=*)(!(objectClass=*)))");
-		if ((rc = ldap_sync_init_refresh_only(ls)) != LDAP_SUCCESS)
-			return ldap_fail(s, rc, "taking a sync cookie (the "
-			    "server needs the syncprov overlay)", err);
-		s->ended = 0;	/* that search is done; the next one persists */
-	}
-	set_filter(ls, "(objectClass=*)");
-	rc = ldap_sync_init_refresh_and_persist(ls);
-	if (rc == LDAP_SYNC_REFRESH_REQUIRED)
-		return rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the server no "
-		    "longer accepts the saved sync cookie", s->c->ldap.uri);
-	if (rc != LDAP_SUCCESS)
-		return ldap_fail(s, rc, "persistent search (RFC 4533)", err);
-	s->changes = 0;
+	buf_reset(&s->cookie);
+	if (sync_search(s, LDAP_SYNC_REFRESH_AND_PERSIST, "(objectClass=*)",
+	    cookie, err) < 0 || refresh(s, err) < 0)
+		return -1;
+	if (s->ended)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server "
+		    "ended the persistent search", s->c->ldap.uri);
 	return 0;
 }
 
-/* Process what libldap has (it may hold messages already read), then
- * wait for the socket when nothing was announced. */
+/* Hand over what the server announced since the last call. */
+void
+source_watch_take(struct rs_source *s, struct rs_changes *out)
+{
+	*out = s->pending;
+	model_changes_init(&s->pending);
+	s->changes = 0;
+}
+
+/* Handle every message that has arrived. */
 static int
 drain(struct rs_source *s, struct rs_err *err)
 {
 	int rc;
 
-	if ((rc = ldap_sync_poll(s->ls)) != LDAP_SUCCESS)
-		return ldap_fail(s, rc < 0 ? LDAP_SERVER_DOWN : rc,
-		    "persistent search", err);
+	while ((rc = sync_step(s, 0, err)) > 0)
+		;
+	if (rc < 0)
+		return -1;
 	if (s->ended)
 		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server "
 		    "ended the persistent search", s->c->ldap.uri);
@@ -281,8 +577,7 @@ void
 source_watch_cookie(struct rs_source *s, struct buf *out)
 {
 	buf_reset(out);
-	if (s->ls && s->ls->ls_cookie.bv_len)
-		buf_add(out, s->ls->ls_cookie.bv_val, s->ls->ls_cookie.bv_len);
+	buf_add(out, s->cookie.data, s->cookie.len);
 	buf_str(out);
 }
 
@@ -342,6 +637,14 @@ read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
 		break;
 	}
 	rc = ldap_parse_result(s->ld, res, &code, NULL, NULL, NULL, &ctrls, 1);
+	if (rc == LDAP_SUCCESS && code == LDAP_NO_SUCH_OBJECT &&
+	    s->missing_ok) {
+		ldap_controls_free(ctrls);	/* gone since it changed */
+		ber_memfree(pg->cookie.bv_val);
+		pg->cookie.bv_val = NULL;
+		pg->cookie.bv_len = 0;
+		return 0;
+	}
 	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
 		return ldap_fail(s, rc != LDAP_SUCCESS ? rc : code, pg->filter,
 		    err);
@@ -377,7 +680,7 @@ paged_search(struct rs_source *s, const char *filter, char **attrs,
 		if (rc != LDAP_SUCCESS)
 			break;
 		ctrls[0] = ctl;
-		rc = ldap_search_ext(s->ld, c->ldap.base_dn, LDAP_SCOPE_SUBTREE,
+		rc = ldap_search_ext(s->ld, s->base, s->scope,
 		    filter, attrs, 0, ctrls, NULL, &tv, LDAP_NO_LIMIT, &msgid);
 		ldap_control_free(ctl);
 		if (rc != LDAP_SUCCESS)
@@ -394,7 +697,7 @@ paged_search(struct rs_source *s, const char *filter, char **attrs,
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(s, rc, filter, err);
 	rs_log(RS_LOG_DEBUG, "ldap search base=%s filter=%s: %zu entries in "
-	    "%zu pages, %.0f ms", c->ldap.base_dn, filter, pg.entries, pg.pages,
+	    "%zu pages, %.0f ms", s->base, filter, pg.entries, pg.pages,
 	    now_ms() - t0);
 	return 0;
 }
@@ -415,6 +718,22 @@ values(struct rs_source *s, LDAPMessage *e, const char *attr)
 	return *attr ? ldap_get_values_len(s->ld, e, attr) : NULL;
 }
 
+/* The entry's entryUUID, or an empty string. */
+static void
+entry_uuid(struct rs_source *s, LDAPMessage *e, char *out)
+{
+	struct berval **v = ldap_get_values_len(s->ld, e, "entryUUID");
+
+	out[0] = '\0';
+	if (v != NULL && v[0] != NULL && v[0]->bv_len == RS_UUID_LEN &&
+	    memchr(v[0]->bv_val, '\0', RS_UUID_LEN) == NULL) {
+		memcpy(out, v[0]->bv_val, RS_UUID_LEN);
+		out[RS_UUID_LEN] = '\0';
+		str_lower(out);
+	}
+	ldap_value_free_len(v);
+}
+
 static void
 on_policy(struct rs_source *s, LDAPMessage *e, void *arg)
 {
@@ -430,7 +749,7 @@ on_policy(struct rs_source *s, LDAPMessage *e, void *arg)
 		    "treated as FALSE", dn, s->c->mapping.policy_allow_attr);
 		allow = 0;
 	}
-	model_add_policy(arg, dn, allow);
+	entry_uuid(s, e, model_add_policy(arg, dn, allow)->uuid);
 	ldap_value_free_len(v);
 out:
 	free(dn);
@@ -458,13 +777,17 @@ on_user(struct rs_source *s, LDAPMessage *e, void *arg)
 {
 	struct berval **v = values(s, e, s->c->mapping.user_mail_attr);
 	struct berval **a;
+	struct rs_sendas *sa;
 	char *dn = entry_dn(s, e);
 
-	model_add_user(arg, dn, v && v[0] ? v[0]->bv_val : "");
+	entry_uuid(s, e, model_add_user(arg, dn, v && v[0] ? v[0]->bv_val :
+	    "")->uuid);
 	ldap_value_free_len(v);
 	if (strcmp(s->c->mapping.sendas_layout, "attribute") == 0 &&
 	    (a = values(s, e, s->c->mapping.attr[RS_F_ADDRESS])) != NULL) {
-		read_sendas(s, e, model_add_sendas(arg, dn, dn));
+		sa = model_add_sendas(arg, dn, dn);
+		entry_uuid(s, e, sa->uuid);
+		read_sendas(s, e, sa);
 		ldap_value_free_len(a);
 	}
 	free(dn);
@@ -483,28 +806,33 @@ static void
 on_sendas(struct rs_source *s, LDAPMessage *e, void *arg)
 {
 	char *dn = entry_dn(s, e);
+	struct rs_sendas *sa = model_add_sendas(arg, dn, NULL);
 
-	read_sendas(s, e, model_add_sendas(arg, dn, NULL));
+	entry_uuid(s, e, sa->uuid);
+	read_sendas(s, e, sa);
 	free(dn);
 }
 
-int
-source_load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
+/* The searches of the mapping profile below s->base, into model. */
+static int
+load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 {
 	const struct rs_mapping *m = &s->c->mapping;
 	int child = strcmp(m->sendas_layout, "child") == 0;
-	char *pol_attrs[] = { m->policy_allow_attr, NULL };
+	char *pol_attrs[] = { m->policy_allow_attr, "entryUUID", NULL };
 	char *no_attrs[] = { LDAP_NO_ATTRS, NULL };
-	char *sa_attrs[RS_F_COUNT + 1], *user_attrs[RS_F_COUNT + 2];
+	char *sa_attrs[RS_F_COUNT + 2], *user_attrs[RS_F_COUNT + 3];
 	struct buf f;
 	int i, n = 0, rc;
 
+	sa_attrs[n++] = "entryUUID";
 	for (i = 0; i < RS_F_COUNT; i++)
 		if (*m->attr[i])
 			sa_attrs[n++] = m->attr[i];
 	sa_attrs[n] = NULL;
 	user_attrs[0] = m->user_mail_attr;
-	for (i = 0; i <= n; i++)	/* attribute layout: on the user too */
+	user_attrs[1] = "entryUUID";
+	for (i = 1; i <= n; i++)	/* attribute layout: on the user too */
 		user_attrs[i + 1] = child ? NULL : sa_attrs[i];
 	if (paged_search(s, m->policy_filter, pol_attrs, on_policy, model,
 	    err) < 0 || paged_search(s, m->user_filter, user_attrs, on_user,
@@ -521,4 +849,32 @@ source_load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 	}
 	return child ? paged_search(s, m->sendas_filter, sa_attrs, on_sendas,
 	    model, err) : 0;
+}
+
+int
+source_load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
+{
+	s->base = s->c->ldap.base_dn;
+	s->scope = LDAP_SCOPE_SUBTREE;
+	s->missing_ok = 0;
+	return load(s, model, err);
+}
+
+int
+source_fetch(struct rs_source *s, const struct rs_reads *r,
+    struct rs_model *fresh, struct rs_err *err)
+{
+	size_t i;
+
+	s->missing_ok = 1;
+	for (i = 0; i < r->n; i++) {
+		if (r->r[i].kind == RS_DROP_SUBTREE)
+			continue;
+		s->base = r->r[i].dn;
+		s->scope = r->r[i].kind == RS_READ_SUBTREE ?
+		    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE;
+		if (load(s, fresh, err) < 0)
+			return -1;
+	}
+	return 0;
 }

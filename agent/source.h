@@ -15,12 +15,28 @@
  *	page, ldap.timeout per page) of the mapping profile and fills the
  *	model: policy entries, users, disabled users, send-as entries.
  *	source_close() unbinds.
- *	source_watch_start() starts an RFC 4533 refreshAndPersist search over
- *	the whole base that serves only as change notification; it resumes
- *	from the given cookie, or takes a fresh one first (a refreshOnly
- *	search that matches nothing) so that no entry is sent at start.
- *	source_watch_wait() waits up to the given milliseconds and returns the
- *	number of changes the server announced (0 on time out or signal).
+ *	Every entry read carries its entryUUID.
+ *	source_fetch() reads again, with the same searches, what
+ *	model_reads() listed: each entry by itself (base scope) or with its
+ *	subtree; a base that no longer exists reads as nothing.
+ *
+ *	RFC 4533 (the server needs the syncprov overlay; its session log
+ *	lets it name deleted entries instead of listing every present one):
+ *	every sync search runs over the whole base with (objectClass=*) and
+ *	only reports which entries changed (their DN and hasSubordinates);
+ *	source_fetch() then reads them with the mapping's filters, so that
+ *	an entry that stopped matching a filter is seen too.
+ *	source_cookie() takes a fresh sync cookie (a refreshOnly search that
+ *	matches nothing); a full read takes one before it starts, so that
+ *	nothing changed during the read is missed afterwards.
+ *	source_changes() runs a refreshOnly search from a cookie and returns
+ *	what changed since, and the cookie to keep (the old one when the
+ *	server sent none).
+ *	source_watch_start() starts a refreshAndPersist search from a cookie;
+ *	it returns when the refresh phase is over, with what changed since
+ *	the cookie pending. source_watch_wait() waits up to the given
+ *	milliseconds and returns the number of changes announced (0 on time
+ *	out or signal); source_watch_take() hands over the pending changes.
  *	source_watch_cookie() copies the latest sync cookie.
  *
  * Diagnostics
@@ -30,8 +46,9 @@
  *	a connection lost between pages. A filter the client library rejects
  *	is RS_EX_CONFIG (78). Messages name the URI, the base DN, the filter
  *	and the server's diagnostic; never the bind password.
- *	source_watch_start() fails with RS_EX_TEMPFAIL when the server no
- *	longer accepts the cookie (start again without one);
+ *	source_changes() and source_watch_start() fail with RS_EX_TEMPFAIL
+ *	when the server no longer accepts the cookie (read everything);
+ *	a server without RFC 4533 fails them with RS_EX_UNAVAILABLE;
  *	source_watch_wait() returns -1 when the connection is lost or the
  *	server ends the search.
  */
@@ -47,8 +64,14 @@ int source_open(const struct rs_config *, struct rs_source **,
     struct rs_err *);
 int source_load(struct rs_source *, struct rs_model *, struct rs_err *);
 void source_close(struct rs_source *);
+int source_fetch(struct rs_source *, const struct rs_reads *,
+    struct rs_model *, struct rs_err *);
+int source_cookie(struct rs_source *, struct buf *, struct rs_err *);
+int source_changes(struct rs_source *, const struct buf *,
+    struct rs_changes *, struct buf *, struct rs_err *);
 int source_watch_start(struct rs_source *, const struct buf *,
     struct rs_err *);
+void source_watch_take(struct rs_source *, struct rs_changes *);
 int source_watch_wait(struct rs_source *, int, struct rs_err *);
 void source_watch_cookie(struct rs_source *, struct buf *);
 

@@ -11,8 +11,6 @@
 #include "source.h"
 #include "watch.h"
 
-#define COOKIE_STATE	"watch-cookie"
-
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
 
@@ -44,7 +42,18 @@ struct watcher {
 	struct rs_config c;
 	struct rs_keyring keys;
 	long backoff;
+	struct rs_model m;		/* the directory, as last read */
+	struct rs_snapshot snap;	/* its cookie, for the snapshot */
+	int have_model;
 };
+
+static void
+drop_model(struct watcher *w)
+{
+	model_free(&w->m);
+	snapshot_free(&w->snap);
+	w->have_model = 0;
+}
 
 static int
 load(struct watcher *w)
@@ -64,6 +73,7 @@ load(struct watcher *w)
 	keyring_free(&w->keys);
 	w->c = c;
 	w->keys = k;
+	drop_model(w);
 	return 0;
 }
 
@@ -82,53 +92,46 @@ back_off(struct watcher *w)
 	    w->c.watch.max_backoff : w->backoff * 2;
 }
 
-static void
-save_cookie(struct watcher *w, struct rs_source *src)
+/* The model from the last run's snapshot, or from a full read. */
+static int
+get_model(struct watcher *w, struct rs_source *src, struct rs_err *err)
 {
-	struct rs_err err;
-	struct buf b;
-
-	buf_init(&b);
-	source_watch_cookie(src, &b);
-	if (b.len && apply_state(&w->c, COOKIE_STATE, &b, &err) < 0)
-		rs_log(RS_LOG_WARN, "watch: %s", err.msg);
-	buf_free(&b);
+	if (w->have_model)
+		return 0;
+	if (pipeline_resume(&w->c, &w->snap, &w->m) < 0) {
+		snapshot_init(&w->snap);
+		if (pipeline_read_all(src, &w->snap, &w->m, err) < 0)
+			return -1;
+		if (w->snap.cookie.len == 0)
+			return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: "
+			    "watch needs RFC 4533 (the syncprov overlay)",
+			    w->c.ldap.uri);
+	}
+	snapshot_source(&w->c, w->snap.source);
+	w->have_model = 1;
+	return 0;
 }
 
-static void
-read_cookie(struct watcher *w, struct buf *b)
-{
-	struct rs_err err;
-	struct buf path;
-
-	buf_init(&path);
-	buf_printf(&path, "%s/%s", w->c.state_dir, COOKIE_STATE);
-	if (read_file(path.data, b, &err) < 0)
-		buf_reset(b);
-	buf_free(&path);
-}
-
-/* Connect and start the persistent search; NULL after logging why. */
+/* Connect, get the model and start the persistent search from its
+ * cookie; NULL after logging why. */
 static struct rs_source *
 connect_watch(struct watcher *w)
 {
 	struct rs_source *src = NULL;
 	struct rs_err err;
-	struct buf cookie;
 	int rc;
 
-	buf_init(&cookie);
-	read_cookie(w, &cookie);
 	rc = source_open(&w->c, &src, &err);
-	if (rc == 0 && (rc = source_watch_start(src, &cookie, &err)) < 0 &&
+	if (rc == 0 && (rc = get_model(w, src, &err)) == 0 &&
+	    (rc = source_watch_start(src, &w->snap.cookie, &err)) < 0 &&
 	    err.code == RS_EX_TEMPFAIL) {
-		rs_log(RS_LOG_WARN, "%s; starting afresh", err.msg);
+		rs_log(RS_LOG_WARN, "%s; reading everything again", err.msg);
 		source_close(src);
-		buf_reset(&cookie);
-		if ((rc = source_open(&w->c, &src, &err)) == 0)
-			rc = source_watch_start(src, &cookie, &err);
+		drop_model(w);
+		if ((rc = source_open(&w->c, &src, &err)) == 0 &&
+		    (rc = get_model(w, src, &err)) == 0)
+			rc = source_watch_start(src, &w->snap.cookie, &err);
 	}
-	buf_free(&cookie);
 	if (rc < 0) {
 		rs_log(RS_LOG_WARN, "watch: %s", err.msg);
 		source_close(src);
@@ -164,22 +167,80 @@ lost:
 	return -1;
 }
 
+/* Take the run lock, waiting while a timer-driven sync holds it. */
+static int
+lock_run(struct watcher *w, struct rs_lock *lock)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	struct rs_err err;
+
+	while (apply_lock(&w->c, lock, &err) < 0) {
+		if (err.code != RS_EX_TEMPFAIL || stop_requested) {
+			rs_log(RS_LOG_ERROR, "watch: %s", err.msg);
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* Decide and apply the model as it is now. */
+static void
+apply_model(struct watcher *w)
+{
+	struct rs_lock lock = { -1 };
+	struct rs_decision d;
+	struct rs_err err;
+	double t0 = pipeline_clock();
+
+	memset(&d, 0, sizeof(d));
+	if (lock_run(w, &lock) < 0)
+		return;
+	if (pipeline_decide(&w->c, &w->keys, &w->m, &d, &err) < 0)
+		pipeline_fail(&err);
+	else
+		(void)pipeline_apply(&w->ro, &w->c, &w->m, &d, &w->snap, t0);
+	policy_free(&d);
+	apply_unlock(&lock);
+}
+
+/* Merge what the server announced, then apply; -1 when the connection
+ * failed while reading the changed entries. */
+static int
+catch_up(struct watcher *w, struct rs_source *src)
+{
+	struct rs_changes ch;
+	struct rs_err err;
+	int rc;
+
+	source_watch_take(src, &ch);
+	rs_log(RS_LOG_DEBUG, "watch: %zu changed, %zu deleted entries%s",
+	    ch.n, ch.gone.count, ch.present_phase ? " (present phase)" : "");
+	rc = pipeline_merge(src, &ch, &w->m, &err);
+	model_changes_free(&ch);
+	if (rc < 0) {
+		rs_log(RS_LOG_WARN, "watch: %s; the installed tables stay as "
+		    "they are", err.msg);
+		return -1;
+	}
+	source_watch_cookie(src, &w->snap.cookie);
+	apply_model(w);
+	return 0;
+}
+
 static void
 serve(struct watcher *w, struct rs_source *src)
 {
 	int n;
 
 	w->backoff = 1;
-	(void)pipeline_sync(&w->ro, &w->c, &w->keys);	/* catch up */
-	save_cookie(w, src);
+	if (catch_up(w, src) < 0)
+		return;
 	while (!stop_requested && !reload_requested) {
 		if ((n = next_burst(w, src)) < 0)
 			return;
-		if (n > 0) {
-			rs_log(RS_LOG_DEBUG, "watch: %d change(s) announced", n);
-			(void)pipeline_sync(&w->ro, &w->c, &w->keys);
-			save_cookie(w, src);
-		}
+		if (n > 0 && catch_up(w, src) < 0)
+			return;
 	}
 }
 
@@ -195,6 +256,8 @@ watch_run(const char *path, const struct rs_runopts *ro)
 	w.ro = *ro;
 	w.ro.no_report = 1;
 	w.backoff = 1;
+	model_init(&w.m);
+	snapshot_init(&w.snap);
 	if ((rc = load(&w)) != 0)
 		return rc;
 	catch_signals();
@@ -216,6 +279,7 @@ watch_run(const char *path, const struct rs_runopts *ro)
 			back_off(&w);
 	}
 	rs_log(RS_LOG_INFO, "watch: stopped");
+	drop_model(&w);
 	config_free(&w.c);
 	keyring_free(&w.keys);
 	return RS_EX_OK;

@@ -1,20 +1,27 @@
 /*
  * watch - stay connected and apply directory changes within a second.
  *
- * An RFC 4533 refreshAndPersist search over the base DN tells relaysync
- * that something changed; changes that arrive within watch.window_ms of
- * each other are coalesced, then one ordinary sync run (pipeline_sync(),
- * under the same lock and safety limits as a timer-driven sync) applies
- * them. Nothing is written when the rendered tables did not change.
+ * watch keeps the model in memory. An RFC 4533 refreshAndPersist search
+ * over the base DN announces which entries changed; changes that arrive
+ * within watch.window_ms of each other are coalesced, the announced
+ * entries are read again and merged into the model (pipeline_merge()),
+ * and the model is decided, rendered, planned and applied like a sync
+ * run (pipeline_apply(), under the same lock and safety limits as a
+ * timer-driven sync, which it waits for). Nothing is written when the
+ * rendered tables did not change; each apply saves the snapshot, so a
+ * timer-driven sync after it can be incremental.
  *
  * Functions
- *	watch_run() runs until SIGTERM or SIGINT (the current run finishes,
- *	then exit 0). At start and after every reconnection it runs one sync
- *	to catch up. A lost connection keeps the installed tables and is
- *	retried with exponential backoff capped at watch.max_backoff seconds;
- *	the search resumes from its sync cookie (<state_dir>/watch-cookie),
- *	and starts afresh when the server no longer accepts it. SIGHUP
- *	reloads the configuration (a bad one is logged and the old one kept).
+ *	watch_run() runs until SIGTERM or SIGINT (the current apply finishes,
+ *	then exit 0). At start the model comes from the snapshot of the last
+ *	run when it may be used (see pipeline_sync()), else from a full read;
+ *	the persistent search starts from its cookie, and what changed since
+ *	is applied at once. A lost connection keeps the installed tables and
+ *	the model, and is retried with exponential backoff capped at
+ *	watch.max_backoff seconds; the search resumes from the last cookie,
+ *	and when the server no longer accepts it, the model is read again in
+ *	full. SIGHUP reloads the configuration (a bad one is logged and the
+ *	old one kept) and reads the model again.
  *
  * Diagnostics
  *	Logs each applied change and each run like sync; connection trouble

@@ -225,7 +225,7 @@ restore maps.A
 before=$(tree_sum "$T/maps")
 PAGE_SIZE=10 write_config "$T/paged.yaml"
 strace -f -qq -o /dev/null -e trace=write -e inject=write:delay_enter=20000 \
-    "$BIN" --config "$T/paged.yaml" --verbose sync --force >"$T/out" 2>"$T/err" &
+    "$BIN" --config "$T/paged.yaml" --verbose sync --force --full >"$T/out" 2>"$T/err" &
 rs_pid=$!
 for i in $(seq 1 100); do
 	grep -q 'filter=(objectClass=inetOrgPerson): page' "$T/err" && break

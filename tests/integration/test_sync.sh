@@ -78,17 +78,17 @@ EOF
 }
 set_limits "size.soft=5 size.hard=5 size.pr=2 size.prtotal=unlimited"
 PAGE_SIZE=2 write_config "$T/paged.yaml"
-rs --config "$T/paged.yaml" --verbose sync --dry-run
+rs --config "$T/paged.yaml" --verbose sync --dry-run --full
 expect_eq "paged dry run (page size 2, server maximum 2) sees no change" 0 "$RC"
 expect_grep "paged search read all 10 send-as entries in 5 pages" \
     'filter=\(objectClass=relaysyncSendAs\): 10 entries in 5 pages' "$T/err"
 PAGE_SIZE=50 write_config "$T/bigpage.yaml"
 before=$(tree_sum "$T/postfix")
-rs --config "$T/bigpage.yaml" sync
+rs --config "$T/bigpage.yaml" sync --full
 expect_eq "a page size the server refuses aborts with 69" 69 "$RC"
 expect_grep "the error carries the server's reason" 'Administrative limit exceeded' "$T/err"
 set_limits "size=5"
-rs --config "$T/paged.yaml" sync
+rs --config "$T/paged.yaml" sync --full
 expect_eq "a size limit hit mid-search aborts with 69" 69 "$RC"
 expect_grep "the size-limit error names the filter" 'Size limit exceeded' "$T/err"
 expect_eq "the aborted runs left the tables untouched" "$before" "$(tree_sum "$T/postfix")"

@@ -1,0 +1,191 @@
+/*
+ * snapshot - what the previous run knew, for an incremental run.
+ * See snapshot.h for the contract.
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snapshot.h"
+
+#define MAGIC	"relaysync-snapshot 1\n"
+
+void
+snapshot_init(struct rs_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	buf_init(&s->cookie);
+}
+
+void
+snapshot_free(struct rs_snapshot *s)
+{
+	buf_free(&s->cookie);
+	snapshot_init(s);
+}
+
+static void
+hex(const unsigned char *md, unsigned n, char *out)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Hash parts, each followed by a NUL so that no two lists collide. */
+static void
+hash_parts(const char *const *p, const size_t *len, size_t n, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t i;
+
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		rs_log(RS_LOG_ERROR, "cannot set up SHA-256 (OpenSSL)");
+		abort();
+	}
+	for (i = 0; i < n; i++) {
+		EVP_DigestUpdate(ctx, p[i], len ? len[i] : strlen(p[i]));
+		EVP_DigestUpdate(ctx, "", 1);
+	}
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	hex(md, mdlen, out);
+}
+
+void
+snapshot_source(const struct rs_config *c, char *out)
+{
+	const struct rs_mapping *m = &c->mapping;
+	const char *p[9 + RS_F_COUNT];
+	size_t n = 0;
+	int i;
+
+	p[n++] = c->ldap.uri;
+	p[n++] = c->ldap.base_dn;
+	p[n++] = m->policy_filter;
+	p[n++] = m->policy_allow_attr;
+	p[n++] = m->user_filter;
+	p[n++] = m->user_mail_attr;
+	p[n++] = m->user_disabled_filter;
+	p[n++] = m->sendas_layout;
+	p[n++] = m->sendas_filter;
+	for (i = 0; i < RS_F_COUNT; i++)
+		p[n++] = m->attr[i];
+	hash_parts(p, NULL, n, out);
+}
+
+void
+snapshot_tables(const struct rs_tables *t, char *out)
+{
+	const char *p[RS_T_COUNT + 1];
+	size_t len[RS_T_COUNT + 1];
+	int i;
+
+	for (i = 0; i < RS_T_COUNT; i++) {
+		p[i] = t->t[i].data ? t->t[i].data : "";
+		len[i] = t->t[i].len;
+	}
+	p[i] = t->owners.data ? t->owners.data : "";
+	len[i] = t->owners.len;
+	hash_parts(p, len, RS_T_COUNT + 1, out);
+}
+
+int
+snapshot_live_tables(const struct rs_config *c, char *out)
+{
+	struct rs_tables t;
+	struct rs_err err;
+	struct buf path;
+	int i, rc = 0;
+
+	memset(&t, 0, sizeof(t));
+	buf_init(&path);
+	for (i = 0; i <= RS_T_COUNT && rc == 0; i++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", c->postfix.map_dir,
+		    i < RS_T_COUNT ? rs_table_names[i] : RS_OWNERS_FILE);
+		rc = read_file(path.data, i < RS_T_COUNT ? &t.t[i] : &t.owners,
+		    &err);
+	}
+	if (rc == 0)
+		snapshot_tables(&t, out);
+	buf_free(&path);
+	render_free(&t);
+	return rc;
+}
+
+static void
+checksum(const char *text, size_t len, char *out)
+{
+	const char *p[1] = { text };
+
+	hash_parts(p, &len, 1, out);
+}
+
+void
+snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
+    struct buf *b)
+{
+	char sum[RS_HASH_HEX + 1];
+
+	buf_reset(b);
+	buf_printf(b, MAGIC "source %s\ngeneration %lu\ntables %s\nruns %ld\n"
+	    "cookie %zu:", s->source, s->generation, s->tables, s->runs,
+	    s->cookie.len);
+	buf_add(b, s->cookie.data, s->cookie.len);
+	buf_add(b, "\n", 1);
+	model_dump(m, b);
+	checksum(b->data, b->len, sum);
+	buf_printf(b, "end %s\n", sum);
+}
+
+/* The header after MAGIC; returns where the entries start, or NULL. */
+static const char *
+header(const char *p, const char *end, struct rs_snapshot *s)
+{
+	size_t n;
+	int used = 0;
+
+	if (sscanf(p, "source %64[0-9a-f]\ngeneration %lu\ntables "
+	    "%64[0-9a-f]\nruns %ld\ncookie %zu:%n", s->source, &s->generation,
+	    s->tables, &s->runs, &n, &used) != 5 || used == 0)
+		return NULL;
+	p += used;
+	if ((size_t)(end - p) < n + 1 || p[n] != '\n')
+		return NULL;
+	buf_reset(&s->cookie);
+	buf_add(&s->cookie, p, n);
+	buf_str(&s->cookie);
+	return p + n + 1;
+}
+
+int
+snapshot_parse(const struct buf *b, struct rs_snapshot *s, struct rs_model *m,
+    struct rs_err *err)
+{
+	char sum[RS_HASH_HEX + 1];
+	const char *text = b->data ? b->data : "", *last, *entries;
+	size_t len = b->len;
+
+	if (len < strlen(MAGIC) || memcmp(text, MAGIC, strlen(MAGIC)) != 0)
+		return rs_err_set(err, RS_EX_FAIL, "not a relaysync snapshot "
+		    "of version 1");
+	if (len < RS_HASH_HEX + 5 || text[len - 1] != '\n')
+		return rs_err_set(err, RS_EX_FAIL, "truncated");
+	last = text + len - (RS_HASH_HEX + 5);
+	checksum(text, (size_t)(last - text), sum);
+	if (memcmp(last, "end ", 4) != 0 ||
+	    memcmp(last + 4, sum, RS_HASH_HEX) != 0)
+		return rs_err_set(err, RS_EX_FAIL, "checksum mismatch "
+		    "(damaged or truncated)");
+	entries = header(text + strlen(MAGIC), last, s);
+	if (entries == NULL)
+		return rs_err_set(err, RS_EX_FAIL, "damaged header");
+	if (model_parse(entries, (size_t)(last - entries), m) < 0)
+		return rs_err_set(err, RS_EX_FAIL, "damaged entry");
+	return 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * snapshot - what the previous run knew, for an incremental run.
+ *
+ * A snapshot is the model a run decided from, the RFC 4533 sync cookie
+ * that model is current to, the live generation that run left and a
+ * SHA-256 of that generation's text tables. apply writes it to
+ * <state_dir>/snapshot (0600, atomically) right after it installed the
+ * generation (or found the installed one current); a crash between the
+ * two leaves a snapshot that names an older generation, which the next
+ * run notices and answers with a full read.
+ *
+ * Format: a header of "key value" lines (relaysync-snapshot 1, source,
+ * generation, tables, runs, then "cookie <length>:<bytes>"), the entries
+ * of model_dump(), and a last line "end <SHA-256 of everything before>".
+ *
+ * Functions
+ *	snapshot_init(), snapshot_free() manage the header.
+ *	snapshot_source() is a SHA-256 of the settings that decide what is
+ *	read (ldap.uri, ldap.base_dn, the mapping's filters, attributes and
+ *	layout): a snapshot taken with other settings is not used.
+ *	snapshot_tables() is the SHA-256 of a set of text tables and the
+ *	owners file; snapshot_live_tables() the same of the files below
+ *	postfix.map_dir (-1 when one cannot be read).
+ *	snapshot_dump() writes a snapshot; snapshot_parse() reads one.
+ *
+ * Diagnostics
+ *	snapshot_parse() returns -1 with a message naming what is wrong
+ *	(version, a header line, the checksum, an entry) when the text is
+ *	not a whole snapshot.
+ */
+#ifndef RS_SNAPSHOT_H
+#define RS_SNAPSHOT_H
+
+#include "config.h"
+#include "model.h"
+#include "render.h"
+#include "util.h"
+
+#define RS_SNAPSHOT_FILE	"snapshot"
+#define RS_HASH_HEX		64
+
+struct rs_snapshot {
+	char source[RS_HASH_HEX + 1];
+	unsigned long generation;
+	char tables[RS_HASH_HEX + 1];
+	long runs;		/* incremental runs since the last full read */
+	struct buf cookie;
+};
+
+void snapshot_init(struct rs_snapshot *);
+void snapshot_free(struct rs_snapshot *);
+void snapshot_source(const struct rs_config *, char *);
+void snapshot_tables(const struct rs_tables *, char *);
+int snapshot_live_tables(const struct rs_config *, char *);
+void snapshot_dump(const struct rs_snapshot *, const struct rs_model *,
+    struct buf *);
+int snapshot_parse(const struct buf *, struct rs_snapshot *,
+    struct rs_model *, struct rs_err *);
+
+#endif

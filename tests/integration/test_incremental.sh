@@ -1,0 +1,136 @@
+#!/bin/bash
+# Incremental sync runs (RFC 4533 refreshOnly from the snapshot's cookie):
+# a long random sequence of directory changes, after each of which the
+# incremental result must equal a full run byte for byte; and every case
+# where a full read must happen instead (--full, full_every, a missing,
+# damaged or foreign snapshot, tables changed behind its back, a cookie
+# the server refuses).
+. "$(dirname "$0")/../lib.sh"
+
+start_slapd || exit 1
+ldap_load "$TOP/tests/fixtures/directory.ldif" || exit 1
+MAP_DIR=$T/inc/relaysync write_config "$T/inc.yaml"
+MAP_DIR=$T/full/relaysync write_config "$T/full.yaml"
+sed -i "s|^state_dir: .*|state_dir: $T/state-full|" "$T/full.yaml"
+mkdir -p "$T/inc" "$T/full"
+SNAP=$T/state/snapshot
+
+rs --config "$T/inc.yaml" --verbose sync
+expect_eq "first run: a full read" 0 "$RC"
+expect_grep "first run: says why it reads everything" "no snapshot of a previous run" "$T/err"
+check "the snapshot is saved" test -s "$SNAP"
+expect_eq "the snapshot is private (0600)" 600 "$(stat -c %a "$SNAP")"
+expect_no_grep "no password in the snapshot's header" "alice-gw-SECRET" <(head -6 "$SNAP")
+
+rs --config "$T/inc.yaml" --verbose sync
+expect_grep "second run: incremental, nothing changed" \
+    "incremental read: 0 changed and 0 deleted" "$T/err"
+expect_no_grep "a no-op incremental run installs nothing" "installed generation" "$T/err"
+
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
+rs --config "$T/inc.yaml" --verbose sync
+expect_grep "one OU flag flipped: one changed entry read" \
+    "incremental read: 1 changed and 0 deleted" "$T/err"
+expect_eq "bob's route appears (postmap -q)" "[localhost]:2525" \
+    "$(postmap -q bob@partner.example "lmdb:$T/inc/relaysync/sender_relay")"
+
+rs --config "$T/inc.yaml" --verbose sync --full
+expect_grep "--full reads everything" "ldap search base=$BASE_DN filter=\(objectClass=inetOrgPerson\)" "$T/err"
+expect_no_grep "--full: no incremental read" "incremental read" "$T/err"
+
+# full_every: 2 -> after a full read, one incremental run, then a full one
+cp "$T/inc.yaml" "$T/every.yaml"
+echo "full_every: 2" >>"$T/every.yaml"
+rs --config "$T/every.yaml" --verbose sync
+expect_grep "full_every 2: the run after the full read is incremental" "incremental read" "$T/err"
+rs --config "$T/every.yaml" --verbose sync
+expect_grep "full_every 2: the next is a full read" "full_every incremental runs" "$T/err"
+echo "full_every: 0" >>"$T/every.yaml"
+sed -i '/^full_every: 2$/d' "$T/every.yaml"
+rs --config "$T/every.yaml" --verbose sync
+expect_no_grep "full_every 0: never incremental" "incremental read" "$T/err"
+
+# a damaged snapshot: one byte changed
+rs --config "$T/inc.yaml" sync
+python3 - "$SNAP" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 1
+open(p, "wb").write(bytes(b))
+PY
+rs --config "$T/inc.yaml" --verbose sync
+expect_eq "a damaged snapshot: the run still succeeds" 0 "$RC"
+expect_grep "a damaged snapshot: a full read, and why" "checksum mismatch" "$T/err"
+
+# the live tables changed behind the snapshot's back
+echo "intruder@x.example [evil]:25" >>"$T/inc/relaysync/sender_relay"
+rs --config "$T/inc.yaml" --verbose sync
+expect_grep "tables edited by hand: a full read" "the live tables are not the ones it produced" "$T/err"
+expect_no_grep "tables edited by hand: repaired" intruder "$T/inc/relaysync/sender_relay"
+
+# other ldap or mapping settings
+sed "s|^  page_size: .*|  page_size: 7|" "$T/inc.yaml" >"$T/page.yaml"
+rs --config "$T/page.yaml" --verbose sync
+expect_grep "page_size changed: still incremental" "incremental read" "$T/err"
+sed "s|^mapping: .*|mapping: $T/m.yaml|" "$T/inc.yaml" >"$T/map.yaml"
+sed 's|^  filter: "(objectClass=inetOrgPerson)"|  filter: "(\&(objectClass=inetOrgPerson)(uid=*))"|' \
+    "$TOP/mappings/openldap.yaml" >"$T/m.yaml"
+rs --config "$T/map.yaml" --verbose sync
+expect_grep "a mapping filter changed: a full read" "ldap or mapping settings changed" "$T/err"
+
+# the snapshot rewritten with another cookie (and a valid checksum)
+set_cookie() {
+	python3 - "$SNAP" "$1" <<'PY'
+import hashlib, re, sys
+p, bad = sys.argv[1], sys.argv[2].encode()
+b = open(p, "rb").read()
+body = b[:b.rindex(b"end ")]
+body = re.sub(rb"cookie \d+:[^\n]*\n", b"cookie %d:%s\n" % (len(bad), bad), body, count=1)
+# the checksum covers the text and a NUL after it
+open(p, "wb").write(body + b"end " + hashlib.sha256(body + b"\0").hexdigest().encode() + b"\n")
+PY
+}
+rs --config "$T/inc.yaml" sync
+set_cookie "rid=000,csn=29990101000000.000000Z#000000#000#000000"
+rs --config "$T/inc.yaml" --verbose sync
+expect_eq "a cookie the server refuses: the run still succeeds" 0 "$RC"
+expect_grep "a cookie the server refuses (from the future): a full read, and why" "full read: ldap .*consumer state is newer than provider" "$T/err"
+rs --config "$T/inc.yaml" --verbose sync
+expect_grep "after it: incremental again" "incremental read" "$T/err"
+set_cookie "rid=000,csn=19990101000000.000000Z#000000#000#000000"
+rs --config "$T/inc.yaml" --verbose sync
+expect_grep "a cookie from 1999: every entry changed since, read as changes" \
+    "incremental read: [1-9][0-9] changed" "$T/err"
+expect_no_grep "... with the same tables" "installed generation" "$T/err"
+
+# the long random sequence
+rs --config "$T/full.yaml" sync --full
+SEED=${CHURN_SEED:-$(date +%s)}
+STEPS=${CHURN_STEPS:-80}
+"$TOP/tests/tools/churn.py" "$SEED" "$STEPS" "ldap://127.0.0.1:$SLAPD_PORT" "$ADMIN_DN" "$ADMIN_PW" \
+    "$BASE_DN" "$RELAYSYNC" "$T/inc.yaml" "$T/inc/relaysync" "$T/full.yaml" \
+    "$T/full/relaysync" "$T/churn.log" >"$T/churn.out" 2>&1
+CRC=$?
+cat "$T/churn.out"
+check "random sequence (seed $SEED, $STEPS steps): incremental tables equal full ones after every step" \
+    [ "$CRC" -eq 0 ]
+[ "$CRC" -eq 0 ] || grep -B2 -A40 DIFFERENT "$T/churn.log" | head -80
+
+# more than 1,000 changed entries (and a tenth of the model): a full read
+python3 - "$BASE_DN" >"$T/many.ldif" <<'PY'
+import sys
+for i in range(1100):
+    print(f"dn: uid=many{i},ou=partners,{sys.argv[1]}\nobjectClass: inetOrgPerson\n"
+          f"uid: many{i}\ncn: m\nsn: m\nmail: many{i}@example.com\n")
+PY
+rs --config "$T/inc.yaml" sync
+ldap_load "$T/many.ldif" || exit 1
+rs --config "$T/inc.yaml" --verbose sync
+expect_grep "1,100 new entries: a full read is cheaper" "1100 entries changed since the last run; reading everything is cheaper" "$T/err"
+inc=$(sed -n 's/.*incremental=\([0-9]*\).*/\1/p' "$T/churn.out")
+check "random sequence: most runs were incremental ($inc of $STEPS)" [ "${inc:-0}" -ge $((STEPS * 3 / 4)) ]
+check "random sequence: the directory really changed" \
+    [ "$(grep -c '^# step .*: op_' "$T/churn.log")" -ge "$STEPS" ]
+
+finish
