@@ -7,9 +7,11 @@
 #   full    a first sync into an empty map directory (wall time, peak RSS)
 #   floor   the same paged searches with ldapsearch to /dev/null, plus
 #           postmap of tables of the same size
-#   noop    a second sync (nothing changed), against the searches alone;
-#           whether it wrote a generation or reloaded (it must not)
-#   change  a sync after 100 changed send-as entries, against the searches
+#   noop    a second sync --full (nothing changed), against the searches
+#           alone; whether it wrote a generation or reloaded (it must not)
+#   inoop   an incremental sync with nothing changed
+#   change  an incremental sync after 100 changed send-as entries, against
+#           the searches (and its peak RSS)
 #   watch   WATCH_MODS (default 100) modifications one at a time, each timed
 #           from ldapmodify's return until postmap -q shows it (p50/p99/max)
 # and prints a table; the figures go to build/bench/results.json.
@@ -136,17 +138,23 @@ bench_size() {
 	floor_postmap
 	FLOOR=$(awk -v a="$SEARCH" -v b="$POSTMAP" 'BEGIN { printf "%.3f", a + b }')
 	GEN=$(readlink "$MAP_DIR")
-	measure noop "$RELAYSYNC" --config "$T/rs.yaml" --format json sync
+	measure noop "$RELAYSYNC" --config "$T/rs.yaml" --format json sync --full
 	NOOP=$SECS NOOP_RSS=$RSS
 	NOOP_WROTE=$([ "$(readlink "$MAP_DIR")" = "$GEN" ] && echo no || echo yes)
 	NOOP_RELOAD=$(grep -q '"reloaded":true' "$T/noop.out" && echo yes || echo no)
+	measure inoop "$RELAYSYNC" --config "$T/rs.yaml" --quiet sync
+	INOOP=$SECS
+	GEN=$(readlink "$MAP_DIR")
 	change_100
-	measure change "$RELAYSYNC" --config "$T/rs.yaml" --quiet sync
-	CHANGE=$SECS
+	measure change "$RELAYSYNC" --config "$T/rs.yaml" --verbose sync
+	CHANGE=$SECS CHANGE_RSS=$RSS
+	grep -q 'incremental read: 100 changed' "$T/change.err" ||
+	    echo "n=$n: the run after 100 changes was not incremental" >&2
+	CHANGE_WROTE=$([ "$(readlink "$MAP_DIR")" = "$GEN" ] && echo no || echo yes)
 	watch_latency
-	printf '{"users":%d,"routes":%d,"full_s":%s,"floor_s":%s,"search_s":%s,"postmap_s":%s,"full_rss_kib":%s,"noop_s":%s,"noop_rss_kib":%s,"noop_wrote_generation":"%s","noop_reloaded":"%s","change100_s":%s,"watch_mods":%d,"watch_p50_s":%s,"watch_p99_s":%s,"watch_max_s":%s}\n' \
+	printf '{"users":%d,"routes":%d,"full_s":%s,"floor_s":%s,"search_s":%s,"postmap_s":%s,"full_rss_kib":%s,"noop_s":%s,"noop_rss_kib":%s,"noop_wrote_generation":"%s","noop_reloaded":"%s","incremental_noop_s":%s,"change100_s":%s,"change100_rss_kib":%s,"change100_wrote_generation":"%s","watch_mods":%d,"watch_p50_s":%s,"watch_p99_s":%s,"watch_max_s":%s}\n' \
 	    "$n" "$ROUTES" "$FULL" "$FLOOR" "$SEARCH" "$POSTMAP" "$FULL_RSS" "$NOOP" "$NOOP_RSS" \
-	    "$NOOP_WROTE" "$NOOP_RELOAD" "$CHANGE" "$WATCH_MODS" "$P50" "$P99" "$MAX" >>"$OUT/rows.json"
+	    "$NOOP_WROTE" "$NOOP_RELOAD" "$INOOP" "$CHANGE" "$CHANGE_RSS" "$CHANGE_WROTE" "$WATCH_MODS" "$P50" "$P99" "$MAX" >>"$OUT/rows.json"
 	stop_slapd
 }
 
@@ -164,15 +172,17 @@ res = {"sizes": rows}
 if len(rows) >= 2:
     res["scaling_full"] = round(rows[-1]["full_s"] / max(rows[0]["full_s"], 1e-9), 2)
 json.dump(res, open(sys.argv[2], "w"), indent=1)
-hdr = ("users", "routes", "full s", "floor s", "full/floor", "noop s", "search s",
-       "noop/search", "noop wrote", "chg100 s", "chg/search", "RSS MiB", "watch p50", "p99", "max")
+hdr = ("users", "routes", "full s", "floor s", "full/floor", "full no-op s", "search s",
+       "no-op/search", "no-op wrote/reloaded", "incr. no-op s", "incr. 100 changes s",
+       "changes/search", "peak RSS MiB", "watch p50 s", "p99 s", "max s")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
 for r in rows:
-    print("| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s/%s | %.2f | %.2f | %.1f | %.3f | %.3f | %.3f |" % (
+    print("| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s/%s | %.2f | %.2f | %.3f | %.1f | %.3f | %.3f | %.3f |" % (
         r["users"], r["routes"], r["full_s"], r["floor_s"], r["full_over_floor"], r["noop_s"],
         r["search_s"], r["noop_over_search"], r["noop_wrote_generation"], r["noop_reloaded"],
-        r["change100_s"], r["change100_over_search"], max(r["full_rss_kib"], r["noop_rss_kib"]) / 1024,
+        r["incremental_noop_s"], r["change100_s"], r["change100_over_search"],
+        max(r["full_rss_kib"], r["noop_rss_kib"], r["change100_rss_kib"]) / 1024,
         r["watch_p50_s"], r["watch_p99_s"], r["watch_max_s"]))
 if "scaling_full" in res:
     print("scaling of the full sync, %d -> %d users: %.2fx" % (rows[0]["users"], rows[-1]["users"], res["scaling_full"]))

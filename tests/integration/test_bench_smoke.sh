@@ -13,7 +13,8 @@ fields=$(/usr/bin/python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))["sizes"][0]
 need = ["users", "routes", "full_s", "floor_s", "search_s", "postmap_s", "full_rss_kib", "noop_s",
-        "noop_wrote_generation", "noop_reloaded", "change100_s", "watch_p50_s", "watch_p99_s",
+        "noop_wrote_generation", "noop_reloaded", "incremental_noop_s", "change100_s",
+        "change100_rss_kib", "change100_wrote_generation", "watch_p50_s", "watch_p99_s",
         "watch_max_s", "full_over_floor", "noop_over_search", "change100_over_search"]
 print(" ".join(k for k in need if k not in r))' "$R")
 expect_eq "every figure is there" "" "$fields"
@@ -22,5 +23,8 @@ expect_eq "the generator made 300 users with routes" "300 yes" \
 expect_eq "a no-op sync wrote no generation and did not reload" "no no" \
     "$(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["sizes"][0]; print(r["noop_wrote_generation"], r["noop_reloaded"])' "$R")"
 expect_no_grep "every watch modification became visible" 'not updated after' "$T/bench.log"
+expect_no_grep "the run after 100 changes was incremental" 'was not incremental' "$T/bench.log"
+expect_eq "... and installed a new generation" yes \
+    "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sizes"][0]["change100_wrote_generation"])' "$R")"
 expect_grep "it prints the table" '^\| users \| routes \| full s' "$T/bench.log"
 finish

@@ -72,6 +72,10 @@ def ous():
             if not o["dn"].startswith("ou=services,")]
 
 
+def pick(seq):
+    return rnd.choice(seq) if seq else None
+
+
 def unique():
     counter[0] += 1
     return f"{SEED}x{counter[0]}"
@@ -91,7 +95,9 @@ def sendas_ldif(dn):
 
 
 def op_add_sendas():
-    u = rnd.choice(users())
+    u = pick(users())
+    if u is None:
+        return
     addr = rnd.choice(ADDRS)
     if addr == "bad address":
         addr = "bad\\2Caddress@x.example"
@@ -116,7 +122,7 @@ def op_modify_sendas():
 def op_delete_sendas():
     s = sendas()
     if s:
-        modify(f"dn: {rnd.choice(s)['dn']}\nchangetype: delete\n")
+        modify(f"dn: {pick(s)['dn']}\nchangetype: delete\n")
 
 
 def op_rename_sendas():
@@ -128,7 +134,9 @@ def op_rename_sendas():
 
 
 def op_flag():
-    o = rnd.choice(ous())
+    o = pick(ous())
+    if o is None:
+        return
     has_class = "relaysyncPolicy" in o.get("objectclass", [])
     r = rnd.random()
     if not has_class:
@@ -142,7 +150,9 @@ def op_flag():
 
 
 def op_lock():
-    u = rnd.choice(users())
+    u = pick(users())
+    if u is None:
+        return
     if "pwdaccountlockedtime" in u:
         modify(f"dn: {u['dn']}\nchangetype: modify\ndelete: pwdAccountLockedTime\n")
     else:
@@ -150,19 +160,25 @@ def op_lock():
 
 
 def op_mail():
-    u = rnd.choice(users())
+    u = pick(users())
+    if u is None:
+        return
     modify(f"dn: {u['dn']}\nchangetype: modify\nreplace: mail\nmail: {rnd.choice(['a', 'b', 'c'])}{unique()}@example.com\n")
 
 
 def op_add_user():
-    o = rnd.choice(ous())
+    o = pick(ous())
+    if o is None:
+        return
     uid = "u" + unique()
     modify(f"dn: uid={uid},{o['dn']}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: {uid}\n"
            f"cn: {uid}\nsn: {uid}\nmail: {uid}@example.com\n")
 
 
 def op_delete_user():
-    u = rnd.choice(users())
+    u = pick(users())
+    if u is None:
+        return
     if u["dn"].startswith("cn=relaysync,"):
         return
     kids = [s["dn"] for s in sendas() if s["dn"].lower().endswith("," + u["dn"].lower())]
@@ -171,8 +187,10 @@ def op_delete_user():
 
 
 def op_move_user():
-    u = rnd.choice(users())
-    o = rnd.choice(ous())
+    u = pick(users())
+    if u is None:
+        return
+    o = pick(ous())
     if u["dn"].lower().endswith("," + o["dn"].lower()):
         return
     rdn = u["dn"].split(",")[0]
@@ -180,12 +198,14 @@ def op_move_user():
 
 
 def op_rename_ou():
-    o = rnd.choice(ous())
+    o = pick(ous())
+    if o is None:
+        return
     modify(f"dn: {o['dn']}\nchangetype: modrdn\nnewrdn: ou=ou{unique()}\ndeleteoldrdn: 1\n")
 
 
 OPS = [(op_add_sendas, 4), (op_modify_sendas, 5), (op_delete_sendas, 2), (op_rename_sendas, 1),
-       (op_flag, 3), (op_lock, 1), (op_mail, 1), (op_add_user, 1), (op_delete_user, 1),
+       (op_flag, 3), (op_lock, 1), (op_mail, 1), (op_add_user, 2), (op_delete_user, 1),
        (op_move_user, 2), (op_rename_ou, 1)]
 
 
