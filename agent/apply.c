@@ -488,6 +488,26 @@ install(struct site *s, const struct rs_tables *t, struct rs_applied *out,
 	return rc;
 }
 
+int
+apply_stamps(const struct rs_config *c, const struct rs_tables *t,
+    struct rs_err *err)
+{
+	struct buf all, line;
+	int i, rc;
+
+	buf_init(&all);
+	buf_init(&line);
+	for (i = 0; i < RS_T_COUNT; i++) {
+		index_stamp(c, rs_table_names[i], &t->t[i], &line);
+		buf_add(&all, line.data, line.len);
+	}
+	buf_str(&all);
+	rc = apply_state(c, RS_INDEX_STAMPS, &all, err);
+	buf_free(&all);
+	buf_free(&line);
+	return rc;
+}
+
 unsigned long
 apply_generation(const struct rs_config *c)
 {
@@ -514,6 +534,9 @@ apply_tables(const struct rs_config *c, const struct rs_tables *t,
 	rc = install(&s, t, out, err);
 	site_free(&s);
 	umask(mask);
+	if (rc == 0 && apply_stamps(c, t, err) < 0)
+		rs_log(RS_LOG_WARN, "%s; the next run checks the indexes again",
+		    err->msg);
 	if (rc == 0 && tables_changed && c->postfix.reload)
 		rc = reload(c, out, err);
 	return rc;

@@ -22,6 +22,9 @@
  *	apply_tables() installs a table set and, when postfix.reload is true
  *	and the Postfix tables changed, runs "postfix -c <config_dir> reload"
  *	if that Postfix is running. It reports what it did in *out.
+ *	apply_tables() and apply_stamps() record the index_stamp() of each
+ *	index they verified in <state_dir>/index-stamps, so that plan need not
+ *	dump it again while it stays the same file.
  *	apply_generation() is the number of the live generation (0 when
  *	map_dir is missing or a plain directory); a snapshot names it.
  *
@@ -56,6 +59,8 @@ int apply_file(const char *, const struct buf *, mode_t, struct rs_err *);
 int apply_state(const struct rs_config *, const char *, const struct buf *,
     struct rs_err *);
 unsigned long apply_generation(const struct rs_config *);
+int apply_stamps(const struct rs_config *, const struct rs_tables *,
+    struct rs_err *);
 int apply_tables(const struct rs_config *, const struct rs_tables *, int,
     struct rs_applied *, struct rs_err *);
 

@@ -91,6 +91,30 @@ dn_parent(const char *dn)
 	return NULL;
 }
 
+static struct rs_sendas *
+push_sendas(struct rs_model *m)
+{
+	struct rs_sendas *s;
+
+	m->sendas = vec_grow(m->sendas, &m->capsendas, m->nsendas,
+	    sizeof(*m->sendas));
+	s = &m->sendas[m->nsendas++];
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+static struct rs_user *
+push_user(struct rs_model *m)
+{
+	struct rs_user *u;
+
+	m->users = vec_grow(m->users, &m->capusers, m->nusers,
+	    sizeof(*m->users));
+	u = &m->users[m->nusers++];
+	memset(u, 0, sizeof(*u));
+	return u;
+}
+
 struct rs_ou_policy *
 model_add_policy(struct rs_model *m, const char *dn, int allow)
 {
@@ -108,16 +132,11 @@ model_add_policy(struct rs_model *m, const char *dn, int allow)
 struct rs_user *
 model_add_user(struct rs_model *m, const char *dn, const char *mail)
 {
-	struct rs_user *u;
+	struct rs_user *u = push_user(m);
 
-	m->users = vec_grow(m->users, &m->capusers, m->nusers,
-	    sizeof(*m->users));
-	u = &m->users[m->nusers++];
-	u->uuid[0] = '\0';
 	u->dn = dn_norm(dn);
 	u->display_dn = xstrdup(dn);
 	u->mail = xstrdup(mail ? mail : "");
-	u->disabled = 0;
 	*strmap_slot(&m->user_by_dn, u->dn) = (void *)(uintptr_t)m->nusers;
 	return u;
 }
@@ -125,14 +144,10 @@ model_add_user(struct rs_model *m, const char *dn, const char *mail)
 struct rs_sendas *
 model_add_sendas(struct rs_model *m, const char *dn, const char *owner)
 {
-	struct rs_sendas *s;
+	struct rs_sendas *s = push_sendas(m);
 	char *norm;
 	const char *parent;
 
-	m->sendas = vec_grow(m->sendas, &m->capsendas, m->nsendas,
-	    sizeof(*m->sendas));
-	s = &m->sendas[m->nsendas++];
-	memset(s, 0, sizeof(*s));
 	s->dn = xstrdup(dn);
 	if (owner)
 		s->owner = dn_norm(owner);
@@ -499,7 +514,14 @@ model_merge(struct rs_model *m, const struct rs_changes *ch,
 static void
 put(struct buf *b, const char *v, size_t len)
 {
-	buf_printf(b, "%zu:", len);
+	char num[24];
+	size_t i = sizeof(num), n = len;
+
+	num[--i] = ':';
+	do
+		num[--i] = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	buf_add(b, num + i, sizeof(num) - i);
 	buf_add(b, v, len);
 	buf_add(b, " ", 1);
 }
@@ -514,9 +536,12 @@ static void
 put_num(struct buf *b, unsigned long n)
 {
 	char num[24];
+	size_t i = sizeof(num);
 
-	snprintf(num, sizeof(num), "%lu", n);
-	puts_field(b, num);
+	do
+		num[--i] = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	put(b, num + i, sizeof(num) - i);
 }
 
 static void
@@ -635,11 +660,10 @@ parse_sendas(struct cursor *c, struct rs_model *m)
 	field_uuid(c, uuid);
 	dn = field_str(c);
 	owner = field_str(c);
-	s = model_add_sendas(m, dn, owner);
-	free(s->owner);		/* stored normalized already */
-	s->owner = owner;
+	s = push_sendas(m);
+	s->dn = dn;
+	s->owner = owner;		/* stored normalized */
 	memcpy(s->uuid, uuid, sizeof(uuid));
-	free(dn);
 	for (j = 0; j < RS_F_COUNT && !c->bad; j++) {
 		count = field_num(c);
 		v = field(c, &len);
@@ -649,36 +673,40 @@ parse_sendas(struct cursor *c, struct rs_model *m)
 }
 
 static void
-parse_line(struct cursor *c, char kind, struct rs_model *m)
+parse_user(struct cursor *c, struct rs_model *m)
 {
-	char uuid[RS_UUID_LEN + 1], *dn, *display, *mail;
-	struct rs_user *u;
-	unsigned long n;
+	struct rs_user *u = push_user(m);
 
-	if (kind == 'S') {
-		parse_sendas(c, m);
-		return;
-	}
+	field_uuid(c, u->uuid);
+	u->dn = field_str(c);		/* stored normalized */
+	u->display_dn = field_str(c);
+	u->mail = field_str(c);
+	u->disabled = field_num(c) != 0;
+}
+
+static void
+parse_policy(struct cursor *c, struct rs_model *m)
+{
+	char uuid[RS_UUID_LEN + 1], *dn;
+
 	field_uuid(c, uuid);
 	dn = field_str(c);
-	if (kind == 'P') {
-		n = field_num(c);
-		memcpy(model_add_policy(m, dn, n ? RS_YES : RS_NO)->uuid,
-		    uuid, sizeof(uuid));
-	} else if (kind == 'U') {
-		display = field_str(c);
-		mail = field_str(c);
-		n = field_num(c);
-		u = model_add_user(m, display, mail);
-		free(u->dn);
-		u->dn = xstrdup(dn);
-		u->disabled = n != 0;
-		memcpy(u->uuid, uuid, sizeof(uuid));
-		free(display);
-		free(mail);
-	} else
-		c->bad = 1;
+	memcpy(model_add_policy(m, dn, field_num(c) ? RS_YES : RS_NO)->uuid,
+	    uuid, sizeof(uuid));
 	free(dn);
+}
+
+static void
+parse_line(struct cursor *c, char kind, struct rs_model *m)
+{
+	if (kind == 'S')
+		parse_sendas(c, m);
+	else if (kind == 'U')
+		parse_user(c, m);
+	else if (kind == 'P')
+		parse_policy(c, m);
+	else
+		c->bad = 1;
 }
 
 /* Read entries written by model_dump(); -1 if the text is damaged. */

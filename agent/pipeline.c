@@ -50,6 +50,10 @@ load_snapshot(const struct rs_config *c, const char *source,
 
 	buf_init(&path);
 	buf_init(&text);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_RUNS_FILE);
+	old->runs = read_file(path.data, &text, &err) == 0 ?
+	    strtol(buf_str(&text), NULL, 10) : 0;
+	buf_reset(&path);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
 	if (read_file(path.data, &text, &err) < 0)
 		why = "no snapshot of a previous run";
@@ -110,6 +114,12 @@ read_changes(struct rs_source *src, const struct rs_snapshot *old,
 		rc = pipeline_merge(src, &ch, m, err);
 	if (rc == 0) {
 		next->runs = old->runs + 1;
+		next->unchanged = ch.n == 0 && ch.gone.count == 0 &&
+		    !ch.present_phase && next->cookie.len == old->cookie.len &&
+		    memcmp(next->cookie.data, old->cookie.data,
+		    old->cookie.len) == 0;
+		if (next->unchanged)
+			next->generation = old->generation;
 		rs_log(RS_LOG_INFO, "incremental read: %zu changed and %zu "
 		    "deleted entries since the last run%s", ch.n, ch.gone.count,
 		    ch.present_phase ? " (present phase)" : "");
@@ -276,6 +286,16 @@ seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Log, with --verbose, how long the stage that just ended took. */
+static void
+stage(const char *name, double *t)
+{
+	double now = seconds();
+
+	rs_log(RS_LOG_DEBUG, "%s: %.0f ms", name, (now - *t) * 1e3);
+	*t = now;
+}
+
 /* After a real run: the metrics file, and the webhook on change or failure.
  * run is NULL when the run failed before deciding. */
 static void
@@ -314,13 +334,19 @@ save_snapshot(const struct rs_config *c, const struct rs_model *m,
 
 	if (next == NULL || next->cookie.len == 0)
 		return;
-	next->generation = apply_generation(c);
-	snapshot_tables(t, next->tables);
 	buf_init(&b);
-	snapshot_dump(next, m, &b);
-	if (apply_state(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
-		rs_log(RS_LOG_WARN, "%s; the next run reads everything",
-		    err.msg);
+	buf_printf(&b, "%ld\n", next->runs);
+	if (apply_state(c, RS_RUNS_FILE, &b, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s", err.msg);
+	buf_reset(&b);
+	if (!next->unchanged || next->generation != apply_generation(c)) {
+		next->generation = apply_generation(c);
+		snapshot_tables(t, next->tables);
+		snapshot_dump(next, m, &b);
+		if (apply_state(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
+			rs_log(RS_LOG_WARN, "%s; the next run reads everything",
+			    err.msg);
+	}
 	buf_wipe(&b);
 }
 
@@ -333,13 +359,16 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	struct rs_plan p;
 	struct rs_run run;
 	struct rs_err err;
+	double clock = seconds();
 	int rc;
 
 	render_tables(d, c->postfix.tls_level, &t);
+	stage("render", &clock);
 	if (plan_build(c, d, &t, o->force, &p, &err) < 0) {
 		render_free(&t);
 		return pipeline_fail(&err);
 	}
+	stage("plan", &clock);
 	memset(&run, 0, sizeof(run));
 	run.dry_run = o->dry_run;
 	run.d = d;
@@ -347,14 +376,20 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	err.code = 0;
 	rc = finish_sync(o, c, &t, &run, &err);
 	run.exit_code = rc;
+	stage("apply", &clock);
 	if (rs_verbosity > RS_LOG_ERROR && !o->no_report)
 		report_write(stdout, o->format, &run);
 	if (err.code)
 		pipeline_fail(&err);
 	if (!o->dry_run)
 		report_log(&run);
-	if (!o->dry_run && rc == RS_EX_OK)
+	if (!o->dry_run && rc == RS_EX_OK && !p.apply && p.verified &&
+	    apply_stamps(c, &t, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s", err.msg);
+	if (!o->dry_run && rc == RS_EX_OK) {
 		save_snapshot(c, m, &t, next);
+		stage("snapshot", &clock);
+	}
 	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0);
 	plan_free(&p);
 	render_free(&t);
@@ -382,6 +417,26 @@ pipeline_clock(void)
 	return seconds();
 }
 
+
+/* Read, check gateways when asked, and decide. */
+static int
+read_and_decide(const struct rs_runopts *o, const struct rs_config *c,
+    const struct rs_keyring *keys, struct rs_snapshot *next,
+    struct rs_model *m, struct rs_decision *d, struct rs_err *err)
+{
+	double clock = seconds();
+
+	if (pipeline_load(c, o->full, next, m, err) < 0)
+		return -1;
+	stage("read", &clock);
+	if (o->verify && verify_first(o, c, keys, m, err) < 0)
+		return -1;
+	if (pipeline_decide(c, keys, m, d, err) < 0)
+		return -1;
+	stage("decide", &clock);
+	return 0;
+}
+
 int
 pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys)
@@ -399,9 +454,7 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	snapshot_init(&next);
 	if (!o->dry_run && apply_lock(c, &lock, &err) < 0)
 		rc = pipeline_fail(&err);	/* no metrics: another run's */
-	else if (pipeline_load(c, o->full, &next, &m, &err) < 0 ||
-	    (o->verify && verify_first(o, c, keys, &m, &err) < 0) ||
-	    pipeline_decide(c, keys, &m, &d, &err) < 0) {
+	else if (read_and_decide(o, c, keys, &next, &m, &d, &err) < 0) {
 		rc = pipeline_fail(&err);
 		after_run(o, c, NULL, rc, err.msg, t0);
 	} else

@@ -3,6 +3,7 @@
  * See plan.h for the contract.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,50 @@ sorted_dump(char *dump, struct buf *out)
 	free(lines);
 }
 
+/* "name dev inode size mtime sha256-of-text": what a verified index of
+ * table name below map_dir looked like; empty when it cannot be read. */
+void
+index_stamp(const struct rs_config *c, const char *name,
+    const struct buf *text, struct buf *out)
+{
+	const char *suffix = map_suffix(c->postfix.map_type);
+	char sum[65];
+	struct buf path;
+	struct stat st;
+
+	buf_reset(out);
+	buf_init(&path);
+	buf_printf(&path, "%s/%s%s", c->postfix.map_dir, name,
+	    suffix ? suffix : "");
+	if (suffix != NULL && stat(path.data, &st) == 0) {
+		sha256_hex(text->data ? text->data : "", text->len, sum);
+		buf_printf(out, "%s %ju %ju %jd %jd.%09ld %s\n", name,
+		    (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+		    (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
+		    st.st_mtim.tv_nsec, sum);
+	}
+	buf_free(&path);
+}
+
+/* Did a run verify this installed index (dump against its text), and
+ * is it still the same file? */
+static int
+index_stamped(const struct rs_config *c, const char *name,
+    const struct buf *text, const struct buf *stamps)
+{
+	struct buf line;
+	const char *p;
+	int yes = 0;
+
+	buf_init(&line);
+	index_stamp(c, name, text, &line);
+	for (p = stamps->data; line.len && p != NULL && !yes;
+	    p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		yes = strncmp(p, line.data, line.len) == 0;
+	buf_free(&line);
+	return yes;
+}
+
 int
 index_agrees(const struct rs_config *c, const char *path,
     const struct buf *text)
@@ -205,10 +250,16 @@ static int
 load_installed(const struct rs_config *c, const struct rs_tables *nt,
     struct installed *in, struct rs_plan *p, struct rs_err *err)
 {
-	struct buf path;
+	struct buf path, stamps;
+	struct rs_err ignored;
 	int i, present = 0;
 
 	buf_init(&path);
+	buf_init(&stamps);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_INDEX_STAMPS);
+	if (read_file(path.data, &stamps, &ignored) < 0)
+		buf_reset(&stamps);
+	buf_str(&stamps);
 	for (i = 0; i < RS_T_COUNT; i++) {
 		if (read_installed_file(c->postfix.map_dir, rs_table_names[i],
 		    &in->text[i], &present, err) < 0) {
@@ -218,11 +269,17 @@ load_installed(const struct rs_config *c, const struct rs_tables *nt,
 		buf_reset(&path);
 		buf_printf(&path, "%s/%s", c->postfix.map_dir,
 		    rs_table_names[i]);
-		if (strcmp(in->text[i].data, nt->t[i].data) != 0 ||
-		    !index_agrees(c, path.data, &in->text[i]))
+		if (strcmp(in->text[i].data, nt->t[i].data) != 0)
 			p->reload = 1;
+		else if (!index_stamped(c, rs_table_names[i], &in->text[i],
+		    &stamps)) {
+			p->verified++;
+			if (!index_agrees(c, path.data, &in->text[i]))
+				p->reload = 1;
+		}
 	}
 	buf_free(&path);
+	buf_free(&stamps);
 	if (read_installed_file(c->postfix.map_dir, RS_OWNERS_FILE,
 	    &in->owners, &present, err) < 0)
 		return -1;

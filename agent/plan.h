@@ -16,9 +16,15 @@
  *	or an empty new set replacing a non-empty one, set plan->refused
  *	(with a message naming the count and --force) unless force is given.
  *	plan_free() releases it, wiping the old credentials it read.
+ *	An installed index is checked by index_agrees() unless
+ *	<state_dir>/index-stamps holds its index_stamp(): the run that last
+ *	installed (or checked) it verified it, and it is still the same file
+ *	(device, inode, size, modification time) with the same text (SHA-256).
  *	index_agrees() dumps an indexed table with "postmap -s" and tells
  *	whether it holds exactly the lines of the given sorted text (always
  *	true for texthash, which has no index).
+ *	index_stamp() is the stamp line of the index of a table in map_dir
+ *	(empty when there is none).
  *	map_suffix() is the index file suffix of a map type (NULL: none).
  *
  * Diagnostics
@@ -52,6 +58,7 @@ struct rs_plan {
 	size_t added, changed, removed;
 	size_t old_routes, new_routes;
 	int installed;
+	int verified;		/* installed indexes dumped to check them */
 	int apply;
 	int reload;
 	int refused;
@@ -63,5 +70,9 @@ int plan_build(const struct rs_config *, const struct rs_decision *,
 void plan_free(struct rs_plan *);
 const char *map_suffix(const char *);
 int index_agrees(const struct rs_config *, const char *, const struct buf *);
+void index_stamp(const struct rs_config *, const char *, const struct buf *,
+    struct buf *);
+
+#define RS_INDEX_STAMPS	"index-stamps"
 
 #endif

@@ -133,9 +133,8 @@ snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
 	char sum[RS_HASH_HEX + 1];
 
 	buf_reset(b);
-	buf_printf(b, MAGIC "source %s\ngeneration %lu\ntables %s\nruns %ld\n"
-	    "cookie %zu:", s->source, s->generation, s->tables, s->runs,
-	    s->cookie.len);
+	buf_printf(b, MAGIC "source %s\ngeneration %lu\ntables %s\n"
+	    "cookie %zu:", s->source, s->generation, s->tables, s->cookie.len);
 	buf_add(b, s->cookie.data, s->cookie.len);
 	buf_add(b, "\n", 1);
 	model_dump(m, b);
@@ -151,8 +150,8 @@ header(const char *p, const char *end, struct rs_snapshot *s)
 	int used = 0;
 
 	if (sscanf(p, "source %64[0-9a-f]\ngeneration %lu\ntables "
-	    "%64[0-9a-f]\nruns %ld\ncookie %zu:%n", s->source, &s->generation,
-	    s->tables, &s->runs, &n, &used) != 5 || used == 0)
+	    "%64[0-9a-f]\ncookie %zu:%n", s->source, &s->generation,
+	    s->tables, &n, &used) != 4 || used == 0)
 		return NULL;
 	p += used;
 	if ((size_t)(end - p) < n + 1 || p[n] != '\n')

@@ -10,8 +10,12 @@
  * run notices and answers with a full read.
  *
  * Format: a header of "key value" lines (relaysync-snapshot 1, source,
- * generation, tables, runs, then "cookie <length>:<bytes>"), the entries
+ * generation, tables, then "cookie <length>:<bytes>"), the entries
  * of model_dump(), and a last line "end <SHA-256 of everything before>".
+ *
+ * How many incremental runs were made since the last full read is kept
+ * apart, in <state_dir>/incremental-runs, so that a run that changed
+ * nothing need not rewrite the snapshot.
  *
  * Functions
  *	snapshot_init(), snapshot_free() manage the header.
@@ -37,14 +41,17 @@
 #include "util.h"
 
 #define RS_SNAPSHOT_FILE	"snapshot"
+#define RS_RUNS_FILE		"incremental-runs"
 #define RS_HASH_HEX		64
 
 struct rs_snapshot {
 	char source[RS_HASH_HEX + 1];
 	unsigned long generation;
 	char tables[RS_HASH_HEX + 1];
-	long runs;		/* incremental runs since the last full read */
+	long runs;		/* incremental runs since the last full read
+				 * (RS_RUNS_FILE, not in the snapshot) */
 	struct buf cookie;
+	int unchanged;		/* the saved snapshot already says all this */
 };
 
 void snapshot_init(struct rs_snapshot *);

@@ -690,15 +690,17 @@ paged_search(struct rs_source *s, const char *filter, char **attrs,
 			ber_memfree(pg.cookie.bv_val);
 			return -1;
 		}
-		rs_log(RS_LOG_DEBUG, "ldap search filter=%s: page %zu, %zu "
-		    "entries so far", filter, pg.pages, pg.entries);
+		if (!s->missing_ok)
+			rs_log(RS_LOG_DEBUG, "ldap search filter=%s: page %zu, "
+			    "%zu entries so far", filter, pg.pages, pg.entries);
 	} while (pg.cookie.bv_len > 0);
 	ber_memfree(pg.cookie.bv_val);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(s, rc, filter, err);
-	rs_log(RS_LOG_DEBUG, "ldap search base=%s filter=%s: %zu entries in "
-	    "%zu pages, %.0f ms", s->base, filter, pg.entries, pg.pages,
-	    now_ms() - t0);
+	if (!s->missing_ok)
+		rs_log(RS_LOG_DEBUG, "ldap search base=%s filter=%s: %zu entries "
+		    "in %zu pages, %.0f ms", s->base, filter, pg.entries,
+		    pg.pages, now_ms() - t0);
 	return 0;
 }
 
@@ -864,17 +866,22 @@ int
 source_fetch(struct rs_source *s, const struct rs_reads *r,
     struct rs_model *fresh, struct rs_err *err)
 {
-	size_t i;
+	double t0 = now_ms();
+	size_t i, n = 0, subtrees = 0;
 
 	s->missing_ok = 1;
 	for (i = 0; i < r->n; i++) {
 		if (r->r[i].kind == RS_DROP_SUBTREE)
 			continue;
+		n++;
+		subtrees += r->r[i].kind == RS_READ_SUBTREE;
 		s->base = r->r[i].dn;
 		s->scope = r->r[i].kind == RS_READ_SUBTREE ?
 		    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE;
 		if (load(s, fresh, err) < 0)
 			return -1;
 	}
+	rs_log(RS_LOG_DEBUG, "ldap: %zu changed entries read again (%zu with "
+	    "their subtree), %.0f ms", n, subtrees, now_ms() - t0);
 	return 0;
 }

@@ -3,6 +3,7 @@
  * See util.h for the contract.
  */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -400,4 +401,19 @@ run_cmd(char *const argv[], struct buf *out)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+}
+
+/* The SHA-256 of len bytes, as 64 lower-case hexadecimal digits. */
+void
+sha256_hex(const void *p, size_t len, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned i, n = 0;
+
+	if (!EVP_Digest(p, len, md, &n, EVP_sha256(), NULL)) {
+		rs_log(RS_LOG_ERROR, "cannot compute SHA-256 (OpenSSL)");
+		abort();
+	}
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }

@@ -22,6 +22,8 @@
  *	run_cmd() runs a program (PATH search) with standard input from
  *	/dev/null, collects its standard output and error, and returns its
  *	exit status (-1 when it could not run, 128+N when killed by signal N).
+ *	sha256_hex() writes the SHA-256 of a byte string as 64 hexadecimal
+ *	digits and a NUL.
  *	printable() copies a hostile value into a buffer with every byte that
  *	is not printable ASCII shown as \xNN, for reports only.
  *
@@ -101,6 +103,7 @@ void rs_log(enum rs_loglevel, const char *, ...)
 	__attribute__((format(printf, 2, 3)));
 
 int read_file(const char *, struct buf *, struct rs_err *);
+void sha256_hex(const void *, size_t, char *);
 int run_cmd(char *const[], struct buf *);
 void str_lower(char *);
 const char *printable(struct buf *, const char *, size_t);
