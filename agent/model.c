@@ -60,11 +60,31 @@ model_free(struct rs_model *m)
  * escapes), then lower case. Attribute values in the DNs relaysync walks
  * (dc, ou, cn, uid, mail) all compare case-insensitively.
  */
+/* Is a DN already in LDAPv3 string form, whatever its case: no escapes,
+ * quotes, spaces, multi-valued RDNs or other specials? */
+static int
+plain_dn(const char *dn)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)dn; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '=' || *p == ',' ||
+		    *p == '.' || *p == '@' || *p == '-' || *p == '_'))
+			return 0;
+	return *dn != '\0' && strchr(dn, '=') != NULL;
+}
+
 char *
 dn_norm(const char *dn)
 {
 	char *out = NULL, *r;
 
+	if (plain_dn(dn)) {
+		r = xstrdup(dn);
+		str_lower(r);
+		return r;
+	}
 	if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAP, &out,
 	    LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || out == NULL)
 		r = xstrdup(dn);

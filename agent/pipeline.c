@@ -323,11 +323,11 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 	buf_free(&b);
 }
 
-/* After a run that left the live tables equal to t: the snapshot for
- * the next incremental run (none without a sync cookie). */
-static void
-save_snapshot(const struct rs_config *c, const struct rs_model *m,
-    const struct rs_tables *t, struct rs_snapshot *next)
+/* The snapshot for the next incremental run (none without a sync
+ * cookie), naming the live generation and its tables. */
+void
+pipeline_save(const struct rs_config *c, const struct rs_model *m,
+    struct rs_snapshot *next)
 {
 	struct rs_err err;
 	struct buf b;
@@ -341,11 +341,16 @@ save_snapshot(const struct rs_config *c, const struct rs_model *m,
 	buf_reset(&b);
 	if (!next->unchanged || next->generation != apply_generation(c)) {
 		next->generation = apply_generation(c);
-		snapshot_tables(t, next->tables);
-		snapshot_dump(next, m, &b);
-		if (apply_state(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
-			rs_log(RS_LOG_WARN, "%s; the next run reads everything",
-			    err.msg);
+		if (snapshot_live_tables(c, next->tables) < 0)
+			rs_log(RS_LOG_WARN, "cannot read the live tables below "
+			    "%s; the next run reads everything",
+			    c->postfix.map_dir);
+		else {
+			snapshot_dump(next, m, &b);
+			if (apply_state(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
+				rs_log(RS_LOG_WARN, "%s; the next run reads "
+				    "everything", err.msg);
+		}
 	}
 	buf_wipe(&b);
 }
@@ -387,7 +392,7 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	    apply_stamps(c, &t, &err) < 0)
 		rs_log(RS_LOG_WARN, "%s", err.msg);
 	if (!o->dry_run && rc == RS_EX_OK) {
-		save_snapshot(c, m, &t, next);
+		pipeline_save(c, m, next);
 		stage("snapshot", &clock);
 	}
 	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0);

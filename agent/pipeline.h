@@ -21,8 +21,9 @@
  *	used (-1 otherwise, after logging why); pipeline_read_all() is a
  *	full read that first takes a sync cookie; pipeline_merge() reads
  *	again what a change set names and applies it to a model.
- *	pipeline_apply() decides, renders, plans and applies a model's
- *	decision, reports, and saves the snapshot; pipeline_clock() is the
+ *	pipeline_apply() renders, plans and applies a model's decision,
+ *	reports, and saves the snapshot when given one; pipeline_save() saves
+ *	it (with the SHA-256 of the live tables); pipeline_clock() is the
  *	monotonic clock it measures a run's duration with.
  *	pipeline_read() reads the directory into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
@@ -74,6 +75,8 @@ int pipeline_merge(struct rs_source *, const struct rs_changes *,
 int pipeline_apply(const struct rs_runopts *, const struct rs_config *,
     const struct rs_model *, const struct rs_decision *,
     struct rs_snapshot *, double);
+void pipeline_save(const struct rs_config *, const struct rs_model *,
+    struct rs_snapshot *);
 double pipeline_clock(void);
 int pipeline_decide(const struct rs_config *, const struct rs_keyring *,
     const struct rs_model *, struct rs_decision *, struct rs_err *);

@@ -207,14 +207,15 @@ strmap_free_values(struct strmap *m)
 }
 
 static struct strmap_slot *
-strmap_find(const struct strmap *m, const char *key)
+strmap_find(const struct strmap *m, const char *key, uint64_t h)
 {
 	size_t i;
 
 	if (m->cap == 0)
 		return NULL;
-	i = hash_str(key) & (m->cap - 1);
-	while (m->slots[i].key != NULL && strcmp(m->slots[i].key, key) != 0)
+	i = h & (m->cap - 1);
+	while (m->slots[i].key != NULL && (m->slots[i].hash != h ||
+	    strcmp(m->slots[i].key, key) != 0))
 		i = (i + 1) & (m->cap - 1);
 	return &m->slots[i];
 }
@@ -223,16 +224,17 @@ static void
 strmap_rehash(struct strmap *m)
 {
 	struct strmap old = *m;
-	struct strmap_slot *s;
-	size_t i;
+	size_t i, j;
 
 	m->cap = old.cap ? old.cap * 2 : 64;
 	m->slots = xcalloc(m->cap, sizeof(*m->slots));
 	for (i = 0; i < old.cap; i++) {
 		if (old.slots[i].key == NULL)
 			continue;
-		s = strmap_find(m, old.slots[i].key);
-		*s = old.slots[i];
+		j = old.slots[i].hash & (m->cap - 1);
+		while (m->slots[j].key != NULL)
+			j = (j + 1) & (m->cap - 1);
+		m->slots[j] = old.slots[i];
 	}
 	free(old.slots);
 }
@@ -241,14 +243,16 @@ strmap_rehash(struct strmap *m)
 void **
 strmap_slot(struct strmap *m, const char *key)
 {
+	uint64_t h = hash_str(key);
 	struct strmap_slot *s;
 
 	if ((m->count + 1) * 2 > m->cap)
 		strmap_rehash(m);
-	s = strmap_find(m, key);
+	s = strmap_find(m, key, h);
 	if (s->key == NULL) {
 		s->key = xstrdup(key);
 		s->val = NULL;
+		s->hash = h;
 		m->count++;
 	}
 	return &s->val;
@@ -257,8 +261,11 @@ strmap_slot(struct strmap *m, const char *key)
 void *
 strmap_get(const struct strmap *m, const char *key)
 {
-	struct strmap_slot *s = strmap_find(m, key);
+	struct strmap_slot *s;
 
+	if (m->count == 0)
+		return NULL;
+	s = strmap_find(m, key, hash_str(key));
 	return s && s->key ? s->val : NULL;
 }
 

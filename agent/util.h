@@ -35,6 +35,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum rs_exit {
 	RS_EX_OK = 0,
@@ -61,6 +62,7 @@ struct buf {
 struct strmap_slot {
 	char *key;
 	void *val;
+	uint64_t hash;		/* of key, so probes and growth skip strcmp */
 };
 
 struct strmap {

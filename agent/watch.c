@@ -45,6 +45,7 @@ struct watcher {
 	struct rs_model m;		/* the directory, as last read */
 	struct rs_snapshot snap;	/* its cookie, for the snapshot */
 	int have_model;
+	int unsaved;		/* the model moved on since the snapshot */
 };
 
 static void
@@ -53,6 +54,7 @@ drop_model(struct watcher *w)
 	model_free(&w->m);
 	snapshot_free(&w->snap);
 	w->have_model = 0;
+	w->unsaved = 0;
 }
 
 static int
@@ -140,33 +142,6 @@ connect_watch(struct watcher *w)
 	return src;
 }
 
-/* Wait for changes; coalesce a burst; -1 when the connection is gone. */
-static int
-next_burst(struct watcher *w, struct rs_source *src)
-{
-	struct rs_err err;
-	int n, total = 0;
-
-	while (!stop_requested && !reload_requested && total == 0) {
-		if ((n = source_watch_wait(src, 1000, &err)) < 0)
-			goto lost;
-		total = n;
-	}
-	while (total > 0 && !stop_requested) {
-		if ((n = source_watch_wait(src, (int)w->c.watch.window_ms,
-		    &err)) < 0)
-			goto lost;
-		if (n == 0)
-			break;
-		total += n;
-	}
-	return total;
-lost:
-	rs_log(RS_LOG_WARN, "watch: %s; the installed tables stay as they are",
-	    err.msg);
-	return -1;
-}
-
 /* Take the run lock, waiting while a timer-driven sync holds it. */
 static int
 lock_run(struct watcher *w, struct rs_lock *lock)
@@ -199,9 +174,53 @@ apply_model(struct watcher *w)
 	if (pipeline_decide(&w->c, &w->keys, &w->m, &d, &err) < 0)
 		pipeline_fail(&err);
 	else
-		(void)pipeline_apply(&w->ro, &w->c, &w->m, &d, &w->snap, t0);
+		(void)pipeline_apply(&w->ro, &w->c, &w->m, &d, NULL, t0);
+	w->unsaved = 1;
 	policy_free(&d);
 	apply_unlock(&lock);
+}
+
+/* Save the snapshot (when idle: it takes a while at 100,000 users, and
+ * only the next timer-driven sync needs it). */
+static void
+save(struct watcher *w)
+{
+	struct rs_lock lock = { -1 };
+
+	if (!w->unsaved || lock_run(w, &lock) < 0)
+		return;
+	w->snap.unchanged = 0;
+	pipeline_save(&w->c, &w->m, &w->snap);
+	w->unsaved = 0;
+	apply_unlock(&lock);
+}
+
+/* Wait for changes; coalesce a burst; -1 when the connection is gone. */
+static int
+next_burst(struct watcher *w, struct rs_source *src)
+{
+	struct rs_err err;
+	int n, total = 0;
+
+	while (!stop_requested && !reload_requested && total == 0) {
+		if ((n = source_watch_wait(src, 1000, &err)) < 0)
+			goto lost;
+		if ((total = n) == 0)
+			save(w);
+	}
+	while (total > 0 && !stop_requested) {
+		if ((n = source_watch_wait(src, (int)w->c.watch.window_ms,
+		    &err)) < 0)
+			goto lost;
+		if (n == 0)
+			break;
+		total += n;
+	}
+	return total;
+lost:
+	rs_log(RS_LOG_WARN, "watch: %s; the installed tables stay as they are",
+	    err.msg);
+	return -1;
 }
 
 /* Merge what the server announced, then apply; -1 when the connection
@@ -265,6 +284,7 @@ watch_run(const char *path, const struct rs_runopts *ro)
 	while (!stop_requested) {
 		if (reload_requested) {
 			reload_requested = 0;
+			save(&w);
 			if (load(&w) == 0)
 				rs_log(RS_LOG_INFO, "watch: configuration "
 				    "reloaded from %s", path);
@@ -278,6 +298,7 @@ watch_run(const char *path, const struct rs_runopts *ro)
 		if (!stop_requested && !reload_requested)
 			back_off(&w);
 	}
+	save(&w);
 	rs_log(RS_LOG_INFO, "watch: stopped");
 	drop_model(&w);
 	config_free(&w.c);

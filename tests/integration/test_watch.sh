@@ -67,6 +67,10 @@ newsuperior: ou=sales,ou=people,$BASE_DN
 LDIF
 until_ok "a user moved (modrdn) into an allowed OU: her route appears" 5 has gina@partner.example sender_relay
 
+# watch saves its snapshot once idle (a second without changes)
+snap_live() { grep -q "^generation $(basename "$(readlink "$MAP_DIR")")\$" "$T/state/snapshot" 2>/dev/null; }
+until_ok "watch saves its snapshot of the live generation when idle" 5 snap_live
+
 # a sync from the timer while watch runs: the lock is only held per run
 # (75 only while the watcher's own run holds it)
 for i in $(seq 1 20); do
