@@ -32,7 +32,7 @@ HDRS      = $(wildcard agent/*.h)
 OBJS      = $(MODULES:%=build/%.o)
 SAN_OBJS  = $(MODULES:%=build/san/%.o)
 UNIT      = test_validate test_config test_policy test_render test_plan \
-            test_secret
+            test_secret test_model
 UNIT_BINS = $(UNIT:%=build/san/%)
 FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn \
             fuzz_snapshot

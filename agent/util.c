@@ -122,7 +122,8 @@ void
 buf_add(struct buf *b, const void *p, size_t n)
 {
 	buf_reserve(b, n);
-	memcpy(b->data + b->len, p, n);
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = '\0';
 }

@@ -8,7 +8,8 @@
  * and the model is decided, rendered, planned and applied like a sync
  * run (pipeline_apply(), under the same lock and safety limits as a
  * timer-driven sync, which it waits for). Nothing is written when the
- * rendered tables did not change; each apply saves the snapshot, so a
+ * rendered tables did not change. Once idle (a second without changes),
+ * and before it stops or reloads, it saves the snapshot, so that a
  * timer-driven sync after it can be incremental.
  *
  * Functions

@@ -1,0 +1,190 @@
+/* Unit tests: model - DN normalization, merging a change set, and the
+ * snapshot format. */
+#include <ldap.h>
+
+#include "unit.h"
+#include "model.h"
+#include "snapshot.h"
+
+#define BASE "dc=example,dc=com"
+
+/* The fast path for plain DNs gives what libldap gives. */
+static void
+test_dn_norm(void **state)
+{
+	const char *dns[] = { "UID=Bob,OU=Sales,DC=Example,DC=Com",
+	    "relaysyncSendAsAddress=Bob.X@Partner.example,uid=bob," BASE,
+	    "cn=a_b-c," BASE, "uid=a,ou=x\\2Cy," BASE, "uid=a, ou=b," BASE,
+	    "cn=A+sn=B," BASE };
+	char *ours, *ldap = NULL;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(dns) / sizeof(dns[0]); i++) {
+		ours = dn_norm(dns[i]);
+		assert_int_equal(ldap_dn_normalize(dns[i], LDAP_DN_FORMAT_LDAP,
+		    &ldap, LDAP_DN_FORMAT_LDAPV3), LDAP_SUCCESS);
+		str_lower(ldap);
+		assert_string_equal(ours, ldap);
+		ldap_memfree(ldap);
+		free(ours);
+	}
+	ours = dn_norm("uid=a, ou=b," BASE);
+	assert_string_equal(ours, "uid=a,ou=b," BASE);
+	free(ours);
+}
+
+static struct rs_sendas *
+sendas(struct rs_model *m, const char *uuid, const char *dn, const char *addr)
+{
+	struct rs_sendas *s = model_add_sendas(m, dn, NULL);
+
+	strcpy(s->uuid, uuid);
+	model_set_value(&s->f[RS_F_ADDRESS], addr, strlen(addr), 1);
+	return s;
+}
+
+static void
+user(struct rs_model *m, const char *uuid, const char *dn)
+{
+	strcpy(model_add_user(m, dn, "u@example.com")->uuid, uuid);
+}
+
+/* ou=a renamed to ou=b: the change names ou=a's UUID with its new DN; the
+ * subtree is read again, and what the model had below ou=a goes. */
+static void
+test_merge_rename(void **state)
+{
+	struct rs_model m, fresh;
+	struct rs_changes ch;
+	struct rs_reads r;
+
+	(void)state;
+	model_init(&m);
+	model_init(&fresh);
+	strcpy(model_add_policy(&m, "ou=a," BASE, RS_YES)->uuid, "0a");
+	user(&m, "01", "uid=u,ou=a," BASE);
+	sendas(&m, "02", "relaysyncSendAsAddress=x@p.example,uid=u,ou=a," BASE,
+	    "x@p.example");
+	user(&m, "03", "uid=v,ou=c," BASE);
+	model_changes_init(&ch);
+	model_changed(&ch, "0a", "ou=b," BASE, 1);
+	model_reads(&m, &ch, &r);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.r[0].kind, RS_DROP_SUBTREE);
+	assert_string_equal(r.r[0].ndn, "ou=a," BASE);
+	assert_int_equal(r.r[1].kind, RS_READ_SUBTREE);
+	/* what the subtree read found */
+	strcpy(model_add_policy(&fresh, "ou=b," BASE, RS_YES)->uuid, "0a");
+	user(&fresh, "01", "uid=u,ou=b," BASE);
+	model_merge(&m, &ch, &r, &fresh);
+	assert_int_equal(m.npol, 1);
+	assert_string_equal(m.pol[0].dn, "ou=b," BASE);
+	assert_int_equal(m.nusers, 2);
+	assert_non_null(model_user(&m, "uid=u,ou=b," BASE));
+	assert_null(model_user(&m, "uid=u,ou=a," BASE));
+	assert_non_null(model_user(&m, "uid=v,ou=c," BASE));
+	assert_int_equal(m.nsendas, 0);	/* not found again: deleted */
+	assert_int_equal(fresh.nusers, 0);
+	model_reads_free(&r);
+	model_changes_free(&ch);
+	model_free(&fresh);
+	model_free(&m);
+}
+
+/* A present phase: whatever is neither present nor changed is gone. */
+static void
+test_merge_present(void **state)
+{
+	struct rs_model m, fresh;
+	struct rs_changes ch;
+	struct rs_reads r;
+
+	(void)state;
+	model_init(&m);
+	model_init(&fresh);
+	user(&m, "01", "uid=u," BASE);
+	user(&m, "02", "uid=v," BASE);
+	user(&m, "03", "uid=w," BASE);
+	model_changes_init(&ch);
+	ch.present_phase = 1;
+	*strmap_slot(&ch.present, "01") = (void *)1;
+	model_changed(&ch, "03", "uid=w," BASE, 0);
+	model_reads(&m, &ch, &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.r[0].kind, RS_READ_ENTRY);
+	user(&fresh, "03", "uid=w," BASE);
+	model_merge(&m, &ch, &r, &fresh);
+	assert_int_equal(m.nusers, 2);
+	assert_non_null(model_user(&m, "uid=u," BASE));
+	assert_null(model_user(&m, "uid=v," BASE));
+	assert_non_null(model_user(&m, "uid=w," BASE));
+	model_reads_free(&r);
+	model_changes_free(&ch);
+	model_free(&fresh);
+	model_free(&m);
+}
+
+/* Every byte of every value survives; one changed byte is refused. */
+static void
+test_snapshot_round_trip(void **state)
+{
+	struct rs_snapshot s, back;
+	struct rs_model m, got;
+	struct rs_err err;
+	struct rs_sendas *sa;
+	struct buf b, again;
+
+	(void)state;
+	model_init(&m);
+	model_init(&got);
+	snapshot_init(&s);
+	snapshot_init(&back);
+	buf_init(&b);
+	buf_init(&again);
+	user(&m, "0123", "UID=U," BASE);
+	sa = sendas(&m, "4567", "relaysyncSendAsAddress=x@p.example,uid=u," BASE,
+	    "x@p.example");
+	model_set_value(&sa->f[RS_F_HOST], "a\0b\nc d", 7, 2);
+	buf_add(&s.cookie, "rid=000,csn=1\n2", 15);
+	s.generation = 7;
+	strcpy(s.source, "ab");
+	strcpy(s.tables, "cd");
+	snapshot_dump(&s, &m, &b);
+	assert_int_equal(snapshot_parse(&b, &back, &got, &err), 0);
+	assert_int_equal(back.generation, 7);
+	assert_int_equal(back.cookie.len, 15);
+	assert_memory_equal(back.cookie.data, "rid=000,csn=1\n2", 15);
+	assert_int_equal(got.nsendas, 1);
+	assert_int_equal(got.sendas[0].f[RS_F_HOST].len, 7);
+	assert_int_equal(got.sendas[0].f[RS_F_HOST].count, 2);
+	assert_memory_equal(got.sendas[0].f[RS_F_HOST].val, "a\0b\nc d", 7);
+	assert_null(got.sendas[0].f[RS_F_PORT].val);
+	assert_non_null(model_user(&got, "uid=u," BASE));
+	snapshot_dump(&back, &got, &again);
+	assert_int_equal(again.len, b.len);
+	assert_memory_equal(again.data, b.data, b.len);
+	b.data[b.len / 2] ^= 1;
+	model_free(&got);
+	assert_int_equal(snapshot_parse(&b, &back, &got, &err), -1);
+	assert_non_null(strstr(err.msg, "checksum"));
+	buf_free(&b);
+	buf_free(&again);
+	snapshot_free(&s);
+	snapshot_free(&back);
+	model_free(&got);
+	model_free(&m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dn_norm),
+		cmocka_unit_test(test_merge_rename),
+		cmocka_unit_test(test_merge_present),
+		cmocka_unit_test(test_snapshot_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
