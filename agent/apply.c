@@ -325,6 +325,227 @@ postmap(const struct site *s, const char *path, const struct buf *text,
 	return rc ? -1 : 0;
 }
 
+/*
+ * Patching an index instead of rebuilding it: when the live index of a
+ * table is stamped as verified for the live text (plan.h), and few lines
+ * changed, the new generation starts from a copy of that index, gets the
+ * added and changed lines with "postmap -i -r" and loses the removed keys
+ * with "postmap -d -", and "postmap -q -" then shows that every changed key
+ * holds its new value and every removed key is gone. Anything else - no
+ * stamp, many changes, cdb (which cannot be updated), a failure at any
+ * step - means a full rebuild.
+ */
+struct patch {
+	struct buf put;		/* "key value" lines added or changed */
+	struct buf del;		/* keys removed */
+	size_t n, lines;	/* changed lines; lines of the new text */
+	int unsorted;		/* a text is not in strictly ascending order */
+};
+
+static size_t
+key_len(const char *line)
+{
+	return strcspn(line, " \t\n");
+}
+
+/* The length of a line without its newline. */
+static size_t
+line_len(const char *line)
+{
+	return strcspn(line, "\n");
+}
+
+static const char *
+next_line(const char *p)
+{
+	p += line_len(p);
+	return *p ? p + 1 : p;
+}
+
+static void
+add_line(struct buf *b, const char *line, size_t len)
+{
+	buf_add(b, line, len);
+	buf_add(b, "\n", 1);
+}
+
+/* Compare the keys of two lines as render sorts them. */
+static int
+cmp_keys(const char *a, const char *b)
+{
+	size_t ka = key_len(a), kb = key_len(b);
+	int c = strncmp(a, b, ka < kb ? ka : kb);
+
+	return c ? c : ka < kb ? -1 : ka > kb;
+}
+
+/* Advance over one line; note when the keys do not ascend. */
+static const char *
+step(const char *line, const char **prev, struct patch *p)
+{
+	if (*prev != NULL && cmp_keys(*prev, line) >= 0)
+		p->unsorted = 1;
+	*prev = line;
+	return next_line(line);
+}
+
+/* A merge of two sorted tables with unique keys: what changed. */
+static void
+diff_tables(const char *old, const char *new, struct patch *p)
+{
+	const char *po = NULL, *pn = NULL;
+	int c, same;
+
+	while (*old || *new) {
+		c = !*old ? 1 : !*new ? -1 : cmp_keys(old, new);
+		same = c == 0 && line_len(old) == line_len(new) &&
+		    memcmp(old, new, line_len(old)) == 0;
+		if (c < 0)
+			add_line(&p->del, old, key_len(old));
+		else if (!same)
+			add_line(&p->put, new, line_len(new));
+		p->n += !same;
+		if (c <= 0)
+			old = step(old, &po, p);
+		if (c >= 0) {
+			new = step(new, &pn, p);
+			p->lines++;
+		}
+	}
+}
+
+static int
+copy_file(const char *from, const char *to)
+{
+	char chunk[65536];
+	struct stat st;
+	ssize_t n = 0;
+	int in, out = -1, rc = -1;
+
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(in, &st) == 0)
+		out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    st.st_mode & 07777);
+	while (out >= 0 && (n = read(in, chunk, sizeof(chunk))) > 0)
+		if (write(out, chunk, (size_t)n) != n)
+			break;
+	if (out >= 0 && n == 0 && fsync(out) == 0)
+		rc = 0;
+	close(in);
+	if (out >= 0 && close(out) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Run "postmap -c <config_dir> opt arg map" with standard input from a
+ * temporary file holding in (0600: sasl_passwd lines hold passwords). */
+static int
+postmap_in(const struct site *s, const char *dir, const char *opt,
+    const char *map, const struct buf *in, struct buf *out)
+{
+	char *argv[] = { "postmap", "-c", s->c->postfix.config_dir,
+	    (char *)opt, strcmp(opt, "-i") == 0 ? "-r" : "-", (char *)map,
+	    NULL };
+	struct rs_err err;
+	struct buf tmp;
+	int rc;
+
+	buf_init(&tmp);
+	buf_printf(&tmp, "%s/.postmap-input", dir);
+	rc = write_file(tmp.data, in, 0600, &err);
+	if (rc == 0)
+		rc = run_cmd_in(argv, tmp.data, out);
+	unlink(tmp.data);
+	buf_free(&tmp);
+	return rc;
+}
+
+/* Does "postmap -q -" show every put line and none of the removed keys? */
+static int
+patch_shows(const struct site *s, const char *dir, const char *map,
+    const struct patch *p)
+{
+	struct buf keys, out, want;
+	const char *l;
+	size_t k, v;
+	int rc;
+
+	buf_init(&keys);
+	buf_init(&out);
+	buf_init(&want);
+	for (l = p->put.data; l && *l; l = next_line(l)) {
+		k = key_len(l);
+		v = k + strspn(l + k, " \t");
+		add_line(&keys, l, k);
+		buf_add(&want, l, k);
+		buf_add(&want, "\t", 1);
+		add_line(&want, l + v, line_len(l) - v);
+	}
+	buf_add(&keys, p->del.data, p->del.len);
+	rc = postmap_in(s, dir, "-q", map, &keys, &out);
+	if (out.len)
+		buf_add(&out, "\n", 1);
+	rc = (rc == 0 || (rc == 1 && want.len == 0)) && out.len == want.len &&
+	    (want.len == 0 || memcmp(out.data, want.data, want.len) == 0);
+	buf_free(&keys);
+	buf_wipe(&out);
+	buf_wipe(&want);
+	return rc;
+}
+
+/* Patch a copy of the live index of table i into dir; -1: rebuild. */
+static int
+patch_index(const struct site *s, const char *dir, int i,
+    const struct rs_tables *t)
+{
+	const struct rs_config *c = s->c;
+	const char *suffix = map_suffix(c->postfix.map_type);
+	struct patch p;
+	struct buf old, from, to, map, out;
+	struct rs_err err;
+	int rc = -1;
+
+	if (suffix == NULL || strcmp(c->postfix.map_type, "cdb") == 0)
+		return -1;
+	memset(&p, 0, sizeof(p));
+	buf_init(&old);
+	buf_init(&from);
+	buf_init(&to);
+	buf_init(&map);
+	buf_init(&out);
+	buf_printf(&from, "%s/%s", c->postfix.map_dir, rs_table_names[i]);
+	buf_printf(&to, "%s/%s%s", dir, rs_table_names[i], suffix);
+	buf_printf(&map, "%s:%s/%s", c->postfix.map_type, dir,
+	    rs_table_names[i]);
+	if (read_file(from.data, &old, &err) == 0 &&
+	    index_verified(c, rs_table_names[i], &old)) {
+		diff_tables(buf_str(&old), t->t[i].data ? t->t[i].data : "", &p);
+		buf_adds(&from, suffix);
+		if (!p.unsorted && p.n * 10 <= p.lines &&
+		    copy_file(from.data, to.data) == 0 &&
+		    (p.put.len == 0 || postmap_in(s, dir, "-i", map.data,
+		    &p.put, &out) == 0) && (p.del.len == 0 || postmap_in(s,
+		    dir, "-d", map.data, &p.del, &out) == 0) &&
+		    patch_shows(s, dir, map.data, &p) &&
+		    fsync_path(to.data, O_RDONLY) == 0)
+			rc = 0;
+	}
+	if (rc < 0)
+		unlink(to.data);
+	else
+		rs_log(RS_LOG_DEBUG, "%s: %zu changed lines patched into a copy "
+		    "of the live index", rs_table_names[i], p.n);
+	buf_wipe(&old);
+	buf_wipe(&p.put);
+	buf_free(&p.del);
+	buf_free(&from);
+	buf_free(&to);
+	buf_free(&map);
+	buf_wipe(&out);
+	return rc;
+}
+
 static int
 write_generation(const struct site *s, const char *dir,
     const struct rs_tables *t, struct rs_err *err)
@@ -338,7 +559,7 @@ write_generation(const struct site *s, const char *dir,
 		buf_printf(&path, "%s/%s", dir, rs_table_names[i]);
 		rc = write_file(path.data, &t->t[i], rs_table_private[i] ?
 		    0600 : 0644, err);
-		if (rc == 0)
+		if (rc == 0 && patch_index(s, dir, i, t) < 0)
 			rc = postmap(s, path.data, &t->t[i], err);
 	}
 	if (rc == 0) {

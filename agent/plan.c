@@ -215,6 +215,24 @@ index_stamped(const struct rs_config *c, const char *name,
 }
 
 int
+index_verified(const struct rs_config *c, const char *name,
+    const struct buf *text)
+{
+	struct buf path, stamps;
+	struct rs_err ignored;
+	int yes;
+
+	buf_init(&path);
+	buf_init(&stamps);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_INDEX_STAMPS);
+	yes = read_file(path.data, &stamps, &ignored) == 0 &&
+	    index_stamped(c, name, text, &stamps);
+	buf_free(&path);
+	buf_free(&stamps);
+	return yes;
+}
+
+int
 index_agrees(const struct rs_config *c, const char *path,
     const struct buf *text)
 {

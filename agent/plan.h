@@ -24,7 +24,8 @@
  *	whether it holds exactly the lines of the given sorted text (always
  *	true for texthash, which has no index).
  *	index_stamp() is the stamp line of the index of a table in map_dir
- *	(empty when there is none).
+ *	(empty when there is none); index_verified() tells whether the index
+ *	of a table in map_dir is stamped for the given text.
  *	map_suffix() is the index file suffix of a map type (NULL: none).
  *
  * Diagnostics
@@ -72,6 +73,8 @@ const char *map_suffix(const char *);
 int index_agrees(const struct rs_config *, const char *, const struct buf *);
 void index_stamp(const struct rs_config *, const char *, const struct buf *,
     struct buf *);
+int index_verified(const struct rs_config *, const char *,
+    const struct buf *);
 
 #define RS_INDEX_STAMPS	"index-stamps"
 

@@ -363,12 +363,12 @@ printable(struct buf *b, const char *s, size_t n)
 }
 
 static void
-child_exec(char *const argv[], int out)
+child_exec(char *const argv[], const char *in, int out)
 {
-	int null = open("/dev/null", O_RDONLY);
+	int fd = open(in ? in : "/dev/null", O_RDONLY);
 
-	if (null >= 0)
-		dup2(null, 0);
+	if (fd >= 0)
+		dup2(fd, 0);
 	dup2(out, 1);
 	dup2(out, 2);
 	execvp(argv[0], argv);
@@ -378,6 +378,12 @@ child_exec(char *const argv[], int out)
 
 int
 run_cmd(char *const argv[], struct buf *out)
+{
+	return run_cmd_in(argv, NULL, out);
+}
+
+int
+run_cmd_in(char *const argv[], const char *in, struct buf *out)
 {
 	char chunk[4096];
 	int p[2], status;
@@ -394,7 +400,7 @@ run_cmd(char *const argv[], struct buf *out)
 		return -1;
 	}
 	if (pid == 0)
-		child_exec(argv, p[1]);
+		child_exec(argv, in, p[1]);
 	close(p[1]);
 	while ((n = read(p[0], chunk, sizeof(chunk))) > 0 ||
 	    (n < 0 && errno == EINTR))

@@ -21,7 +21,8 @@
  *	read_file() reads a whole file; str_lower() lower-cases ASCII.
  *	run_cmd() runs a program (PATH search) with standard input from
  *	/dev/null, collects its standard output and error, and returns its
- *	exit status (-1 when it could not run, 128+N when killed by signal N).
+ *	exit status (-1 when it could not run, 128+N when killed by signal N);
+ *	run_cmd_in() does the same with standard input from a file.
  *	sha256_hex() writes the SHA-256 of a byte string as 64 hexadecimal
  *	digits and a NUL.
  *	printable() copies a hostile value into a buffer with every byte that
@@ -107,6 +108,7 @@ void rs_log(enum rs_loglevel, const char *, ...)
 int read_file(const char *, struct buf *, struct rs_err *);
 void sha256_hex(const void *, size_t, char *);
 int run_cmd(char *const[], struct buf *);
+int run_cmd_in(char *const[], const char *, struct buf *);
 void str_lower(char *);
 const char *printable(struct buf *, const char *, size_t);
 

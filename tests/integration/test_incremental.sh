@@ -104,6 +104,51 @@ expect_grep "a cookie from 1999: every entry changed since, read as changes" \
     "incremental read: [1-9][0-9] changed" "$T/err"
 expect_no_grep "... with the same tables" "installed generation" "$T/err"
 
+# few lines changed in a larger table: the live index is copied and
+# patched (postmap -i -r, postmap -d), not rebuilt, and holds exactly the
+# lines of its text
+ALICE="uid=alice,ou=sales,ou=people,$BASE_DN"
+for i in $(seq 1 40); do
+	printf 'dn: relaysyncSendAsAddress=bulk%02d@partner.example,%s\nobjectClass: relaysyncSendAs\nrelaysyncSendAsAddress: bulk%02d@partner.example\nrelaysyncSmtpHost: smtp%d.partner.example\nrelaysyncSmtpUsername: bulk%d\nrelaysyncSmtpPassword: bulk-pw-%d\n\n' \
+	    "$i" "$ALICE" "$i" "$i" "$i" "$i"
+done >"$T/bulk.ldif"
+ldap_load "$T/bulk.ldif" || exit 1
+rs --config "$T/inc.yaml" sync --force
+ldap_modify <<LDIF
+dn: relaysyncSendAsAddress=bulk07@partner.example,$ALICE
+changetype: modify
+replace: relaysyncSmtpHost
+relaysyncSmtpHost: moved.partner.example
+
+dn: relaysyncSendAsAddress=bulk09@partner.example,$ALICE
+changetype: delete
+
+dn: relaysyncSendAsAddress=bulk99@partner.example,$ALICE
+changetype: add
+objectClass: relaysyncSendAs
+relaysyncSendAsAddress: bulk99@partner.example
+relaysyncSmtpHost: new.partner.example
+LDIF
+rs --config "$T/inc.yaml" --verbose sync
+expect_grep "3 changed lines: sender_relay patched, not rebuilt" \
+    "sender_relay: 3 changed lines patched into a copy of the live index" "$T/err"
+expect_grep "2 changed lines: sasl_passwd patched (a removal, a new password)" \
+    "sasl_passwd: 1 changed lines patched" "$T/err"
+q() { postmap -q "$1" "lmdb:$T/inc/relaysync/$2"; }
+expect_eq "the patched index: the changed route" "[moved.partner.example]:587" "$(q bulk07@partner.example sender_relay)"
+expect_eq "the patched index: the new route" "[new.partner.example]:587" "$(q bulk99@partner.example sender_relay)"
+expect_eq "the patched index: the deleted route is gone" "" "$(q bulk09@partner.example sender_relay)"
+expect_eq "the patched index: the deleted login is gone" "" "$(q bulk09@partner.example sasl_passwd)"
+for t in sender_relay sasl_passwd; do
+	postmap -s "lmdb:$T/inc/relaysync/$t" | sed 's/\t/ /' | LC_ALL=C sort >"$T/$t.dump"
+	LC_ALL=C sort "$T/inc/relaysync/$t" >"$T/$t.sorted"
+	expect_file "the patched $t index holds exactly the lines of its text" "$T/$t.sorted" "$T/$t.dump"
+done
+expect_eq "the patched sasl_passwd index stays private (0600)" 600 \
+    "$(stat -L -c %a "$T/inc/relaysync/sasl_passwd.lmdb")"
+rs --config "$T/inc.yaml" --verbose sync --full
+expect_no_grep "and a full run after it finds nothing to change" "installed generation" "$T/err"
+
 # the long random sequence
 rs --config "$T/full.yaml" sync --full
 SEED=${CHURN_SEED:-$(date +%s)}

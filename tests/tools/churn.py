@@ -11,7 +11,9 @@ unlocked, moved to another OU with their send-as entries; OUs renamed with
 everything below them; mail changed), applies it with ldapmodify, runs
 "relaysync sync" with INC_CONFIG (incremental when it can) and
 "relaysync sync --full" with FULL_CONFIG, and compares the text tables and
-the owners file. It prints one line per step to LOG and, at the end,
+the owners file, and checks that each index of the incremental side (which
+may have been patched rather than rebuilt) holds exactly the lines of its
+text. It prints one line per step to LOG and, at the end,
 "steps=N equal=N incremental=N full=N" on standard output; the exit status
 is 0 when every step compared equal.
 """
@@ -215,6 +217,21 @@ def run(conf, *extra):
     return r.returncode, r.stdout + r.stderr
 
 
+def index_holds_text(d):
+    """Each lmdb index below d holds exactly the lines of its text."""
+    for f in FILES[:4]:
+        try:
+            text = sorted(l for l in open(f"{d}/{f}").read().split("\n") if l)
+        except FileNotFoundError:
+            continue
+        dump = subprocess.run(["postmap", "-s", f"lmdb:{d}/{f}"], capture_output=True,
+                              text=True).stdout
+        if sorted(l.replace("\t", " ", 1) for l in dump.split("\n") if l) != text:
+            log.write(f"{f}: the index does not hold the lines of its text\n")
+            return False
+    return True
+
+
 def tables(d):
     out = {}
     for f in FILES:
@@ -239,7 +256,7 @@ for step in range(1, steps + 1):
     inc = "incremental read:" in out1
     incremental += inc
     full += not inc
-    same = tables(INC_DIR) == tables(FULL_DIR) and rc1 == rc2
+    same = tables(INC_DIR) == tables(FULL_DIR) and rc1 == rc2 and index_holds_text(INC_DIR)
     equal += same
     log.write(f"# step {step}: rc {rc1}/{rc2} {'incremental' if inc else 'full'} "
               f"{'equal' if same else 'DIFFERENT'}\n")
