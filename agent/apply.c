@@ -220,7 +220,7 @@ recover_tmplink(struct site *s)
 }
 
 static int
-write_file(const char *path, const struct buf *b, mode_t mode,
+write_file_sync(const char *path, const struct buf *b, mode_t mode, int sync,
     struct rs_err *err)
 {
 	size_t off = 0;
@@ -240,7 +240,7 @@ write_file(const char *path, const struct buf *b, mode_t mode,
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) < 0) {
+	if (sync && fsync(fd) < 0) {
 		close(fd);
 		return sys_err(err, "cannot fsync", path);
 	}
@@ -249,8 +249,15 @@ write_file(const char *path, const struct buf *b, mode_t mode,
 	return 0;
 }
 
-int
-apply_file(const char *path, const struct buf *b, mode_t mode,
+static int
+write_file(const char *path, const struct buf *b, mode_t mode,
+    struct rs_err *err)
+{
+	return write_file_sync(path, b, mode, 1, err);
+}
+
+static int
+replace_file(const char *path, const struct buf *b, mode_t mode, int sync,
     struct rs_err *err)
 {
 	struct buf tmp;
@@ -259,7 +266,7 @@ apply_file(const char *path, const struct buf *b, mode_t mode,
 	buf_init(&tmp);
 	buf_printf(&tmp, "%s.tmp", path);
 	unlink(tmp.data);
-	rc = write_file(tmp.data, b, mode, err);
+	rc = write_file_sync(tmp.data, b, mode, sync, err);
 	if (rc == 0 && rename(tmp.data, path) < 0)
 		rc = sys_err(err, "cannot replace", path);
 	if (rc < 0)
@@ -269,8 +276,15 @@ apply_file(const char *path, const struct buf *b, mode_t mode,
 }
 
 int
-apply_state(const struct rs_config *c, const char *name, const struct buf *b,
+apply_file(const char *path, const struct buf *b, mode_t mode,
     struct rs_err *err)
+{
+	return replace_file(path, b, mode, 1, err);
+}
+
+static int
+state_file(const struct rs_config *c, const char *name, const struct buf *b,
+    int sync, struct rs_err *err)
 {
 	struct buf path;
 	int rc;
@@ -280,9 +294,23 @@ apply_state(const struct rs_config *c, const char *name, const struct buf *b,
 	if (mkdir_p(c->state_dir, 0700) < 0)
 		rc = sys_err(err, "cannot create", c->state_dir);
 	else
-		rc = apply_file(path.data, b, 0600, err);
+		rc = replace_file(path.data, b, 0600, sync, err);
 	buf_free(&path);
 	return rc;
+}
+
+int
+apply_state(const struct rs_config *c, const char *name, const struct buf *b,
+    struct rs_err *err)
+{
+	return state_file(c, name, b, 1, err);
+}
+
+int
+apply_cache(const struct rs_config *c, const char *name, const struct buf *b,
+    struct rs_err *err)
+{
+	return state_file(c, name, b, 0, err);
 }
 
 /* Index one table, then check that the index holds exactly its text:

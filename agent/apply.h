@@ -18,7 +18,9 @@
  *	apply_file() replaces one file atomically (a temporary file created
  *	with the given mode, fsynced, then renamed over the old one), for
  *	example the metrics file; apply_state() does it for a file in
- *	state_dir (mode 0600, state_dir created 0700 if needed).
+ *	state_dir (mode 0600, state_dir created 0700 if needed); apply_cache()
+ *	too, without the fsync, for a file whose loss in a crash costs only
+ *	time (the snapshot: a torn one fails its checksum).
  *	apply_tables() installs a table set and, when postfix.reload is true
  *	and the Postfix tables changed, runs "postfix -c <config_dir> reload"
  *	if that Postfix is running. It reports what it did in *out.
@@ -57,6 +59,8 @@ int apply_lock(const struct rs_config *, struct rs_lock *, struct rs_err *);
 void apply_unlock(struct rs_lock *);
 int apply_file(const char *, const struct buf *, mode_t, struct rs_err *);
 int apply_state(const struct rs_config *, const char *, const struct buf *,
+    struct rs_err *);
+int apply_cache(const struct rs_config *, const char *, const struct buf *,
     struct rs_err *);
 unsigned long apply_generation(const struct rs_config *);
 int apply_stamps(const struct rs_config *, const struct rs_tables *,

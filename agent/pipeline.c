@@ -347,7 +347,7 @@ pipeline_save(const struct rs_config *c, const struct rs_model *m,
 			    c->postfix.map_dir);
 		else {
 			snapshot_dump(next, m, &b);
-			if (apply_state(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
+			if (apply_cache(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
 				rs_log(RS_LOG_WARN, "%s; the next run reads "
 				    "everything", err.msg);
 		}

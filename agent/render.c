@@ -27,6 +27,20 @@ render_nexthop(struct buf *b, const struct rs_route *r)
 	return buf_str(b);
 }
 
+/* "key value\n", or "key value:more\n". */
+static void
+line(struct buf *b, const char *key, const char *value, const char *more)
+{
+	buf_adds(b, key);
+	buf_addc(b, ' ');
+	buf_adds(b, value);
+	if (more != NULL) {
+		buf_addc(b, ':');
+		buf_adds(b, more);
+	}
+	buf_addc(b, '\n');
+}
+
 static int
 cmp_tls(const void *a, const void *b)
 {
@@ -53,8 +67,8 @@ render_tls_policy(const struct rs_decision *d, const char *level,
 	qsort(e, d->nroutes, sizeof(*e), cmp_tls);
 	for (i = 0; i < d->nroutes; i++)
 		if (i == 0 || strcmp(e[i].key, e[i - 1].key) != 0)
-			buf_printf(out, "%s %s\n", e[i].key,
-			    e[i].secure ? level : "none");
+			line(out, e[i].key, e[i].secure ? level : "none",
+			    NULL);
 	for (i = 0; i < d->nroutes; i++)
 		free(e[i].key);
 	free(e);
@@ -69,16 +83,15 @@ render_route(struct rs_tables *t, const struct rs_verdict *v, struct buf *nh,
 
 	render_nexthop(nh, r);
 	if (r->sec == RS_SEC_SSL)
-		buf_printf(&t->t[RS_T_SENDER_TRANSPORT], "%s %s:%s\n",
-		    r->address, RS_SMTPS_TRANSPORT, nh->data);
+		line(&t->t[RS_T_SENDER_TRANSPORT], r->address,
+		    RS_SMTPS_TRANSPORT, nh->data);
 	else
-		buf_printf(&t->t[RS_T_SENDER_RELAY], "%s %s\n", r->address,
-		    nh->data);
+		line(&t->t[RS_T_SENDER_RELAY], r->address, nh->data, NULL);
 	if (r->username)
-		buf_printf(&t->t[RS_T_SASL_PASSWD], "%s %s:%s\n", r->address,
-		    r->username, r->password);
-	buf_printf(&t->owners, "%s %s\n", r->address,
-	    printable(dn, v->owner_dn, strlen(v->owner_dn)));
+		line(&t->t[RS_T_SASL_PASSWD], r->address, r->username,
+		    r->password);
+	line(&t->owners, r->address, printable(dn, v->owner_dn,
+	    strlen(v->owner_dn)), NULL);
 }
 
 void

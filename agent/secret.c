@@ -205,6 +205,18 @@ b64_decode(const char *in, size_t n, struct buf *out)
 	return 0;
 }
 
+/* AES-256-GCM, looked up once (OpenSSL 3 fetches it on every use of
+ * EVP_aes_256_gcm(), which costs more than a short decryption). */
+static const EVP_CIPHER *
+aes_gcm(void)
+{
+	static EVP_CIPHER *cipher;
+
+	if (cipher == NULL)
+		cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	return cipher;
+}
+
 static int
 gcm(int enc, const struct rs_key *k, const unsigned char *nonce,
     const unsigned char *in, int inlen, unsigned char *out,
@@ -213,8 +225,8 @@ gcm(int enc, const struct rs_key *k, const unsigned char *nonce,
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int len, ok;
 
-	ok = ctx != NULL &&
-	    EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) &&
+	ok = ctx != NULL && aes_gcm() != NULL &&
+	    EVP_CipherInit_ex(ctx, aes_gcm(), NULL, NULL, NULL, enc) &&
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) &&
 	    EVP_CipherInit_ex(ctx, NULL, NULL, k->key, nonce, enc) &&
 	    EVP_CipherUpdate(ctx, NULL, &len, (const unsigned char *)k->id,

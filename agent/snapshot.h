@@ -4,7 +4,8 @@
  * A snapshot is the model a run decided from, the RFC 4533 sync cookie
  * that model is current to, the live generation that run left and a
  * SHA-256 of that generation's text tables. apply writes it to
- * <state_dir>/snapshot (0600, atomically) right after it installed the
+ * <state_dir>/snapshot (0600, atomically; not fsynced: a snapshot torn by
+ * a crash fails its checksum) right after it installed the
  * generation (or found the installed one current); a crash between the
  * two leaves a snapshot that names an older generation, which the next
  * run notices and answers with a full read.
