@@ -366,8 +366,7 @@ postmap(const struct site *s, const char *path, const struct buf *text,
 struct patch {
 	struct buf put;		/* "key value" lines added or changed */
 	struct buf del;		/* keys removed */
-	size_t n, lines;	/* changed lines; lines of the new text */
-	int unsorted;		/* a text is not in strictly ascending order */
+	size_t n;		/* changed lines */
 };
 
 static size_t
@@ -397,49 +396,26 @@ add_line(struct buf *b, const char *line, size_t len)
 	buf_add(b, "\n", 1);
 }
 
-/* Compare the keys of two lines as render sorts them. */
-static int
-cmp_keys(const char *a, const char *b)
-{
-	size_t ka = key_len(a), kb = key_len(b);
-	int c = strncmp(a, b, ka < kb ? ka : kb);
-
-	return c ? c : ka < kb ? -1 : ka > kb;
-}
-
-/* Advance over one line; note when the keys do not ascend. */
-static const char *
-step(const char *line, const char **prev, struct patch *p)
-{
-	if (*prev != NULL && cmp_keys(*prev, line) >= 0)
-		p->unsorted = 1;
-	*prev = line;
-	return next_line(line);
-}
-
-/* A merge of two sorted tables with unique keys: what changed. */
 static void
-diff_tables(const char *old, const char *new, struct patch *p)
+on_diff(void *arg, const char *old, const char *new)
 {
-	const char *po = NULL, *pn = NULL;
-	int c, same;
+	struct patch *p = arg;
 
-	while (*old || *new) {
-		c = !*old ? 1 : !*new ? -1 : cmp_keys(old, new);
-		same = c == 0 && line_len(old) == line_len(new) &&
-		    memcmp(old, new, line_len(old)) == 0;
-		if (c < 0)
-			add_line(&p->del, old, key_len(old));
-		else if (!same)
-			add_line(&p->put, new, line_len(new));
-		p->n += !same;
-		if (c <= 0)
-			old = step(old, &po, p);
-		if (c >= 0) {
-			new = step(new, &pn, p);
-			p->lines++;
-		}
-	}
+	if (new != NULL)
+		add_line(&p->put, new, line_len(new));
+	else
+		add_line(&p->del, old, key_len(old));
+	p->n++;
+}
+
+static size_t
+count_lines(const char *text)
+{
+	size_t n = 0;
+
+	for (; *text; text = next_line(text))
+		n++;
+	return n;
 }
 
 static int
@@ -548,9 +524,10 @@ patch_index(const struct site *s, const char *dir, int i,
 	    rs_table_names[i]);
 	if (read_file(from.data, &old, &err) == 0 &&
 	    index_verified(c, rs_table_names[i], &old)) {
-		diff_tables(buf_str(&old), t->t[i].data ? t->t[i].data : "", &p);
 		buf_adds(&from, suffix);
-		if (!p.unsorted && p.n * 10 <= p.lines &&
+		if (render_diff(buf_str(&old), t->t[i].data ? t->t[i].data :
+		    "", on_diff, &p) == 0 &&
+		    p.n * 10 <= count_lines(t->t[i].data ? t->t[i].data : "") &&
 		    copy_file(from.data, to.data) == 0 &&
 		    (p.put.len == 0 || postmap_in(s, dir, "-i", map.data,
 		    &p.put, &out) == 0) && (p.del.len == 0 || postmap_in(s,

@@ -497,18 +497,31 @@ take(struct rs_model *m, struct rs_model *fresh)
 	model_free(fresh);
 }
 
-/* Index the entries by DN again (a later entry with the same DN wins). */
+/* Index the entries by DN again (a later entry with the same DN wins):
+ * the policy entries, the users, or both. */
 static void
-reindex(struct rs_model *m)
+reindex_some(struct rs_model *m, int pol, int users)
 {
 	size_t i;
 
-	strmap_free(&m->pol_by_dn);
-	strmap_free(&m->user_by_dn);
-	for (i = 0; i < m->npol; i++)
-		*strmap_slot(&m->pol_by_dn, m->pol[i].dn) = (void *)(i + 1);
-	for (i = 0; i < m->nusers; i++)
-		*strmap_slot(&m->user_by_dn, m->users[i].dn) = (void *)(i + 1);
+	if (pol) {
+		strmap_free(&m->pol_by_dn);
+		for (i = 0; i < m->npol; i++)
+			*strmap_slot(&m->pol_by_dn, m->pol[i].dn) =
+			    (void *)(i + 1);
+	}
+	if (users) {
+		strmap_free(&m->user_by_dn);
+		for (i = 0; i < m->nusers; i++)
+			*strmap_slot(&m->user_by_dn, m->users[i].dn) =
+			    (void *)(i + 1);
+	}
+}
+
+static void
+reindex(struct rs_model *m)
+{
+	reindex_some(m, 1, 1);
 }
 
 void
@@ -516,13 +529,17 @@ model_merge(struct rs_model *m, const struct rs_changes *ch,
     const struct rs_reads *r, struct rs_model *fresh)
 {
 	struct doom d;
+	size_t npol = m->npol, nusers = m->nusers;
+	int pol, users;
 
 	doom_init(&d, ch, r, fresh);
 	compact(m, &d);
 	strmap_free(&d.kill);
 	strmap_free(&d.roots);
+	pol = m->npol != npol || fresh->npol > 0;
+	users = m->nusers != nusers || fresh->nusers > 0;
 	take(m, fresh);
-	reindex(m);
+	reindex_some(m, pol, users);	/* the others kept their places */
 }
 
 /*

@@ -25,6 +25,9 @@ struct installed {
 	struct buf owners;
 	struct strmap routes;	/* address -> struct old_route */
 	struct strmap tls;	/* nexthop -> level (points into text) */
+	struct strmap touched;	/* addresses whose lines differ */
+	int all;		/* compare every address (touched unknown) */
+	size_t lines;		/* installed routes */
 };
 
 const char *
@@ -103,6 +106,9 @@ parse_gateways(struct installed *in, enum rs_table t)
 
 	buf_init(&b);
 	while ((key = next_line(&cur, &val)) != NULL) {
+		in->lines++;
+		if (!in->all && strmap_get(&in->touched, key) == NULL)
+			continue;
 		nh = val;
 		if (t == RS_T_SENDER_TRANSPORT &&
 		    strncmp(val, smtps, sizeof(smtps) - 1) == 0)
@@ -117,6 +123,82 @@ parse_gateways(struct installed *in, enum rs_table t)
 		r->gateway = xstrdup(b.data);
 	}
 	buf_free(&b);
+}
+
+/*
+ * Which addresses can have changed: those whose line differs in a table
+ * or in the owners file, and those routed through a next hop whose
+ * tls_policy line differs. Every other route is the same on both sides,
+ * and plan need not look at it (a table not in order: look at all).
+ */
+struct touch {
+	struct strmap *set;
+};
+
+static void
+touch_key(void *arg, const char *old, const char *new)
+{
+	struct touch *t = arg;
+	const char *l = old ? old : new;
+	char *k = xstrndup(l, strcspn(l, " \t\n"));
+
+	*strmap_slot(t->set, k) = (void *)1;
+	free(k);
+}
+
+/* Touch every address of a relay or transport text routed through one of
+ * the next hops in hops. */
+static void
+touch_hops(struct strmap *set, const struct strmap *hops, const char *text)
+{
+	static const char smtps[] = RS_SMTPS_TRANSPORT ":";
+	const char *l, *v;
+	struct buf nh;
+	size_t k;
+
+	buf_init(&nh);
+	for (l = text; *l; l += strcspn(l, "\n"), l += *l == '\n') {
+		k = strcspn(l, " \t\n");
+		v = l + k + strspn(l + k, " \t");
+		if (strncmp(v, smtps, sizeof(smtps) - 1) == 0)
+			v += sizeof(smtps) - 1;
+		buf_reset(&nh);
+		buf_add(&nh, v, strcspn(v, "\n"));
+		if (strmap_get(hops, nh.data) != NULL) {
+			buf_reset(&nh);
+			buf_add(&nh, l, k);
+			*strmap_slot(set, nh.data) = (void *)1;
+		}
+	}
+	buf_free(&nh);
+}
+
+static void
+find_touched(struct installed *in, const struct rs_tables *nt)
+{
+	enum rs_table tabs[] = { RS_T_SENDER_RELAY, RS_T_SENDER_TRANSPORT,
+	    RS_T_SASL_PASSWD };
+	struct strmap hops;
+	struct touch t = { &hops };
+	size_t i;
+	int rc;
+
+	strmap_init(&hops);
+	rc = render_diff(in->text[RS_T_TLS_POLICY].data,
+	    nt->t[RS_T_TLS_POLICY].data, touch_key, &t);
+	t.set = &in->touched;
+	for (i = 0; i < 3 && rc == 0; i++)
+		rc = render_diff(in->text[tabs[i]].data, nt->t[tabs[i]].data,
+		    touch_key, &t);
+	if (rc == 0)
+		rc = render_diff(in->owners.data, nt->owners.data, touch_key,
+		    &t);
+	for (i = 0; i < 2 && rc == 0 && hops.count > 0; i++) {
+		touch_hops(&in->touched, &hops, in->text[tabs[i]].data);
+		touch_hops(&in->touched, &hops, nt->t[tabs[i]].data);
+	}
+	in->all = rc < 0;
+	strmap_free(&hops);
 }
 
 static void
@@ -306,6 +388,9 @@ load_installed(const struct rs_config *c, const struct rs_tables *nt,
 	    strcmp(in->owners.data, nt->owners.data) != 0;
 	if (!present)
 		p->reload = 1;
+	in->all = !present;
+	if (present)
+		find_touched(in, nt);
 	parse_installed(in);
 	return 0;
 }
@@ -327,6 +412,7 @@ free_installed(struct installed *in)
 	}
 	strmap_free(&in->routes);
 	strmap_free(&in->tls);
+	strmap_free(&in->touched);
 	for (i = 0; i < RS_T_COUNT; i++)
 		buf_wipe(&in->text[i]);
 	buf_free(&in->owners);
@@ -427,11 +513,12 @@ diff_removed(struct rs_plan *p, const struct rs_decision *d,
 	size_t i;
 
 	strmap_init(&by_addr);
-	index_verdicts(d, &by_addr);
 	for (i = 0; i < in->routes.cap; i++) {
 		s = &in->routes.slots[i];
 		if (s->key == NULL || (o = s->val)->seen || o->gateway == NULL)
 			continue;
+		if (by_addr.count == 0)
+			index_verdicts(d, &by_addr);
 		c = add_change(p, RS_C_REMOVED, s->key);
 		c->owner_dn = o->owner ? xstrdup(o->owner) : NULL;
 		c->old_gateway = xstrdup(o->gateway);
@@ -486,13 +573,14 @@ plan_build(const struct rs_config *c, const struct rs_decision *d,
 	memset(&in, 0, sizeof(in));
 	strmap_init(&in.routes);
 	strmap_init(&in.tls);
+	strmap_init(&in.touched);
 	rc = load_installed(c, nt, &in, p, err);
 	if (rc == 0) {
-		for (i = 0; i < in.routes.cap; i++)
-			if (in.routes.slots[i].key &&
-			    ((struct old_route *)in.routes.slots[i].val)->gateway)
-				p->old_routes++;
+		p->old_routes = in.lines;
 		for (i = 0; i < d->nroutes; i++) {
+			if (!in.all && strmap_get(&in.touched,
+			    d->routes[i]->route.address) == NULL)
+				continue;
 			o = strmap_get(&in.routes, d->routes[i]->route.address);
 			if (o && o->gateway == NULL)
 				o = NULL;

@@ -130,3 +130,51 @@ render_free(struct rs_tables *t)
 	}
 	buf_free(&t->owners);
 }
+
+static size_t
+key_len(const char *line)
+{
+	return strcspn(line, " \t\n");
+}
+
+/* Compare the keys of two lines as the tables are sorted. */
+static int
+cmp_keys(const char *a, const char *b)
+{
+	size_t ka = key_len(a), kb = key_len(b);
+	int c = strncmp(a, b, ka < kb ? ka : kb);
+
+	return c ? c : ka < kb ? -1 : ka > kb;
+}
+
+/* Advance over one line; note when the keys do not ascend. */
+static const char *
+step(const char *line, const char **prev, int *unsorted)
+{
+	if (*prev != NULL && cmp_keys(*prev, line) >= 0)
+		*unsorted = 1;
+	*prev = line;
+	line += strcspn(line, "\n");
+	return *line ? line + 1 : line;
+}
+
+int
+render_diff(const char *old, const char *new, render_diff_fn fn, void *arg)
+{
+	const char *po = NULL, *pn = NULL;
+	int c, unsorted = 0;
+	size_t lo, ln;
+
+	while ((*old || *new) && !unsorted) {
+		c = !*old ? 1 : !*new ? -1 : cmp_keys(old, new);
+		lo = strcspn(old, "\n");
+		ln = strcspn(new, "\n");
+		if (c != 0 || lo != ln || memcmp(old, new, lo) != 0)
+			fn(arg, c <= 0 ? old : NULL, c >= 0 ? new : NULL);
+		if (c <= 0)
+			old = step(old, &po, &unsorted);
+		if (c >= 0)
+			new = step(new, &pn, &unsorted);
+	}
+	return unsorted ? -1 : 0;
+}

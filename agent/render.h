@@ -15,6 +15,11 @@
  *	whose route was removed. Keys are lower case and sorted.
  *	render_nexthop() formats "[host]:port" (IPv6 as "[ipv6:addr]:port").
  *	render_free() releases the buffers.
+ *	render_diff() walks two tables in that order (each line "key value",
+ *	keys unique and ascending) and calls fn for each key whose line
+ *	differs: with the old and the new line, or NULL for the one missing
+ *	(lines end at a newline or the end of the text). It returns -1, part
+ *	way, when a text is not in strictly ascending order of keys.
  *	rs_table_names[] are the file names; rs_table_private[] says which
  *	tables hold secrets (mode 0600).
  *
@@ -51,5 +56,8 @@ void render_tables(const struct rs_decision *, const char *,
     struct rs_tables *);
 void render_free(struct rs_tables *);
 const char *render_nexthop(struct buf *, const struct rs_route *);
+
+typedef void (*render_diff_fn)(void *, const char *, const char *);
+int render_diff(const char *, const char *, render_diff_fn, void *);
 
 #endif

@@ -11,7 +11,8 @@ unlocked, moved to another OU with their send-as entries; OUs renamed with
 everything below them; mail changed), applies it with ldapmodify, runs
 "relaysync sync" with INC_CONFIG (incremental when it can) and
 "relaysync sync --full" with FULL_CONFIG, and compares the text tables and
-the owners file, and checks that each index of the incremental side (which
+the owners file, and the JSON reports (every added, changed, removed and
+rejected route), and checks that each index of the incremental side (which
 may have been patched rather than rebuilt) holds exactly the lines of its
 text. It prints one line per step to LOG and, at the end,
 "steps=N equal=N incremental=N full=N" on standard output; the exit status
@@ -212,9 +213,9 @@ OPS = [(op_add_sendas, 4), (op_modify_sendas, 5), (op_delete_sendas, 2), (op_ren
 
 
 def run(conf, *extra):
-    r = subprocess.run([RS, "--config", conf, "--verbose", "sync", *extra],
+    r = subprocess.run([RS, "--config", conf, "--verbose", "sync", "--format", "json", *extra],
                        capture_output=True, text=True)
-    return r.returncode, r.stdout + r.stderr
+    return r.returncode, r.stdout, r.stderr
 
 
 def index_holds_text(d):
@@ -251,17 +252,18 @@ for step in range(1, steps + 1):
         op = rnd.choices([o for o, _ in OPS], [w for _, w in OPS])[0]
         log.write(f"# step {step}: {op.__name__}\n")
         op()
-    rc1, out1 = run(INC_CONF)
-    rc2, out2 = run(FULL_CONF, "--full")
+    rc1, report1, out1 = run(INC_CONF)
+    rc2, report2, out2 = run(FULL_CONF, "--full")
     inc = "incremental read:" in out1
     incremental += inc
     full += not inc
-    same = tables(INC_DIR) == tables(FULL_DIR) and rc1 == rc2 and index_holds_text(INC_DIR)
+    same = (tables(INC_DIR) == tables(FULL_DIR) and rc1 == rc2 and report1 == report2
+            and index_holds_text(INC_DIR))
     equal += same
     log.write(f"# step {step}: rc {rc1}/{rc2} {'incremental' if inc else 'full'} "
               f"{'equal' if same else 'DIFFERENT'}\n")
     if not same:
-        log.write(out1 + "\n----\n" + out2 + "\n")
+        log.write(report1 + out1 + "\n----\n" + report2 + out2 + "\n")
         for f in FILES:
             a, b = tables(INC_DIR)[f], tables(FULL_DIR)[f]
             if a != b:
