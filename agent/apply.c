@@ -551,6 +551,77 @@ patch_index(const struct site *s, const char *dir, int i,
 	return rc;
 }
 
+/* Hard-link a file of the live generation into dir (generations are
+ * never changed in place, so they may share files). */
+static int
+link_live(const struct site *s, const char *dir, const char *name,
+    const char *suffix)
+{
+	struct buf from, to;
+	int rc;
+
+	buf_init(&from);
+	buf_init(&to);
+	buf_printf(&from, "%s/%s%s", s->c->postfix.map_dir, name, suffix);
+	buf_printf(&to, "%s/%s%s", dir, name, suffix);
+	rc = link(from.data, to.data);
+	buf_free(&from);
+	buf_free(&to);
+	return rc;
+}
+
+/* Share a table with the live generation when its text is the same and
+ * its index (the suffix; NULL: none, as for texthash and the owners file)
+ * is stamped verified for that text. */
+static int
+share_unchanged(const struct site *s, const char *dir, const char *name,
+    const struct buf *text, const char *index)
+{
+	const struct rs_config *c = s->c;
+	struct buf live, path;
+	struct rs_err err;
+	int same;
+
+	buf_init(&live);
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", c->postfix.map_dir, name);
+	same = read_file(path.data, &live, &err) == 0 && live.len ==
+	    text->len && memcmp(live.data, text->data ? text->data : "",
+	    text->len) == 0 && (index == NULL || index_verified(c, name,
+	    text)) && link_live(s, dir, name, "") == 0 &&
+	    (index == NULL || link_live(s, dir, name, index) == 0);
+	buf_wipe(&live);
+	buf_free(&path);
+	return same ? 0 : -1;
+}
+
+static int
+write_table(const struct site *s, const char *dir, int i,
+    const struct rs_tables *t, struct rs_err *err)
+{
+	const char *suffix = map_suffix(s->c->postfix.map_type);
+	struct buf path;
+	int rc;
+
+	if (share_unchanged(s, dir, rs_table_names[i], &t->t[i], suffix) == 0)
+		return 0;
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", dir, rs_table_names[i]);
+	unlink(path.data);	/* a half-shared table: start again */
+	if (suffix != NULL) {
+		buf_adds(&path, suffix);
+		unlink(path.data);
+		path.len -= strlen(suffix);
+		buf_str(&path);
+	}
+	rc = write_file(path.data, &t->t[i], rs_table_private[i] ? 0600 :
+	    0644, err);
+	if (rc == 0 && patch_index(s, dir, i, t) < 0)
+		rc = postmap(s, path.data, &t->t[i], err);
+	buf_free(&path);
+	return rc;
+}
+
 static int
 write_generation(const struct site *s, const char *dir,
     const struct rs_tables *t, struct rs_err *err)
@@ -559,17 +630,12 @@ write_generation(const struct site *s, const char *dir,
 	int i, rc = 0;
 
 	buf_init(&path);
-	for (i = 0; i < RS_T_COUNT && rc == 0; i++) {
-		buf_reset(&path);
-		buf_printf(&path, "%s/%s", dir, rs_table_names[i]);
-		rc = write_file(path.data, &t->t[i], rs_table_private[i] ?
-		    0600 : 0644, err);
-		if (rc == 0 && patch_index(s, dir, i, t) < 0)
-			rc = postmap(s, path.data, &t->t[i], err);
-	}
-	if (rc == 0) {
-		buf_reset(&path);
+	for (i = 0; i < RS_T_COUNT && rc == 0; i++)
+		rc = write_table(s, dir, i, t, err);
+	if (rc == 0 && share_unchanged(s, dir, RS_OWNERS_FILE, &t->owners,
+	    NULL) < 0) {
 		buf_printf(&path, "%s/%s", dir, RS_OWNERS_FILE);
+		unlink(path.data);
 		rc = write_file(path.data, &t->owners, 0644, err);
 	}
 	if (rc == 0 && fsync_path(dir, O_RDONLY | O_DIRECTORY) < 0)

@@ -144,6 +144,10 @@ for t in sender_relay sasl_passwd; do
 	LC_ALL=C sort "$T/inc/relaysync/$t" >"$T/$t.sorted"
 	expect_file "the patched $t index holds exactly the lines of its text" "$T/$t.sorted" "$T/$t.dump"
 done
+shared() { [ "$(stat -L -c %h "$1")" -ge 2 ] && [ "$(stat -L -c %h "$1.lmdb")" -ge 2 ]; }
+check "an unchanged table and its index are shared with the previous generation (hard links)" \
+    shared "$T/inc/relaysync/sender_transport"
+check "a changed table is written afresh" [ "$(stat -L -c %h "$T/inc/relaysync/sender_relay")" -eq 1 ]
 expect_eq "the patched sasl_passwd index stays private (0600)" 600 \
     "$(stat -L -c %a "$T/inc/relaysync/sasl_passwd.lmdb")"
 rs --config "$T/inc.yaml" --verbose sync --full
