@@ -108,6 +108,7 @@ struct ctx {
 	const struct rs_keyring *keys;
 	const struct strmap *checked;	/* address -> fingerprint */
 	struct strmap claims;	/* lower-case address -> count */
+	struct strmap below;	/* parent DN -> what it inherits, + 1 */
 };
 
 #define REJECT(v, r, d)	do { (v)->reason = (r); (v)->detail = (d); \
@@ -119,17 +120,42 @@ field(const struct rs_verdict *v, enum rs_field f)
 	return &v->sa->f[f];
 }
 
+/* policy_resolve() for a user: their own entry, else what their parent
+ * inherits, resolved once per parent. *by: an entry decided. */
+static int
+user_allowed(struct ctx *x, const struct rs_user *u, int *by)
+{
+	const struct rs_ou_policy *p = model_policy(x->m, u->dn);
+	const char *parent = dn_parent(u->dn), *decider;
+	uintptr_t r;
+	void **slot;
+
+	if (p != NULL || parent == NULL) {
+		*by = p != NULL;
+		return p ? p->allow : x->c->policy.default_allow;
+	}
+	slot = strmap_slot(&x->below, parent);
+	if (*slot == NULL) {
+		r = (uintptr_t)policy_resolve(x->m, parent,
+		    x->c->policy.default_allow, &decider) ? 2 : 0;
+		*slot = (void *)(r + (decider != NULL) + 1);
+	}
+	r = (uintptr_t)*slot - 1;
+	*by = (r & 1) != 0;
+	return (r & 2) != 0;
+}
+
 static int
 check_owner(struct ctx *x, struct rs_verdict *v)
 {
 	const struct rs_user *u = model_user(x->m, v->sa->owner);
-	const char *by;
+	int by;
 
 	if (u == NULL)
 		REJECT(v, RS_R_POLICY_FORBIDDEN, "the entry is not directly "
 		    "below a user entry (users.filter)");
 	v->owner_dn = u->display_dn;
-	if (!policy_resolve(x->m, u->dn, x->c->policy.default_allow, &by))
+	if (!user_allowed(x, u, &by))
 		REJECT(v, RS_R_POLICY_FORBIDDEN, by ? "forbidden by the "
 		    "directory policy" : "forbidden by policy.default_allow");
 	if (u->disabled)
@@ -307,20 +333,22 @@ static void
 count_claims(struct ctx *x)
 {
 	const struct rs_value *a;
+	struct buf lc;
 	void **slot;
 	size_t i;
-	char *lc;
 
+	buf_init(&lc);
 	for (i = 0; i < x->m->nsendas; i++) {
 		a = &x->m->sendas[i].f[RS_F_ADDRESS];
 		if (a->count != 1 || valid_address(a->val, a->len, NULL) < 0)
 			continue;
-		lc = xstrdup(a->val);
-		str_lower(lc);
-		slot = strmap_slot(&x->claims, lc);
+		buf_reset(&lc);
+		buf_add(&lc, a->val, a->len);
+		str_lower(lc.data);
+		slot = strmap_slot(&x->claims, lc.data);
 		*slot = (void *)((uintptr_t)*slot + 1);
-		free(lc);
 	}
+	buf_free(&lc);
 }
 
 static const char *
@@ -345,7 +373,7 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
     const struct rs_keyring *keys, const struct strmap *checked,
     struct rs_decision *d)
 {
-	struct ctx x = { m, c, keys, checked, { NULL, 0, 0 } };
+	struct ctx x = { m, c, keys, checked, { NULL, 0, 0 }, { NULL, 0, 0 } };
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
@@ -357,6 +385,7 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
 		decide_one(&x, &d->v[i]);
 	}
 	strmap_free(&x.claims);
+	strmap_free(&x.below);
 	qsort(d->v, d->n, sizeof(*d->v), cmp_verdict);
 	d->routes = xcalloc(d->n, sizeof(*d->routes));
 	for (i = 0; i < d->n; i++)
