@@ -159,12 +159,13 @@ source_close(struct rs_source *s)
 static void
 uuid_str(const struct berval *u, char *out)
 {
-	const unsigned char *b = (const unsigned char *)u->bv_val;
+	const unsigned char *b;
 	size_t i, o = 0;
 
 	out[0] = '\0';
 	if (u == NULL || u->bv_len != 16)
 		return;
+	b = (const unsigned char *)u->bv_val;
 	for (i = 0; i < 16; i++) {
 		if (i == 4 || i == 6 || i == 8 || i == 10)
 			out[o++] = '-';
