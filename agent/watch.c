@@ -101,7 +101,7 @@ get_model(struct watcher *w, struct rs_source *src, struct rs_err *err)
 	if (w->have_model)
 		return 0;
 	if (pipeline_resume(&w->c, &w->snap, &w->m) < 0) {
-		snapshot_init(&w->snap);
+		snapshot_free(&w->snap);	/* what a damaged one left */
 		if (pipeline_read_all(src, &w->snap, &w->m, err) < 0)
 			return -1;
 		if (w->snap.cookie.len == 0)
