@@ -137,9 +137,12 @@ verify_routes(const struct rs_config *c, const struct rs_verdict **routes,
 
 	for (i = 0; i < n; i++) {
 		res[i].v = routes[i];
+		res[i].result = RS_CK_UNREACHABLE;	/* until it finishes */
+		snprintf(res[i].detail, sizeof(res[i].detail), "%s",
+		    "the check did not finish");
 		jobs[i].res = &res[i];
 	}
-	do {
+	for (;;) {
 		if (start_jobs(c, m, jobs, n, &next, running, parallel,
 		    timeout) < 0) {
 			rc = rs_err_set(err, RS_EX_FAIL, "libcurl cannot start "
@@ -147,14 +150,16 @@ verify_routes(const struct rs_config *c, const struct rs_verdict **routes,
 			break;
 		}
 		curl_multi_perform(m, &running);
+		/* every finished check is read before deciding to stop: a
+		 * handle left unread was never cleaned up nor reported */
 		while ((msg = curl_multi_info_read(m, &left)) != NULL)
 			if (msg->msg == CURLMSG_DONE)
 				finish_job(m, msg->easy_handle,
 				    msg->data.result);
-		curl_multi_perform(m, &running);
-		if (running)
-			curl_multi_poll(m, NULL, 0, 100, NULL);
-	} while (running || next < n);
+		if (!running && next >= n)
+			break;
+		curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
 	curl_multi_cleanup(m);
 	free(jobs);
 	return rc;
