@@ -23,6 +23,7 @@ struct rs_source {
 	size_t changes;		/* announced since the last wait */
 	int ended;		/* the server ended the sync search */
 	int refresh_done;	/* its refresh phase is over */
+	int with_cookie;	/* it started from a cookie */
 	int refresh_deletes;	/* its result said refreshDeletes */
 	const char *base;	/* where source_load() or source_fetch() */
 	int scope;		/* reads, and whether the base may be gone */
@@ -346,13 +347,17 @@ on_sync_result(struct rs_source *s, LDAPMessage *msg, struct rs_err *err)
 	BerElement *ber = NULL;
 	ber_int_t deletes = 0;
 	ber_len_t len;
+	char *diag = NULL;
 	int code = LDAP_OTHER, rc;
 
 	s->ended = 1;
-	rc = ldap_parse_result(s->ld, msg, &code, NULL, NULL, NULL, &ctrls, 0);
-	if (rc == LDAP_SUCCESS && code == LDAP_SYNC_REFRESH_REQUIRED)
+	rc = ldap_parse_result(s->ld, msg, &code, NULL, &diag, NULL, &ctrls, 0);
+	if (rc == LDAP_SUCCESS && (code == LDAP_SYNC_REFRESH_REQUIRED ||
+	    (code != LDAP_SUCCESS && s->with_cookie)))
 		rc = rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the server no "
-		    "longer accepts the saved sync cookie", s->c->ldap.uri);
+		    "longer accepts the saved sync cookie (%s%s%s)",
+		    s->c->ldap.uri, ldap_err2string(code), diag && *diag ?
+		    ": " : "", diag ? diag : "");
 	else if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
 		rc = ldap_fail(s, rc != LDAP_SUCCESS ? rc : code, "sync search "
 		    "(RFC 4533; the server needs the syncprov overlay)", err);
@@ -368,6 +373,7 @@ on_sync_result(struct rs_source *s, LDAPMessage *msg, struct rs_err *err)
 	}
 	ber_free(ber, 1);
 	ldap_controls_free(ctrls);
+	ldap_memfree(diag);
 	return rc;
 }
 
@@ -425,6 +431,7 @@ sync_search(struct rs_source *s, int mode, const char *filter,
 
 	memset(&ctrl, 0, sizeof(ctrl));
 	s->ended = s->refresh_done = s->refresh_deletes = 0;
+	s->with_cookie = cookie != NULL && cookie->len > 0;
 	if (ber != NULL && cookie != NULL && cookie->len > 0) {
 		bv.bv_val = cookie->data;
 		bv.bv_len = cookie->len;

@@ -47,7 +47,8 @@
  *	is RS_EX_CONFIG (78). Messages name the URI, the base DN, the filter
  *	and the server's diagnostic; never the bind password.
  *	source_changes() and source_watch_start() fail with RS_EX_TEMPFAIL
- *	when the server no longer accepts the cookie (read everything);
+ *	when the server answers a search from a cookie with an error
+ *	(e-syncRefreshRequired, or a cookie from its future: read everything);
  *	a server without RFC 4533 fails them with RS_EX_UNAVAILABLE;
  *	source_watch_wait() returns -1 when the connection is lost or the
  *	server ends the search.

@@ -46,6 +46,7 @@ struct watcher {
 	struct rs_snapshot snap;	/* its cookie, for the snapshot */
 	int have_model;
 	int unsaved;		/* the model moved on since the snapshot */
+	int read_all;		/* the server refused the cookie: no resume */
 };
 
 static void
@@ -100,10 +101,12 @@ get_model(struct watcher *w, struct rs_source *src, struct rs_err *err)
 {
 	if (w->have_model)
 		return 0;
-	if (pipeline_resume(&w->c, &w->snap, &w->m) < 0) {
-		snapshot_free(&w->snap);	/* what a damaged one left */
+	drop_model(w);		/* what a failed attempt left */
+	if (w->read_all || pipeline_resume(&w->c, &w->snap, &w->m) < 0) {
+		drop_model(w);
 		if (pipeline_read_all(src, &w->snap, &w->m, err) < 0)
 			return -1;
+		w->read_all = 0;
 		if (w->snap.cookie.len == 0)
 			return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: "
 			    "watch needs RFC 4533 (the syncprov overlay)",
@@ -130,6 +133,7 @@ connect_watch(struct watcher *w)
 		rs_log(RS_LOG_WARN, "%s; reading everything again", err.msg);
 		source_close(src);
 		drop_model(w);
+		w->read_all = 1;
 		if ((rc = source_open(&w->c, &src, &err)) == 0 &&
 		    (rc = get_model(w, src, &err)) == 0)
 			rc = source_watch_start(src, &w->snap.cookie, &err);

@@ -226,6 +226,19 @@ relaysyncAllowUserGateways: $2
 LDIF
 }
 
+# snapshot_cookie FILE COOKIE: rewrite the sync cookie of a relaysync
+# snapshot, with a valid checksum (the SHA-256 of the text and a NUL).
+snapshot_cookie() {
+	python3 - "$1" "$2" <<'PY'
+import hashlib, re, sys
+p, cookie = sys.argv[1], sys.argv[2].encode()
+b = open(p, "rb").read()
+body = b[:b.rindex(b"end ")]
+body = re.sub(rb"cookie \d+:[^\n]*\n", b"cookie %d:%s\n" % (len(cookie), cookie), body, count=1)
+open(p, "wb").write(body + b"end " + hashlib.sha256(body + b"\0").hexdigest().encode() + b"\n")
+PY
+}
+
 # fill FILE: substitute the @NAME@ placeholders of a fixture.
 fill() {
 	sed -e "s|@GW_PORT@|${GW_PORT:-2525}|g" -e "s|@GW_SSL_PORT@|${GW_SSL_PORT:-4465}|g" \

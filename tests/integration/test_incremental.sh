@@ -79,26 +79,14 @@ sed 's|^  filter: "(objectClass=inetOrgPerson)"|  filter: "(\&(objectClass=inetO
 rs --config "$T/map.yaml" --verbose sync
 expect_grep "a mapping filter changed: a full read" "ldap or mapping settings changed" "$T/err"
 
-# the snapshot rewritten with another cookie (and a valid checksum)
-set_cookie() {
-	python3 - "$SNAP" "$1" <<'PY'
-import hashlib, re, sys
-p, bad = sys.argv[1], sys.argv[2].encode()
-b = open(p, "rb").read()
-body = b[:b.rindex(b"end ")]
-body = re.sub(rb"cookie \d+:[^\n]*\n", b"cookie %d:%s\n" % (len(bad), bad), body, count=1)
-# the checksum covers the text and a NUL after it
-open(p, "wb").write(body + b"end " + hashlib.sha256(body + b"\0").hexdigest().encode() + b"\n")
-PY
-}
 rs --config "$T/inc.yaml" sync
-set_cookie "rid=000,csn=29990101000000.000000Z#000000#000#000000"
+snapshot_cookie "$SNAP" "rid=000,csn=29990101000000.000000Z#000000#000#000000"
 rs --config "$T/inc.yaml" --verbose sync
 expect_eq "a cookie the server refuses: the run still succeeds" 0 "$RC"
 expect_grep "a cookie the server refuses (from the future): a full read, and why" "full read: ldap .*consumer state is newer than provider" "$T/err"
 rs --config "$T/inc.yaml" --verbose sync
 expect_grep "after it: incremental again" "incremental read" "$T/err"
-set_cookie "rid=000,csn=19990101000000.000000Z#000000#000#000000"
+snapshot_cookie "$SNAP" "rid=000,csn=19990101000000.000000Z#000000#000#000000"
 rs --config "$T/inc.yaml" --verbose sync
 expect_grep "a cookie from 1999: every entry changed since, read as changes" \
     "incremental read: [1-9][0-9] changed" "$T/err"

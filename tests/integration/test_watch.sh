@@ -128,5 +128,27 @@ expect_eq "SIGTERM: watch exits 0" 0 "$?"
 check "watch saved its snapshot (model and sync cookie) in state_dir" \
     grep -q '^cookie [1-9]' "$T/state/snapshot"
 cat "$T/watch.out" "$T/watch.err" >>"$T/all-output.log"
+
+# a saved cookie the server refuses (one from its future): watch reads
+# everything again instead of retrying the same cookie
+snapshot_cookie "$T/state/snapshot" "rid=000,csn=29990101000000.000000Z#000000#000#000000"
+write_config "$T/rs.yaml"	# max_removals back to 500: erin's removal goes through
+"$RELAYSYNC" --config "$T/rs.yaml" --verbose watch >"$T/watch2.out" 2>"$T/watch2.err" &
+WATCH=$!
+PIDS+=("$WATCH")
+until_ok "a refused cookie: watch reads everything again" 10 \
+    grep -q 'no longer accepts the saved sync cookie.*reading everything again' "$T/watch2.err"
+ldap_modify <<LDIF
+dn: relaysyncSendAsAddress=again@partner.example,uid=bob,ou=interns,ou=sales,ou=people,$BASE_DN
+changetype: add
+objectClass: relaysyncSendAs
+relaysyncSendAsAddress: again@partner.example
+relaysyncSmtpHost: smtp.again.example
+LDIF
+until_ok "... and then applies changes" 10 has again@partner.example sender_relay
+kill -TERM "$WATCH"
+wait "$WATCH"
+expect_eq "SIGTERM: watch exits 0" 0 "$?"
+cat "$T/watch2.out" "$T/watch2.err" >>"$T/all-output.log"
 expect_no_grep "no fixture password in watch's output" 'SECRET' "$T/all-output.log"
 finish
