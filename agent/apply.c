@@ -369,24 +369,11 @@ struct patch {
 	size_t n;		/* changed lines */
 };
 
-static size_t
-key_len(const char *line)
-{
-	return strcspn(line, " \t\n");
-}
-
 /* The length of a line without its newline. */
 static size_t
 line_len(const char *line)
 {
 	return strcspn(line, "\n");
-}
-
-static const char *
-next_line(const char *p)
-{
-	p += line_len(p);
-	return *p ? p + 1 : p;
 }
 
 static void
@@ -404,7 +391,7 @@ on_diff(void *arg, const char *old, const char *new)
 	if (new != NULL)
 		add_line(&p->put, new, line_len(new));
 	else
-		add_line(&p->del, old, key_len(old));
+		add_line(&p->del, old, render_key_len(old));
 	p->n++;
 }
 
@@ -413,7 +400,7 @@ count_lines(const char *text)
 {
 	size_t n = 0;
 
-	for (; *text; text = next_line(text))
+	for (; *text; text = render_next_line(text))
 		n++;
 	return n;
 }
@@ -478,8 +465,8 @@ patch_shows(const struct site *s, const char *dir, const char *map,
 	buf_init(&keys);
 	buf_init(&out);
 	buf_init(&want);
-	for (l = p->put.data; l && *l; l = next_line(l)) {
-		k = key_len(l);
+	for (l = p->put.data; l && *l; l = render_next_line(l)) {
+		k = render_key_len(l);
 		v = k + strspn(l + k, " \t");
 		add_line(&keys, l, k);
 		buf_add(&want, l, k);

@@ -131,17 +131,24 @@ render_free(struct rs_tables *t)
 	buf_free(&t->owners);
 }
 
-static size_t
-key_len(const char *line)
+size_t
+render_key_len(const char *line)
 {
 	return strcspn(line, " \t\n");
+}
+
+const char *
+render_next_line(const char *line)
+{
+	line += strcspn(line, "\n");
+	return *line ? line + 1 : line;
 }
 
 /* Compare the keys of two lines as the tables are sorted. */
 static int
 cmp_keys(const char *a, const char *b)
 {
-	size_t ka = key_len(a), kb = key_len(b);
+	size_t ka = render_key_len(a), kb = render_key_len(b);
 	int c = strncmp(a, b, ka < kb ? ka : kb);
 
 	return c ? c : ka < kb ? -1 : ka > kb;
@@ -154,8 +161,7 @@ step(const char *line, const char **prev, int *unsorted)
 	if (*prev != NULL && cmp_keys(*prev, line) >= 0)
 		*unsorted = 1;
 	*prev = line;
-	line += strcspn(line, "\n");
-	return *line ? line + 1 : line;
+	return render_next_line(line);
 }
 
 int
