@@ -45,7 +45,8 @@ DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
                libyaml-dev libcurl4-openssl-dev libcmocka-dev slapd ldap-utils \
                postfix postfix-lmdb postfix-cdb libsasl2-modules sasl2-bin \
                python3 python3-aiosmtpd openssl strace valgrind clang \
-               libclang-rt-14-dev mandoc debhelper dpkg-dev fakeroot systemd
+               libclang-rt-14-dev mandoc debhelper dpkg-dev fakeroot systemd \
+               time
 
 .PHONY: all deps check unit fuzz bench demo install deb clean
 
