@@ -324,34 +324,41 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 }
 
 /* The snapshot for the next incremental run (none without a sync
- * cookie), naming the live generation and its tables. */
+ * cookie), naming the live generation and its tables: t when the run left
+ * them live, else (NULL) read back from map_dir. */
 void
 pipeline_save(const struct rs_config *c, const struct rs_model *m,
-    struct rs_snapshot *next)
+    const struct rs_tables *t, struct rs_snapshot *next)
 {
+	unsigned long live;
 	struct rs_err err;
 	struct buf b;
 
 	if (next == NULL || next->cookie.len == 0)
 		return;
+	live = apply_generation(c);
 	buf_init(&b);
 	buf_printf(&b, "%ld\n", next->runs);
 	if (apply_state(c, RS_RUNS_FILE, &b, &err) < 0)
 		rs_log(RS_LOG_WARN, "%s", err.msg);
 	buf_reset(&b);
-	if (!next->unchanged || next->generation != apply_generation(c)) {
-		next->generation = apply_generation(c);
-		if (snapshot_live_tables(c, next->tables) < 0)
-			rs_log(RS_LOG_WARN, "cannot read the live tables below "
-			    "%s; the next run reads everything",
-			    c->postfix.map_dir);
-		else {
-			snapshot_dump(next, m, &b);
-			if (apply_cache(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
-				rs_log(RS_LOG_WARN, "%s; the next run reads "
-				    "everything", err.msg);
-		}
+	if (next->unchanged && next->generation == live) {
+		buf_free(&b);
+		return;
 	}
+	next->generation = live;
+	if (t != NULL)
+		snapshot_tables(t, next->tables);
+	else if (snapshot_live_tables(c, next->tables) < 0) {
+		rs_log(RS_LOG_WARN, "cannot read the live tables below %s; the "
+		    "next run reads everything", c->postfix.map_dir);
+		buf_free(&b);
+		return;
+	}
+	snapshot_dump(next, m, &b);
+	if (apply_cache(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s; the next run reads everything",
+		    err.msg);
 	buf_wipe(&b);
 }
 
@@ -392,7 +399,7 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	    apply_stamps(c, &t, &err) < 0)
 		rs_log(RS_LOG_WARN, "%s", err.msg);
 	if (!o->dry_run && rc == RS_EX_OK) {
-		pipeline_save(c, m, next);
+		pipeline_save(c, m, &t, next);	/* rc OK: t is live */
 		stage("snapshot", &clock);
 	}
 	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0);

@@ -23,7 +23,7 @@
  *	again what a change set names and applies it to a model.
  *	pipeline_apply() renders, plans and applies a model's decision,
  *	reports, and saves the snapshot when given one; pipeline_save() saves
- *	it (with the SHA-256 of the live tables); pipeline_clock() is the
+ *	it (with the SHA-256 of the given tables, or of the live ones); pipeline_clock() is the
  *	monotonic clock it measures a run's duration with.
  *	pipeline_read() reads the directory into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
@@ -76,7 +76,7 @@ int pipeline_apply(const struct rs_runopts *, const struct rs_config *,
     const struct rs_model *, const struct rs_decision *,
     struct rs_snapshot *, double);
 void pipeline_save(const struct rs_config *, const struct rs_model *,
-    struct rs_snapshot *);
+    const struct rs_tables *, struct rs_snapshot *);
 double pipeline_clock(void);
 int pipeline_decide(const struct rs_config *, const struct rs_keyring *,
     const struct rs_model *, struct rs_decision *, struct rs_err *);

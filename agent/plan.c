@@ -350,16 +350,10 @@ static int
 load_installed(const struct rs_config *c, const struct rs_tables *nt,
     struct installed *in, struct rs_plan *p, struct rs_err *err)
 {
-	struct buf path, stamps;
-	struct rs_err ignored;
+	struct buf path;
 	int i, present = 0;
 
 	buf_init(&path);
-	buf_init(&stamps);
-	buf_printf(&path, "%s/%s", c->state_dir, RS_INDEX_STAMPS);
-	if (read_file(path.data, &stamps, &ignored) < 0)
-		buf_reset(&stamps);
-	buf_str(&stamps);
 	for (i = 0; i < RS_T_COUNT; i++) {
 		if (read_installed_file(c->postfix.map_dir, rs_table_names[i],
 		    &in->text[i], &present, err) < 0) {
@@ -371,15 +365,13 @@ load_installed(const struct rs_config *c, const struct rs_tables *nt,
 		    rs_table_names[i]);
 		if (strcmp(in->text[i].data, nt->t[i].data) != 0)
 			p->reload = 1;
-		else if (!index_stamped(c, rs_table_names[i], &in->text[i],
-		    &stamps)) {
+		else if (!index_verified(c, rs_table_names[i], &in->text[i])) {
 			p->verified++;
 			if (!index_agrees(c, path.data, &in->text[i]))
 				p->reload = 1;
 		}
 	}
 	buf_free(&path);
-	buf_free(&stamps);
 	if (read_installed_file(c->postfix.map_dir, RS_OWNERS_FILE,
 	    &in->owners, &present, err) < 0)
 		return -1;

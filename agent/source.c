@@ -213,15 +213,26 @@ set_cookie_buf(struct rs_source *s, const struct buf *c)
 	set_cookie(s, &bv);
 }
 
+/* An optional syncCookie next in a sync control or message: keep it. */
+static void
+take_cookie(struct rs_source *s, BerElement *ber)
+{
+	struct berval cookie = { 0, NULL };
+	ber_len_t len;
+
+	if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
+	    ber_scanf(ber, "m", &cookie) != LBER_ERROR && cookie.bv_len)
+		set_cookie(s, &cookie);
+}
+
 /* One entry announced by a sync search (its Sync State control). */
 static int
 on_sync_entry(struct rs_source *s, LDAPMessage *msg)
 {
 	LDAPControl **ctrls = NULL, *c;
-	struct berval uuid = { 0, NULL }, cookie = { 0, NULL };
+	struct berval uuid = { 0, NULL };
 	char u[RS_UUID_LEN + 1], *dn;
 	BerElement *ber = NULL;
-	ber_len_t len;
 	ber_int_t state = -1;
 	int rc = -1;
 
@@ -231,9 +242,7 @@ on_sync_entry(struct rs_source *s, LDAPMessage *msg)
 	if (c == NULL || (ber = ber_init(&c->ldctl_value)) == NULL ||
 	    ber_scanf(ber, "{em", &state, &uuid) == LBER_ERROR)
 		goto out;
-	if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
-	    ber_scanf(ber, "m", &cookie) != LBER_ERROR && cookie.bv_len)
-		set_cookie(s, &cookie);
+	take_cookie(s, ber);
 	rc = 0;
 	if (state == LDAP_SYNC_PRESENT)
 		mark(&s->pending.present, &uuid);
@@ -258,15 +267,12 @@ out:
 static int
 on_refresh_end(struct rs_source *s, BerElement *ber, ber_tag_t tag)
 {
-	struct berval cookie = { 0, NULL };
 	ber_int_t done = 1;
 	ber_len_t len;
 
 	if (ber_scanf(ber, "{") == LBER_ERROR)
 		return -1;
-	if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
-	    ber_scanf(ber, "m", &cookie) != LBER_ERROR && cookie.bv_len)
-		set_cookie(s, &cookie);
+	take_cookie(s, ber);
 	if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDONE &&
 	    ber_scanf(ber, "b", &done) == LBER_ERROR)
 		return -1;
@@ -281,7 +287,6 @@ on_refresh_end(struct rs_source *s, BerElement *ber, ber_tag_t tag)
 static int
 on_id_set(struct rs_source *s, BerElement *ber)
 {
-	struct berval cookie = { 0, NULL };
 	BerVarray uuids = NULL;
 	ber_int_t deletes = 0;
 	ber_len_t len;
@@ -289,9 +294,7 @@ on_id_set(struct rs_source *s, BerElement *ber)
 
 	if (ber_scanf(ber, "{") == LBER_ERROR)
 		return -1;
-	if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
-	    ber_scanf(ber, "m", &cookie) != LBER_ERROR && cookie.bv_len)
-		set_cookie(s, &cookie);
+	take_cookie(s, ber);
 	if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDELETES &&
 	    ber_scanf(ber, "b", &deletes) == LBER_ERROR)
 		return -1;
@@ -342,7 +345,6 @@ out:
 static int
 on_sync_result(struct rs_source *s, LDAPMessage *msg, struct rs_err *err)
 {
-	struct berval cookie = { 0, NULL };
 	LDAPControl **ctrls = NULL, *c;
 	BerElement *ber = NULL;
 	ber_int_t deletes = 0;
@@ -364,9 +366,7 @@ on_sync_result(struct rs_source *s, LDAPMessage *msg, struct rs_err *err)
 	else if ((c = ldap_control_find(LDAP_CONTROL_SYNC_DONE, ctrls,
 	    NULL)) != NULL && (ber = ber_init(&c->ldctl_value)) != NULL &&
 	    ber_scanf(ber, "{") != LBER_ERROR) {
-		if (ber_peek_tag(ber, &len) == LDAP_TAG_SYNC_COOKIE &&
-		    ber_scanf(ber, "m", &cookie) != LBER_ERROR && cookie.bv_len)
-			set_cookie(s, &cookie);
+		take_cookie(s, ber);
 		if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDELETES)
 			(void)ber_scanf(ber, "b", &deletes);
 		s->refresh_deletes = deletes != 0;

@@ -194,7 +194,7 @@ save(struct watcher *w)
 	if (!w->unsaved || lock_run(w, &lock) < 0)
 		return;
 	w->snap.unchanged = 0;
-	pipeline_save(&w->c, &w->m, &w->snap);
+	pipeline_save(&w->c, &w->m, NULL, &w->snap);
 	w->unsaved = 0;
 	apply_unlock(&lock);
 }
