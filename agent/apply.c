@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,12 @@ struct site {
 	const struct rs_config *c;
 	struct buf gens;	/* <map_dir>.generations */
 	struct buf parent;	/* the directory holding map_dir */
-	struct buf tmplink;	/* <map_dir>.new */
+	struct buf gname;	/* <base>.generations */
+	struct buf tmpname;	/* <base>.new */
 	const char *base;	/* last component of map_dir */
+	int pfd;		/* parent, opened safely (safe_dir()) */
+	int gfd;		/* the generations directory, or -1 */
+	int lfd;		/* the live table directory, or -1 */
 	enum layout layout;
 	unsigned long current;	/* generation map_dir points to, or 0 */
 	unsigned long max;	/* highest generation number present */
@@ -35,50 +40,134 @@ sys_err(struct rs_err *err, const char *what, const char *path)
 	    "tables are unchanged", what, path, strerror(errno));
 }
 
+/*
+ * Path safety. A directory relaysync writes in (the one holding map_dir,
+ * the generations, state_dir) must be owned by root (or the user running
+ * relaysync) and writable by nobody else; so must every directory above
+ * it, except that a root-owned sticky directory (/tmp) may be writable by
+ * all: nobody else can rename what root put there. Symbolic links are
+ * not followed on the way (O_NOFOLLOW on each component).
+ */
 static int
-mkdir_p(const char *path, mode_t mode)
+unsafe(const char *path, const struct stat *st, int above,
+    struct rs_err *err)
 {
-	char *p = xstrdup(path), *s;
-	int rc = 0;
+	if (!S_ISDIR(st->st_mode))
+		return rs_err_set(err, RS_EX_CANTCREAT, "refusing to write "
+		    "below %s: it is not a directory; the installed tables "
+		    "are unchanged", path);
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return rs_err_set(err, RS_EX_CANTCREAT, "refusing to write "
+		    "below %s: it is owned by uid %ju, so that user could "
+		    "replace what relaysync writes; fix: chown root %s (the "
+		    "installed tables are unchanged)", path,
+		    (uintmax_t)st->st_uid, path);
+	if ((st->st_mode & 022) &&
+	    !(above && st->st_uid == 0 && (st->st_mode & S_ISVTX)))
+		return rs_err_set(err, RS_EX_CANTCREAT, "refusing to write "
+		    "below %s: it is writable by %s (mode %04o), so another "
+		    "user could replace what relaysync writes; fix: chmod "
+		    "go-w %s, or move the directory below one only root can "
+		    "write (the installed tables are unchanged)", path,
+		    (st->st_mode & 002) ? "everyone" : "its group",
+		    (unsigned)(st->st_mode & 07777), path);
+	return 0;
+}
 
-	for (s = p + 1; *s && rc == 0; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			rc = -1;
-		*s = '/';
+/* Open one component below dirfd, creating it (mode) when missing. */
+static int
+open_component(int dirfd, const char *name, mode_t mode)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT && mode != 0 &&
+	    (mkdirat(dirfd, name, mode) == 0 || errno == EEXIST))
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+	return fd;
+}
+
+static int
+component_err(const char *path, struct rs_err *err)
+{
+	if (errno == ELOOP || errno == ENOTDIR)
+		return rs_err_set(err, RS_EX_CANTCREAT, "refusing to write "
+		    "below %s: it is a symbolic link or not a directory; name "
+		    "the real directory in the configuration (the installed "
+		    "tables are unchanged)", path);
+	return sys_err(err, "cannot open", path);
+}
+
+/* An fd of directory path, each component checked (mode: create missing
+ * ones, 0: do not); -1 with err naming the component and the fix. */
+static int
+safe_dir(const char *path, mode_t mode, struct rs_err *err)
+{
+	const char *s = path, *e;
+	struct buf done, name;
+	struct stat st;
+	int fd, next;
+
+	buf_init(&done);
+	buf_init(&name);
+	buf_adds(&done, "/");
+	if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		sys_err(err, "cannot open", "/");
+	while (fd >= 0) {
+		s += strspn(s, "/");
+		e = s + strcspn(s, "/");
+		if (fstat(fd, &st) < 0)
+			sys_err(err, "cannot inspect", done.data);
+		else if (unsafe(done.data, &st, *s != '\0', err) == 0)
+			st.st_nlink = 0;	/* checked */
+		if (st.st_nlink != 0) {
+			close(fd);
+			fd = -1;
+			break;
+		}
+		if (*s == '\0')
+			break;
+		buf_reset(&name);
+		buf_add(&name, s, (size_t)(e - s));
+		if (done.len > 1)
+			buf_addc(&done, '/');
+		buf_add(&done, s, (size_t)(e - s));
+		buf_str(&done);
+		next = open_component(fd, buf_str(&name), *e ? 0755 : mode);
+		close(fd);
+		if ((fd = next) < 0)
+			component_err(done.data, err);
+		s = e;
 	}
-	if (rc == 0 && mkdir(p, mode) < 0 && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
+	buf_free(&done);
+	buf_free(&name);
+	return fd;
 }
 
 int
 apply_lock(const struct rs_config *c, struct rs_lock *l, struct rs_err *err)
 {
-	struct buf path;
+	int dfd;
 
-	buf_init(&path);
-	buf_printf(&path, "%s/relaysync.lock", c->state_dir);
 	l->fd = -1;
-	if (mkdir_p(c->state_dir, 0700) < 0 ||
-	    (l->fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		sys_err(err, "cannot create the lock file", path.data);
-		buf_free(&path);
+	if ((dfd = safe_dir(c->state_dir, 0700, err)) < 0)
 		return -1;
-	}
+	l->fd = openat(dfd, "relaysync.lock", O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	close(dfd);
+	if (l->fd < 0)
+		return rs_err_set(err, RS_EX_CANTCREAT, "cannot create the "
+		    "lock file %s/relaysync.lock: %s (a symbolic link there is "
+		    "refused: remove it)", c->state_dir, strerror(errno));
 	if (flock(l->fd, LOCK_EX | LOCK_NB) < 0) {
 		rs_err_set(err, RS_EX_TEMPFAIL, "another relaysync run holds "
-		    "%s; this run did nothing (try again when it has finished)",
-		    path.data);
+		    "%s/relaysync.lock; this run did nothing (try again when "
+		    "it has finished)", c->state_dir);
 		close(l->fd);
 		l->fd = -1;
-		buf_free(&path);
 		return -1;
 	}
-	buf_free(&path);
 	return 0;
 }
 
@@ -91,9 +180,9 @@ apply_unlock(struct rs_lock *l)
 }
 
 static int
-fsync_path(const char *path, int flags)
+fsync_at(int dirfd, const char *name, int flags)
 {
-	int fd = open(path, flags | O_CLOEXEC), rc;
+	int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC), rc;
 
 	if (fd < 0)
 		return -1;
@@ -113,72 +202,108 @@ parse_gen(const char *name, unsigned long *n)
 	return *end == '\0' ? 0 : -1;
 }
 
+/* The generations directory: created when asked, never through a link,
+ * checked like its parent. */
+static int
+open_gens(struct site *s, int create, struct rs_err *err)
+{
+	struct stat st;
+
+	s->gfd = open_component(s->pfd, s->gname.data, create ? 0755 : 0);
+	if (s->gfd < 0) {
+		if (errno == ENOENT && !create)
+			return 0;
+		return component_err(s->gens.data, err);
+	}
+	if (fstat(s->gfd, &st) < 0)
+		return sys_err(err, "cannot inspect", s->gens.data);
+	return unsafe(s->gens.data, &st, 0, err);
+}
+
 static int
 inspect(struct site *s, struct rs_err *err)
 {
-	const char *md = s->c->postfix.map_dir, *slash;
-	char target[4096];
+	const char *md = s->c->postfix.map_dir;
+	char target[4096], gen[32];
 	struct stat st;
 	ssize_t n;
 
 	s->layout = L_NONE;
 	s->current = 0;
-	if (lstat(md, &st) < 0)
+	if (fstatat(s->pfd, s->base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : sys_err(err, "cannot inspect", md);
-	if (S_ISDIR(st.st_mode))
-		return s->layout = L_DIR, 0;
+	if (S_ISDIR(st.st_mode)) {
+		s->layout = L_DIR;
+		s->lfd = open_component(s->pfd, s->base, 0);
+		return 0;
+	}
 	if (!S_ISLNK(st.st_mode) ||
-	    (n = readlink(md, target, sizeof(target) - 1)) < 0)
+	    (n = readlinkat(s->pfd, s->base, target, sizeof(target) - 1)) < 0)
 		return rs_err_set(err, RS_EX_CANTCREAT, "postfix.map_dir %s is "
 		    "neither a directory nor relaysync's link; move it away",
 		    md);
 	target[n] = '\0';
-	slash = strrchr(target, '/');
-	if (slash == NULL || parse_gen(slash + 1, &s->current) < 0)
+	if (strncmp(target, s->gname.data, s->gname.len) != 0 ||
+	    target[s->gname.len] != '/' ||
+	    parse_gen(target + s->gname.len + 1, &s->current) < 0)
 		return rs_err_set(err, RS_EX_CANTCREAT, "postfix.map_dir %s "
 		    "links to %s, not to a generation in %s; move it away", md,
 		    target, s->gens.data);
 	s->layout = L_LINK;
+	snprintf(gen, sizeof(gen), "%lu", s->current);
+	if (s->gfd >= 0)
+		s->lfd = open_component(s->gfd, gen, 0);
 	return 0;
 }
 
+/* Remove directory name below dirfd and everything in it, never
+ * following a link (a link is removed, not what it points to). */
 static void
-remove_tree(const char *dir)
+remove_tree_at(int dirfd, const char *name, const char *shown)
 {
 	struct dirent *e;
-	struct buf p;
 	DIR *d;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
 
-	if ((d = opendir(dir)) == NULL)
+	if (fd < 0) {
+		unlinkat(dirfd, name, 0);
 		return;
-	buf_init(&p);
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		buf_reset(&p);
-		buf_printf(&p, "%s/%s", dir, e->d_name);
-		if (unlink(p.data) < 0 && errno == EISDIR)
-			remove_tree(p.data);
+		if (unlinkat(fd, e->d_name, 0) < 0 && errno == EISDIR)
+			remove_tree_at(fd, e->d_name, shown);
 	}
 	closedir(d);
-	buf_free(&p);
-	if (rmdir(dir) < 0)
-		rs_log(RS_LOG_WARN, "cannot remove old generation %s: %s",
-		    dir, strerror(errno));
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
+		rs_log(RS_LOG_WARN, "cannot remove old generation %s/%s: %s",
+		    shown, name, strerror(errno));
 }
 
-/* Find the highest generation; remove all but keep and its predecessor. */
-static void
+/* Find the highest generation; remove all but keep and its predecessor,
+ * which is returned (0: none). */
+static unsigned long
 prune(struct site *s, unsigned long keep)
 {
 	unsigned long n, prev = 0;
 	struct dirent *e;
-	struct buf p;
 	DIR *d;
+	int fd;
 
 	s->max = keep;
-	if ((d = opendir(s->gens.data)) == NULL)
-		return;
+	if (s->gfd < 0 || (fd = openat(s->gfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
 	while ((e = readdir(d)) != NULL)
 		if (parse_gen(e->d_name, &n) == 0) {
 			if (n < keep && n > prev)
@@ -187,91 +312,84 @@ prune(struct site *s, unsigned long keep)
 				s->max = n;
 		}
 	rewinddir(d);
-	buf_init(&p);
-	while ((e = readdir(d)) != NULL) {
-		if (parse_gen(e->d_name, &n) < 0 || n == keep || n == prev)
-			continue;
-		buf_reset(&p);
-		buf_printf(&p, "%s/%s", s->gens.data, e->d_name);
-		remove_tree(p.data);
-	}
+	while ((e = readdir(d)) != NULL)
+		if (parse_gen(e->d_name, &n) == 0 && n != keep && n != prev)
+			remove_tree_at(s->gfd, e->d_name, s->gens.data);
 	closedir(d);
-	buf_free(&p);
+	return prev;
 }
 
-/* A run killed while converting a plain map_dir left it at tmplink. */
+/* A run killed while converting a plain map_dir left it at tmpname. */
 static void
 recover_tmplink(struct site *s)
 {
 	struct stat st;
-	struct buf p;
+	char gen[32];
 
-	if (lstat(s->tmplink.data, &st) < 0)
+	if (fstatat(s->pfd, s->tmpname.data, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	if (!S_ISDIR(st.st_mode)) {
-		unlink(s->tmplink.data);
+		unlinkat(s->pfd, s->tmpname.data, 0);
 		return;
 	}
-	buf_init(&p);
-	buf_printf(&p, "%s/%lu", s->gens.data, s->current ? s->current - 1 : 1);
-	if (s->current < 2 || rename(s->tmplink.data, p.data) < 0)
-		remove_tree(s->tmplink.data);
-	buf_free(&p);
+	snprintf(gen, sizeof(gen), "%lu", s->current ? s->current - 1 : 1);
+	if (s->current < 2 || renameat(s->pfd, s->tmpname.data, s->gfd,
+	    gen) < 0)
+		remove_tree_at(s->pfd, s->tmpname.data, s->parent.data);
 }
 
+/* Create name below dirfd (never through a link) holding b; shown is
+ * the path errors name. */
 static int
-write_file_sync(const char *path, const struct buf *b, mode_t mode, int sync,
-    struct rs_err *err)
+write_file_at(int dirfd, const char *name, const char *shown,
+    const struct buf *b, mode_t mode, int sync, struct rs_err *err)
 {
 	size_t off = 0;
 	ssize_t n;
 	int fd;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    mode);
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, mode);
 	if (fd < 0)
-		return sys_err(err, "cannot create", path);
+		return sys_err(err, "cannot create", shown);
 	while (off < b->len) {
 		if ((n = write(fd, b->data + off, b->len - off)) < 0) {
 			if (errno == EINTR)
 				continue;
 			close(fd);
-			return sys_err(err, "cannot write", path);
+			return sys_err(err, "cannot write", shown);
 		}
 		off += (size_t)n;
 	}
 	if (sync && fsync(fd) < 0) {
 		close(fd);
-		return sys_err(err, "cannot fsync", path);
+		return sys_err(err, "cannot fsync", shown);
 	}
 	if (close(fd) < 0)
-		return sys_err(err, "cannot close", path);
+		return sys_err(err, "cannot close", shown);
 	return 0;
 }
 
+/* Replace name below dirfd atomically (a temporary file, then rename). */
 static int
-write_file(const char *path, const struct buf *b, mode_t mode,
-    struct rs_err *err)
+replace_file_at(int dirfd, const char *dir, const char *name,
+    const struct buf *b, mode_t mode, int sync, struct rs_err *err)
 {
-	return write_file_sync(path, b, mode, 1, err);
-}
-
-static int
-replace_file(const char *path, const struct buf *b, mode_t mode, int sync,
-    struct rs_err *err)
-{
-	struct buf tmp;
+	struct buf tmp, shown;
 	int rc;
 
 	buf_init(&tmp);
-	buf_printf(&tmp, "%s.tmp", path);
-	unlink(tmp.data);
-	rc = write_file_sync(tmp.data, b, mode, sync, err);
-	if (rc == 0 && rename(tmp.data, path) < 0)
-		rc = sys_err(err, "cannot replace", path);
+	buf_init(&shown);
+	buf_printf(&tmp, "%s.tmp", name);
+	buf_printf(&shown, "%s/%s", dir, name);
+	unlinkat(dirfd, tmp.data, 0);
+	rc = write_file_at(dirfd, tmp.data, shown.data, b, mode, sync, err);
+	if (rc == 0 && renameat(dirfd, tmp.data, dirfd, name) < 0)
+		rc = sys_err(err, "cannot replace", shown.data);
 	if (rc < 0)
-		unlink(tmp.data);
+		unlinkat(dirfd, tmp.data, 0);
 	buf_free(&tmp);
+	buf_free(&shown);
 	return rc;
 }
 
@@ -279,23 +397,32 @@ int
 apply_file(const char *path, const struct buf *b, mode_t mode,
     struct rs_err *err)
 {
-	return replace_file(path, b, mode, 1, err);
+	const char *slash = strrchr(path, '/');
+	char *dir = xstrndup(path, slash && slash > path ?
+	    (size_t)(slash - path) : 1);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (dfd < 0)
+		rc = sys_err(err, "cannot open", dir);
+	else
+		rc = replace_file_at(dfd, dir, slash ? slash + 1 : path, b,
+		    mode, 1, err);
+	if (dfd >= 0)
+		close(dfd);
+	free(dir);
+	return rc;
 }
 
 static int
 state_file(const struct rs_config *c, const char *name, const struct buf *b,
     int sync, struct rs_err *err)
 {
-	struct buf path;
-	int rc;
+	int dfd = safe_dir(c->state_dir, 0700, err), rc;
 
-	buf_init(&path);
-	buf_printf(&path, "%s/%s", c->state_dir, name);
-	if (mkdir_p(c->state_dir, 0700) < 0)
-		rc = sys_err(err, "cannot create", c->state_dir);
-	else
-		rc = replace_file(path.data, b, 0600, sync, err);
-	buf_free(&path);
+	if (dfd < 0)
+		return -1;
+	rc = replace_file_at(dfd, c->state_dir, name, b, 0600, sync, err);
+	close(dfd);
 	return rc;
 }
 
@@ -313,43 +440,56 @@ apply_cache(const struct rs_config *c, const char *name, const struct buf *b,
 	return state_file(c, name, b, 0, err);
 }
 
-/* Index one table, then check that the index holds exactly its text:
- * postmap can exit 0 with an empty index when the disk is full. */
+/* A directory being written: its fd and its path (for postmap and for
+ * messages). */
+struct gdir {
+	int fd;
+	struct buf path;
+};
+
+/* Index table name of g, then check that the index holds exactly its
+ * text: postmap can exit 0 with an empty index when the disk is full. */
 static int
-postmap(const struct site *s, const char *path, const struct buf *text,
-    struct rs_err *err)
+postmap(const struct site *s, const struct gdir *g, const char *name,
+    const struct buf *text, struct rs_err *err)
 {
 	const struct rs_config *c = s->c;
 	const char *suffix = map_suffix(c->postfix.map_type);
-	struct buf arg, out;
+	struct buf arg, cmd, out, path;
 	int rc;
 
 	if (suffix == NULL)
 		return 0;
 	buf_init(&arg);
+	buf_init(&cmd);
 	buf_init(&out);
-	buf_printf(&arg, "%s:%s", c->postfix.map_type, path);
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", g->path.data, name);
+	buf_printf(&arg, "%s:%s", c->postfix.map_type, path.data);
 	{
-		char *argv[] = { "postmap", "-c", c->postfix.config_dir,
-		    arg.data, NULL };
+		char *argv[] = { (char *)config_postfix_cmd(c, "postmap", &cmd),
+		    "-c", c->postfix.config_dir, arg.data, NULL };
 
 		rc = run_cmd(argv, &out);
 	}
 	if (rc != 0)
-		rs_err_set(err, RS_EX_CANTCREAT, "postmap -c %s %s failed "
+		rs_err_set(err, RS_EX_CANTCREAT, "%s -c %s %s failed "
 		    "(status %d): %s; the installed tables are unchanged",
-		    c->postfix.config_dir, arg.data, rc, buf_str(&out));
+		    cmd.data, c->postfix.config_dir, arg.data, rc,
+		    buf_str(&out));
 	buf_reset(&arg);
-	buf_printf(&arg, "%s%s", path, suffix);
-	if (rc == 0 && fsync_path(arg.data, O_RDONLY) < 0)
+	buf_printf(&arg, "%s%s", name, suffix);
+	if (rc == 0 && fsync_at(g->fd, arg.data, O_RDONLY) < 0)
 		rc = sys_err(err, "cannot fsync", arg.data);
-	if (rc == 0 && !index_agrees(c, path, text))
-		rc = rs_err_set(err, RS_EX_CANTCREAT, "postmap wrote %s but "
+	if (rc == 0 && !index_agrees(c, path.data, text))
+		rc = rs_err_set(err, RS_EX_CANTCREAT, "postmap wrote %s%s but "
 		    "it does not hold exactly the lines of %s (is the disk "
-		    "full?); the installed tables are unchanged", arg.data,
-		    path);
+		    "full?); the installed tables are unchanged", path.data,
+		    suffix, path.data);
 	buf_free(&arg);
+	buf_free(&cmd);
 	buf_free(&out);
+	buf_free(&path);
 	return rc ? -1 : 0;
 }
 
@@ -405,19 +545,20 @@ count_lines(const char *text)
 	return n;
 }
 
+/* Copy file name of the live directory into g (same mode, fsynced). */
 static int
-copy_file(const char *from, const char *to)
+copy_live(const struct site *s, const struct gdir *g, const char *name)
 {
 	char chunk[65536];
 	struct stat st;
 	ssize_t n = 0;
 	int in, out = -1, rc = -1;
 
-	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((in = openat(s->lfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return -1;
 	if (fstat(in, &st) == 0)
-		out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    st.st_mode & 07777);
+		out = openat(g->fd, name, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
 	while (out >= 0 && (n = read(in, chunk, sizeof(chunk))) > 0)
 		if (write(out, chunk, (size_t)n) != n)
 			break;
@@ -429,32 +570,57 @@ copy_file(const char *from, const char *to)
 	return rc;
 }
 
+/* Read file name of directory dirfd (never through a link). */
+static int
+read_at(int dirfd, const char *name, struct buf *out)
+{
+	char chunk[65536];
+	ssize_t n = 0;
+	int fd;
+
+	buf_reset(out);
+	if (dirfd < 0 || (fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return -1;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_add(out, chunk, (size_t)n);
+	close(fd);
+	buf_str(out);
+	return n < 0 ? -1 : 0;
+}
+
 /* Run "postmap -c <config_dir> opt arg map" with standard input from a
  * temporary file holding in (0600: sasl_passwd lines hold passwords). */
 static int
-postmap_in(const struct site *s, const char *dir, const char *opt,
+postmap_in(const struct site *s, const struct gdir *g, const char *opt,
     const char *map, const struct buf *in, struct buf *out)
 {
-	char *argv[] = { "postmap", "-c", s->c->postfix.config_dir,
-	    (char *)opt, strcmp(opt, "-i") == 0 ? "-r" : "-", (char *)map,
-	    NULL };
+	struct buf cmd, tmp;
 	struct rs_err err;
-	struct buf tmp;
 	int rc;
 
+	buf_init(&cmd);
 	buf_init(&tmp);
-	buf_printf(&tmp, "%s/.postmap-input", dir);
-	rc = write_file(tmp.data, in, 0600, &err);
-	if (rc == 0)
+	buf_printf(&tmp, "%s/.postmap-input", g->path.data);
+	unlinkat(g->fd, ".postmap-input", 0);
+	rc = write_file_at(g->fd, ".postmap-input", tmp.data, in, 0600, 1,
+	    &err);
+	if (rc == 0) {
+		char *argv[] = { (char *)config_postfix_cmd(s->c, "postmap",
+		    &cmd), "-c", s->c->postfix.config_dir, (char *)opt,
+		    strcmp(opt, "-i") == 0 ? "-r" : "-", (char *)map, NULL };
+
 		rc = run_cmd_in(argv, tmp.data, out);
-	unlink(tmp.data);
+	}
+	unlinkat(g->fd, ".postmap-input", 0);
 	buf_free(&tmp);
+	buf_free(&cmd);
 	return rc;
 }
 
 /* Does "postmap -q -" show every put line and none of the removed keys? */
 static int
-patch_shows(const struct site *s, const char *dir, const char *map,
+patch_shows(const struct site *s, const struct gdir *g, const char *map,
     const struct patch *p)
 {
 	struct buf keys, out, want;
@@ -474,7 +640,7 @@ patch_shows(const struct site *s, const char *dir, const char *map,
 		add_line(&want, l + v, line_len(l) - v);
 	}
 	buf_add(&keys, p->del.data, p->del.len);
-	rc = postmap_in(s, dir, "-q", map, &keys, &out);
+	rc = postmap_in(s, g, "-q", map, &keys, &out);
 	if (out.len)
 		buf_add(&out, "\n", 1);
 	rc = (rc == 0 || (rc == 1 && want.len == 0)) && out.len == want.len &&
@@ -485,75 +651,66 @@ patch_shows(const struct site *s, const char *dir, const char *map,
 	return rc;
 }
 
-/* Patch a copy of the live index of table i into dir; -1: rebuild. */
+/* Patch a copy of the live index of table i into g; -1: rebuild. */
 static int
-patch_index(const struct site *s, const char *dir, int i,
+patch_index(const struct site *s, const struct gdir *g, int i,
     const struct rs_tables *t)
 {
 	const struct rs_config *c = s->c;
 	const char *suffix = map_suffix(c->postfix.map_type);
+	const char *name = rs_table_names[i];
 	struct patch p;
-	struct buf old, from, to, map, out;
-	struct rs_err err;
+	struct buf old, index, map, out;
 	int rc = -1;
 
 	if (suffix == NULL || strcmp(c->postfix.map_type, "cdb") == 0)
 		return -1;
 	memset(&p, 0, sizeof(p));
 	buf_init(&old);
-	buf_init(&from);
-	buf_init(&to);
+	buf_init(&index);
 	buf_init(&map);
 	buf_init(&out);
-	buf_printf(&from, "%s/%s", c->postfix.map_dir, rs_table_names[i]);
-	buf_printf(&to, "%s/%s%s", dir, rs_table_names[i], suffix);
-	buf_printf(&map, "%s:%s/%s", c->postfix.map_type, dir,
-	    rs_table_names[i]);
-	if (read_file(from.data, &old, &err) == 0 &&
-	    index_verified(c, rs_table_names[i], &old)) {
-		buf_adds(&from, suffix);
-		if (render_diff(buf_str(&old), t->t[i].data ? t->t[i].data :
-		    "", on_diff, &p) == 0 &&
-		    p.n * 10 <= count_lines(t->t[i].data ? t->t[i].data : "") &&
-		    copy_file(from.data, to.data) == 0 &&
-		    (p.put.len == 0 || postmap_in(s, dir, "-i", map.data,
-		    &p.put, &out) == 0) && (p.del.len == 0 || postmap_in(s,
-		    dir, "-d", map.data, &p.del, &out) == 0) &&
-		    patch_shows(s, dir, map.data, &p) &&
-		    fsync_path(to.data, O_RDONLY) == 0)
-			rc = 0;
-	}
+	buf_printf(&index, "%s%s", name, suffix);
+	buf_printf(&map, "%s:%s/%s", c->postfix.map_type, g->path.data, name);
+	if (read_at(s->lfd, name, &old) == 0 &&
+	    index_verified(c, name, &old) &&
+	    render_diff(buf_str(&old), t->t[i].data ? t->t[i].data : "",
+	    on_diff, &p) == 0 &&
+	    p.n * 10 <= count_lines(t->t[i].data ? t->t[i].data : "") &&
+	    copy_live(s, g, index.data) == 0 &&
+	    (p.put.len == 0 || postmap_in(s, g, "-i", map.data, &p.put,
+	    &out) == 0) && (p.del.len == 0 || postmap_in(s, g, "-d",
+	    map.data, &p.del, &out) == 0) &&
+	    patch_shows(s, g, map.data, &p) &&
+	    fsync_at(g->fd, index.data, O_RDONLY) == 0)
+		rc = 0;
 	if (rc < 0)
-		unlink(to.data);
+		unlinkat(g->fd, index.data, 0);
 	else
 		rs_log(RS_LOG_DEBUG, "%s: %zu changed lines patched into a copy "
-		    "of the live index", rs_table_names[i], p.n);
+		    "of the live index", name, p.n);
 	buf_wipe(&old);
 	buf_wipe(&p.put);
 	buf_free(&p.del);
-	buf_free(&from);
-	buf_free(&to);
+	buf_free(&index);
 	buf_free(&map);
 	buf_wipe(&out);
 	return rc;
 }
 
-/* Hard-link a file of the live generation into dir (generations are
- * never changed in place, so they may share files). */
+/* Hard-link a file of the live generation into g (generations are never
+ * changed in place, so they may share files). */
 static int
-link_live(const struct site *s, const char *dir, const char *name,
+link_live(const struct site *s, const struct gdir *g, const char *name,
     const char *suffix)
 {
-	struct buf from, to;
+	struct buf file;
 	int rc;
 
-	buf_init(&from);
-	buf_init(&to);
-	buf_printf(&from, "%s/%s%s", s->c->postfix.map_dir, name, suffix);
-	buf_printf(&to, "%s/%s%s", dir, name, suffix);
-	rc = link(from.data, to.data);
-	buf_free(&from);
-	buf_free(&to);
+	buf_init(&file);
+	buf_printf(&file, "%s%s", name, suffix);
+	rc = linkat(s->lfd, file.data, g->fd, file.data, 0);
+	buf_free(&file);
 	return rc;
 }
 
@@ -561,73 +718,78 @@ link_live(const struct site *s, const char *dir, const char *name,
  * its index (the suffix; NULL: none, as for texthash and the owners file)
  * is stamped verified for that text. */
 static int
-share_unchanged(const struct site *s, const char *dir, const char *name,
-    const struct buf *text, const char *index)
+share_unchanged(const struct site *s, const struct gdir *g,
+    const char *name, const struct buf *text, const char *index)
 {
-	const struct rs_config *c = s->c;
-	struct buf live, path;
-	struct rs_err err;
+	struct buf live;
 	int same;
 
 	buf_init(&live);
-	buf_init(&path);
-	buf_printf(&path, "%s/%s", c->postfix.map_dir, name);
-	same = read_file(path.data, &live, &err) == 0 && live.len ==
-	    text->len && memcmp(live.data, text->data ? text->data : "",
-	    text->len) == 0 && (index == NULL || index_verified(c, name,
-	    text)) && link_live(s, dir, name, "") == 0 &&
-	    (index == NULL || link_live(s, dir, name, index) == 0);
+	same = read_at(s->lfd, name, &live) == 0 && live.len == text->len &&
+	    memcmp(live.data, text->data ? text->data : "", text->len) == 0 &&
+	    (index == NULL || index_verified(s->c, name, text)) &&
+	    link_live(s, g, name, "") == 0 &&
+	    (index == NULL || link_live(s, g, name, index) == 0);
 	buf_wipe(&live);
-	buf_free(&path);
 	return same ? 0 : -1;
 }
 
+/* Write table name (text and index) into g, mode 0600 when private. */
 static int
-write_table(const struct site *s, const char *dir, int i,
-    const struct rs_tables *t, struct rs_err *err)
+put_table(const struct site *s, const struct gdir *g, const char *name,
+    const struct buf *text, int private, struct rs_err *err)
 {
 	const char *suffix = map_suffix(s->c->postfix.map_type);
 	struct buf path;
 	int rc;
 
-	if (share_unchanged(s, dir, rs_table_names[i], &t->t[i], suffix) == 0)
-		return 0;
 	buf_init(&path);
-	buf_printf(&path, "%s/%s", dir, rs_table_names[i]);
-	unlink(path.data);	/* a half-shared table: start again */
+	buf_printf(&path, "%s/%s", g->path.data, name);
+	unlinkat(g->fd, name, 0);	/* a half-shared table: start again */
 	if (suffix != NULL) {
 		buf_adds(&path, suffix);
-		unlink(path.data);
+		unlinkat(g->fd, path.data + g->path.len + 1, 0);
 		path.len -= strlen(suffix);
 		buf_str(&path);
 	}
-	rc = write_file(path.data, &t->t[i], rs_table_private[i] ? 0600 :
-	    0644, err);
-	if (rc == 0 && patch_index(s, dir, i, t) < 0)
-		rc = postmap(s, path.data, &t->t[i], err);
+	rc = write_file_at(g->fd, name, path.data, text, private ? 0600 :
+	    0644, 1, err);
 	buf_free(&path);
 	return rc;
 }
 
 static int
-write_generation(const struct site *s, const char *dir,
+write_table(const struct site *s, const struct gdir *g, int i,
     const struct rs_tables *t, struct rs_err *err)
 {
-	struct buf path;
+	const char *name = rs_table_names[i];
+
+	if (share_unchanged(s, g, name, &t->t[i],
+	    map_suffix(s->c->postfix.map_type)) == 0)
+		return 0;
+	if (put_table(s, g, name, &t->t[i], rs_table_private[i], err) < 0)
+		return -1;
+	if (patch_index(s, g, i, t) < 0)
+		return postmap(s, g, name, &t->t[i], err);
+	return 0;
+}
+
+static int
+write_generation(const struct site *s, const struct gdir *g,
+    const struct rs_tables *t, struct rs_err *err)
+{
 	int i, rc = 0;
 
-	buf_init(&path);
 	for (i = 0; i < RS_T_COUNT && rc == 0; i++)
-		rc = write_table(s, dir, i, t, err);
-	if (rc == 0 && share_unchanged(s, dir, RS_OWNERS_FILE, &t->owners,
+		rc = write_table(s, g, i, t, err);
+	if (rc == 0 && share_unchanged(s, g, RS_OWNERS_FILE, &t->owners,
 	    NULL) < 0) {
-		buf_printf(&path, "%s/%s", dir, RS_OWNERS_FILE);
-		unlink(path.data);
-		rc = write_file(path.data, &t->owners, 0644, err);
+		unlinkat(g->fd, RS_OWNERS_FILE, 0);
+		rc = write_file_at(g->fd, RS_OWNERS_FILE, g->path.data,
+		    &t->owners, 0644, 1, err);
 	}
-	if (rc == 0 && fsync_path(dir, O_RDONLY | O_DIRECTORY) < 0)
-		rc = sys_err(err, "cannot fsync", dir);
-	buf_free(&path);
+	if (rc == 0 && fsync(g->fd) < 0)
+		rc = sys_err(err, "cannot fsync", g->path.data);
 	return rc;
 }
 
@@ -636,24 +798,23 @@ static int
 convert_plain(struct site *s, unsigned long old, struct rs_err *err)
 {
 	const char *md = s->c->postfix.map_dir;
-	struct buf dst;
-	int rc = 0;
+	char dst[32];
 
-	buf_init(&dst);
-	buf_printf(&dst, "%s/%lu", s->gens.data, old);
-	if (renameat2(AT_FDCWD, s->tmplink.data, AT_FDCWD, md,
+	snprintf(dst, sizeof(dst), "%lu", old);
+	if (renameat2(s->pfd, s->tmpname.data, s->pfd, s->base,
 	    RENAME_EXCHANGE) == 0) {
-		if (rename(s->tmplink.data, dst.data) < 0)
-			rs_log(RS_LOG_WARN, "cannot keep the old %s as %s: %s",
-			    md, dst.data, strerror(errno));
-	} else if (errno != EINVAL && errno != ENOSYS)
-		rc = sys_err(err, "cannot switch", md);
-	else if (rename(md, dst.data) < 0)
-		rc = sys_err(err, "cannot move the plain directory", md);
-	else if (rename(s->tmplink.data, md) < 0)
-		rc = sys_err(err, "cannot switch", md);
-	buf_free(&dst);
-	return rc;
+		if (renameat(s->pfd, s->tmpname.data, s->gfd, dst) < 0)
+			rs_log(RS_LOG_WARN, "cannot keep the old %s as %s/%s: "
+			    "%s", md, s->gens.data, dst, strerror(errno));
+		return 0;
+	}
+	if (errno != EINVAL && errno != ENOSYS)
+		return sys_err(err, "cannot switch", md);
+	if (renameat(s->pfd, s->base, s->gfd, dst) < 0)
+		return sys_err(err, "cannot move the plain directory", md);
+	if (renameat(s->pfd, s->tmpname.data, s->pfd, s->base) < 0)
+		return sys_err(err, "cannot switch", md);
+	return 0;
 }
 
 static int
@@ -664,106 +825,217 @@ switch_link(struct site *s, unsigned long gen, struct rs_err *err)
 	int rc;
 
 	buf_init(&target);
-	buf_printf(&target, "%s.generations/%lu", s->base, gen);
-	unlink(s->tmplink.data);
-	if (symlink(target.data, s->tmplink.data) < 0)
-		rc = sys_err(err, "cannot create the link", s->tmplink.data);
+	buf_printf(&target, "%s/%lu", s->gname.data, gen);
+	unlinkat(s->pfd, s->tmpname.data, 0);
+	if (symlinkat(target.data, s->pfd, s->tmpname.data) < 0)
+		rc = sys_err(err, "cannot create the link next to", md);
 	else if (s->layout == L_DIR)
 		rc = convert_plain(s, gen - 1, err);
-	else if (rename(s->tmplink.data, md) < 0)
+	else if (renameat(s->pfd, s->tmpname.data, s->pfd, s->base) < 0)
 		rc = sys_err(err, "cannot switch", md);
 	else
 		rc = 0;
 	buf_free(&target);
-	if (rc == 0 && (fsync_path(s->parent.data, O_RDONLY | O_DIRECTORY) < 0
-	    || fsync_path(s->gens.data, O_RDONLY | O_DIRECTORY) < 0))
+	if (rc == 0 && (fsync(s->pfd) < 0 || fsync(s->gfd) < 0))
 		rs_log(RS_LOG_WARN, "cannot fsync %s: %s", s->parent.data,
 		    strerror(errno));
 	return rc;
 }
 
+/*
+ * The rollback generation keeps only the credentials the live one still
+ * has: a line of a private table (sasl_passwd) whose login was revoked
+ * or whose password was rotated is dropped from it, so a password stays
+ * on disk no longer than it is in use. Without the previous generation's
+ * files (a failure here), the rollback generation is removed instead.
+ */
+/* The lines of the old text that render_diff() reports changed or gone,
+ * in order (pointers into the old text). */
+struct dropped {
+	const char **at;
+	size_t n, cap;
+};
+
+static void
+on_dropped(void *arg, const char *old, const char *new)
+{
+	struct dropped *d = arg;
+
+	(void)new;
+	if (old != NULL) {
+		d->at = vec_grow(d->at, &d->cap, d->n + 1, sizeof(*d->at));
+		d->at[d->n++] = old;
+	}
+}
+
+static int
+scrub_private(const struct site *s, const struct gdir *g, const char *name,
+    const struct buf *live)
+{
+	struct dropped d = { NULL, 0, 0 };
+	struct buf old, kept;
+	struct rs_err err;
+	const char *l;
+	size_t i = 0;
+	int rc = 0;
+
+	buf_init(&old);
+	buf_init(&kept);
+	if (read_at(g->fd, name, &old) < 0)
+		rc = errno == ENOENT ? 0 : -1;
+	else if (render_diff(buf_str(&old), live->data ? live->data : "",
+	    on_dropped, &d) < 0)
+		rc = -1;
+	for (l = old.data; rc == 0 && d.n && l && *l;
+	    l = render_next_line(l)) {
+		if (i < d.n && d.at[i] == l)
+			i++;
+		else
+			add_line(&kept, l, line_len(l));
+	}
+	if (rc == 0 && d.n)
+		rc = put_table(s, g, name, &kept, 1, &err) == 0 &&
+		    postmap(s, g, name, &kept, &err) == 0 ? 0 : -1;
+	free(d.at);
+	buf_wipe(&old);
+	buf_wipe(&kept);
+	return rc;
+}
+
+static void
+scrub_rollback(struct site *s, unsigned long prev, const struct rs_tables *t)
+{
+	struct gdir g;
+	int i, rc = 0;
+
+	if (prev == 0)
+		return;
+	buf_init(&g.path);
+	buf_printf(&g.path, "%lu", prev);
+	g.fd = open_component(s->gfd, g.path.data, 0);
+	buf_reset(&g.path);
+	buf_printf(&g.path, "%s/%lu", s->gens.data, prev);
+	for (i = 0; i < RS_T_COUNT && rc == 0 && g.fd >= 0; i++)
+		if (rs_table_private[i])
+			rc = scrub_private(s, &g, rs_table_names[i], &t->t[i]);
+	if (g.fd >= 0)
+		close(g.fd);
+	if (rc < 0) {
+		rs_log(RS_LOG_WARN, "cannot drop rotated credentials from the "
+		    "rollback generation %s; removing it", g.path.data);
+		remove_tree_at(s->gfd, g.path.data + s->gens.len + 1,
+		    s->gens.data);
+	}
+	buf_free(&g.path);
+}
+
 static int
 reload(const struct rs_config *c, struct rs_applied *out, struct rs_err *err)
 {
-	char *status[] = { "postfix", "-c", c->postfix.config_dir, "status",
-	    NULL };
-	char *rl[] = { "postfix", "-c", c->postfix.config_dir, "reload",
-	    NULL };
-	struct buf o;
+	struct buf cmd, o;
 	int rc;
 
+	buf_init(&cmd);
 	buf_init(&o);
-	if (run_cmd(status, &o) != 0) {
-		rs_log(RS_LOG_INFO, "Postfix (%s) is not running; it will read "
-		    "the new tables when it starts", c->postfix.config_dir);
-		buf_free(&o);
-		return 0;
+	config_postfix_cmd(c, "postfix", &cmd);
+	{
+		char *status[] = { cmd.data, "-c", c->postfix.config_dir,
+		    "status", NULL };
+		char *rl[] = { cmd.data, "-c", c->postfix.config_dir, "reload",
+		    NULL };
+
+		if (run_cmd(status, &o) != 0) {
+			rs_log(RS_LOG_INFO, "Postfix (%s) is not running; it "
+			    "will read the new tables when it starts",
+			    c->postfix.config_dir);
+			rc = 0;
+		} else if ((rc = run_cmd(rl, &o)) != 0)
+			rs_err_set(err, RS_EX_FAIL, "the new tables are "
+			    "installed but postfix -c %s reload failed (status "
+			    "%d, %s): %s", c->postfix.config_dir, rc, cmd.data,
+			    buf_str(&o));
+		else
+			out->reloaded = 1;
 	}
-	if ((rc = run_cmd(rl, &o)) != 0)
-		rs_err_set(err, RS_EX_FAIL, "the new tables are installed but "
-		    "postfix -c %s reload failed (status %d): %s",
-		    c->postfix.config_dir, rc, buf_str(&o));
-	else
-		out->reloaded = 1;
+	buf_free(&cmd);
 	buf_free(&o);
 	return rc ? -1 : 0;
 }
 
-static void
-site_init(struct site *s, const struct rs_config *c)
+/* Open map_dir's directory (checked, created when create) and, when
+ * present or create, the generations directory. */
+static int
+site_open(struct site *s, const struct rs_config *c, int create,
+    struct rs_err *err)
 {
 	const char *md = c->postfix.map_dir, *slash = strrchr(md, '/');
 
 	memset(s, 0, sizeof(*s));
 	s->c = c;
+	s->gfd = s->lfd = -1;
 	buf_init(&s->gens);
 	buf_init(&s->parent);
-	buf_init(&s->tmplink);
+	buf_init(&s->gname);
+	buf_init(&s->tmpname);
+	s->base = slash + 1;
 	buf_printf(&s->gens, "%s.generations", md);
-	buf_printf(&s->tmplink, "%s.new", md);
+	buf_printf(&s->gname, "%s.generations", s->base);
+	buf_printf(&s->tmpname, "%s.new", s->base);
 	buf_add(&s->parent, md, slash == md ? 1 : (size_t)(slash - md));
 	buf_str(&s->parent);
-	s->base = slash + 1;
+	if ((s->pfd = safe_dir(s->parent.data, create ? 0755 : 0, err)) < 0 ||
+	    open_gens(s, create, err) < 0)
+		return -1;
+	return inspect(s, err);
 }
 
 static void
-site_free(struct site *s)
+site_close(struct site *s)
 {
+	if (s->pfd >= 0)
+		close(s->pfd);
+	if (s->gfd >= 0)
+		close(s->gfd);
+	if (s->lfd >= 0)
+		close(s->lfd);
 	buf_free(&s->gens);
 	buf_free(&s->parent);
-	buf_free(&s->tmplink);
+	buf_free(&s->gname);
+	buf_free(&s->tmpname);
 }
 
 static int
 install(struct site *s, const struct rs_tables *t, struct rs_applied *out,
     struct rs_err *err)
 {
-	unsigned long gen;
-	struct buf dir;
+	unsigned long gen, prev;
+	struct gdir g;
+	char name[32];
 	int rc;
 
-	if (inspect(s, err) < 0)
-		return -1;
-	if (mkdir_p(s->gens.data, 0755) < 0)
-		return sys_err(err, "cannot create", s->gens.data);
 	recover_tmplink(s);
 	prune(s, s->current);
 	gen = s->max + (s->layout == L_DIR ? 2 : 1);
-	buf_init(&dir);
-	buf_printf(&dir, "%s/%lu", s->gens.data, gen);
-	if (mkdir(dir.data, 0755) < 0)
-		rc = sys_err(err, "cannot create", dir.data);
-	else
-		rc = write_generation(s, dir.data, t, err);
+	snprintf(name, sizeof(name), "%lu", gen);
+	buf_init(&g.path);
+	buf_printf(&g.path, "%s/%s", s->gens.data, name);
+	if (mkdirat(s->gfd, name, 0755) < 0 ||
+	    (g.fd = open_component(s->gfd, name, 0)) < 0)
+		rc = sys_err(err, "cannot create", g.path.data);
+	else {
+		rc = write_generation(s, &g, t, err);
+		close(g.fd);
+	}
 	if (rc == 0)
 		rc = switch_link(s, gen, err);
 	if (rc < 0)
-		remove_tree(dir.data);
+		remove_tree_at(s->gfd, name, s->gens.data);
 	else {
-		prune(s, gen);
+		prev = prune(s, gen);
+		scrub_rollback(s, prev, t);
 		out->generation = gen;
 	}
-	buf_free(&dir);
+	buf_free(&g.path);
 	return rc;
 }
 
@@ -794,9 +1066,8 @@ apply_generation(const struct rs_config *c)
 	struct site s;
 	unsigned long gen;
 
-	site_init(&s, c);
-	gen = inspect(&s, &err) == 0 ? s.current : 0;
-	site_free(&s);
+	gen = site_open(&s, c, 0, &err) == 0 ? s.current : 0;
+	site_close(&s);
 	return gen;
 }
 
@@ -809,9 +1080,10 @@ apply_tables(const struct rs_config *c, const struct rs_tables *t,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	site_init(&s, c);
-	rc = install(&s, t, out, err);
-	site_free(&s);
+	rc = site_open(&s, c, 1, err);
+	if (rc == 0)
+		rc = install(&s, t, out, err);
+	site_close(&s);
 	umask(mask);
 	if (rc == 0 && apply_stamps(c, t, err) < 0)
 		rs_log(RS_LOG_WARN, "%s; the next run checks the indexes again",

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "config.h"
@@ -72,7 +73,8 @@ static const struct yfield policy_fields[] = {
 
 static const struct yfield postfix_fields[] = {
 	STR(C, postfix.map_dir), STR(C, postfix.map_type),
-	STR(C, postfix.config_dir), STR(C, postfix.tls_level),
+	STR(C, postfix.config_dir), STR(C, postfix.command_directory),
+	STR(C, postfix.tls_level),
 	STR(C, postfix.tls_ca_file), BOOL(C, postfix.reload),
 	END
 };
@@ -544,6 +546,7 @@ config_defaults(struct rs_config *c)
 	c->postfix.map_dir = xstrdup("/etc/postfix/relaysync");
 	c->postfix.map_type = xstrdup("lmdb");
 	c->postfix.config_dir = xstrdup("/etc/postfix");
+	c->postfix.command_directory = xstrdup("");
 	c->postfix.tls_level = xstrdup("secure");
 	c->postfix.tls_ca_file = xstrdup("/etc/ssl/certs/ca-certificates.crt");
 	c->postfix.reload = 1;
@@ -610,6 +613,11 @@ check_postfix(struct yctx *y, const struct rs_config *c)
 	    c->postfix.map_dir[n - 1] == '/')
 		return key_err(y, "postfix.map_dir", "'%s' must be an absolute "
 		    "path without a trailing slash", c->postfix.map_dir);
+	if (c->postfix.command_directory[0] != '\0' &&
+	    c->postfix.command_directory[0] != '/')
+		return key_err(y, "postfix.command_directory", "'%s' must be "
+		    "an absolute path (where postmap and postfix are), or "
+		    "empty to ask postconf", c->postfix.command_directory);
 	return 0;
 }
 
@@ -700,6 +708,7 @@ config_free(struct rs_config *c)
 	free(c->postfix.map_dir);
 	free(c->postfix.map_type);
 	free(c->postfix.config_dir);
+	free(c->postfix.command_directory);
 	free(c->postfix.tls_level);
 	free(c->postfix.tls_ca_file);
 	free(c->secrets.key_file);
@@ -737,14 +746,17 @@ config_print(const struct rs_config *c, FILE *fp)
 	fprintf(fp, "]\n  require_verified: %s\n  allow_insecure: %s\n"
 	    "  require_gateway_check: %s\n"
 	    "  max_removals: %ld\npostfix:\n  map_dir: %s\n  map_type: %s\n"
-	    "  config_dir: %s\n  tls_level: %s\n  tls_ca_file: %s\n"
+	    "  config_dir: %s\n  command_directory: %s\n  tls_level: %s\n"
+	    "  tls_ca_file: %s\n"
 	    "  reload: %s\nsecrets:\n  key_file: %s\nstate_dir: %s\n"
 	    "full_every: %ld\nmetrics_file: %s\nnotify:\n  webhook_url: %s\n"
 	    "watch:\n  window_ms: %ld\n  max_backoff: %ld\n",
 	    yn(c->policy.require_verified), yn(c->policy.allow_insecure),
 	    yn(c->policy.require_gateway_check), c->policy.max_removals,
 	    c->postfix.map_dir, c->postfix.map_type,
-	    c->postfix.config_dir, c->postfix.tls_level,
+	    c->postfix.config_dir, c->postfix.command_directory[0] ?
+	    c->postfix.command_directory : "(from postconf)",
+	    c->postfix.tls_level,
 	    c->postfix.tls_ca_file, yn(c->postfix.reload),
 	    c->secrets.key_file, c->state_dir, c->full_every, c->metrics_file,
 	    c->notify.webhook_url, c->watch.window_ms, c->watch.max_backoff);
@@ -756,5 +768,48 @@ config_map_path(const struct rs_config *c, const char *table, struct buf *b)
 	buf_reset(b);
 	buf_printf(b, "%s:%s/%s", c->postfix.map_type, c->postfix.map_dir,
 	    table);
+	return buf_str(b);
+}
+
+/* Postfix's command_directory as postconf names it; "" when no postconf
+ * answers with an absolute path. */
+static void
+ask_postconf(const char *config_dir, struct buf *dir)
+{
+	static const char *const postconf[] = { "/usr/sbin/postconf",
+	    "/usr/local/sbin/postconf" };
+	size_t i;
+
+	for (i = 0; i < sizeof(postconf) / sizeof(postconf[0]); i++) {
+		char *argv[] = { (char *)postconf[i], "-c", (char *)config_dir,
+		    "-h", "command_directory", NULL };
+
+		if (access(postconf[i], X_OK) == 0 && run_cmd(argv, dir) == 0 &&
+		    dir->len > 1 && dir->data[0] == '/' &&
+		    strchr(dir->data, '\n') == NULL)
+			return;
+	}
+	buf_reset(dir);
+}
+
+const char *
+config_postfix_cmd(const struct rs_config *c, const char *name, struct buf *b)
+{
+	static struct buf asked;	/* postconf's answer, per process */
+	static char *asked_for;		/* ... for this config_dir */
+
+	buf_reset(b);
+	if (c->postfix.command_directory[0] != '\0') {
+		buf_printf(b, "%s/%s", c->postfix.command_directory, name);
+		return buf_str(b);
+	}
+	if (asked_for == NULL || strcmp(asked_for, c->postfix.config_dir)) {
+		free(asked_for);
+		asked_for = xstrdup(c->postfix.config_dir);
+		ask_postconf(asked_for, &asked);
+		if (asked.len == 0)
+			buf_adds(&asked, "/usr/sbin");
+	}
+	buf_printf(b, "%s/%s", buf_str(&asked), name);
 	return buf_str(b);
 }

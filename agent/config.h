@@ -11,6 +11,11 @@
  *	config_print() writes the effective settings (no secrets: the bind
  *	password is only named by its file).
  *	config_map_path() gives "type:map_dir/table" as Postfix wants it.
+ *	config_postfix_cmd() gives the absolute path of a Postfix program
+ *	(postmap, postfix): in postfix.command_directory when set, else in
+ *	the command_directory that "postconf -c <config_dir> -h
+ *	command_directory" names (asked once per process; /usr/sbin/postconf
+ *	or /usr/local/sbin/postconf, /usr/sbin when neither answers).
  *
  * Diagnostics
  *	Every error names the file, the line and the key, says what is wrong
@@ -79,6 +84,7 @@ struct rs_config {
 		char *map_dir;
 		char *map_type;
 		char *config_dir;
+		char *command_directory;	/* "": postconf's */
 		char *tls_level;
 		char *tls_ca_file;
 		int reload;
@@ -105,6 +111,8 @@ int mapping_load(const char *, struct rs_mapping *, struct rs_err *);
 void mapping_free(struct rs_mapping *);
 void config_print(const struct rs_config *, FILE *);
 const char *config_map_path(const struct rs_config *, const char *,
+    struct buf *);
+const char *config_postfix_cmd(const struct rs_config *, const char *,
     struct buf *);
 
 #endif

@@ -319,18 +319,19 @@ index_agrees(const struct rs_config *c, const char *path,
     const struct buf *text)
 {
 	const char *suffix = map_suffix(c->postfix.map_type);
-	struct buf arg, dump, sorted;
+	struct buf arg, cmd, dump, sorted;
 	int agrees;
 
 	if (suffix == NULL)
 		return 1;
 	buf_init(&arg);
+	buf_init(&cmd);
 	buf_init(&dump);
 	buf_init(&sorted);
 	buf_printf(&arg, "%s:%s", c->postfix.map_type, path);
 	{
-		char *argv[] = { "postmap", "-c", c->postfix.config_dir, "-s",
-		    arg.data, NULL };
+		char *argv[] = { (char *)config_postfix_cmd(c, "postmap", &cmd),
+		    "-c", c->postfix.config_dir, "-s", arg.data, NULL };
 
 		agrees = run_cmd(argv, &dump) == 0;
 	}
@@ -339,8 +340,9 @@ index_agrees(const struct rs_config *c, const char *path,
 	if (agrees)
 		sorted_dump(dump.data ? dump.data : "", &sorted);
 	agrees = agrees && sorted.len == text->len &&
-	    memcmp(sorted.data, text->data, text->len) == 0;
+	    (text->len == 0 || memcmp(sorted.data, text->data, text->len) == 0);
 	buf_free(&arg);
+	buf_free(&cmd);
 	buf_wipe(&dump);
 	buf_wipe(&sorted);
 	return agrees;

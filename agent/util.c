@@ -362,6 +362,12 @@ printable(struct buf *b, const char *s, size_t n)
 	return buf_str(b);
 }
 
+/* The whole environment of every program relaysync runs: nothing a
+ * caller (cron, a shell, an attacker's PATH) set is passed on. */
+static char *const child_env[] = {
+	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", "LC_ALL=C", NULL
+};
+
 static void
 child_exec(char *const argv[], const char *in, int out)
 {
@@ -371,7 +377,10 @@ child_exec(char *const argv[], const char *in, int out)
 		dup2(fd, 0);
 	dup2(out, 1);
 	dup2(out, 2);
-	execvp(argv[0], argv);
+	if (argv[0][0] != '/')
+		errno = EINVAL;	/* never a PATH search */
+	else
+		execve(argv[0], argv, child_env);
 	dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
 	_exit(127);
 }

@@ -19,7 +19,9 @@
  *	syslog, debug lines (--verbose, which also shows information on
  *	standard error) to standard error and syslog.
  *	read_file() reads a whole file; str_lower() lower-cases ASCII.
- *	run_cmd() runs a program (PATH search) with standard input from
+ *	run_cmd() runs a program named by its absolute path (never a PATH
+ *	search), with an environment of its own (PATH=/usr/sbin:/usr/bin:
+ *	/sbin:/bin and the C locale, nothing inherited), standard input from
  *	/dev/null, collects its standard output and error, and returns its
  *	exit status (-1 when it could not run, 128+N when killed by signal N);
  *	run_cmd_in() does the same with standard input from a file.

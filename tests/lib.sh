@@ -272,6 +272,7 @@ postfix:
   map_dir: ${MAP_DIR:-$T/postfix/relaysync}
   map_type: ${MAP_TYPE:-lmdb}
   config_dir: ${POSTFIX_DIR:-/etc/postfix}
+  command_directory: ${COMMAND_DIR:-}
   tls_ca_file: $(ca_file)
   reload: true
 secrets:

@@ -144,11 +144,15 @@ expect_eq "every following run converged to the new set" "$POINTS" "$CONVERGED"
 [ ${#BAD[@]} -eq 0 ] || printf '    %s\n' "${BAD[@]}" | head -20
 
 # 4. postmap fails: exit 73, the old set stays, postmap's words are shown.
+# (relaysync runs Postfix's programs from postfix.command_directory, never
+# through PATH: the fake ones are in a directory of their own.)
 mkdir -p "$T/fakebin"
 printf '#!/bin/sh\necho "postmap: fatal: simulated failure" >&2\nexit 1\n' >"$T/fakebin/postmap"
 chmod +x "$T/fakebin/postmap"
+ln -s /usr/sbin/postfix "$T/fakebin/postfix"
+COMMAND_DIR=$T/fakebin write_config "$T/fake.yaml"
 restore maps.A
-PATH=$T/fakebin:$PATH rs --config "$T/rs.yaml" sync
+rs --config "$T/fake.yaml" sync
 expect_eq "a failing postmap makes sync exit 73" 73 "$RC"
 expect_grep "the error carries postmap's message" 'postmap -c .* failed .*simulated failure' "$T/err"
 expect_eq "the old set stays live after postmap failed" A "$(whole)"
@@ -156,12 +160,14 @@ check "no half-built generation is left behind" \
     test "$(ls "$T/maps/relaysync.generations")" = "$(ls "$T/maps.A/relaysync.generations")"
 
 # 5. The reload fails after the switch: exit 1, the new set is complete.
+rm "$T/fakebin/postfix"
 printf '#!/bin/sh\n[ "$3" = status ] && exit 0\necho "postfix: fatal: simulated reload failure" >&2\nexit 1\n' \
     >"$T/fakebin/postfix"
 chmod +x "$T/fakebin/postfix"
 rm "$T/fakebin/postmap"
+ln -s /usr/sbin/postmap "$T/fakebin/postmap"
 restore maps.A
-PATH=$T/fakebin:$PATH rs --config "$T/rs.yaml" sync
+rs --config "$T/fake.yaml" sync
 expect_eq "a failing reload makes sync exit 1" 1 "$RC"
 expect_grep "the error says the tables are installed" 'new tables are installed but postfix .* reload failed' "$T/err"
 expect_eq "the complete new set is live after the failed reload" B "$(whole)"
