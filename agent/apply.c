@@ -440,6 +440,18 @@ apply_cache(const struct rs_config *c, const char *name, const struct buf *b,
 	return state_file(c, name, b, 0, err);
 }
 
+void
+apply_forget(const struct rs_config *c, const char *name)
+{
+	struct rs_err err;
+	int dfd = safe_dir(c->state_dir, 0, &err);
+
+	if (dfd >= 0) {
+		unlinkat(dfd, name, 0);
+		close(dfd);
+	}
+}
+
 /* A directory being written: its fd and its path (for postmap and for
  * messages). */
 struct gdir {

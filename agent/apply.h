@@ -14,13 +14,28 @@
  *
  * Functions
  *	apply_lock() takes the run lock (flock on <state_dir>/relaysync.lock,
- *	creating state_dir 0700 if needed); apply_unlock() releases it.
+ *	opened with O_NOFOLLOW, creating state_dir 0700 if needed);
+ *	apply_unlock() releases it.
+ *
+ *	Every directory written in - state_dir, the directory holding
+ *	map_dir, <map_dir>.generations - is reached from / one component at a
+ *	time through directory fds (openat with O_NOFOLLOW | O_DIRECTORY) and
+ *	must be owned by root (or the user running relaysync) and writable by
+ *	nobody else; directories above it may also be root-owned sticky ones
+ *	(/tmp). Files are then made, linked, renamed and removed relative to
+ *	those fds (openat, linkat, renameat, unlinkat, never following a
+ *	link), so a component swapped during the run is not followed.
+ *	Postfix's programs get paths, which are safe because of that check.
+ *	After a switch the rollback generation keeps only the lines of the
+ *	private tables (sasl_passwd) that the live one still has: a revoked
+ *	or rotated password is gone from disk with the run that retires it.
  *	apply_file() replaces one file atomically (a temporary file created
  *	with the given mode, fsynced, then renamed over the old one), for
  *	example the metrics file; apply_state() does it for a file in
  *	state_dir (mode 0600, state_dir created 0700 if needed); apply_cache()
  *	too, without the fsync, for a file whose loss in a crash costs only
- *	time (the snapshot: a torn one fails its checksum).
+ *	time (the snapshot: a torn one fails its checksum). apply_forget()
+ *	removes a file of state_dir (a snapshot that may not be kept).
  *	apply_tables() installs a table set and, when postfix.reload is true
  *	and the Postfix tables changed, runs "postfix -c <config_dir> reload"
  *	if that Postfix is running. It reports what it did in *out.
@@ -32,7 +47,10 @@
  *
  * Diagnostics
  *	apply_lock(): RS_EX_TEMPFAIL (75) when another run holds the lock,
- *	RS_EX_CANTCREAT (73) when state_dir cannot be created.
+ *	RS_EX_CANTCREAT (73) when state_dir cannot be created or is unsafe.
+ *	An unsafe directory (owned by another user, writable by group or
+ *	others, a symbolic link) is refused with RS_EX_CANTCREAT, naming it
+ *	and the fix (chown root, chmod go-w, the real path).
  *	apply_tables(): RS_EX_CANTCREAT (73) for any failure before the switch
  *	(the installed set is untouched), with the file and the system error
  *	or postmap's own message; RS_EX_FAIL (1) when the reload fails after
@@ -62,6 +80,7 @@ int apply_state(const struct rs_config *, const char *, const struct buf *,
     struct rs_err *);
 int apply_cache(const struct rs_config *, const char *, const struct buf *,
     struct rs_err *);
+void apply_forget(const struct rs_config *, const char *);
 unsigned long apply_generation(const struct rs_config *);
 int apply_stamps(const struct rs_config *, const struct rs_tables *,
     struct rs_err *);

@@ -6,6 +6,7 @@
  * (config, source, policy, render, plan, apply, report).
  */
 #include <getopt.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,7 +441,11 @@ main(int argc, char **argv)
 	size_t i;
 	int rc;
 
-	setrlimit(RLIMIT_CORE, &nocore);	/* no core file full of secrets */
+	/* No core file full of secrets, not even through a piped
+	 * core_pattern (which ignores RLIMIT_CORE), and no ptrace or
+	 * /proc/<pid>/mem reading by other processes of the same user. */
+	setrlimit(RLIMIT_CORE, &nocore);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	rs_log_open();
 	if ((rc = parse(argc, argv, &o)) != 0)
 		return rc;

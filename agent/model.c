@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "secret.h"
 
 void
 model_init(struct rs_model *m)
@@ -581,26 +582,48 @@ put_num(struct buf *b, unsigned long n)
 	put(b, num + i, sizeof(num) - i);
 }
 
-static void
-dump_sendas(struct buf *b, const struct rs_sendas *s)
+/* A send-as entry; a plain password goes through seal (when given),
+ * which replaces it by what it writes to out, or fails. */
+static int
+dump_sendas(struct buf *b, const struct rs_sendas *s, rs_seal_fn seal,
+    void *arg)
 {
-	int j;
+	const struct rs_value *v;
+	struct buf sealed;
+	int j, rc = 0;
 
+	buf_init(&sealed);
 	buf_add(b, "S ", 2);
 	puts_field(b, s->uuid);
 	puts_field(b, s->dn);
 	puts_field(b, s->owner);
 	for (j = 0; j < RS_F_COUNT; j++) {
-		put_num(b, s->f[j].val ? s->f[j].count : 0);
-		put(b, s->f[j].val ? s->f[j].val : "", s->f[j].len);
+		v = &s->f[j];
+		put_num(b, v->val ? v->count : 0);
+		if (j == RS_F_PASSWORD && v->val && seal != NULL &&
+		    !secret_is_encrypted(v->val, v->len)) {
+			rc = seal(arg, s, &sealed);
+			put(b, sealed.data ? sealed.data : "", sealed.len);
+		} else
+			put(b, v->val ? v->val : "", v->len);
 	}
 	buf_add(b, "\n", 1);
+	buf_wipe(&sealed);
+	return rc;
 }
 
 void
 model_dump(const struct rs_model *m, struct buf *b)
 {
+	(void)model_dump_sealed(m, NULL, NULL, b);
+}
+
+int
+model_dump_sealed(const struct rs_model *m, rs_seal_fn seal, void *arg,
+    struct buf *b)
+{
 	size_t i;
+	int rc = 0;
 
 	for (i = 0; i < m->npol; i++) {
 		buf_add(b, "P ", 2);
@@ -618,8 +641,9 @@ model_dump(const struct rs_model *m, struct buf *b)
 		put_num(b, (unsigned long)m->users[i].disabled);
 		buf_add(b, "\n", 1);
 	}
-	for (i = 0; i < m->nsendas; i++)
-		dump_sendas(b, &m->sendas[i]);
+	for (i = 0; i < m->nsendas && rc == 0; i++)
+		rc = dump_sendas(b, &m->sendas[i], seal, arg);
+	return rc;
 }
 
 struct cursor {

@@ -355,8 +355,13 @@ pipeline_save(const struct rs_config *c, const struct rs_model *m,
 		buf_free(&b);
 		return;
 	}
-	snapshot_dump(next, m, &b);
-	if (apply_cache(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
+	if (snapshot_dump(next, m, &b) < 0) {
+		rs_log(RS_LOG_INFO, "no snapshot kept: the directory holds a "
+		    "password in clear and there is no key in %s to keep it "
+		    "encrypted (the next run reads everything)",
+		    c->secrets.key_file);
+		apply_forget(c, RS_SNAPSHOT_FILE);
+	} else if (apply_cache(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
 		rs_log(RS_LOG_WARN, "%s; the next run reads everything",
 		    err.msg);
 	buf_wipe(&b);
@@ -464,6 +469,7 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	memset(&d, 0, sizeof(d));
 	model_init(&m);
 	snapshot_init(&next);
+	next.seal_with = keys;
 	if (!o->dry_run && apply_lock(c, &lock, &err) < 0)
 		rc = pipeline_fail(&err);	/* no metrics: another run's */
 	else if (read_and_decide(o, c, keys, &next, &m, &d, &err) < 0) {

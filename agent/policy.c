@@ -5,6 +5,8 @@
  * Each check below either passes or sets the verdict's reason; the checks
  * run in the order of DESIGN.md and stop at the first failure.
  */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -277,39 +279,40 @@ static int
 check_gateway(struct ctx *x, struct rs_verdict *v)
 {
 	const char *ok;
-	struct buf fp;
-	int passed;
 
+	policy_fingerprint(x->keys, &v->route, v->fingerprint);
 	if (!x->c->policy.require_gateway_check)
 		return 0;
 	ok = x->checked ? strmap_get(x->checked, v->route.address) : NULL;
-	buf_init(&fp);
-	passed = ok && strcmp(ok, policy_fingerprint(&v->route, &fp)) == 0;
-	buf_free(&fp);
-	if (!passed)
+	if (!ok || strcmp(ok, v->fingerprint) != 0)
 		REJECT(v, RS_R_GATEWAY_CHECK_FAILED, ok ? "the gateway or login "
 		    "changed since its last passed check" : "no passed check "
 		    "of this gateway is recorded");
 	return 0;
 }
 
-const char *
-policy_fingerprint(const struct rs_route *r, struct buf *out)
+void
+policy_fingerprint(const struct rs_keyring *keys, const struct rs_route *r,
+    char *hex)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+	int keyed = keys != NULL && keys->n > 0;
 	struct buf in;
-	size_t i;
 
 	buf_init(&in);
-	buf_printf(&in, "%s\n%s\n%d\n%d\n%s\n%s", r->address, r->host,
-	    r->port, (int)r->sec, r->username ? r->username : "",
-	    r->password ? r->password : "");
-	SHA256((const unsigned char *)in.data, in.len, md);
+	buf_printf(&in, "relaysync gateway-check\n%s\n%s\n%d\n%d\n%s\n", r->address,
+	    r->host, r->port, (int)r->sec, r->username ? r->username : "");
+	if (keyed) {
+		buf_adds(&in, r->password ? r->password : "");
+		HMAC(EVP_sha256(), keys->keys[0].key, sizeof(keys->keys[0].key),
+		    (const unsigned char *)in.data, in.len, md, &n);
+	} else
+		SHA256((const unsigned char *)in.data, in.len, md), n = 32;
 	buf_wipe(&in);
-	buf_reset(out);
-	for (i = 0; i < sizeof(md); i++)
-		buf_printf(out, "%02x", md[i]);
-	return buf_str(out);
+	for (i = 0; i < n && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex[64] = '\0';
 }
 
 static void

@@ -15,8 +15,12 @@
  *	map of passed checks (address -> fingerprint, from verify) holds its
  *	current fingerprint; otherwise gateway_check_failed.
  *	policy_free() releases a decision and wipes decrypted passwords.
- *	policy_fingerprint() is a SHA-256 over a route's address, gateway,
- *	security and login, in hex: equal only for the same route.
+ *	policy_fingerprint() is a keyed HMAC-SHA256 (the first local key)
+ *	over a route's address, gateway, security, login and password, in
+ *	hex: equal only for the same route, and useless for guessing the
+ *	password without the key. Without a local key it covers everything
+ *	but the password (a plain SHA-256), so nothing derived from a
+ *	password is stored. decide fills each route's verdict with it.
  *	reason_code() is the reason's stable name ("policy_forbidden").
  *	reason_sentence() is one sentence about an address and its reason
  *	that tells an administrator the fix.
@@ -66,6 +70,7 @@ struct rs_verdict {
 	enum rs_reason reason;
 	const char *detail;	/* static; never quotes a value */
 	struct rs_route route;	/* filled when reason == RS_R_NONE */
+	char fingerprint[65];	/* policy_fingerprint() of the route */
 };
 
 struct rs_decision {
@@ -79,7 +84,8 @@ int policy_resolve(const struct rs_model *, const char *, int,
     const char **);
 void policy_decide(const struct rs_model *, const struct rs_config *,
     const struct rs_keyring *, const struct strmap *, struct rs_decision *);
-const char *policy_fingerprint(const struct rs_route *, struct buf *);
+void policy_fingerprint(const struct rs_keyring *, const struct rs_route *,
+    char *);
 void policy_free(struct rs_decision *);
 const char *reason_code(enum rs_reason);
 const char *reason_sentence(struct buf *, enum rs_reason, const char *);

@@ -316,11 +316,18 @@ report_log(const struct rs_run *r)
 			    c->why ? reason_code(c->why->reason) : "deleted",
 			    c->owner_dn ? c->owner_dn : "unknown owner");
 	}
-	rs_log(RS_LOG_INFO, "sync %s: %zu added, %zu changed, %zu removed, "
-	    "%zu rejected; %zu routes", r->applied ? "applied" :
-	    r->p->refused ? "refused" : r->error ? "failed" : "no change",
-	    r->p->added, r->p->changed, r->p->removed, count_rejected(r->d),
-	    r->d->nroutes);
+	if (r->applied || (!r->p->refused && !r->error))
+		rs_log(RS_LOG_INFO, "sync %s: %zu added, %zu changed, %zu "
+		    "removed, %zu rejected; %zu routes", !r->applied ?
+		    "no change" : r->error ? "applied, but the reload failed" :
+		    "applied", r->p->added, r->p->changed,
+		    r->p->removed, count_rejected(r->d), r->d->nroutes);
+	else	/* nothing of it is live: never word it like a success */
+		rs_log(RS_LOG_INFO, "sync %s: nothing applied (%zu additions, "
+		    "%zu changes and %zu removals not installed), %zu "
+		    "rejected; the installed tables are unchanged",
+		    r->p->refused ? "refused" : "failed", r->p->added,
+		    r->p->changed, r->p->removed, count_rejected(r->d));
 }
 
 static void

@@ -11,7 +11,9 @@
  *
  *	json_str() writes a JSON string: escapes, and invalid UTF-8 as U+FFFD.
  *	report_log() logs one line per applied change (never a secret) and
- *	one summary line for the run.
+ *	one summary line for the run; a run that failed or was refused says
+ *	"nothing applied" and counts what was not installed, never as if it
+ *	had been.
  *	report_json_buf() is the JSON report in memory (for the webhook);
  *	report_failure_json() is the JSON of a run that failed before it
  *	could decide anything.

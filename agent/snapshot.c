@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secret.h"
 #include "snapshot.h"
 
 #define MAGIC	"relaysync-snapshot 1\n"
@@ -126,7 +127,22 @@ checksum(const char *text, size_t len, char *out)
 	hash_parts(p, &len, 1, out);
 }
 
-void
+/* A plain password as an envelope of the local key, so that no password
+ * is kept in clear in state_dir; policy opens it like one from the
+ * directory. */
+static int
+seal(void *arg, const struct rs_sendas *s, struct buf *out)
+{
+	const struct rs_keyring *keys = arg;
+	const struct rs_value *pw = &s->f[RS_F_PASSWORD];
+	struct rs_err err;
+
+	if (keys == NULL || keys->n == 0)
+		return -1;
+	return secret_encrypt(keys, pw->val, pw->len, out, &err);
+}
+
+int
 snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
     struct buf *b)
 {
@@ -137,9 +153,13 @@ snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
 	    "cookie %zu:", s->source, s->generation, s->tables, s->cookie.len);
 	buf_add(b, s->cookie.data, s->cookie.len);
 	buf_add(b, "\n", 1);
-	model_dump(m, b);
+	if (s->seal_with == NULL)
+		model_dump(m, b);
+	else if (model_dump_sealed(m, seal, (void *)s->seal_with, b) < 0)
+		return -1;
 	checksum(b->data, b->len, sum);
 	buf_printf(b, "end %s\n", sum);
+	return 0;
 }
 
 /* The header after MAGIC; returns where the entries start, or NULL. */

@@ -26,7 +26,11 @@
  *	snapshot_tables() is the SHA-256 of a set of text tables and the
  *	owners file; snapshot_live_tables() the same of the files below
  *	postfix.map_dir (-1 when one cannot be read).
- *	snapshot_dump() writes a snapshot; snapshot_parse() reads one.
+ *	snapshot_dump() writes a snapshot; snapshot_parse() reads one. With
+ *	seal_with set (every real run), a password the directory holds in
+ *	clear is written as an {AES256-GCM} envelope of the first local key,
+ *	never in clear; without a local key such a snapshot is not written
+ *	(-1: the next run reads everything).
  *
  * Diagnostics
  *	snapshot_parse() returns -1 with a message naming what is wrong
@@ -38,6 +42,7 @@
 
 #include "config.h"
 #include "model.h"
+#include "secret.h"
 #include "render.h"
 #include "util.h"
 
@@ -53,6 +58,7 @@ struct rs_snapshot {
 				 * (RS_RUNS_FILE, not in the snapshot) */
 	struct buf cookie;
 	int unchanged;		/* the saved snapshot already says all this */
+	const struct rs_keyring *seal_with;	/* see snapshot_dump() */
 };
 
 void snapshot_init(struct rs_snapshot *);
@@ -60,7 +66,7 @@ void snapshot_free(struct rs_snapshot *);
 void snapshot_source(const struct rs_config *, char *);
 void snapshot_tables(const struct rs_tables *, char *);
 int snapshot_live_tables(const struct rs_config *, char *);
-void snapshot_dump(const struct rs_snapshot *, const struct rs_model *,
+int snapshot_dump(const struct rs_snapshot *, const struct rs_model *,
     struct buf *);
 int snapshot_parse(const struct buf *, struct rs_snapshot *,
     struct rs_model *, struct rs_err *);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 
 int rs_verbosity = RS_LOG_INFO;
 static int log_interactive = 1;
+static int log_journal;	/* standard error is the journal */
 
 static void
 oom(void)
@@ -287,8 +289,14 @@ rs_err_set(struct rs_err *err, int code, const char *fmt, ...)
 void
 rs_log_open(void)
 {
+	struct stat st;
+	unsigned long long dev, ino;
+	const char *js = getenv("JOURNAL_STREAM");
+
 	log_interactive = isatty(2);
-	if (!log_interactive)
+	log_journal = js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(2, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+	if (!log_interactive && !log_journal)
 		openlog("relaysync", LOG_PID, LOG_MAIL);
 }
 
@@ -299,17 +307,23 @@ rs_log(enum rs_loglevel level, const char *fmt, ...)
 	    "debug" };
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
 	    LOG_DEBUG };
+	int logged = level <= RS_LOG_INFO || (int)level <= rs_verbosity;
 	char msg[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (log_journal) {
+		if (logged)	/* "<N>": the journal's priority prefix */
+			fprintf(stderr, "<%d>%s: %s\n", prio[level],
+			    tag[level], msg);
+		return;
+	}
 	if ((int)level <= rs_verbosity && (log_interactive ||
 	    level != RS_LOG_INFO || rs_verbosity >= RS_LOG_DEBUG))
 		fprintf(stderr, "relaysync: %s: %s\n", tag[level], msg);
-	if (!log_interactive &&
-	    (level <= RS_LOG_INFO || (int)level <= rs_verbosity))
+	if (!log_interactive && logged)
 		syslog(prio[level], "%s: %s", tag[level], msg);
 }
 

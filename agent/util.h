@@ -12,12 +12,15 @@
  *	strmap_free_values() also frees every value.
  *	rs_err_set() records an error message and the exit code it maps to.
  *	rs_log_open() decides where rs_log() writes: when standard error is a
- *	terminal, to it; otherwise to syslog (ident relaysync, facility mail)
- *	too. rs_log() writes one message: errors and warnings always reach
- *	standard error (cron mail, the journal), information (one line per
- *	applied change, one summary per run) goes to the terminal or to
- *	syslog, debug lines (--verbose, which also shows information on
- *	standard error) to standard error and syslog.
+ *	terminal, to it; when it is the journal (JOURNAL_STREAM names it, as
+ *	systemd sets it for a service), to it only, each line with the
+ *	journal's "<N>" priority prefix; otherwise (cron) to syslog (ident
+ *	relaysync, facility mail) too. rs_log() writes one message: errors
+ *	and warnings always reach standard error (cron mail, the journal),
+ *	information (one line per applied change, one summary per run) goes
+ *	to the terminal, the journal or syslog, debug lines (--verbose, which
+ *	also shows information on standard error) to standard error and
+ *	syslog. Under the journal no line is written twice.
  *	read_file() reads a whole file; str_lower() lower-cases ASCII.
  *	run_cmd() runs a program named by its absolute path (never a PATH
  *	search), with an environment of its own (PATH=/usr/sbin:/usr/bin:

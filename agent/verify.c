@@ -207,16 +207,13 @@ verify_write(FILE *fp, enum rs_format fmt, const struct rs_check_result *r,
 void
 verify_state(const struct rs_check_result *r, size_t n, struct buf *out)
 {
-	struct buf fp;
 	size_t i;
 
-	buf_init(&fp);
 	for (i = 0; i < n; i++)
 		if (r[i].result == RS_CK_OK)
 			buf_printf(out, "%s %s\n", r[i].v->route.address,
-			    policy_fingerprint(&r[i].v->route, &fp));
+			    r[i].v->fingerprint);
 	buf_str(out);
-	buf_free(&fp);
 }
 
 int

@@ -16,7 +16,7 @@
  *	verify_state() appends results in the form of the state file that
  *	sync reads when policy.require_gateway_check is set: one line per
  *	route that passed,
- *	"address fingerprint" (policy_fingerprint(): gateway and login), so
+ *	"address fingerprint" (policy_fingerprint(): a keyed HMAC), so
  *	a route that changed since needs a new check.
  *	verify_load_ok() reads that file back into a map address ->
  *	fingerprint (a missing file is an empty map).

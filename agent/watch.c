@@ -194,6 +194,7 @@ save(struct watcher *w)
 	if (!w->unsaved || lock_run(w, &lock) < 0)
 		return;
 	w->snap.unchanged = 0;
+	w->snap.seal_with = &w->keys;
 	pipeline_save(&w->c, &w->m, NULL, &w->snap);
 	w->unsaved = 0;
 	apply_unlock(&lock);
