@@ -3,9 +3,16 @@
  * See watch.h for the contract.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "source.h"
@@ -47,7 +54,52 @@ struct watcher {
 	int have_model;
 	int unsaved;		/* the model moved on since the snapshot */
 	int read_all;		/* the server refused the cookie: no resume */
+	int ready;		/* READY=1 was sent */
+	int failing;		/* the last apply failed: retry, no watchdog */
+	long retry;		/* seconds until the next retry of a failed apply */
+	time_t retry_at;
 };
+
+/*
+ * The service manager's notification protocol (sd_notify(3)), by hand: one
+ * datagram to the AF_UNIX socket named by $NOTIFY_SOCKET ("@": abstract).
+ * Without the variable (not under systemd) nothing is sent.
+ */
+static void
+tell_systemd(const char *fmt, ...)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	char msg[1024];
+	size_t len;
+	va_list ap;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	(void)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	close(fd);
+}
+
+/* Still well: feed the watchdog (WatchdogSec=), unless applying fails. */
+static void
+alive(const struct watcher *w)
+{
+	if (!w->failing)
+		tell_systemd("WATCHDOG=1");
+}
 
 static void
 drop_model(struct watcher *w)
@@ -84,13 +136,18 @@ load(struct watcher *w)
 static void
 back_off(struct watcher *w)
 {
-	struct timespec ts = { w->backoff, 0 };
+	struct timespec ts = { 1, 0 };
+	long i;
 
 	rs_log(RS_LOG_WARN, "watch: trying the directory again in %ld s",
 	    w->backoff);
-	while (!stop_requested && !reload_requested &&
-	    nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	tell_systemd("STATUS=directory unavailable; trying again in %ld s",
+	    w->backoff);
+	for (i = 0; i < w->backoff && !stop_requested && !reload_requested;
+	    i++) {
+		alive(w);
+		nanosleep(&ts, NULL);
+	}
 	w->backoff = w->backoff * 2 > w->c.watch.max_backoff ?
 	    w->c.watch.max_backoff : w->backoff * 2;
 }
@@ -163,6 +220,31 @@ lock_run(struct watcher *w, struct rs_lock *lock)
 	return 0;
 }
 
+/* After an apply: tell systemd how it went; a failure is retried with
+ * a growing delay, and stops the watchdog until an apply succeeds. */
+static void
+applied(struct watcher *w, int rc)
+{
+	if (rc == 0) {
+		w->failing = 0;
+		w->retry = 0;
+		tell_systemd("%sSTATUS=watching %s; tables current",
+		    w->ready ? "" : "READY=1\n", w->c.ldap.uri);
+		w->ready = 1;
+		return;
+	}
+	w->failing = 1;
+	w->retry = w->retry ? w->retry * 2 : 5;
+	if (w->retry > w->c.watch.max_backoff)
+		w->retry = w->c.watch.max_backoff;
+	w->retry_at = time(NULL) + w->retry;
+	rs_log(RS_LOG_WARN, "watch: applying failed (exit %d); the installed "
+	    "tables stay as they are; trying again in %ld s", rc, w->retry);
+	tell_systemd("STATUS=FAILING: applying the directory's changes failed "
+	    "(exit %d); the installed tables are stale; trying again in %ld s",
+	    rc, w->retry);
+}
+
 /* Decide and apply the model as it is now. */
 static void
 apply_model(struct watcher *w)
@@ -171,17 +253,21 @@ apply_model(struct watcher *w)
 	struct rs_decision d;
 	struct rs_err err;
 	double t0 = pipeline_clock();
+	int rc;
 
 	memset(&d, 0, sizeof(d));
-	if (lock_run(w, &lock) < 0)
+	if (lock_run(w, &lock) < 0) {
+		applied(w, RS_EX_TEMPFAIL);
 		return;
+	}
 	if (pipeline_decide(&w->c, &w->keys, &w->m, &d, &err) < 0)
-		pipeline_fail(&err);
+		rc = pipeline_fail(&err);
 	else
-		(void)pipeline_apply(&w->ro, &w->c, &w->m, &d, NULL, t0);
+		rc = pipeline_apply(&w->ro, &w->c, &w->m, &d, NULL, t0);
 	w->unsaved = 1;
 	policy_free(&d);
 	apply_unlock(&lock);
+	applied(w, rc);
 }
 
 /* Save the snapshot (when idle: it takes a while at 100,000 users, and
@@ -208,9 +294,12 @@ next_burst(struct watcher *w, struct rs_source *src)
 	int n, total = 0;
 
 	while (!stop_requested && !reload_requested && total == 0) {
+		alive(w);
+		if (w->failing && time(NULL) >= w->retry_at)
+			return 0;	/* time to retry the failed apply */
 		if ((n = source_watch_wait(src, 1000, &err)) < 0)
 			goto lost;
-		if ((total = n) == 0)
+		if ((total = n) == 0 && !w->failing)
 			save(w);
 	}
 	while (total > 0 && !stop_requested) {
@@ -265,6 +354,9 @@ serve(struct watcher *w, struct rs_source *src)
 			return;
 		if (n > 0 && catch_up(w, src) < 0)
 			return;
+		if (n == 0 && w->failing && !stop_requested &&
+		    !reload_requested)
+			apply_model(w);
 	}
 }
 
@@ -290,9 +382,11 @@ watch_run(const char *path, const struct rs_runopts *ro)
 		if (reload_requested) {
 			reload_requested = 0;
 			save(&w);
+			tell_systemd("RELOADING=1");
 			if (load(&w) == 0)
 				rs_log(RS_LOG_INFO, "watch: configuration "
 				    "reloaded from %s", path);
+			w.ready = 0;	/* READY=1 again after the next apply */
 		}
 		if ((src = connect_watch(&w)) == NULL) {
 			back_off(&w);
@@ -303,6 +397,7 @@ watch_run(const char *path, const struct rs_runopts *ro)
 		if (!stop_requested && !reload_requested)
 			back_off(&w);
 	}
+	tell_systemd("STOPPING=1");
 	save(&w);
 	rs_log(RS_LOG_INFO, "watch: stopped");
 	drop_model(&w);

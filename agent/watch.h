@@ -24,6 +24,17 @@
  *	full. SIGHUP reloads the configuration (a bad one is logged and the
  *	old one kept) and reads the model again.
  *
+ *	A failed apply (postmap, the file system, a refusal by a safety limit)
+ *	keeps the model and is tried again after 5 s, doubling up to
+ *	watch.max_backoff, until one succeeds.
+ *
+ *	Under systemd (Type=notify) watch reports with sd_notify(3)'s
+ *	protocol, spoken by hand over $NOTIFY_SOCKET: READY=1 after its first
+ *	successful apply, STATUS= with what it is doing ("FAILING: ..." while
+ *	applying fails), WATCHDOG=1 every second while applying works - and
+ *	none while it fails, so that WatchdogSec= marks the unit failed and
+ *	Restart= restarts it - RELOADING=1 on SIGHUP and STOPPING=1.
+ *
  * Diagnostics
  *	Logs each applied change and each run like sync; connection trouble
  *	is logged as a warning with the time until the next attempt. Returns

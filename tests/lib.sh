@@ -253,6 +253,12 @@ write_config() {
 	mkdir -p "$T/etc"
 	printf '%s\n' "$SVC_PW" >"$T/etc/bind.password"
 	chmod 600 "$T/etc/bind.password"
+	# the local key, as the package makes one at install: it keeps the
+	# passwords of the snapshot encrypted
+	if [ ! -e "$T/etc/secret.key" ]; then
+		printf 'local %s\n' "$(openssl rand -hex 32)" >"$T/etc/secret.key"
+		chmod 600 "$T/etc/secret.key"
+	fi
 	cat >"$f" <<EOF
 ldap:
   uri: ${LDAP_URI:-ldap://127.0.0.1:$SLAPD_PORT}
