@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "plan.h"
@@ -328,8 +329,11 @@ index_agrees(const struct rs_config *c, const char *path,
 	buf_init(&cmd);
 	buf_init(&dump);
 	buf_init(&sorted);
+	buf_printf(&arg, "%s%s", path, suffix);
+	agrees = access(arg.data, F_OK) == 0;	/* else postmap logs a fatal */
+	buf_reset(&arg);
 	buf_printf(&arg, "%s:%s", c->postfix.map_type, path);
-	{
+	if (agrees) {
 		char *argv[] = { (char *)config_postfix_cmd(c, "postmap", &cmd),
 		    "-c", c->postfix.config_dir, "-s", arg.data, NULL };
 

@@ -280,10 +280,10 @@ postfix:
   config_dir: ${POSTFIX_DIR:-/etc/postfix}
   command_directory: ${COMMAND_DIR:-}
   tls_ca_file: $(ca_file)
-  reload: true
+  reload: ${RELOAD:-true}
 secrets:
   key_file: $T/etc/secret.key
-state_dir: $T/state
+state_dir: ${STATE_DIR:-$T/state}
 EOF
 	[ $# -gt 1 ] && printf '%s\n' "$2" >>"$f"
 	return 0

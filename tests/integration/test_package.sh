@@ -28,6 +28,12 @@ expect_eq "the state directory exists, mode 700" 700 "$(stat -c %a /var/lib/rela
 check "the man pages are installed" test -s /usr/share/man/man8/relaysync.8.gz -a -s /usr/share/man/man5/relaysync.yaml.5.gz
 check "the systemd units are installed" test -s /lib/systemd/system/relaysync.service \
     -a -s /lib/systemd/system/relaysync.timer -a -s /lib/systemd/system/relaysync-watch.service
+expect_grep "it depends on what its units run (procps: /bin/kill)" '(^|, )procps(,|$)' \
+    <(dpkg-query -W -f='${Depends}\n' relaysync)
+expect_eq "it made a local key, mode 600" 600 "$(stat -c %a /etc/relaysync/secret.key 2>/dev/null)"
+check "and relaysync's own directory in /etc/postfix, where the shipped map_dir is" \
+    test -d /etc/postfix/relaysync
+expect_grep "the shipped map_dir" '^  map_dir: /etc/postfix/relaysync/tables ' /etc/relaysync/relaysync.yaml
 
 start_slapd || exit 1
 ldap_load "$TOP/tests/fixtures/directory.ldif" || exit 1
@@ -68,10 +74,21 @@ for k in uri starttls allow_plaintext bind_dn bind_password_file sasl_mech base_
 done
 expect_eq "relaysync.yaml(5) documents every key" "" "$missing"
 
+# a run of the installed relaysync in the package's layout, so that purge
+# has a state directory and generations to remove
+MAP_DIR=/etc/postfix/relaysync/tables STATE_DIR=/var/lib/relaysync RELOAD=false \
+    MAPPING=/usr/share/relaysync/mappings/openldap.yaml write_config "$T/pkg.yaml"
+RELAYSYNC=/usr/sbin/relaysync rs --config "$T/pkg.yaml" sync
+expect_eq "the installed relaysync syncs into the package's layout" 0 "$RC"
+check "state and generations are there" test -s /var/lib/relaysync/snapshot \
+    -a -L /etc/postfix/relaysync/tables -a -d /etc/postfix/relaysync/tables.generations/1
+
 dpkg --purge relaysync >"$T/purge.log" 2>&1
 expect_eq "the package purges" 0 "$?"
 check "purge removed the binary, the configuration and the state directory" \
     test ! -e /usr/sbin/relaysync -a ! -e /etc/relaysync -a ! -e /lib/systemd/system/relaysync.service
+left=$(ls -d /var/lib/relaysync /etc/postfix/relaysync* 2>/dev/null)
+expect_eq "purge removed /var/lib/relaysync and the tables and generations relaysync made" "" "$left"
 
 # make install with DESTDIR and PREFIX, from the source tree
 make -C "$TOP" -s install DESTDIR="$T/root" PREFIX=/opt/relaysync >"$T/install.log" 2>&1
