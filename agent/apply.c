@@ -99,46 +99,50 @@ component_err(const char *path, struct rs_err *err)
 	return sys_err(err, "cannot open", path);
 }
 
+/* Is the directory open on fd (named path) safe to write below? */
+static int
+checked(int fd, const char *path, int above, struct rs_err *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return sys_err(err, "cannot inspect", path);
+	return unsafe(path, &st, above, err);
+}
+
 /* An fd of directory path, each component checked (mode: create missing
  * ones, 0: do not); -1 with err naming the component and the fix. */
 static int
 safe_dir(const char *path, mode_t mode, struct rs_err *err)
 {
-	const char *s = path, *e;
+	const char *s = path + strspn(path, "/"), *e;
 	struct buf done, name;
-	struct stat st;
-	int fd, next;
+	int fd, next, safe = 0;
 
 	buf_init(&done);
 	buf_init(&name);
 	buf_adds(&done, "/");
 	if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		sys_err(err, "cannot open", "/");
-	while (fd >= 0) {
-		s += strspn(s, "/");
+	while (fd >= 0 && (safe = checked(fd, done.data, *s != '\0',
+	    err) == 0) && *s != '\0') {
 		e = s + strcspn(s, "/");
-		if (fstat(fd, &st) < 0)
-			sys_err(err, "cannot inspect", done.data);
-		else if (unsafe(done.data, &st, *s != '\0', err) == 0)
-			st.st_nlink = 0;	/* checked */
-		if (st.st_nlink != 0) {
-			close(fd);
-			fd = -1;
-			break;
-		}
-		if (*s == '\0')
-			break;
 		buf_reset(&name);
 		buf_add(&name, s, (size_t)(e - s));
 		if (done.len > 1)
 			buf_addc(&done, '/');
 		buf_add(&done, s, (size_t)(e - s));
 		buf_str(&done);
-		next = open_component(fd, buf_str(&name), *e ? 0755 : mode);
+		next = open_component(fd, buf_str(&name), *e && mode ? 0755 :
+		    mode);
 		close(fd);
 		if ((fd = next) < 0)
 			component_err(done.data, err);
-		s = e;
+		s = e + strspn(e, "/");
+	}
+	if (fd >= 0 && !safe) {
+		close(fd);
+		fd = -1;
 	}
 	buf_free(&done);
 	buf_free(&name);
