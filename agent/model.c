@@ -3,6 +3,7 @@
  * See model.h for the contract.
  */
 #include <ldap.h>
+#include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,11 @@ free_sendas(struct rs_sendas *s)
 
 	free(s->dn);
 	free(s->owner);
-	for (j = 0; j < RS_F_COUNT; j++)
+	for (j = 0; j < RS_F_COUNT; j++) {
+		if (j == RS_F_PASSWORD && s->f[j].val)	/* may hold NULs */
+			OPENSSL_cleanse(s->f[j].val, s->f[j].len);
 		free(s->f[j].val);
+	}
 }
 
 void
