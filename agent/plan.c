@@ -270,6 +270,7 @@ index_stamp(const struct rs_config *c, const char *name,
 	    suffix ? suffix : "");
 	if (suffix != NULL && stat(path.data, &st) == 0) {
 		sha256_hex(text->data ? text->data : "", text->len, sum);
+		secret_keyed_hex(sum);	/* the text may hold passwords */
 		buf_printf(out, "%s %ju %ju %jd %jd.%09ld %s\n", name,
 		    (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
 		    (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,

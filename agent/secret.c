@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,21 @@ keyring_parse(const char *path, char *text, struct rs_keyring *r,
 	return 0;
 }
 
+/* The key of secret_keyed_hex(), derived from the first local key. */
+static unsigned char digest_key[32];
+static int have_digest_key;
+
+static void
+digest_key_from(const struct rs_key *k)
+{
+	static const char label[] = "relaysync state digest";
+	unsigned int n = sizeof(digest_key);
+
+	HMAC(EVP_sha256(), k->key, sizeof(k->key),
+	    (const unsigned char *)label, sizeof(label) - 1, digest_key, &n);
+	have_digest_key = 1;
+}
+
 int
 keyring_load(const char *path, int may_be_missing, struct rs_keyring *r,
     struct rs_err *err)
@@ -151,7 +167,23 @@ keyring_load(const char *path, int may_be_missing, struct rs_keyring *r,
 	buf_wipe(&b);
 	if (rc < 0)
 		keyring_free(r);
+	else if (r->n > 0)
+		digest_key_from(&r->keys[0]);
 	return rc;
+}
+
+void
+secret_keyed_hex(char *hex)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	if (!have_digest_key)
+		return;
+	HMAC(EVP_sha256(), digest_key, sizeof(digest_key),
+	    (const unsigned char *)hex, strlen(hex), md, &n);
+	for (i = 0; i < n && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
 void

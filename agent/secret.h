@@ -15,7 +15,12 @@
  *	when the caller allows it. keyring_free() wipes the keys.
  *	secret_is_encrypted() tells whether a value carries the envelope.
  *	secret_decrypt() opens an envelope; secret_encrypt() makes one with
- *	the first key. buf_wipe() and secret_free_str() clear memory that
+ *	the first key.
+ *	secret_keyed_hex() turns a 64-digit hex digest that covers secrets
+ *	(the tables' checksums in state_dir) into an HMAC-SHA256 of it under
+ *	a key derived from the first key of the last keyring_load(), so that
+ *	a password cannot be guessed from it offline; without a key it is
+ *	left as it is. buf_wipe() and secret_free_str() clear memory that
  *	held a secret before freeing it.
  *
  * Diagnostics
@@ -52,6 +57,7 @@ int secret_decrypt(const struct rs_keyring *, const char *, size_t,
     struct buf *, const char **);
 int secret_encrypt(const struct rs_keyring *, const char *, size_t,
     struct buf *, struct rs_err *);
+void secret_keyed_hex(char *);
 void buf_wipe(struct buf *);
 void secret_free_str(char *);
 

@@ -93,6 +93,7 @@ snapshot_tables(const struct rs_tables *t, char *out)
 	p[i] = t->owners.data ? t->owners.data : "";
 	len[i] = t->owners.len;
 	hash_parts(p, len, RS_T_COUNT + 1, out);
+	secret_keyed_hex(out);	/* sasl_passwd is in it */
 }
 
 int
