@@ -63,8 +63,10 @@ static const char usage_text[] =
     "  check-config     validate configuration and mapping, test the "
     "LDAP bind\n"
     "  postfix-config   print the main.cf and master.cf settings to add\n"
-    "  encrypt-secret   read a password on standard input, print its "
+    "  encrypt-secret ADDRESS\n"
+    "                   read a password on standard input, print its "
     "{AES256-GCM} value\n"
+    "                   for the send-as entry of ADDRESS (bound to it)\n"
     "options: --config FILE (default " DEFAULT_CONFIG "), --verbose, "
     "--quiet,\n         --version, --help\n"
     "exit: 0 ok, 2 dry run with changes, 1 failure, 64 usage, 69 directory "
@@ -327,12 +329,16 @@ cmd_encrypt_secret(const struct opts *o)
 		config_free(&c);
 		return fail(&err);
 	}
-	if (read_password(&pw) < 0)
+	if (valid_address(o->arg, strlen(o->arg), &why) < 0)
+		rs_err_set(&err, RS_EX_USAGE, "%s: %s; give the send-as address "
+		    "the password is for", o->arg, why);
+	else if (read_password(&pw) < 0)
 		rs_err_set(&err, RS_EX_USAGE, "no password on standard input");
 	else if (valid_password(pw.data, pw.len, &why) < 0)
 		rs_err_set(&err, RS_EX_USAGE, "%s", why);
 	else
-		rc = secret_encrypt(&keys, pw.data, pw.len, &out, &err);
+		rc = secret_encrypt(&keys, o->arg, pw.data, pw.len, &out,
+		    &err);
 	if (rc == 0)
 		printf("%s\n", out.data);
 	buf_wipe(&pw);
@@ -355,7 +361,7 @@ static const struct {
 	{ "watch", cmd_watch, O_FORCE, 0 },
 	{ "check-config", cmd_check_config, 0, 0 },
 	{ "postfix-config", cmd_postfix_config, 0, 0 },
-	{ "encrypt-secret", cmd_encrypt_secret, 0, 0 },
+	{ "encrypt-secret", cmd_encrypt_secret, 0, 2 },
 };
 
 static int

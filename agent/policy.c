@@ -228,7 +228,8 @@ check_password(struct ctx *x, struct rs_verdict *v, const struct rs_value *p)
 
 	buf_init(&plain);
 	if (secret_is_encrypted(p->val, p->len)) {
-		if (secret_decrypt(x->keys, p->val, p->len, &plain, &why) < 0)
+		if (secret_decrypt(x->keys, v->route.address, p->val, p->len,
+		    &plain, &why) < 0)
 			REJECT(v, RS_R_SECRET_UNDECRYPTABLE, why);
 	} else
 		buf_add(&plain, p->val, p->len);
