@@ -25,7 +25,7 @@ LIBS      = -lldap -llber -lyaml -lcrypto -lcurl
 SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
-MODULES   = util config model validate secret source policy render snapshot plan \
+MODULES   = util config model validate secret source policy render postconf snapshot plan \
             report verify notify apply explain pipeline watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
