@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define ADDR "user.name@partner.example"
 #include <unistd.h>
 
 #include "secret.h"
