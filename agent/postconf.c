@@ -348,6 +348,8 @@ check_one(const struct rs_pf_set *set, const struct rs_pf_setting *s,
 		buf_printf(&cmd, "%s/%s", set->service, s->name);
 		rc = pc_run(config_dir, "-P", "-h", cmd.data, &live, NULL);
 	}
+	if (rc == 0 && live.len == 0)
+		rc = 1;		/* postconf -M prints nothing for no service */
 	same = rc == 0 && same_words(live.data, s->value, s->kind ==
 	    RS_PF_MASTER ? " \t\r\n" : SEP);
 	if (!same)
