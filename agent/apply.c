@@ -769,7 +769,7 @@ put_table(const struct site *s, const struct gdir *g, const char *name,
 		buf_str(&path);
 	}
 	rc = write_file_at(g->fd, name, path.data, text, private ? 0600 :
-	    0644, 1, err);
+	    0640, 1, err);
 	buf_free(&path);
 	return rc;
 }
@@ -802,7 +802,7 @@ write_generation(const struct site *s, const struct gdir *g,
 	    NULL) < 0) {
 		unlinkat(g->fd, RS_OWNERS_FILE, 0);
 		rc = write_file_at(g->fd, RS_OWNERS_FILE, g->path.data,
-		    &t->owners, 0644, 1, err);
+		    &t->owners, 0640, 1, err);
 	}
 	if (rc == 0 && fsync(g->fd) < 0)
 		rc = sys_err(err, "cannot fsync", g->path.data);

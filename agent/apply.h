@@ -3,7 +3,7 @@
  *
  * The only module that writes. postfix.map_dir is a symbolic link to a
  * generation directory <map_dir>.generations/<n>/. A run writes the new
- * generation's text tables (sasl_passwd created 0600, the others 0644),
+ * generation's text tables (sasl_passwd created 0600, the others 0640),
  * fsyncs them, indexes them with "postmap -c <config_dir>", fsyncs the
  * indexes and the directory, then switches the link with one rename().
  * A plain map_dir directory is converted on the first run: it is swapped
