@@ -222,7 +222,7 @@ check_postfix(const struct rs_config *c, const char *service,
 	int n;
 
 	if ((n = postconf_prescribe(c, service, &set, err)) == 0 &&
-	    (n = postconf_check(&set, c->postfix.config_dir, stdout)) == 0)
+	    (n = postconf_check(&set, c, stdout)) == 0)
 		printf("postfix: %s holds what relaysync postfix-config "
 		    "prescribes for %s: ok\n", c->postfix.config_dir,
 		    set.service);

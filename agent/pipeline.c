@@ -203,7 +203,7 @@ decide(const struct rs_config *c, const struct rs_keyring *keys,
 	if (gated)
 		rc = verify_load_ok(c, &ok, err);
 	if (rc == 0 && !c->policy.allow_private_gateways)
-		rc = postconf_own_hops(c->postfix.config_dir, &hops, &nhops,
+		rc = postconf_own_hops(c, &hops, &nhops,
 		    err);
 	env.checked = &ok;
 	env.own_hops = hops;

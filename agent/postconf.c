@@ -47,16 +47,25 @@ words_split(const char *s, const char *sep, struct words *w)
 /*
  * postconf -c config_dir ARG...: 0 with the value in out, 1 when postconf
  * only warned (an unknown parameter, an unmatched service), -1 when it
- * failed.
+ * failed. postconf is run by absolute path (config_postfix_cmd()).
  */
 static int
-pc_run(const char *config_dir, const char *a1, const char *a2,
+pc_run(const struct rs_config *c, const char *a1, const char *a2,
     const char *a3, struct buf *out, struct rs_err *err)
 {
-	char *argv[] = { "postconf", "-c", (char *)config_dir, (char *)a1,
-	    (char *)a2, (char *)a3, NULL };
-	int rc = run_cmd(argv, out);
+	const char *config_dir = c->postfix.config_dir;
+	struct buf cmd;
+	int rc;
 
+	buf_init(&cmd);
+	{
+		char *argv[] = { (char *)config_postfix_cmd(c, "postconf",
+		    &cmd), "-c", (char *)config_dir, (char *)a1, (char *)a2,
+		    (char *)a3, NULL };
+
+		rc = run_cmd(argv, out);
+	}
+	buf_free(&cmd);
 	if (rc != 0) {
 		if (err != NULL)
 			rs_err_set(err, RS_EX_CONFIG, "postconf -c %s failed "
@@ -70,7 +79,7 @@ pc_run(const char *config_dir, const char *a1, const char *a2,
 
 /* The live value of a service's parameter: its -o override, else main.cf. */
 static int
-live_value(const char *config_dir, const char *service, const char *name,
+live_value(const struct rs_config *c, const char *service, const char *name,
     struct buf *out, struct rs_err *err)
 {
 	struct buf p;
@@ -78,10 +87,10 @@ live_value(const char *config_dir, const char *service, const char *name,
 
 	buf_init(&p);
 	buf_printf(&p, "%s/%s", service, name);
-	rc = pc_run(config_dir, "-P", "-h", p.data, out, err);
+	rc = pc_run(c, "-P", "-h", p.data, out, err);
 	buf_free(&p);
 	if (rc == 1)
-		rc = pc_run(config_dir, "-h", name, NULL, out, err);
+		rc = pc_run(c, "-h", name, NULL, out, err);
 	if (rc == 1)
 		buf_reset(out);
 	return rc < 0 ? -1 : 0;
@@ -170,14 +179,14 @@ service_settings(const struct rs_config *c, struct rs_pf_set *set,
 	buf_init(&m);
 	buf_init(&a);
 	ours[0] = config_map_path(c, rs_table_names[RS_T_SENDER_LOGIN], &m);
-	if ((rc = live_value(c->postfix.config_dir, set->service,
+	if ((rc = live_value(c, set->service,
 	    "smtpd_sender_login_maps", &live, err)) == 0)
 		add(set, RS_PF_SERVICE, "smtpd_sender_login_maps",
 		    prepend(ours, 1, live.data));
 	ours[0] = "reject_known_sender_login_mismatch";
 	ours[1] = "check_sender_access";
 	ours[2] = config_map_path(c, rs_table_names[RS_T_SENDER_ACCESS], &a);
-	if (rc == 0 && (rc = live_value(c->postfix.config_dir, set->service,
+	if (rc == 0 && (rc = live_value(c, set->service,
 	    "smtpd_sender_restrictions", &live, err)) == 0)
 		add(set, RS_PF_SERVICE, "smtpd_sender_restrictions",
 		    prepend(ours, 3, live.data));
@@ -197,7 +206,7 @@ postconf_prescribe(const struct rs_config *c, const char *service,
 	memset(set, 0, sizeof(*set));
 	set->service = xstrdup(service ? service : DEFAULT_SERVICE);
 	buf_init(&out);
-	rc = pc_run(c->postfix.config_dir, "-M", set->service, NULL, &out,
+	rc = pc_run(c, "-M", set->service, NULL, &out,
 	    err);
 	set->service_defined = rc == 0 && out.len > 0;
 	buf_free(&out);
@@ -336,18 +345,19 @@ same_words(const char *a, const char *b, const char *sep)
 
 static int
 check_one(const struct rs_pf_set *set, const struct rs_pf_setting *s,
-    const char *config_dir, FILE *fp)
+    const struct rs_config *c, FILE *fp)
 {
+	const char *config_dir = c->postfix.config_dir;
 	struct buf live, cmd;
 	int rc, same;
 
 	buf_init(&live);
 	buf_init(&cmd);
 	if (s->kind == RS_PF_MASTER)
-		rc = pc_run(config_dir, "-Mf", s->name, NULL, &live, NULL);
+		rc = pc_run(c, "-Mf", s->name, NULL, &live, NULL);
 	else {
 		buf_printf(&cmd, "%s/%s", set->service, s->name);
-		rc = pc_run(config_dir, "-P", "-h", cmd.data, &live, NULL);
+		rc = pc_run(c, "-P", "-h", cmd.data, &live, NULL);
 	}
 	if (rc == 0 && live.len == 0)
 		rc = 1;		/* postconf -M prints nothing for no service */
@@ -365,7 +375,8 @@ check_one(const struct rs_pf_set *set, const struct rs_pf_setting *s,
 }
 
 int
-postconf_check(const struct rs_pf_set *set, const char *config_dir, FILE *fp)
+postconf_check(const struct rs_pf_set *set, const struct rs_config *c,
+    FILE *fp)
 {
 	size_t i;
 	int n = 0;
@@ -373,12 +384,12 @@ postconf_check(const struct rs_pf_set *set, const char *config_dir, FILE *fp)
 	if (!set->service_defined) {
 		fprintf(fp, "postfix: %s master.cf: the service %s is not "
 		    "defined; define the service where users authenticate, or "
-		    "name it with --service NAME/TYPE\n", config_dir,
-		    set->service);
+		    "name it with --service NAME/TYPE\n",
+		    c->postfix.config_dir, set->service);
 		n++;
 	}
 	for (i = 0; i < set->n; i++)
-		n += check_one(set, &set->s[i], config_dir, fp);
+		n += check_one(set, &set->s[i], c, fp);
 	return n;
 }
 
@@ -416,18 +427,19 @@ add_transport_hops(const char *value, char ***hops, size_t *n)
 
 /* The values of the transport_maps tables postmap can list. */
 static void
-add_map_hops(const char *config_dir, const char *maps, char ***hops,
+add_map_hops(const struct rs_config *c, const char *maps, char ***hops,
     size_t *n)
 {
 	static const char *const listable[] = { "hash:", "btree:", "lmdb:",
 	    "cdb:", NULL };
-	char *argv[] = { "postmap", "-c", (char *)config_dir, "-s", NULL,
-	    NULL };
 	struct words w, lines;
-	struct buf out;
+	struct buf out, cmd;
 	size_t i, j, k;
+	char *argv[] = { NULL, "-c", c->postfix.config_dir, "-s", NULL, NULL };
 
 	buf_init(&out);
+	buf_init(&cmd);
+	argv[0] = (char *)config_postfix_cmd(c, "postmap", &cmd);
 	words_split(maps, SEP, &w);
 	for (i = 0; i < w.n; i++) {
 		for (k = 0; listable[k] && strncmp(w.w[i], listable[k],
@@ -444,10 +456,11 @@ add_map_hops(const char *config_dir, const char *maps, char ***hops,
 	}
 	words_free(&w);
 	buf_free(&out);
+	buf_free(&cmd);
 }
 
 int
-postconf_own_hops(const char *config_dir, char ***hops, size_t *n,
+postconf_own_hops(const struct rs_config *c, char ***hops, size_t *n,
     struct rs_err *err)
 {
 	static const char *const transports[] = { "relay_transport",
@@ -460,19 +473,19 @@ postconf_own_hops(const char *config_dir, char ***hops, size_t *n,
 	*hops = NULL;
 	*n = 0;
 	buf_init(&v);
-	if ((rc = pc_run(config_dir, "-h", "relayhost", NULL, &v, err)) == 0) {
+	if ((rc = pc_run(c, "-h", "relayhost", NULL, &v, err)) == 0) {
 		words_split(v.data, SEP, &w);
 		for (i = 0; i < w.n; i++)
 			add_hop(w.w[i], hops, n);
 		words_free(&w);
 	}
 	for (i = 0; rc >= 0 && transports[i]; i++)
-		if ((rc = pc_run(config_dir, "-h", transports[i], NULL, &v,
+		if ((rc = pc_run(c, "-h", transports[i], NULL, &v,
 		    err)) == 0)
 			add_transport_hops(v.data, hops, n);
-	if (rc >= 0 && (rc = pc_run(config_dir, "-h", "transport_maps", NULL,
+	if (rc >= 0 && (rc = pc_run(c, "-h", "transport_maps", NULL,
 	    &v, err)) == 0)
-		add_map_hops(config_dir, v.data, hops, n);
+		add_map_hops(c, v.data, hops, n);
 	buf_free(&v);
 	return rc < 0 ? -1 : 0;
 }

@@ -28,17 +28,18 @@
  *	override, else main.cf) without losing what the administrator had;
  *	service is "name/type" (NULL: submission/inet). postconf_print(set,
  *	config_dir, fp) writes them as postconf commands with notes;
- *	postconf_check(set, config_dir, fp) writes one line per prescribed
+ *	postconf_check(set, c, fp) writes one line per prescribed
  *	setting that the live configuration lacks or holds differently, with
  *	the command that fixes it, and returns how many there were.
  *	postconf_set_free() releases a set.
- *	postconf_own_hops(config_dir, hops, n, err) lists the host names of
+ *	postconf_own_hops(c, hops, n, err) lists the host names of
  *	the relay's own next hops (relayhost, relay_transport,
  *	default_transport, and the values of transport_maps tables that
  *	postmap can list), lower case, for policy's internal_gateway check.
  *	postconf_free_hops() releases them.
  *
  * Diagnostics
+ *	postconf and postmap are run by absolute path (config_postfix_cmd()).
  *	A postconf that cannot run or read config_dir fails with RS_EX_CONFIG
  *	and names postfix.config_dir.
  */
@@ -69,10 +70,10 @@ int postconf_prescribe(const struct rs_config *c, const char *service,
     struct rs_pf_set *set, struct rs_err *err);
 void postconf_print(const struct rs_pf_set *set, const char *config_dir,
     FILE *fp);
-int postconf_check(const struct rs_pf_set *set, const char *config_dir,
+int postconf_check(const struct rs_pf_set *set, const struct rs_config *c,
     FILE *fp);
 void postconf_set_free(struct rs_pf_set *set);
-int postconf_own_hops(const char *config_dir, char ***hops, size_t *n,
+int postconf_own_hops(const struct rs_config *c, char ***hops, size_t *n,
     struct rs_err *err);
 void postconf_free_hops(char **hops, size_t n);
 
