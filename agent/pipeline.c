@@ -203,8 +203,7 @@ decide(const struct rs_config *c, const struct rs_keyring *keys,
 	if (gated)
 		rc = verify_load_ok(c, &ok, err);
 	if (rc == 0 && !c->policy.allow_private_gateways)
-		rc = postconf_own_hops(c, &hops, &nhops,
-		    err);
+		rc = postconf_own_hops(c, &hops, &nhops, err);
 	env.checked = &ok;
 	env.own_hops = hops;
 	env.n_own_hops = nhops;
