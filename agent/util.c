@@ -385,17 +385,22 @@ static char *const child_env[] = {
 static void
 child_exec(char *const argv[], const char *in, int out)
 {
+	const char *path = argv[0];
 	int fd = open(in ? in : "/dev/null", O_RDONLY);
 
 	if (fd >= 0)
 		dup2(fd, 0);
 	dup2(out, 1);
 	dup2(out, 2);
-	if (argv[0][0] != '/')
+	if (path[0] != '/')
 		errno = EINVAL;	/* never a PATH search */
-	else
-		execve(argv[0], argv, child_env);
-	dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
+	else {
+		/* the child's own copy: it sees its name, not the path, as
+		 * Postfix's programs prefix their messages with argv[0] */
+		((char **)argv)[0] = strrchr(path, '/') + 1;
+		execve(path, argv, child_env);
+	}
+	dprintf(2, "cannot run %s: %s", path, strerror(errno));
 	_exit(127);
 }
 
