@@ -21,11 +21,11 @@ CC        = gcc
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror \
             -Wshadow -Wformat=2 -DRELAYSYNC_VERSION='"$(VERSION)"'
-LIBS      = -lldap -llber -lyaml -lcrypto -lcurl
+LIBS      = -lldap -llber -lyaml -lssl -lcrypto -lcurl
 SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
-MODULES   = util config model validate secret source policy render postconf snapshot plan \
+MODULES   = util config model validate secret probe source policy render postconf snapshot plan \
             report verify notify apply explain pipeline watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)

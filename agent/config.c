@@ -463,6 +463,16 @@ load_file(const char *file, const struct yfield *fields, void *base,
 	return rc;
 }
 
+/* Close the YAML document, keeping the line of every key in lines. */
+static void
+keep_lines(struct yctx *y, struct strmap *lines)
+{
+	strmap_free(lines);
+	*lines = y->lines;
+	strmap_init(&y->lines);
+	yaml_close(y);
+}
+
 static int key_err(struct yctx *, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -548,7 +558,7 @@ mapping_load(const char *file, struct rs_mapping *m, struct rs_err *err)
 	if (rc == 0)
 		rc = mapping_check(&y, m);
 	if (y.file)
-		yaml_close(&y);
+		keep_lines(&y, &m->lines);
 	return rc;
 }
 
@@ -569,6 +579,7 @@ mapping_free(struct rs_mapping *m)
 	free_list(&m->login_attrs, &m->n_login_attrs);
 	for (i = 0; i < RS_F_COUNT; i++)
 		free(m->attr[i]);
+	strmap_free(&m->lines);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -688,6 +699,30 @@ config_check(struct yctx *y, struct rs_config *c)
 	return 0;
 }
 
+/* The mapping profile must open: name the key that gives its path. */
+static int
+check_mapping_path(struct yctx *y, const struct rs_config *c)
+{
+	const char *dir = strrchr(c->path, '/');
+	FILE *fp;
+
+	if ((fp = fopen(c->mapping_path, "r")) != NULL) {
+		fclose(fp);
+		return 0;
+	}
+	if (strmap_get(&y->lines, "mapping") == NULL)
+		return rs_err_set(y->err, RS_EX_CONFIG, "%s: mapping: not set, "
+		    "and the default profile %s cannot be opened: %s; add "
+		    "'mapping: PATH' naming one of the profiles (openldap.yaml, "
+		    "active-directory.yaml, 389ds.yaml)", y->file,
+		    c->mapping_path, strerror(errno));
+	return key_err(y, "mapping", "cannot open the mapping profile %s: "
+	    "%s; give its path (a relative path is taken from %.*s), for "
+	    "example /usr/share/relaysync/mappings/openldap.yaml",
+	    c->mapping_path, strerror(errno), dir ? (int)(dir - c->path + 1) :
+	    1, dir ? c->path : ".");
+}
+
 /* A relative mapping path is relative to the configuration file. */
 static char *
 resolve_relative(const char *cfgpath, const char *path)
@@ -715,14 +750,29 @@ config_load(const char *file, struct rs_config *c, struct rs_err *err)
 	rc = load_file(file, config_fields, c, &y, err);
 	if (rc == 0)
 		rc = config_check(&y, c);
+	if (rc == 0) {
+		mp = resolve_relative(file, c->mapping_path);
+		free(c->mapping_path);
+		c->mapping_path = mp;
+		rc = check_mapping_path(&y, c);
+	}
 	if (y.file)
-		yaml_close(&y);
+		keep_lines(&y, &c->lines);
 	if (rc < 0)
 		return -1;
-	mp = resolve_relative(file, c->mapping_path);
-	free(c->mapping_path);
-	c->mapping_path = mp;
 	return mapping_load(c->mapping_path, &c->mapping, err);
+}
+
+unsigned long
+config_line(const struct rs_config *c, const char *key)
+{
+	return (unsigned long)(uintptr_t)strmap_get(&c->lines, key);
+}
+
+unsigned long
+mapping_line(const struct rs_mapping *m, const char *key)
+{
+	return (unsigned long)(uintptr_t)strmap_get(&m->lines, key);
 }
 
 void
@@ -751,6 +801,7 @@ config_free(struct rs_config *c)
 	free(c->metrics_file);
 	free(c->notify.webhook_url);
 	mapping_free(&c->mapping);
+	strmap_free(&c->lines);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "probe.h"
 #include "secret.h"
 #include "source.h"
 #include "validate.h"
@@ -44,6 +45,60 @@ ldap_fail(struct rs_source *s, int rc, const char *what, struct rs_err *err)
 	    ldap_err2string(rc), diag && *diag ? " (" : "",
 	    diag && *diag ? diag : "", diag && *diag ? ")" : "");
 	ldap_memfree(diag);
+	return -1;
+}
+
+/* A failure to reach the server: libldap says only "Can't contact LDAP
+ * server" or "Connect error"; probe names the real cause when it can. */
+static int
+connect_fail(struct rs_source *s, int rc, const char *what,
+    struct rs_err *err)
+{
+	char why[1536];
+
+	if ((rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+	    rc == LDAP_TIMEOUT) && probe_ldap(s->c, why, sizeof(why)) == 0 &&
+	    *why)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: %s",
+		    s->c->ldap.uri, why);
+	return ldap_fail(s, rc, what, err);
+}
+
+/* The naming contexts of the server's root DSE, for a base_dn that does
+ * not exist. */
+static void
+naming_contexts(struct rs_source *s, struct buf *out)
+{
+	char *attrs[] = { "namingContexts", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	size_t i;
+
+	if (ldap_search_ext_s(s->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+	    attrs, 0, NULL, NULL, &tv, 1, &res) == LDAP_SUCCESS &&
+	    (e = ldap_first_entry(s->ld, res)) != NULL)
+		v = ldap_get_values_len(s->ld, e, "namingContexts");
+	for (i = 0; v && v[i]; i++)
+		buf_printf(out, "%s%.*s", i ? ", " : "", (int)v[i]->bv_len,
+		    v[i]->bv_val);
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+}
+
+static int
+no_base(struct rs_source *s, struct rs_err *err)
+{
+	struct buf nc;
+
+	buf_init(&nc);
+	naming_contexts(s, &nc);
+	rs_err_set(err, RS_EX_CONFIG, "ldap %s: ldap.base_dn %s does not exist "
+	    "on the server (%s:%lu); set ldap.base_dn to an entry that exists"
+	    "%s%s", s->c->ldap.uri, s->c->ldap.base_dn, s->c->path,
+	    config_line(s->c, "ldap.base_dn"), nc.len ? "; the server holds "
+	    : "", nc.len ? nc.data : "");
+	buf_free(&nc);
 	return -1;
 }
 
@@ -111,9 +166,11 @@ do_bind(struct rs_source *s, struct rs_err *err)
 	rc = ldap_sasl_bind_s(s->ld, *c->ldap.bind_dn ? c->ldap.bind_dn : NULL,
 	    LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	buf_wipe(&pw);
-	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)
-		return ldap_fail(s, rc, "cannot connect (check ldap.uri, that "
-		    "the server is running, and for TLS ldap.ca_file)", err);
+	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+	    rc == LDAP_TIMEOUT)
+		return connect_fail(s, rc, "cannot connect (check ldap.uri, "
+		    "that the server is running, and for TLS ldap.ca_file)",
+		    err);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(s, rc, *c->ldap.bind_dn ? "bind as ldap.bind_dn "
 		    "(check the DN and ldap.bind_password_file)" :
@@ -139,8 +196,7 @@ source_open(const struct rs_config *c, struct rs_source **out,
 		return -1;
 	if (c->ldap.starttls &&
 	    (rc = ldap_start_tls_s(s->ld, NULL, NULL)) != LDAP_SUCCESS)
-		return ldap_fail(s, rc, "StartTLS (check ldap.ca_file and that "
-		    "the certificate names this host)", err);
+		return connect_fail(s, rc, "StartTLS", err);
 	return do_bind(s, err);
 }
 
@@ -653,6 +709,11 @@ read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
 		pg->cookie.bv_len = 0;
 		return 0;
 	}
+	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
+		ldap_controls_free(ctrls);
+	if (rc == LDAP_SUCCESS && code == LDAP_NO_SUCH_OBJECT &&
+	    s->base == s->c->ldap.base_dn)
+		return no_base(s, err);
 	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
 		return ldap_fail(s, rc != LDAP_SUCCESS ? rc : code, pg->filter,
 		    err);
