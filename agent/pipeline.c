@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "notify.h"
@@ -185,6 +186,112 @@ pipeline_load(const struct rs_config *c, int full, struct rs_snapshot *next,
 	return rc;
 }
 
+/* The key ids of the run that made the live generation, when that
+ * generation is still live (id -> non-NULL in known). */
+static void
+recorded_keys(const struct rs_config *c, struct strmap *known,
+    unsigned long *gen)
+{
+	struct buf path, text;
+	struct rs_err ignored;
+	char *line, *next;
+
+	buf_init(&path);
+	buf_init(&text);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_KEYIDS_FILE);
+	*gen = 0;
+	if (read_file(path.data, &text, &ignored) == 0 &&
+	    sscanf(buf_str(&text), "generation %lu", gen) == 1 &&
+	    *gen == apply_generation(c))
+		for (line = strchr(text.data, '\n'); line && *++line;
+		    line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next = '\0';
+			*strmap_slot(known, line) = (void *)1;
+		}
+	buf_free(&path);
+	buf_free(&text);
+}
+
+static int
+keys_missing(const struct rs_config *c, size_t n, const char *first,
+    struct rs_err *err)
+{
+	const char *kf = c->secrets.key_file;
+
+	return rs_err_set(err, RS_EX_CONFIG, "secrets.key_file %s (%s:%lu) %s, "
+	    "but %zu send-as entries hold {AES256-GCM} passwords (the first: "
+	    "%s); without the key every one of those routes would be "
+	    "revoked. Give the right path in secrets.key_file or restore the "
+	    "file; nothing was changed", *kf ? kf : "(empty)", c->path,
+	    config_line(c, "secrets.key_file"), !*kf ? "is not set" :
+	    access(kf, F_OK) < 0 ? "does not exist" : "holds no key", n,
+	    first);
+}
+
+/* Encrypted passwords need the keys they were made with: a key file that
+ * is missing or empty, or a key that the live generation's run had and
+ * the key file lost, is a configuration error, never a mass revocation. */
+static int
+keys_cover(const struct rs_config *c, const struct rs_keyring *keys,
+    const struct rs_model *m, struct rs_err *err)
+{
+	const struct rs_value *v;
+	struct strmap known;
+	unsigned long gen;
+	const char *first = NULL;
+	char id[33], lost[33] = "";
+	size_t i, n = 0;
+
+	strmap_init(&known);
+	recorded_keys(c, &known, &gen);
+	for (i = 0; i < m->nsendas; i++) {
+		v = &m->sendas[i].f[RS_F_PASSWORD];
+		if (v->count == 0 || secret_key_id(v->val, v->len, id,
+		    sizeof(id)) < 0 || (keys->n > 0 && (keyring_has(keys, id) ||
+		    strmap_get(&known, id) == NULL)))
+			continue;
+		if (n++ == 0) {
+			first = m->sendas[i].dn;
+			snprintf(lost, sizeof(lost), "%s", id);
+		}
+	}
+	strmap_free(&known);
+	if (n == 0)
+		return 0;
+	if (keys->n == 0)
+		return keys_missing(c, n, first, err);
+	return rs_err_set(err, RS_EX_CONFIG, "secrets.key_file %s no longer "
+	    "holds key %s, which it held when generation %lu was made live; "
+	    "%zu send-as entries hold {AES256-GCM} passwords made with it "
+	    "(the first: %s). Put the key line back (drop a key only after "
+	    "every value was encrypted again with relaysync encrypt-secret); "
+	    "nothing was changed", c->secrets.key_file, lost, gen, n, first);
+}
+
+void
+pipeline_record_keys(const struct rs_config *c, const struct rs_keyring *keys)
+{
+	struct buf b, old, path;
+	struct rs_err err;
+	size_t i;
+
+	buf_init(&b);
+	buf_init(&old);
+	buf_init(&path);
+	buf_printf(&b, "generation %lu\n", apply_generation(c));
+	for (i = 0; i < keys->n; i++)
+		buf_printf(&b, "%s\n", keys->keys[i].id);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_KEYIDS_FILE);
+	if ((read_file(path.data, &old, &err) < 0 || old.len != b.len ||
+	    memcmp(old.data, b.data, b.len) != 0) &&
+	    apply_state(c, RS_KEYIDS_FILE, &b, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s", err.msg);
+	buf_free(&b);
+	buf_free(&old);
+	buf_free(&path);
+}
+
 /* Decide with the relay's own next hops (unless private gateways are
  * allowed anyway) and, when gated, the recorded gateway checks. */
 static int
@@ -200,7 +307,8 @@ decide(const struct rs_config *c, const struct rs_keyring *keys,
 
 	memset(d, 0, sizeof(*d));
 	strmap_init(&ok);
-	if (gated)
+	rc = keys_cover(c, keys, m, err);
+	if (rc == 0 && gated)
 		rc = verify_load_ok(c, &ok, err);
 	if (rc == 0 && !c->policy.allow_private_gateways)
 		rc = postconf_own_hops(c->postfix.config_dir, &hops, &nhops,
@@ -490,8 +598,9 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	else if (read_and_decide(o, c, keys, &next, &m, &d, &err) < 0) {
 		rc = pipeline_fail(&err);
 		after_run(o, c, NULL, rc, err.msg, t0);
-	} else
-		rc = pipeline_apply(o, c, &m, &d, &next, t0);
+	} else if ((rc = pipeline_apply(o, c, &m, &d, &next, t0)) ==
+	    RS_EX_OK && !o->dry_run)
+		pipeline_record_keys(c, keys);
 	policy_free(&d);
 	model_free(&m);
 	snapshot_free(&next);

@@ -34,6 +34,12 @@
  *	pipeline_check() checks gateways (verify), records the passed ones
  *	in state_dir, prints the results, and returns how many failed.
  *	pipeline_fail() logs an error and returns its exit code.
+ *	Before deciding, every {AES256-GCM} password must find its key: a
+ *	key file that is missing or holds no key while such values exist,
+ *	or a key id that the run which made the live generation had (kept in
+ *	<state_dir>/key-ids by pipeline_record_keys() after each real run)
+ *	and the key file lost while values still name it, fail with
+ *	RS_EX_CONFIG before anything is planned.
  *
  * Diagnostics
  *	Errors are logged with their file, key, DN or address and mapped to
@@ -87,5 +93,9 @@ int pipeline_candidates(const struct rs_config *, const struct rs_keyring *,
 int pipeline_check(const struct rs_runopts *, const struct rs_config *,
     const struct rs_verdict **, size_t, FILE *, struct rs_err *);
 int pipeline_fail(const struct rs_err *);
+void pipeline_record_keys(const struct rs_config *,
+    const struct rs_keyring *);
+
+#define RS_KEYIDS_FILE	"key-ids"
 
 #endif

@@ -177,8 +177,9 @@ apply_model(struct watcher *w)
 		return;
 	if (pipeline_decide(&w->c, &w->keys, &w->m, &d, &err) < 0)
 		pipeline_fail(&err);
-	else
-		(void)pipeline_apply(&w->ro, &w->c, &w->m, &d, NULL, t0);
+	else if (pipeline_apply(&w->ro, &w->c, &w->m, &d, NULL, t0) ==
+	    RS_EX_OK)
+		pipeline_record_keys(&w->c, &w->keys);
 	w->unsaved = 1;
 	policy_free(&d);
 	apply_unlock(&lock);
