@@ -14,6 +14,7 @@
 #include "render.h"
 #include "snapshot.h"
 #include "source.h"
+#include "status.h"
 #include "verify.h"
 
 int
@@ -73,6 +74,8 @@ load_snapshot(const struct rs_config *c, const char *source,
 	if (why != NULL) {
 		rs_log(RS_LOG_INFO, "full read: %s/%s: %s", c->state_dir,
 		    RS_SNAPSHOT_FILE, why);
+		snprintf(old->read_reason, sizeof(old->read_reason), "%.200s",
+		    why);
 		model_free(m);
 	}
 	buf_free(&path);
@@ -171,10 +174,15 @@ pipeline_load(const struct rs_config *c, int full, struct rs_snapshot *next,
 	if (!full && c->full_every > 0 && load_snapshot(c, next->source, &old,
 	    m) == 0)
 		incremental = 1;
+	snprintf(next->read_reason, sizeof(next->read_reason), "%s", full ?
+	    "--full" : c->full_every == 0 ? "full_every is 0" :
+	    old.read_reason);
 	rc = source_open(c, &src, err);
 	if (rc == 0 && incremental &&
 	    (rc = read_changes(src, &old, next, m, err)) < 0) {
 		rs_log(RS_LOG_INFO, "full read: %s", err->msg);
+		snprintf(next->read_reason, sizeof(next->read_reason), "%.200s",
+		    err->msg);
 		model_free(m);
 		incremental = 0;
 		rc = 0;
@@ -429,7 +437,8 @@ stage(const char *name, double *t)
  * run is NULL when the run failed before deciding. */
 static void
 after_run(const struct rs_runopts *o, const struct rs_config *c,
-    const struct rs_run *run, int rc, const char *error, double t0)
+    const struct rs_run *run, int rc, const char *error, double t0,
+    const struct rs_snapshot *next)
 {
 	struct rs_err err;
 	struct buf b;
@@ -437,6 +446,11 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 	if (o->dry_run)
 		return;
 	buf_init(&b);
+	status_record(&b, run, rc, error, next == NULL ? "watch" :
+	    next->runs > 0 ? "incremental" : "full", next ? next->read_reason :
+	    "");
+	if (apply_state(c, RS_LASTRUN_FILE, &b, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s", err.msg);
 	if (*c->metrics_file) {
 		report_metrics(&b, run, rc, seconds() - t0);
 		if (apply_file(c->metrics_file, &b, 0644, &err) < 0)
@@ -491,6 +505,18 @@ pipeline_save(const struct rs_config *c, const struct rs_model *m,
 	buf_wipe(&b);
 }
 
+/* sync --diff: the table lines that change, passwords masked. */
+static void
+print_diff(const struct rs_config *c, const struct rs_tables *t)
+{
+	struct buf b;
+
+	buf_init(&b);
+	plan_diff(c, t, &b);
+	fputs(b.len ? b.data : "(no table line changes)\n", stdout);
+	buf_free(&b);
+}
+
 int
 pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_model *m, const struct rs_decision *d,
@@ -510,6 +536,8 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 		return pipeline_fail(&err);
 	}
 	stage("plan", &clock);
+	if (o->diff && rs_verbosity > RS_LOG_ERROR)
+		print_diff(c, &t);
 	memset(&run, 0, sizeof(run));
 	run.dry_run = o->dry_run;
 	run.d = d;
@@ -531,7 +559,7 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 		pipeline_save(c, m, &t, next);	/* rc OK: t is live */
 		stage("snapshot", &clock);
 	}
-	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0);
+	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0, next);
 	plan_free(&p);
 	render_free(&t);
 	return rc;
@@ -579,6 +607,24 @@ read_and_decide(const struct rs_runopts *o, const struct rs_config *c,
 }
 
 int
+pipeline_held(const struct rs_config *c, struct rs_err *err)
+{
+	struct rs_hold h;
+	struct tm tm;
+	char t[64];
+
+	if (!apply_held(c, &h))
+		return 0;
+	localtime_r(&h.since, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S %Z", &tm);
+	rs_err_set(err, RS_EX_TEMPFAIL, "syncs are held: relaysync rollback "
+	    "made generation %lu live (was %lu) at %s; this run changed "
+	    "nothing. Run relaysync resume to let syncs change the tables "
+	    "again", h.to, h.from, t);
+	return 1;
+}
+
+int
 pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys)
 {
@@ -595,9 +641,12 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	snapshot_init(&next);
 	if (!o->dry_run && apply_lock(c, &lock, &err) < 0)
 		rc = pipeline_fail(&err);	/* no metrics: another run's */
-	else if (read_and_decide(o, c, keys, &next, &m, &d, &err) < 0) {
+	else if (!o->dry_run && pipeline_held(c, &err)) {
 		rc = pipeline_fail(&err);
-		after_run(o, c, NULL, rc, err.msg, t0);
+		after_run(o, c, NULL, rc, err.msg, t0, &next);
+	} else if (read_and_decide(o, c, keys, &next, &m, &d, &err) < 0) {
+		rc = pipeline_fail(&err);
+		after_run(o, c, NULL, rc, err.msg, t0, &next);
 	} else if ((rc = pipeline_apply(o, c, &m, &d, &next, t0)) ==
 	    RS_EX_OK && !o->dry_run)
 		pipeline_record_keys(c, keys);

@@ -34,6 +34,10 @@
  *	pipeline_check() checks gateways (verify), records the passed ones
  *	in state_dir, prints the results, and returns how many failed.
  *	pipeline_fail() logs an error and returns its exit code.
+ *	pipeline_held() tells (1, with the RS_EX_TEMPFAIL message naming
+ *	relaysync resume in err) whether relaysync rollback holds syncs; a
+ *	real sync run then changes nothing. Every real run records its
+ *	outcome for relaysync status (status.h).
  *	Before deciding, every {AES256-GCM} password must find its key: a
  *	key file that is missing or holds no key while such values exist,
  *	or a key id that the run which made the live generation had (kept in
@@ -68,6 +72,7 @@ struct rs_runopts {
 	long parallel;		/* simultaneous gateway checks */
 	enum rs_format format;
 	int no_report;		/* log only (watch) */
+	int diff;		/* print the table lines that change */
 };
 
 int pipeline_sync(const struct rs_runopts *, const struct rs_config *,
@@ -93,6 +98,7 @@ int pipeline_candidates(const struct rs_config *, const struct rs_keyring *,
 int pipeline_check(const struct rs_runopts *, const struct rs_config *,
     const struct rs_verdict **, size_t, FILE *, struct rs_err *);
 int pipeline_fail(const struct rs_err *);
+int pipeline_held(const struct rs_config *, struct rs_err *);
 void pipeline_record_keys(const struct rs_config *,
     const struct rs_keyring *);
 

@@ -73,6 +73,8 @@ report_text(FILE *fp, const struct rs_run *r)
 		    d->v[i].detail, printable(&o, d->v[i].owner_dn,
 		    strlen(d->v[i].owner_dn)));
 	}
+	if (r->dry_run && *p->pending)
+		fprintf(fp, "pending   %s\n", p->pending);
 	fprintf(fp, "summary: %zu added, %zu changed, %zu removed, %zu "
 	    "rejected; %zu routes%s%s\n", p->added, p->changed, p->removed,
 	    count_rejected(d), d->nroutes,
@@ -225,6 +227,7 @@ report_json(FILE *fp, const struct rs_run *r)
 	    r->applied ? "true" : "false", r->reloaded ? "true" : "false",
 	    p->refused ? "true" : "false");
 	json_kv(fp, "refusal", p->refused ? p->refusal : NULL, 1);
+	json_kv(fp, "pending", *p->pending ? p->pending : NULL, 1);
 	json_kv(fp, "error", r->error, 1);
 	fprintf(fp, "\"summary\":{\"added\":%zu,\"changed\":%zu,\"removed\":%zu,"
 	    "\"rejected\":%zu,\"routes\":%zu},", p->added, p->changed,

@@ -5,7 +5,8 @@
  * Functions
  *	report_write() prints every added, changed and removed route and every
  *	rejected send-as entry (address, owner DN, reason code and its
- *	detail), then a summary line. Values from the directory are shown with
+ *	detail), in a dry run what else is pending in words (plan->pending:
+ *	"pending   creating the table set in ..."), then a summary line. Values from the directory are shown with
  *	non-printable bytes as \xNN (text) or escaped (JSON). Passwords never
  *	appear: a changed login or password reads "credentials changed".
  *

@@ -47,6 +47,7 @@ struct watcher {
 	int have_model;
 	int unsaved;		/* the model moved on since the snapshot */
 	int read_all;		/* the server refused the cookie: no resume */
+	int held;		/* a rollback holds syncs: changes wait */
 };
 
 static void
@@ -175,6 +176,15 @@ apply_model(struct watcher *w)
 	memset(&d, 0, sizeof(d));
 	if (lock_run(w, &lock) < 0)
 		return;
+	if (pipeline_held(&w->c, &err)) {
+		if (!w->held)
+			rs_log(RS_LOG_WARN, "watch: %s; directory changes wait "
+			    "until then", err.msg);
+		w->held = 1;
+		apply_unlock(&lock);
+		return;
+	}
+	w->held = 0;
 	if (pipeline_decide(&w->c, &w->keys, &w->m, &d, &err) < 0)
 		pipeline_fail(&err);
 	else if (pipeline_apply(&w->ro, &w->c, &w->m, &d, NULL, t0) ==
@@ -212,6 +222,8 @@ next_burst(struct watcher *w, struct rs_source *src)
 			goto lost;
 		if ((total = n) == 0)
 			save(w);
+		if (total == 0 && w->held && !pipeline_held(&w->c, &err))
+			apply_model(w);	/* resumed: what waited */
 	}
 	while (total > 0 && !stop_requested) {
 		if ((n = source_watch_wait(src, (int)w->c.watch.window_ms,
