@@ -183,10 +183,11 @@ show_text(struct view *v, FILE *fp)
 		fprintf(fp, "last run:         %s: %s, exit %s", t,
 		    get(&v->last, "result", &a) ? a.data : "?",
 		    get(&v->last, "exit_code", &b) ? b.data : "?");
+		if (get(&v->last, "read_reason", &b) == NULL)
+			buf_reset(&b);
 		if (get(&v->last, "read", &a))
-			fprintf(fp, ", %s read%s%s%s", a.data,
-			    get(&v->last, "read_reason", &b) && b.len ? " (" :
-			    "", b.len ? b.data : "", b.len ? ")" : "");
+			fprintf(fp, ", %s read%s%s%s", a.data, b.len ? " (" :
+			    "", b.len ? buf_str(&b) : "", b.len ? ")" : "");
 		fputc('\n', fp);
 		if (get(&v->last, "error", &a))
 			fprintf(fp, "                  error: %s\n", a.data);
