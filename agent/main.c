@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "checkconf.h"
 #include "config.h"
 #include "explain.h"
 #include "model.h"
@@ -224,29 +225,9 @@ cmd_watch(const struct opts *o)
 	return watch_run(o->config, &o->run);
 }
 
-/* The live Postfix configuration against postfix-config: the number of
- * findings (each printed with its fix), or -1. */
-static int
-check_postfix(const struct rs_config *c, const char *service,
-    struct rs_err *err)
-{
-	struct rs_pf_set set;
-	int n;
-
-	if ((n = postconf_prescribe(c, service, &set, err)) == 0 &&
-	    (n = postconf_check(&set, c->postfix.config_dir, stdout)) == 0)
-		printf("postfix: %s holds what relaysync postfix-config "
-		    "prescribes for %s: ok\n", c->postfix.config_dir,
-		    set.service);
-	postconf_set_free(&set);
-	return n;
-}
-
 static int
 cmd_check_config(const struct opts *o)
 {
-	struct rs_source *src = NULL;
-	struct rs_keyring keys;
 	struct rs_config c;
 	struct rs_err err;
 	int rc;
@@ -256,22 +237,9 @@ cmd_check_config(const struct opts *o)
 		return fail(&err);
 	}
 	config_print(&c, stdout);
-	rc = keyring_load(c.secrets.key_file, 1, &keys, &err);
-	if (rc == 0) {
-		printf("secrets: %zu key(s) in %s\n", keys.n,
-		    c.secrets.key_file);
-		keyring_free(&keys);
-		rc = source_open(&c, &src, &err);
-		source_close(src);
-	}
-	if (rc == 0)
-		printf("ldap: connected to %s and bound%s%s: ok\n", c.ldap.uri,
-		    *c.ldap.bind_dn ? " as " : " anonymously",
-		    c.ldap.bind_dn);
-	if (rc == 0 && (rc = check_postfix(&c, o->service, &err)) > 0)
-		rc = RS_EX_FAIL;
+	rc = checkconf_run(&c, o->service, stdout);
 	config_free(&c);
-	return rc < 0 ? fail(&err) : rc;
+	return rc;
 }
 
 static int

@@ -240,8 +240,8 @@ keys_missing(const struct rs_config *c, size_t n, const char *first,
 /* Encrypted passwords need the keys they were made with: a key file that
  * is missing or empty, or a key that the live generation's run had and
  * the key file lost, is a configuration error, never a mass revocation. */
-static int
-keys_cover(const struct rs_config *c, const struct rs_keyring *keys,
+int
+pipeline_keys_cover(const struct rs_config *c, const struct rs_keyring *keys,
     const struct rs_model *m, struct rs_err *err)
 {
 	const struct rs_value *v;
@@ -315,7 +315,7 @@ decide(const struct rs_config *c, const struct rs_keyring *keys,
 
 	memset(d, 0, sizeof(*d));
 	strmap_init(&ok);
-	rc = keys_cover(c, keys, m, err);
+	rc = pipeline_keys_cover(c, keys, m, err);
 	if (rc == 0 && gated)
 		rc = verify_load_ok(c, &ok, err);
 	if (rc == 0 && !c->policy.allow_private_gateways)

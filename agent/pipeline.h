@@ -38,7 +38,8 @@
  *	relaysync resume in err) whether relaysync rollback holds syncs; a
  *	real sync run then changes nothing. Every real run records its
  *	outcome for relaysync status (status.h).
- *	Before deciding, every {AES256-GCM} password must find its key: a
+ *	Before deciding, every {AES256-GCM} password must find its key
+ *	(pipeline_keys_cover(), also used by check-config): a
  *	key file that is missing or holds no key while such values exist,
  *	or a key id that the run which made the live generation had (kept in
  *	<state_dir>/key-ids by pipeline_record_keys() after each real run)
@@ -98,6 +99,8 @@ int pipeline_candidates(const struct rs_config *, const struct rs_keyring *,
 int pipeline_check(const struct rs_runopts *, const struct rs_config *,
     const struct rs_verdict **, size_t, FILE *, struct rs_err *);
 int pipeline_fail(const struct rs_err *);
+int pipeline_keys_cover(const struct rs_config *, const struct rs_keyring *,
+    const struct rs_model *, struct rs_err *);
 int pipeline_held(const struct rs_config *, struct rs_err *);
 void pipeline_record_keys(const struct rs_config *,
     const struct rs_keyring *);

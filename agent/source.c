@@ -979,3 +979,115 @@ source_fetch(struct rs_source *s, const struct rs_reads *r,
 	    "their subtree), %.0f ms", n, subtrees, now_ms() - t0);
 	return 0;
 }
+
+int
+source_base_exists(struct rs_source *s, struct rs_err *err)
+{
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL;
+	int rc;
+
+	rc = ldap_search_ext_s(s->ld, s->c->ldap.base_dn, LDAP_SCOPE_BASE,
+	    "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 1, &res);
+	ldap_msgfree(res);
+	if (rc == LDAP_NO_SUCH_OBJECT)
+		return no_base(s, err);
+	return rc == LDAP_SUCCESS ? 0 : ldap_fail(s, rc, "ldap.base_dn",
+	    err);
+}
+
+/* The NAMEs of one schema description: "( oid NAME 'a' ..." or
+ * "NAME ( 'a' 'b' )", lower case, into names. */
+static void
+schema_names(const char *v, size_t len, struct strmap *names)
+{
+	const char *p = v, *end = v + len, *q;
+	char *name;
+	int list;
+
+	while (p + 5 < end && strncmp(p, " NAME ", 6) != 0)
+		p++;
+	if (p + 5 >= end)
+		return;
+	p += 6;
+	list = *p == '(';
+	do {
+		while (p < end && *p != '\'' && *p != ')')
+			p++;
+		if (p >= end || *p == ')')
+			break;
+		p++;
+		q = memchr(p, '\'', (size_t)(end - p));
+		if (q == NULL)
+			break;
+		name = xstrndup(p, (size_t)(q - p));
+		str_lower(name);
+		*strmap_slot(names, name) = (void *)1;
+		free(name);
+		p = q + 1;
+	} while (list);
+}
+
+static void
+schema_values(struct rs_source *s, LDAPMessage *e, const char *attr,
+    struct strmap *names)
+{
+	struct berval **v = ldap_get_values_len(s->ld, e, attr);
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		schema_names(v[i]->bv_val, v[i]->bv_len, names);
+	ldap_value_free_len(v);
+}
+
+/* The DN of the subschema entry that governs base_dn. */
+static char *
+subschema_dn(struct rs_source *s)
+{
+	char *attrs[] = { "subschemaSubentry", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	const char *bases[] = { s->c->ldap.base_dn, "" };
+	char *dn = NULL;
+	int i;
+
+	for (i = 0; i < 2 && dn == NULL; i++) {
+		if (ldap_search_ext_s(s->ld, bases[i], LDAP_SCOPE_BASE,
+		    "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 1, &res) ==
+		    LDAP_SUCCESS && (e = ldap_first_entry(s->ld, res)) != NULL &&
+		    (v = ldap_get_values_len(s->ld, e, attrs[0])) != NULL &&
+		    v[0] != NULL)
+			dn = xstrndup(v[0]->bv_val, v[0]->bv_len);
+		ldap_value_free_len(v);
+		v = NULL;
+		ldap_msgfree(res);
+		res = NULL;
+	}
+	return dn;
+}
+
+int
+source_schema(struct rs_source *s, struct strmap *attrs,
+    struct strmap *classes, char **where, struct rs_err *err)
+{
+	char *want[] = { "attributeTypes", "objectClasses", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	int rc;
+
+	if ((*where = subschema_dn(s)) == NULL)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server "
+		    "names no subschemaSubentry for %s (or the account may not "
+		    "read it)", s->c->ldap.uri, s->c->ldap.base_dn);
+	rc = ldap_search_ext_s(s->ld, *where, LDAP_SCOPE_BASE,
+	    "(objectClass=subschema)", want, 0, NULL, NULL, &tv, 1, &res);
+	if (rc == LDAP_SUCCESS && (e = ldap_first_entry(s->ld, res)) != NULL) {
+		schema_values(s, e, want[0], attrs);
+		schema_values(s, e, want[1], classes);
+	} else if (rc == LDAP_SUCCESS)
+		rc = LDAP_NO_RESULTS_RETURNED;
+	ldap_msgfree(res);
+	return rc == LDAP_SUCCESS ? 0 : ldap_fail(s, rc, *where, err);
+}

@@ -15,6 +15,11 @@
  *	page, ldap.timeout per page) of the mapping profile and fills the
  *	model: policy entries, users, disabled users, send-as entries.
  *	source_close() unbinds.
+ *	source_base_exists() reads the entry of ldap.base_dn (check-config).
+ *	source_schema() reads the subschema entry that governs the base
+ *	(subschemaSubentry of the base entry, else of the root DSE) and puts
+ *	the lower-case NAMEs of every attribute type and object class in
+ *	attrs and classes; *where is that entry's DN (to be freed).
  *	Every entry read carries its entryUUID.
  *	source_fetch() reads again, with the same searches, what
  *	model_reads() listed: each entry by itself (base scope) or with its
@@ -41,10 +46,12 @@
  *
  * Diagnostics
  *	Anything short of a complete answer is an error with RS_EX_UNAVAILABLE
- *	(69): connection or TLS failure, bind failure, a search error, a
+ *	(69): connection or TLS failure (with its cause: probe.h), bind failure, a search error, a
  *	timeout, a size or time limit, a referral or continuation reference,
  *	a connection lost between pages. A filter the client library rejects
- *	is RS_EX_CONFIG (78). Messages name the URI, the base DN, the filter
+ *	is RS_EX_CONFIG (78), and so is an ldap.base_dn that does not exist
+ *	(the message names the key, its line and the server's naming
+ *	contexts). Messages name the URI, the base DN, the filter
  *	and the server's diagnostic; never the bind password.
  *	source_changes() and source_watch_start() fail with RS_EX_TEMPFAIL
  *	when the server answers a search from a cookie with an error
@@ -65,6 +72,9 @@ int source_open(const struct rs_config *, struct rs_source **,
     struct rs_err *);
 int source_load(struct rs_source *, struct rs_model *, struct rs_err *);
 void source_close(struct rs_source *);
+int source_base_exists(struct rs_source *, struct rs_err *);
+int source_schema(struct rs_source *, struct strmap *, struct strmap *,
+    char **, struct rs_err *);
 int source_fetch(struct rs_source *, const struct rs_reads *,
     struct rs_model *, struct rs_err *);
 int source_cookie(struct rs_source *, struct buf *, struct rs_err *);

@@ -47,7 +47,7 @@ message "LDAP down with StartTLS" 69 "ldap ldap://127.0.0.1:$closed: 127.0.0.1 p
 expect_no_grep "LDAP down is not blamed on TLS" 'ca_file|certificate' "$T/err"
 
 LDAP_URI=ldaps://ldap.nonexistent.invalid LDAP_PLAIN=false write_config "$T/c.yaml"
-rs --config "$T/c.yaml" check-config
+rs --config "$T/c.yaml" sync
 message "an unknown host" 69 "ldap ldaps://ldap.nonexistent.invalid: the host name ldap.nonexistent.invalid is not found ("
 expect_grep "an unknown host names ldap.uri" 'check the host in ldap.uri$' "$T/err"
 
@@ -215,4 +215,51 @@ rs --config "$CFG" resume
 expect_grep "resume without a hold says so" '^no hold: syncs were not held' "$T/out"
 rs --config "$CFG" status
 expect_grep "status shows no hold after resume" '^hold: +none$' "$T/out"
+# --- check-config: both sides, each finding with where and the fix ---
+rs --config "$CFG" check-config --service "$SUBMIT_SERVICE"
+expect_eq "check-config of a working set-up exits 0" 0 "$RC"
+expect_grep "check-config: the bind" "^ldap: connected to $U and bound as $SVC_DN: ok$" "$T/out"
+expect_grep "check-config: base_dn exists" '^ldap.base_dn: dc=example,dc=com exists: ok$' "$T/out"
+expect_grep "check-config: the schema has the mapping's classes and attributes" "^schema: every class and attribute of mapping $TOP/mappings/openldap.yaml is in the server's schema \\(cn=Subschema\\): ok$" "$T/out"
+expect_grep "check-config: what the account sees" '^ldap: the account sees [0-9]+ policy entries, [1-9][0-9]* users and [1-9][0-9]* send-as entries below dc=example,dc=com: ok$' "$T/out"
+expect_grep "check-config: config_dir" "^postfix.config_dir: $POSTFIX_DIR holds main.cf: ok$" "$T/out"
+expect_grep "check-config: the map type" '^postfix.map_type: lmdb is supported \(postconf -m\): ok$' "$T/out"
+expect_grep "check-config: the prescribed Postfix settings" "^postfix: $POSTFIX_DIR holds what relaysync postfix-config prescribes" "$T/out"
+expect_grep "check-config: the verdict" '^check-config: ok$' "$T/out"
+
+sed 's/^  base_dn: .*/  base_dn: dc=exmple,dc=com/' "$CFG" >"$T/c.yaml"
+rs --config "$T/c.yaml" check-config --service "$SUBMIT_SERVICE"
+expect_eq "check-config with a base_dn that does not exist exits 1" 1 "$RC"
+expect_grep "check-config names ldap.base_dn, its line and what the server holds" "^ldap $U: ldap.base_dn dc=exmple,dc=com does not exist on the server \\($T/c.yaml:$(line_of "$T/c.yaml" base_dn)\\); set ldap.base_dn to an entry that exists; the server holds dc=example,dc=com$" "$T/out"
+expect_grep "check-config counts the problem" '^check-config: 1 problem found$' "$T/out"
+
+sed -e 's/relaysyncSmtpHost/relaysyncSmtpHst/' -e 's/(objectClass=relaysyncSendAs)/(objectClass=relaysyncSendAz)/' \
+    "$TOP/mappings/openldap.yaml" >"$T/typo.yaml"
+MAPPING=$T/typo.yaml write_config "$T/c.yaml"
+rs --config "$T/c.yaml" check-config --service "$SUBMIT_SERVICE"
+expect_eq "check-config with a mapping the schema does not know exits 1" 1 "$RC"
+expect_grep "an attribute the schema lacks, with the mapping key and line" "^schema: attribute relaysyncSmtpHst \\(mapping sendas.attributes.host, $T/typo.yaml:$(grep -n relaysyncSmtpHst "$T/typo.yaml" | cut -d: -f1)\\) is not in the server's schema \\(cn=Subschema\\); load relaysync's schema" "$T/out"
+expect_grep "an object class the schema lacks, with the mapping key" "^schema: object class relaysyncSendAz \\(mapping sendas.filter, $T/typo.yaml:[0-9]+\\) is not in the server's schema" "$T/out"
+
+sed 's/(objectClass=inetOrgPerson)/(objectClass=posixAccount)/' "$TOP/mappings/openldap.yaml" >"$T/nousers.yaml"
+MAPPING=$T/nousers.yaml write_config "$T/c.yaml"
+rs --config "$T/c.yaml" check-config --service "$SUBMIT_SERVICE"
+expect_grep "check-config says when the account sees no user" "^ldap: $SVC_DN sees no user below dc=example,dc=com with users.filter \\(objectClass=posixAccount\\)" "$T/out"
+
+POSTFIX_DIR=/etc/postfx write_config "$T/c.yaml"
+rs --config "$T/c.yaml" check-config
+expect_eq "check-config with a config_dir that does not exist exits 1" 1 "$RC"
+expect_grep "the config_dir finding names the key and its line" "^postfix.config_dir: /etc/postfx is not a directory \\(No such file or directory\\) \\($T/c.yaml:$(line_of "$T/c.yaml" config_dir)\\); set it to Postfix's configuration directory \\(postconf -h config_directory\\)" "$T/out"
+
+mkdir -p "$T/pfx2/meta"
+cp "$POSTFIX_DIR/main.cf" "$POSTFIX_DIR/master.cf" "$T/pfx2/"
+postconf -c "$T/pfx2" -e "meta_directory = $T/pfx2/meta"
+POSTFIX_DIR=$T/pfx2 MAP_TYPE=cdb write_config "$T/c.yaml"
+rs --config "$T/c.yaml" check-config
+expect_grep "a map type this Postfix lacks" "^postfix.map_type: cdb is not a lookup table type this Postfix supports \\(postconf -m\\) \\($T/c.yaml:$(line_of "$T/c.yaml" map_type)\\); install its package \\(apt install postfix-cdb\\)" "$T/out"
+
+sed 's|^  key_file: .*|  key_file: '"$T"'/etc/secret.kye|' "$CFG" >"$T/c.yaml"
+rs --config "$T/c.yaml" check-config --service "$SUBMIT_SERVICE"
+expect_eq "check-config with a mistyped key_file exits 1" 1 "$RC"
+expect_grep "check-config names the key file that encrypted values need" "^secrets: secrets.key_file $T/etc/secret.kye \\($T/c.yaml:[0-9]+\\) does not exist, but 1 send-as entries hold \\{AES256-GCM\\} passwords" "$T/out"
 finish
