@@ -19,10 +19,20 @@ struct checks {
 	const struct rs_config *c;
 	FILE *fp;
 	int problems;
+	int config;		/* a finding is a configuration error */
 };
 
 static void finding(struct checks *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* A finding from an error of the run itself; a configuration error
+ * (RS_EX_CONFIG) makes check-config exit 78 as sync would. */
+static void
+finding_err(struct checks *k, const char *area, const struct rs_err *err)
+{
+	finding(k, "%s%s", area, err->msg);
+	k->config |= err->code == RS_EX_CONFIG;
+}
 
 static void
 finding(struct checks *k, const char *fmt, ...)
@@ -151,8 +161,7 @@ check_entries(struct checks *k, struct rs_source *src,
 
 	model_init(&m);
 	if (source_load(src, &m, &err) < 0)
-		finding(k, "ldap: reading below %s: %s", c->ldap.base_dn,
-		    err.msg);
+		finding_err(k, "ldap: reading below the base: ", &err);
 	else if (m.nusers == 0)
 		finding(k, "ldap: %s sees no user below %s with users.filter "
 		    "%s (mapping %s); correct users.filter, or let the account "
@@ -164,7 +173,7 @@ check_entries(struct checks *k, struct rs_source *src,
 		    "users and %zu send-as entries below %s: ok\n", m.npol,
 		    m.nusers, m.nsendas, c->ldap.base_dn);
 	if (pipeline_keys_cover(c, keys, &m, &err) < 0)
-		finding(k, "secrets: %s", err.msg);
+		finding_err(k, "secrets: ", &err);
 	model_free(&m);
 }
 
@@ -177,13 +186,15 @@ check_ldap(struct checks *k, const struct rs_keyring *keys)
 	struct buf b;
 
 	buf_init(&b);
-	if (source_open(c, &src, &err) < 0)
-		finding(k, "%s (ldap.uri, %s); the other LDAP checks are "
-		    "skipped", err.msg, where(c, "ldap.uri", &b));
+	if (source_open(c, &src, &err) < 0) {
+		finding_err(k, "", &err);
+		fprintf(k->fp, "ldap: the other LDAP checks are skipped (ldap.uri "
+		    "%s, %s)\n", c->ldap.uri, where(c, "ldap.uri", &b));
+	}
 	else if (fprintf(k->fp, "ldap: connected to %s and bound%s%s: ok\n",
 	    c->ldap.uri, *c->ldap.bind_dn ? " as " : " anonymously",
 	    c->ldap.bind_dn) > 0 && source_base_exists(src, &err) < 0)
-		finding(k, "%s", err.msg);
+		finding_err(k, "", &err);
 	else {
 		fprintf(k->fp, "ldap.base_dn: %s exists: ok\n", c->ldap.base_dn);
 		check_schema(k, src);
@@ -281,7 +292,7 @@ check_keys(struct checks *k, struct rs_keyring *keys)
 	struct rs_err err;
 
 	if (keyring_load(k->c->secrets.key_file, 1, keys, &err) < 0)
-		finding(k, "secrets: %s", err.msg);
+		finding_err(k, "secrets: ", &err);
 	else
 		fprintf(k->fp, "secrets: %zu key(s) in %s%s: ok\n", keys->n,
 		    k->c->secrets.key_file, keys->n ? "" : " (none: fine while "
@@ -291,7 +302,7 @@ check_keys(struct checks *k, struct rs_keyring *keys)
 int
 checkconf_run(const struct rs_config *c, const char *service, FILE *fp)
 {
-	struct checks k = { c, fp, 0 };
+	struct checks k = { c, fp, 0, 0 };
 	struct rs_keyring keys;
 	int n;
 
@@ -309,5 +320,5 @@ checkconf_run(const struct rs_config *c, const char *service, FILE *fp)
 		    k.problems == 1 ? "" : "s");
 	else
 		fputs("check-config: ok\n", fp);
-	return k.problems ? RS_EX_FAIL : RS_EX_OK;
+	return k.config ? RS_EX_CONFIG : k.problems ? RS_EX_FAIL : RS_EX_OK;
 }

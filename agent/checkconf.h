@@ -19,8 +19,12 @@
  *
  * Functions
  *	checkconf_run(c, service, fp) runs every check and prints a last
- *	line "check-config: N problem(s)" or "check-config: ok"; it returns
- *	RS_EX_OK, or RS_EX_FAIL when there was a finding.
+ *	line "check-config: N problem(s) found" or "check-config: ok"; it
+ *	returns RS_EX_OK, RS_EX_CONFIG when a finding is a configuration
+ *	error that stops sync with the same exit code (a secret file others
+ *	may read, a key file that does not cover the directory's encrypted
+ *	passwords, an ldap.base_dn that does not exist), else RS_EX_FAIL
+ *	when there was a finding.
  *	checkconf_postfix_live(c, service, fp) is the Postfix-side hook for
  *	the prescribed settings; it returns the number of findings it
  *	printed (-1 after printing why it could not check).

@@ -229,7 +229,7 @@ expect_grep "check-config: the verdict" '^check-config: ok$' "$T/out"
 
 sed 's/^  base_dn: .*/  base_dn: dc=exmple,dc=com/' "$CFG" >"$T/c.yaml"
 rs --config "$T/c.yaml" check-config --service "$SUBMIT_SERVICE"
-expect_eq "check-config with a base_dn that does not exist exits 1" 1 "$RC"
+expect_eq "check-config with a base_dn that does not exist exits 78, as sync would" 78 "$RC"
 expect_grep "check-config names ldap.base_dn, its line and what the server holds" "^ldap $U: ldap.base_dn dc=exmple,dc=com does not exist on the server \\($T/c.yaml:$(line_of "$T/c.yaml" base_dn)\\); set ldap.base_dn to an entry that exists; the server holds dc=example,dc=com$" "$T/out"
 expect_grep "check-config counts the problem" '^check-config: 1 problem found$' "$T/out"
 
@@ -260,6 +260,6 @@ expect_grep "a map type this Postfix lacks" "^postfix.map_type: cdb is not a loo
 
 sed 's|^  key_file: .*|  key_file: '"$T"'/etc/secret.kye|' "$CFG" >"$T/c.yaml"
 rs --config "$T/c.yaml" check-config --service "$SUBMIT_SERVICE"
-expect_eq "check-config with a mistyped key_file exits 1" 1 "$RC"
+expect_eq "check-config with a mistyped key_file exits 78, as sync would" 78 "$RC"
 expect_grep "check-config names the key file that encrypted values need" "^secrets: secrets.key_file $T/etc/secret.kye \\($T/c.yaml:[0-9]+\\) does not exist, but 1 send-as entries hold \\{AES256-GCM\\} passwords" "$T/out"
 finish
