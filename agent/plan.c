@@ -620,26 +620,21 @@ pending_words(const struct rs_config *c, struct rs_plan *p)
 		    "route changed)");
 }
 
-/* Append "-old" and "+new" lines, the password of a private table as
- * ********. */
+/* Append "-old" and "+new" lines, passwords masked. */
 struct diffout {
 	struct buf *out;
-	int private;
+	int table;		/* RS_T_*, or -1 for the owners file */
 	int any;
 };
 
 static void
 diff_line(struct diffout *d, char sign, const char *line)
 {
-	size_t len = strcspn(line, "\n"), k = render_key_len(line);
-	const char *colon = memchr(line + k, ':', len - k);
-
 	buf_addc(d->out, sign);
-	if (d->private && colon != NULL) {
-		buf_add(d->out, line, (size_t)(colon - line) + 1);
-		buf_adds(d->out, "********");
-	} else
-		buf_add(d->out, line, len);
+	if (d->table >= 0)
+		render_masked(d->out, d->table, line);
+	else
+		buf_add(d->out, line, strcspn(line, "\n"));
 	buf_addc(d->out, '\n');
 }
 
@@ -657,11 +652,11 @@ on_table_diff(void *arg, const char *old, const char *new)
 
 static void
 diff_one(const struct rs_config *c, const char *name, const struct buf *nt,
-    int private, struct buf *out)
+    int table, struct buf *out)
 {
 	struct buf old, lines;
 	struct rs_err err;
-	struct diffout d = { &lines, private, 0 };
+	struct diffout d = { &lines, table, 0 };
 	int present = 0;
 
 	buf_init(&old);
@@ -688,9 +683,8 @@ plan_diff(const struct rs_config *c, const struct rs_tables *nt,
 
 	buf_reset(out);
 	for (i = 0; i < RS_T_COUNT; i++)
-		diff_one(c, rs_table_names[i], &nt->t[i], rs_table_private[i],
-		    out);
-	diff_one(c, RS_OWNERS_FILE, &nt->owners, 0, out);
+		diff_one(c, rs_table_names[i], &nt->t[i], i, out);
+	diff_one(c, RS_OWNERS_FILE, &nt->owners, -1, out);
 	buf_str(out);
 }
 

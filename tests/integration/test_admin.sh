@@ -211,10 +211,27 @@ expect_grep "resume says so" '^syncs resumed: the next sync makes the directory'
 rs --config "$CFG" sync
 expect_eq "after resume a sync runs" 0 "$RC"
 expect_file "and makes the directory's tables live again" "$T/relay.gen2" "$MAP_DIR/sender_relay"
+gen3=$(readlink "$MAP_DIR")
 rs --config "$CFG" resume
 expect_grep "resume without a hold says so" '^no hold: syncs were not held' "$T/out"
 rs --config "$CFG" status
 expect_grep "status shows no hold after resume" '^hold: +none$' "$T/out"
+# --- explain: the directory's verdict, and what the live tables do now ---
+rs --config "$CFG" explain alice@partner.example
+expect_eq "explain of a live route exits 0" 0 "$RC"
+expect_no_grep "where directory and live tables agree, explain says nothing more" 'live tables now' "$T/out"
+set_allow "ou=people,$BASE_DN" FALSE
+rs --config "$CFG" explain alice@partner.example
+expect_grep "explain gives the directory's verdict" '^    verdict: policy_forbidden - ' "$T/out"
+expect_grep "and says the live tables still route it" "^    live tables now \\(generation ${gen3##*/}, until the next sync\\): \$" "$T/out"
+expect_grep "with the live lines" '^      sender_relay +alice@partner.example \[localhost\]:2626$' "$T/out"
+expect_grep "passwords masked" '^      sasl_passwd +alice@partner.example alice@partner.example:\*{8}$' "$T/out"
+expect_no_grep "explain shows no password" 'SECRET' "$T/out"
+rs --config "$CFG" explain alice@partner.example --format json
+expect_eq "explain JSON has the live lines" "${gen3##*/} True" \
+    "$(python3 -c 'import json,sys; s=[e for e in json.load(open(sys.argv[1]))["matches"][0]["sendas"] if e["address"] == "alice@partner.example"][0]; print(s["live"]["generation"], any(l.startswith("sender_relay") and "2626" in l for l in s["live"]["lines"]))' "$T/out")"
+set_allow "ou=people,$BASE_DN" TRUE
+
 # --- check-config: both sides, each finding with where and the fix ---
 rs --config "$CFG" check-config --service "$SUBMIT_SERVICE"
 expect_eq "check-config of a working set-up exits 0" 0 "$RC"
