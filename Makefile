@@ -15,6 +15,7 @@ DESTDIR  ?=
 SBINDIR   = $(PREFIX)/sbin
 DATADIR   = $(PREFIX)/share/relaysync
 MANDIR    = $(PREFIX)/share/man
+COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= $(PREFIX)/etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 CC        = gcc
@@ -114,7 +115,7 @@ install: build/relaysync
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/mappings \
 	    $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSTEMDUNITDIR) \
-	    $(DESTDIR)$(SYSCONFDIR)/relaysync
+	    $(DESTDIR)$(SYSCONFDIR)/relaysync $(DESTDIR)$(COMPLETIONDIR)
 	install -d -m 700 $(DESTDIR)/var/lib/relaysync
 	install -m 755 build/relaysync $(DESTDIR)$(SBINDIR)/relaysync
 	install -m 644 mappings/*.yaml $(DESTDIR)$(DATADIR)/mappings/
@@ -122,6 +123,7 @@ install: build/relaysync
 	    $(DESTDIR)$(DATADIR)/schema/
 	install -m 644 packaging/man/relaysync.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 packaging/man/relaysync.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 packaging/bash-completion/relaysync $(DESTDIR)$(COMPLETIONDIR)/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/relaysync.service.in \
 	    >$(DESTDIR)$(SYSTEMDUNITDIR)/relaysync.service
 	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/relaysync-watch.service.in \
