@@ -114,8 +114,8 @@ timer_next(struct buf *out)
 	active = strstr(o.data, "ActiveState=");
 	buf_reset(out);
 	if (rc != 0 || next == NULL || active == NULL)
-		buf_printf(out, "unknown (systemctl cannot say: %.*s)",
-		    (int)strcspn(o.data, "\n"), o.len ? o.data : "no output");
+		buf_printf(out, "unknown (systemctl cannot say%s%.*s)",
+		    o.len ? ": " : "", (int)strcspn(o.data, "\n"), o.data);
 	else if (strncmp(active + 12, "active\n", 7) != 0 &&
 	    strcmp(active + 12, "active") != 0)
 		buf_adds(out, "none: relaysync.timer is not active (systemctl "
