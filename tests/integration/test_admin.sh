@@ -279,4 +279,27 @@ sed 's|^  key_file: .*|  key_file: '"$T"'/etc/secret.kye|' "$CFG" >"$T/c.yaml"
 rs --config "$T/c.yaml" check-config --service "$SUBMIT_SERVICE"
 expect_eq "check-config with a mistyped key_file exits 78, as sync would" 78 "$RC"
 expect_grep "check-config names the key file that encrypted values need" "^secrets: secrets.key_file $T/etc/secret.kye \\($T/c.yaml:[0-9]+\\) does not exist, but 1 send-as entries hold \\{AES256-GCM\\} passwords" "$T/out"
+# --- watch respects the hold, and applies what waited after resume ---
+rs --config "$CFG" rollback
+expect_eq "a second rollback exits 0" 0 "$RC"
+held_gen=$(readlink "$MAP_DIR")
+$RELAYSYNC --config "$CFG" watch >"$T/watch.out" 2>"$T/watch.err" &
+wpid=$!
+PIDS+=("$wpid")
+for i in $(seq 1 50); do grep -q 'syncs are held' "$T/watch.err" && break; sleep 0.2; done
+expect_grep "watch says that syncs are held" '^relaysync: warning: watch: syncs are held: .*; directory changes wait until then$' "$T/watch.err"
+ldap_modify <<LDIF
+dn: relaysyncSendAsAddress=alice@partner.example,uid=alice,ou=sales,ou=people,$BASE_DN
+changetype: modify
+replace: relaysyncSmtpPort
+relaysyncSmtpPort: 2727
+LDIF
+sleep 2
+expect_eq "watch changed nothing during the hold" "$held_gen" "$(readlink "$MAP_DIR")"
+rs --config "$CFG" resume
+for i in $(seq 1 50); do grep -q ':2727$' "$MAP_DIR/sender_relay" 2>/dev/null && break; sleep 0.2; done
+check "after resume watch applies what waited" grep -qx 'alice@partner.example \[localhost\]:2727' "$MAP_DIR/sender_relay"
+kill -TERM "$wpid"
+wait "$wpid"
+expect_eq "watch stops with exit 0" 0 "$?"
 finish
