@@ -814,8 +814,10 @@ yn(int b)
 void
 config_print(const struct rs_config *c, FILE *fp)
 {
+	struct buf url;
 	size_t i;
 
+	buf_init(&url);
 	fprintf(fp, "config: %s\nldap:\n  uri: %s\n  starttls: %s\n"
 	    "  allow_plaintext: %s\n  bind_dn: %s\n  bind_password_file: %s\n"
 	    "  sasl_mech: %s\n  base_dn: %s\n  ca_file: %s\n  timeout: %ld\n"
@@ -843,7 +845,9 @@ config_print(const struct rs_config *c, FILE *fp)
 	    c->postfix.config_dir, c->postfix.tls_level,
 	    c->postfix.tls_ca_file, yn(c->postfix.reload),
 	    c->secrets.key_file, c->state_dir, c->full_every, c->metrics_file,
-	    c->notify.webhook_url, c->watch.window_ms, c->watch.max_backoff);
+	    *c->notify.webhook_url ? url_redact(&url, c->notify.webhook_url) :
+	    "", c->watch.window_ms, c->watch.max_backoff);
+	buf_free(&url);
 }
 
 const char *

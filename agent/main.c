@@ -225,19 +225,25 @@ cmd_watch(const struct opts *o)
 	return watch_run(o->config, &o->run);
 }
 
+/* The configuration alone (commands that need no key and no directory). */
+static int
+config_only(const struct opts *o, struct rs_config *c)
+{
+	struct rs_err err;
+
+	return config_load(o->config, c, &err) < 0 ? fail(&err) : 0;
+}
+
 static int
 cmd_check_config(const struct opts *o)
 {
 	struct rs_config c;
-	struct rs_err err;
 	int rc;
 
-	if (config_load(o->config, &c, &err) < 0) {
-		config_free(&c);
-		return fail(&err);
+	if ((rc = config_only(o, &c)) == 0) {
+		config_print(&c, stdout);
+		rc = checkconf_run(&c, o->service, stdout);
 	}
-	config_print(&c, stdout);
-	rc = checkconf_run(&c, o->service, stdout);
 	config_free(&c);
 	return rc;
 }
@@ -267,12 +273,12 @@ read_password(struct buf *pw)
 	struct termios old, quiet;
 	int tty = isatty(0), c;
 
-	if (tty) {
-		fputs("Password: ", stderr);
+	if (tty) {	/* echo off first: TCSAFLUSH drops what was typed */
 		tcgetattr(0, &old);
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(0, TCSAFLUSH, &quiet);
+		fputs("Password: ", stderr);
 	}
 	while ((c = getchar()) != EOF && c != '\n')
 		buf_addc(pw, (char)c);
@@ -325,58 +331,22 @@ static int
 cmd_status(const struct opts *o)
 {
 	struct rs_config c;
-	struct rs_err err;
 	int rc;
 
-	if (config_load(o->config, &c, &err) < 0) {
-		config_free(&c);
-		return fail(&err);
-	}
-	rc = status_show(&c, o->run.format, stdout);
+	if ((rc = config_only(o, &c)) == 0)
+		rc = status_show(&c, o->run.format, stdout);
 	config_free(&c);
 	return rc;
-}
-
-/* rollback: the previous generation, live through the same switch and
- * reload as a sync; then syncs are held until resume. */
-static int
-rollback(const struct rs_config *c)
-{
-	struct rs_lock lock = { -1 };
-	struct rs_applied ap;
-	struct rs_err err;
-	unsigned long from;
-	int rc;
-
-	if (apply_lock(c, &lock, &err) < 0)
-		return fail(&err);
-	if ((rc = apply_rollback(c, &ap, &from, &err)) == 0 || from != 0) {
-		if (apply_hold(c, from, ap.generation, &err) < 0)
-			rc = -1;
-		printf("rolled back %s from generation %lu to generation %lu"
-		    "%s; syncs are held until relaysync resume\n",
-		    c->postfix.map_dir, from, ap.generation, ap.reloaded ?
-		    "; Postfix reloaded" : rc == 0 ? "; Postfix not running "
-		    "or reload off" : "");
-		rs_log(RS_LOG_INFO, "rolled back to generation %lu (was %lu); "
-		    "syncs held until relaysync resume", ap.generation, from);
-	}
-	apply_unlock(&lock);
-	return rc < 0 ? fail(&err) : RS_EX_OK;
 }
 
 static int
 cmd_rollback(const struct opts *o)
 {
 	struct rs_config c;
-	struct rs_err err;
 	int rc;
 
-	if (config_load(o->config, &c, &err) < 0) {
-		config_free(&c);
-		return fail(&err);
-	}
-	rc = rollback(&c);
+	if ((rc = config_only(o, &c)) == 0)
+		rc = pipeline_rollback(&c);
 	config_free(&c);
 	return rc;
 }
@@ -385,24 +355,12 @@ static int
 cmd_resume(const struct opts *o)
 {
 	struct rs_config c;
-	struct rs_hold h;
-	struct rs_err err;
-	int rc = 0, was;
+	int rc;
 
-	if (config_load(o->config, &c, &err) < 0) {
-		config_free(&c);
-		return fail(&err);
-	}
-	if ((was = apply_held(&c, &h)) && (rc = apply_resume(&c, &err)) == 0)
-		rs_log(RS_LOG_INFO, "syncs resumed (held since the rollback to "
-		    "generation %lu)", h.to);
-	if (rc == 0)
-		printf(was ? "syncs resumed: the next sync makes the "
-		    "directory's tables live again (generation %lu is live "
-		    "now)\n" : "no hold: syncs were not held (generation %lu "
-		    "is live)\n", apply_generation(&c));
+	if ((rc = config_only(o, &c)) == 0)
+		rc = pipeline_unhold(&c);
 	config_free(&c);
-	return rc < 0 ? fail(&err) : RS_EX_OK;
+	return rc;
 }
 
 static const struct {

@@ -656,3 +656,47 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	apply_unlock(&lock);
 	return rc;
 }
+
+int
+pipeline_rollback(const struct rs_config *c)
+{
+	struct rs_lock lock = { -1 };
+	struct rs_applied ap;
+	struct rs_err err;
+	unsigned long from;
+	int rc;
+
+	if (apply_lock(c, &lock, &err) < 0)
+		return pipeline_fail(&err);
+	if ((rc = apply_rollback(c, &ap, &from, &err)) == 0 || from != 0) {
+		if (apply_hold(c, from, ap.generation, &err) < 0)
+			rc = -1;
+		printf("rolled back %s from generation %lu to generation %lu"
+		    "%s; syncs are held until relaysync resume\n",
+		    c->postfix.map_dir, from, ap.generation, ap.reloaded ?
+		    "; Postfix reloaded" : rc == 0 ? "; Postfix not running "
+		    "or reload off" : "");
+		rs_log(RS_LOG_INFO, "rolled back to generation %lu (was %lu); "
+		    "syncs held until relaysync resume", ap.generation, from);
+	}
+	apply_unlock(&lock);
+	return rc < 0 ? pipeline_fail(&err) : RS_EX_OK;
+}
+
+int
+pipeline_unhold(const struct rs_config *c)
+{
+	struct rs_hold h;
+	struct rs_err err;
+	int rc = 0, was;
+
+	if ((was = apply_held(c, &h)) && (rc = apply_resume(c, &err)) == 0)
+		rs_log(RS_LOG_INFO, "syncs resumed (held since the rollback to "
+		    "generation %lu)", h.to);
+	if (rc == 0)
+		printf(was ? "syncs resumed: the next sync makes the "
+		    "directory's tables live again (generation %lu is live "
+		    "now)\n" : "no hold: syncs were not held (generation %lu "
+		    "is live)\n", apply_generation(c));
+	return rc < 0 ? pipeline_fail(&err) : RS_EX_OK;
+}

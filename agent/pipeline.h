@@ -34,6 +34,10 @@
  *	pipeline_check() checks gateways (verify), records the passed ones
  *	in state_dir, prints the results, and returns how many failed.
  *	pipeline_fail() logs an error and returns its exit code.
+ *	pipeline_rollback() makes the previous generation live again
+ *	(apply_rollback(), under the run lock), holds syncs and says so on
+ *	standard output; pipeline_unhold() ends the hold (relaysync resume)
+ *	and says so. Both return an exit code.
  *	pipeline_held() tells (1, with the RS_EX_TEMPFAIL message naming
  *	relaysync resume in err) whether relaysync rollback holds syncs; a
  *	real sync run then changes nothing. Every real run records its
@@ -101,6 +105,8 @@ int pipeline_check(const struct rs_runopts *, const struct rs_config *,
 int pipeline_fail(const struct rs_err *);
 int pipeline_keys_cover(const struct rs_config *, const struct rs_keyring *,
     const struct rs_model *, struct rs_err *);
+int pipeline_rollback(const struct rs_config *);
+int pipeline_unhold(const struct rs_config *);
 int pipeline_held(const struct rs_config *, struct rs_err *);
 void pipeline_record_keys(const struct rs_config *,
     const struct rs_keyring *);

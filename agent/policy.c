@@ -330,20 +330,45 @@ check_credentials(struct ctx *x, struct rs_verdict *v)
 	return 0;
 }
 
+/* Does the entry's own RDN name attr? (AVAs joined by '+', escapes.) */
 static int
-is_verified(const struct rs_sendas *sa)
+rdn_names(const char *dn, const char *attr)
+{
+	size_t n = strlen(attr);
+	const char *p = dn;
+
+	while (*p && *p != ',') {
+		if (strncasecmp(p, attr, n) == 0 && p[n] == '=')
+			return 1;
+		for (; *p && *p != ',' && *p != '+'; p++)
+			if (*p == '\\' && p[1])
+				p++;
+		if (*p == '+')
+			p++;
+	}
+	return 0;
+}
+
+/*
+ * The verified flag counts only as an attribute an administrator set: an
+ * entry named by it was renamed (modrdn) to carry it, which slapd's ACLs
+ * do not check (OpenLDAP 2.5 lets the entry's writer add an RDN value).
+ */
+static int
+is_verified(const struct rs_config *c, const struct rs_sendas *sa)
 {
 	const struct rs_value *f = &sa->f[RS_F_VERIFIED];
+	const char *attr = c->mapping.attr[RS_F_VERIFIED];
 	int ok = 0;
 
 	return f->count == 1 && parse_ldap_bool(f->val, f->len, &ok) == 0 &&
-	    ok;
+	    ok && !(*attr && rdn_names(sa->dn, attr));
 }
 
 static int
 check_verified(struct ctx *x, struct rs_verdict *v)
 {
-	if (x->c->policy.require_verified && !is_verified(v->sa))
+	if (x->c->policy.require_verified && !is_verified(x->c, v->sa))
 		REJECT(v, RS_R_UNVERIFIED, "the address is not marked verified");
 	return 0;
 }
@@ -355,7 +380,7 @@ check_claims(struct ctx *x, struct rs_verdict *v)
 	uintptr_t n = (uintptr_t)strmap_get(&x->claims, v->route.address);
 	uintptr_t entries = n % CLAIM_VERIFIED, verified = n / CLAIM_VERIFIED;
 
-	if (entries <= 1 || (verified == 1 && is_verified(v->sa)))
+	if (entries <= 1 || (verified == 1 && is_verified(x->c, v->sa)))
 		return 0;
 	REJECT(v, RS_R_CONFLICT, verified == 0 ? "the address is claimed by "
 	    "more than one entry, none of them verified" : verified == 1 ?
@@ -434,7 +459,7 @@ count_claims(struct ctx *x)
 		str_lower(lc.data);
 		slot = strmap_slot(&x->claims, lc.data);
 		*slot = (void *)((uintptr_t)*slot + 1 +
-		    (is_verified(&x->m->sendas[i]) ? CLAIM_VERIFIED : 0));
+		    (is_verified(x->c, &x->m->sendas[i]) ? CLAIM_VERIFIED : 0));
 	}
 	buf_free(&lc);
 }

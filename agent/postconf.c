@@ -140,7 +140,8 @@ transport(const struct rs_config *c, const char *name, int wrapper)
 
 	buf_init(&b);
 	buf_init(&m);
-	buf_printf(&b, "%s unix - - n - - smtp", name);
+	buf_printf(&b, "%s unix - - n - - smtp -o syslog_name=postfix/%s", name,
+	    name);
 	buf_printf(&b, " -o smtp_sasl_auth_enable=yes"
 	    " -o smtp_sender_dependent_authentication=yes");
 	buf_printf(&b, " -o smtp_sasl_password_maps=%s",
@@ -348,6 +349,8 @@ check_one(const struct rs_pf_set *set, const struct rs_pf_setting *s,
 		buf_printf(&cmd, "%s/%s", set->service, s->name);
 		rc = pc_run(config_dir, "-P", "-h", cmd.data, &live, NULL);
 	}
+	if (rc == 0 && live.len == 0)
+		rc = 1;		/* postconf -M prints nothing for no service */
 	same = rc == 0 && same_words(live.data, s->value, s->kind ==
 	    RS_PF_MASTER ? " \t\r\n" : SEP);
 	if (!same)

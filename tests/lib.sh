@@ -376,6 +376,11 @@ apply_postfix_config() {
 	$RELAYSYNC --config "${1:-$T/rs.yaml}" postfix-config \
 	    --service "$SUBMIT_SERVICE" >"$T/postfix-config.out" 2>&1 ||
 	    { cat "$T/postfix-config.out"; return 1; }
+	# never the system's Postfix: every command names the private instance
+	if grep '^postconf ' "$T/postfix-config.out" | grep -vq "^postconf -c '$POSTFIX_DIR' "; then
+		echo "postfix-config does not name $POSTFIX_DIR; not applied" >&2
+		return 1
+	fi
 	grep '^postconf ' "$T/postfix-config.out" | sh
 }
 
