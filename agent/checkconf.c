@@ -190,15 +190,18 @@ check_ldap(struct checks *k, const struct rs_keyring *keys)
 		finding_err(k, "", &err);
 		fprintf(k->fp, "ldap: the other LDAP checks are skipped (ldap.uri "
 		    "%s, %s)\n", c->ldap.uri, where(c, "ldap.uri", &b));
-	}
-	else if (fprintf(k->fp, "ldap: connected to %s and bound%s%s: ok\n",
-	    c->ldap.uri, *c->ldap.bind_dn ? " as " : " anonymously",
-	    c->ldap.bind_dn) > 0 && source_base_exists(src, &err) < 0)
-		finding_err(k, "", &err);
-	else {
-		fprintf(k->fp, "ldap.base_dn: %s exists: ok\n", c->ldap.base_dn);
-		check_schema(k, src);
-		check_entries(k, src, keys);
+	} else {
+		fprintf(k->fp, "ldap: connected to %s and bound%s%s: ok\n",
+		    c->ldap.uri, *c->ldap.bind_dn ? " as " : " anonymously",
+		    c->ldap.bind_dn);
+		if (source_base_exists(src, &err) < 0)
+			finding_err(k, "", &err);
+		else {
+			fprintf(k->fp, "ldap.base_dn: %s exists: ok\n",
+			    c->ldap.base_dn);
+			check_schema(k, src);
+			check_entries(k, src, keys);
+		}
 	}
 	source_close(src);
 	buf_free(&b);

@@ -195,10 +195,13 @@ show_text(struct view *v, FILE *fp)
 		rejected_text(v, fp, 0);
 		fputc('\n', fp);
 	}
+	buf_reset(&a);
+	if (v->prev)
+		buf_printf(&a, "%lu", v->prev);
 	if (v->live)
 		fprintf(fp, "live generation:  %lu in %s.generations (kept for "
-		    "rollback: %s%.0lu)\n", v->live, v->c->postfix.map_dir,
-		    v->prev ? "" : "none", v->prev);
+		    "rollback: %s)\n", v->live, v->c->postfix.map_dir,
+		    v->prev ? buf_str(&a) : "none");
 	else
 		fprintf(fp, "live generation:  none (%s is not relaysync's "
 		    "link yet)\n", v->c->postfix.map_dir);
