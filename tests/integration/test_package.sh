@@ -45,7 +45,7 @@ ldap_load "$TOP/tests/fixtures/directory.ldif" || exit 1
 RELAY_PORT=$(free_port)
 start_postfix
 MAPPING=/usr/share/relaysync/mappings/openldap.yaml write_config "$T/rs.yaml"
-apply_postfix_config "$T/rs.yaml"
+RELAYSYNC=/usr/sbin/relaysync apply_postfix_config "$T/rs.yaml"
 RELAYSYNC=/usr/sbin/relaysync rs --config "$T/rs.yaml" check-config --service "$SUBMIT_SERVICE"
 expect_eq "the installed relaysync passes check-config against the test slapd and Postfix" 0 "$RC"
 expect_grep "and binds" 'ldap: connected to .* and bound as cn=relaysync' "$T/out"
