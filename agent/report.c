@@ -54,6 +54,18 @@ text_change(FILE *fp, const struct rs_change *c)
 }
 
 static void
+text_read(FILE *fp, const struct rs_how *h)
+{
+	if (h == NULL)
+		return;
+	if (h->incremental)
+		fprintf(fp, "read: incremental, %zu changed and %zu deleted "
+		    "entries since the last run\n", h->changed, h->deleted);
+	else
+		fprintf(fp, "read: full (%s: %s)\n", h->reason, h->detail);
+}
+
+static void
 report_text(FILE *fp, const struct rs_run *r)
 {
 	const struct rs_decision *d = r->d;
@@ -73,6 +85,7 @@ report_text(FILE *fp, const struct rs_run *r)
 		    d->v[i].detail, printable(&o, d->v[i].owner_dn,
 		    strlen(d->v[i].owner_dn)));
 	}
+	text_read(fp, r->how);
 	fprintf(fp, "summary: %zu added, %zu changed, %zu removed, %zu "
 	    "rejected; %zu routes%s%s\n", p->added, p->changed, p->removed,
 	    count_rejected(d), d->nroutes,
@@ -215,6 +228,21 @@ json_rejected(FILE *fp, const struct rs_decision *d)
 }
 
 static void
+json_read(FILE *fp, const struct rs_how *h)
+{
+	if (h == NULL)
+		return;
+	json_kv(fp, "read", h->incremental ? "incremental" : "full", 1);
+	if (h->incremental)
+		fprintf(fp, "\"read_changed\":%zu,\"read_deleted\":%zu,",
+		    h->changed, h->deleted);
+	else {
+		json_kv(fp, "read_reason", h->reason, 1);
+		json_kv(fp, "read_detail", h->detail, 1);
+	}
+}
+
+static void
 report_json(FILE *fp, const struct rs_run *r)
 {
 	const struct rs_plan *p = r->p;
@@ -226,6 +254,7 @@ report_json(FILE *fp, const struct rs_run *r)
 	    p->refused ? "true" : "false");
 	json_kv(fp, "refusal", p->refused ? p->refusal : NULL, 1);
 	json_kv(fp, "error", r->error, 1);
+	json_read(fp, r->how);
 	fprintf(fp, "\"summary\":{\"added\":%zu,\"changed\":%zu,\"removed\":%zu,"
 	    "\"rejected\":%zu,\"routes\":%zu},", p->added, p->changed,
 	    p->removed, count_rejected(r->d), r->d->nroutes);

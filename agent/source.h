@@ -67,6 +67,8 @@ int source_load(struct rs_source *, struct rs_model *, struct rs_err *);
 void source_close(struct rs_source *);
 int source_fetch(struct rs_source *, const struct rs_reads *,
     struct rs_model *, struct rs_err *);
+int source_sync_offered(const struct rs_source *);
+const char *source_sync_reason(const struct rs_source *);
 int source_cookie(struct rs_source *, struct buf *, struct rs_err *);
 int source_changes(struct rs_source *, const struct buf *,
     struct rs_changes *, struct buf *, struct rs_err *);

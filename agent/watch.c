@@ -163,9 +163,9 @@ lock_run(struct watcher *w, struct rs_lock *lock)
 	return 0;
 }
 
-/* Decide and apply the model as it is now. */
+/* Decide and apply the model as it is now (how: what was read). */
 static void
-apply_model(struct watcher *w)
+apply_model(struct watcher *w, const struct rs_how *how)
 {
 	struct rs_lock lock = { -1 };
 	struct rs_decision d;
@@ -178,7 +178,7 @@ apply_model(struct watcher *w)
 	if (pipeline_decide(&w->c, &w->keys, &w->m, &d, &err) < 0)
 		pipeline_fail(&err);
 	else
-		(void)pipeline_apply(&w->ro, &w->c, &w->m, &d, NULL, t0);
+		(void)pipeline_apply(&w->ro, &w->c, &w->m, &d, how, NULL, t0);
 	w->unsaved = 1;
 	policy_free(&d);
 	apply_unlock(&lock);
@@ -233,21 +233,31 @@ static int
 catch_up(struct watcher *w, struct rs_source *src)
 {
 	struct rs_changes ch;
+	struct rs_how how;
 	struct rs_err err;
 	int rc;
 
 	source_watch_take(src, &ch);
 	rs_log(RS_LOG_DEBUG, "watch: %zu changed, %zu deleted entries%s",
 	    ch.n, ch.gone.count, ch.present_phase ? " (present phase)" : "");
-	rc = pipeline_merge(src, &ch, &w->m, &err);
+	memset(&how, 0, sizeof(how));
+	how.incremental = 1;
+	how.changed = ch.n;
+	how.deleted = ch.gone.count;
+	rc = pipeline_merge(src, &ch, &w->m, NULL, &err);
 	model_changes_free(&ch);
 	if (rc < 0) {
 		rs_log(RS_LOG_WARN, "watch: %s; the installed tables stay as "
-		    "they are", err.msg);
+		    "they are%s", err.msg, err.code == RS_EX_TEMPFAIL ?
+		    "; reading everything again" : "");
+		if (err.code == RS_EX_TEMPFAIL) {
+			drop_model(w);
+			w->read_all = 1;
+		}
 		return -1;
 	}
 	source_watch_cookie(src, &w->snap.cookie);
-	apply_model(w);
+	apply_model(w, &how);
 	return 0;
 }
 
