@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "secret.h"
 #include "source.h"
@@ -110,7 +111,7 @@ tls_name_hint(const struct rs_config *c, char *hint, size_t len)
 	LDAPURLDesc *url = NULL;
 	X509 *x = NULL;
 	LDAP *ld = NULL;
-	char subject[256] = "";
+	char subject[256] = "", name[256];
 
 	*hint = '\0';
 	if (ldap_url_parse(c->ldap.uri, &url) != LDAP_SUCCESS ||
@@ -126,17 +127,21 @@ tls_name_hint(const struct rs_config *c, char *hint, size_t len)
 	    (p = (const unsigned char *)der.bv_val) == NULL ||
 	    (x = d2i_X509(NULL, &p, (long)der.bv_len)) == NULL)
 		goto out;
-	if (X509_check_host(x, url->lud_host, 0, 0, NULL) != 1 &&
-	    X509_check_ip_asc(x, url->lud_host, 0) != 1) {
+	if (strcasecmp(url->lud_host, "localhost") != 0 ||
+	    gethostname(name, sizeof(name)) < 0)	/* libldap's choice */
+		snprintf(name, sizeof(name), "%s", url->lud_host);
+	if (X509_check_host(x, name, 0, 0, NULL) != 1 &&
+	    X509_check_ip_asc(x, name, 0) != 1) {
 		X509_NAME_oneline(X509_get_subject_name(x), subject,
 		    sizeof(subject));
 		snprintf(hint, len, "; the server's certificate (%s) does not "
-		    "name %s, the host in ldap.uri, and libldap checks the "
-		    "name: write ldap.uri with a name the certificate holds "
-		    "(389-ds' self-signed certificate holds the "
-		    "full_machine_name given to dscreate), or give the server "
-		    "a certificate for %s", subject, url->lud_host,
-		    url->lud_host);
+		    "name %s, %s, and libldap checks the name: write ldap.uri "
+		    "with a name the certificate holds (389-ds' self-signed "
+		    "certificate holds the full_machine_name given to "
+		    "dscreate), or give the server a certificate for %s",
+		    subject, name, strcmp(name, url->lud_host) == 0 ?
+		    "the host in ldap.uri" : "this machine's name, which "
+		    "libldap checks for localhost", name);
 	}
 out:
 	X509_free(x);
@@ -151,7 +156,7 @@ static int
 connect_fail(struct rs_source *s, int rc, const char *what,
     struct rs_err *err)
 {
-	char hint[768] = "", msg[1024];
+	char hint[1536] = "", msg[1792];
 
 	if (s->c->ldap.starttls || strncasecmp(s->c->ldap.uri, "ldaps:", 6)
 	    == 0)
@@ -813,6 +818,10 @@ read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
 	pg->cookie.bv_val = NULL;
 	pg->cookie.bv_len = 0;
 	pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, ctrls, NULL);
+	if (pr == NULL && s->scope == LDAP_SCOPE_BASE) {
+		ldap_controls_free(ctrls);	/* 389-ds pages no base search */
+		return 0;
+	}
 	if (pr == NULL || ldap_parse_pageresponse_control(s->ld, pr, &est,
 	    &pg->cookie) != LDAP_SUCCESS) {
 		ldap_controls_free(ctrls);

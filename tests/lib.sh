@@ -445,7 +445,8 @@ CONF
 # $DS_DIR (its own defaults.inf: no systemd, every path below $DS_DIR),
 # created in a private network namespace, then set to listen on
 # 127.0.0.1:$DS_PORT (ldap) and $DS_TLS_PORT (ldaps, dscreate's
-# self-signed certificate for "localhost", CA in $DS_CONF/ca.crt) with the
+# self-signed certificate for $DS_HOST, this machine's name, CA in
+# $DS_CONF/ca.crt) with the
 # Content Synchronization and Retro Changelog plugins on. Not started.
 init_389ds() {
 	local p
@@ -455,6 +456,7 @@ init_389ds() {
 	DS_TLS_PORT=$(free_port)
 	DS_CONF=$p/etc/dirsrv/slapd-rs
 	DS_ADMIN_DN="cn=Directory Manager"
+	DS_HOST=$(hostname -f 2>/dev/null || hostname)
 	mkdir -p "$p/share/dirsrv/inf" "$p/etc/dirsrv" "$p/lib" "$p/log" "$p/lock" "$p/tmp"
 	chmod 755 "$p" "$p/etc" "$p/etc/dirsrv" "$p/lib" "$p/log" "$p/lock"
 	chmod 1777 "$p/tmp"
@@ -478,7 +480,7 @@ init_389ds() {
 	    /usr/share/dirsrv/inf/defaults.inf >"$p/share/dirsrv/inf/defaults.inf"
 	cat >"$p/rs.inf" <<INF
 [general]
-full_machine_name = localhost
+full_machine_name = $DS_HOST
 strict_host_checking = False
 selinux = False
 start = False

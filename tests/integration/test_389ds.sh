@@ -106,17 +106,21 @@ expect_eq "a cookie from the server's future: refused, a full read, and why" "0 
     "$RC $(j 'r["read"] + " " + r["read_reason"]')"
 echo "cookie refused: $(j 'r["read_detail"]')"
 
-# dscreate's self-signed certificate names "localhost"
+# dscreate's self-signed certificate names this machine ($DS_HOST)
 sed -e "s|^  uri: .*|  uri: ldaps://127.0.0.1:$DS_TLS_PORT|" -e "s|^  ca_file: .*|  ca_file: $DS_CONF/ca.crt|" \
     "$T/inc.yaml" >"$T/tls.yaml"
 rs --config "$T/tls.yaml" sync --dry-run
 expect_eq "ldaps to 127.0.0.1: exit 69" 69 "$RC"
 expect_grep "... the error says the certificate does not name the host" \
-    "certificate \(.*CN=localhost\) does not name 127.0.0.1, the host in ldap.uri" "$T/err"
+    "certificate \(.*CN=$DS_HOST\) does not name 127.0.0.1, the host in ldap.uri" "$T/err"
 head -1 "$T/err"
-sed -i "s|^  uri: .*|  uri: ldaps://localhost:$DS_TLS_PORT|" "$T/tls.yaml"
-rs --config "$T/tls.yaml" sync --dry-run
-expect_eq "ldaps to localhost (the name in the certificate): works" 0 "$RC"
+if [ "$(getent hosts "$DS_HOST" | awk '{print $1; exit}')" = 127.0.0.1 ]; then
+	sed -i "s|^  uri: .*|  uri: ldaps://$DS_HOST:$DS_TLS_PORT|" "$T/tls.yaml"
+	rs --config "$T/tls.yaml" sync --dry-run
+	expect_eq "ldaps to $DS_HOST (the name in the certificate): works" 0 "$RC"
+else
+	echo "SKIP: $DS_HOST does not resolve to 127.0.0.1; no ldaps run by name"
+fi
 
 # the random churn: incremental against full after every step
 rs --config "$T/inc.yaml" sync --force
