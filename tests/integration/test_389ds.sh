@@ -181,7 +181,7 @@ t0=$(date +%s.%N)
 lat=
 for i in $(seq 1 250); do
 	if [ "$(postmap -q wat@partner.example "lmdb:$T/inc/relaysync/sender_relay" 2>/dev/null)" = "[smtp.watch.example]:587" ]; then
-		lat=$(echo "$(date +%s.%N) - $t0" | bc -l)
+		lat=$(python3 -c "import sys; print(round($(date +%s.%N) - $t0, 3))")
 		break
 	fi
 	sleep 0.02
