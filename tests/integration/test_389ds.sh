@@ -192,4 +192,36 @@ check "watch: the flag flip is live within 2 s (${lat:-never} s)" \
 kill -TERM "$WATCH"
 wait "$WATCH"
 expect_eq "watch: SIGTERM ends it with 0" 0 "$?"
+
+# a normal account under a size limit smaller than the directory: the
+# paged searches and the sync search (its cookie taken one entry per
+# page, its changes few) stay below it
+ds_modify <<LDIF
+dn: cn=config
+changetype: modify
+replace: nsslapd-sizelimit
+nsslapd-sizelimit: 4
+
+dn: cn=relaysync,ou=services,$BASE_DN
+changetype: modify
+delete: nsSizeLimit
+-
+delete: nsPagedSizeLimit
+LDIF
+ldapsearch -x -H "$DSH" -D "$SVC_DN" -w "$SVC_PW" -b "$BASE_DN" "(objectClass=*)" 1.1 >/dev/null 2>&1
+expect_eq "nsslapd-sizelimit 4: a plain search by the service account exceeds it" 4 "$?"
+mkdir -p "$T/lim"
+LDAP_URI=$DSH MAPPING=$TOP/mappings/389ds.yaml MAP_DIR=$T/lim/relaysync PAGE_SIZE=3 write_config "$T/lim.yaml"
+sed -i "s|^state_dir: .*|state_dir: $T/state-lim|" "$T/lim.yaml"
+rs --config "$T/lim.yaml" sync --format json
+expect_eq "nsslapd-sizelimit 4: a full read (paged, and the cookie) succeeds" "0 full" "$RC $(j 'r["read"]')"
+ds_modify <<LDIF
+dn: ou=watch,$BASE_DN
+changetype: modify
+replace: relaysyncAllowUserGateways
+relaysyncAllowUserGateways: FALSE
+LDIF
+rs --config "$T/lim.yaml" sync --format json
+expect_eq "nsslapd-sizelimit 4: the next run is incremental and removes wat's route" \
+    "0 incremental wat@partner.example" "$RC $(j 'r["read"] + " " + " ".join(x["address"] for x in r["removed"])')"
 finish
