@@ -109,7 +109,9 @@ get_model(struct watcher *w, struct rs_source *src, struct rs_err *err)
 		w->read_all = 0;
 		if (w->snap.cookie.len == 0)
 			return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: "
-			    "watch needs RFC 4533 (the syncprov overlay)",
+			    "watch needs RFC 4533 (OpenLDAP: the syncprov "
+			    "overlay; 389-ds: the Content Synchronization and "
+			    "Retro Changelog plugins)",
 			    w->c.ldap.uri);
 	}
 	snapshot_source(&w->c, w->snap.source);
