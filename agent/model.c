@@ -371,13 +371,13 @@ old_dns(const struct rs_model *m, const struct strmap *changed,
 
 /* Is this key (a UUID or a DN) new in seen? (An empty one always is.) */
 static int
-first(struct strmap *seen, const char *uuid)
+first(struct strmap *seen, const char *key)
 {
 	void **slot;
 
-	if (*uuid == '\0')
+	if (*key == '\0')
 		return 1;
-	slot = strmap_slot(seen, uuid);
+	slot = strmap_slot(seen, key);
 	if (*slot != NULL)
 		return 0;
 	*slot = (void *)1;

@@ -200,6 +200,12 @@ do_bind(struct rs_source *s, struct rs_err *err)
 	return 0;
 }
 
+static int
+bv_is(const struct berval *v, const char *s)
+{
+	return v->bv_len == strlen(s) && memcmp(v->bv_val, s, v->bv_len) == 0;
+}
+
 /* What the server offers, from its rootDSE: a server that lists no
  * supportedControl (or hides its rootDSE) is tried as if it had both. */
 static void
@@ -217,10 +223,8 @@ read_caps(struct rs_source *s)
 	    (v = ldap_get_values_len(s->ld, e, "supportedControl")) != NULL) {
 		s->caps_known = 1;
 		for (i = 0; v[i] != NULL; i++) {
-			s->has_sync |= strcmp(v[i]->bv_val,
-			    LDAP_CONTROL_SYNC) == 0;
-			s->has_paged |= strcmp(v[i]->bv_val,
-			    LDAP_CONTROL_PAGEDRESULTS) == 0;
+			s->has_sync |= bv_is(v[i], LDAP_CONTROL_SYNC);
+			s->has_paged |= bv_is(v[i], LDAP_CONTROL_PAGEDRESULTS);
 		}
 		ldap_value_free_len(v);
 	}

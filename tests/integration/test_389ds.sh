@@ -162,6 +162,13 @@ objectClass: relaysyncSendAs
 relaysyncSendAsAddress: wat@partner.example
 relaysyncSmtpHost: smtp.watch.example
 relaysyncVerified: TRUE
+
+dn: relaysyncSendAsAddress=wat2@partner.example,uid=wat,ou=watch,$BASE_DN
+changetype: add
+objectClass: relaysyncSendAs
+relaysyncSendAsAddress: wat2@partner.example
+relaysyncSmtpHost: smtp.watch.example
+relaysyncVerified: TRUE
 LDIF
 "$RELAYSYNC" --config "$T/inc.yaml" --verbose watch >"$T/watch.out" 2>"$T/watch.err" &
 WATCH=$!
@@ -189,6 +196,18 @@ done
 echo "watch latency (ldapmodify returned -> postmap -q shows the route): ${lat:-none} s"
 check "watch: the flag flip is live within 2 s (${lat:-never} s)" \
     python3 -c "import sys; sys.exit(0 if '$lat' and float('$lat') <= 2 else 1)"
+ds_modify <<LDIF
+dn: relaysyncSendAsAddress=wat@partner.example,uid=wat,ou=watch,$BASE_DN
+changetype: delete
+LDIF
+for i in $(seq 1 100); do
+	[ -z "$(postmap -q wat@partner.example "lmdb:$T/inc/relaysync/sender_relay" 2>/dev/null)" ] && break
+	sleep 0.02
+done
+expect_eq "watch: a deleted send-as entry (a persist-phase delete, by nsUniqueId): its route is gone" "" \
+    "$(postmap -q wat@partner.example "lmdb:$T/inc/relaysync/sender_relay" 2>/dev/null)"
+expect_eq "watch: ... and the other route of the same user stays" "[smtp.watch.example]:587" \
+    "$(postmap -q wat2@partner.example "lmdb:$T/inc/relaysync/sender_relay" 2>/dev/null)"
 kill -TERM "$WATCH"
 wait "$WATCH"
 expect_eq "watch: SIGTERM ends it with 0" 0 "$?"
@@ -216,12 +235,14 @@ sed -i "s|^state_dir: .*|state_dir: $T/state-lim|" "$T/lim.yaml"
 rs --config "$T/lim.yaml" sync --format json
 expect_eq "nsslapd-sizelimit 4: a full read (paged, and the cookie) succeeds" "0 full" "$RC $(j 'r["read"]')"
 ds_modify <<LDIF
-dn: ou=watch,$BASE_DN
-changetype: modify
-replace: relaysyncAllowUserGateways
-relaysyncAllowUserGateways: FALSE
+dn: relaysyncSendAsAddress=lim@partner.example,uid=wat,ou=watch,$BASE_DN
+changetype: add
+objectClass: relaysyncSendAs
+relaysyncSendAsAddress: lim@partner.example
+relaysyncSmtpHost: smtp.lim.example
+relaysyncVerified: TRUE
 LDIF
 rs --config "$T/lim.yaml" sync --format json
-expect_eq "nsslapd-sizelimit 4: the next run is incremental and removes wat's route" \
-    "0 incremental wat@partner.example" "$RC $(j 'r["read"] + " " + " ".join(x["address"] for x in r["removed"])')"
+expect_eq "nsslapd-sizelimit 4: the next run is incremental and adds the new route" \
+    "0 incremental lim@partner.example" "$RC $(j 'r["read"] + " " + " ".join(x["address"] for x in r["added"])')"
 finish
