@@ -404,6 +404,13 @@ report_metrics(struct buf *b, const struct rs_run *r, int code, double secs)
 	metric(b, "last_run_exit_code", "The exit code of the last sync run.",
 	    "gauge");
 	buf_printf(b, "relaysync_last_run_exit_code %d\n", code);
+	if (r && r->how) {
+		metric(b, "last_run_incremental", "1 if the last sync run read "
+		    "only what changed (RFC 4533), 0 if it read everything.",
+		    "gauge");
+		buf_printf(b, "relaysync_last_run_incremental %d\n",
+		    r->how->incremental);
+	}
 	if (r)
 		metrics_decision(b, r);
 }

@@ -22,7 +22,7 @@
  *	could decide anything.
  *	report_metrics() renders the Prometheus text format for node
  *	exporter's textfile collector: last run success, end time, duration
- *	and exit code, routes by kind, rejections by reason code, changes
+ *	and exit code, whether it read incrementally, routes by kind, rejections by reason code, changes
  *	applied; run is NULL when the run failed before deciding.
  *
  * Diagnostics
