@@ -47,6 +47,44 @@ check "the fixture loads (schema in use)" [ $? -eq 0 ]
 ldapmodify -x -H "$DSH" -D "$DS_ADMIN_DN" -w "$ADMIN_PW" -f "$TOP/schema/relaysync-aci.ldif" \
     >"$T/aci.log" 2>&1
 check "schema/relaysync-aci.ldif applies unmodified" [ $? -eq 0 ]
+# what the example ACI lets a user do below their own entry
+ANN="uid=ann,ou=people,$BASE_DN"
+as_ann() { "$@" -x -H "$DSH" -D "$ANN" -w ann-login-389 >>"$T/ann.log" 2>&1; }
+as_ann ldapadd <<LDIF
+dn: relaysyncSendAsAddress=own@partner.example,$ANN
+objectClass: relaysyncSendAs
+relaysyncSendAsAddress: own@partner.example
+relaysyncSmtpPassword: own-gw-SECRET-389
+LDIF
+expect_eq "ACI: a user adds a send-as entry below their own entry" 0 "$?"
+as_ann ldapadd <<LDIF
+dn: relaysyncSendAsAddress=own2@partner.example,$ANN
+objectClass: relaysyncSendAs
+relaysyncSendAsAddress: own2@partner.example
+relaysyncVerified: TRUE
+LDIF
+expect_eq "ACI: ... but not one marked verified" 50 "$?"
+as_ann ldapmodify <<LDIF
+dn: relaysyncSendAsAddress=own@partner.example,$ANN
+changetype: modify
+replace: relaysyncVerified
+relaysyncVerified: TRUE
+LDIF
+expect_eq "ACI: ... nor mark it verified later" 50 "$?"
+as_ann ldapadd <<LDIF
+dn: relaysyncSendAsAddress=x@partner.example,uid=eve,ou=people,$BASE_DN
+objectClass: relaysyncSendAs
+relaysyncSendAsAddress: x@partner.example
+LDIF
+expect_eq "ACI: ... nor add one below another user" 50 "$?"
+expect_eq "ACI: the user cannot read back the gateway password" "" \
+    "$(ldapsearch -x -LLL -H "$DSH" -D "$ANN" -w ann-login-389 -b "relaysyncSendAsAddress=own@partner.example,$ANN" \
+    -s base relaysyncSmtpPassword | grep -i '^relaysyncSmtpPassword')"
+expect_eq "ACI: ... which the service account reads" 1 \
+    "$(ldapsearch -x -LLL -H "$DSH" -D "$SVC_DN" -w "$SVC_PW" -b "relaysyncSendAsAddress=own@partner.example,$ANN" \
+    -s base relaysyncSmtpPassword | grep -ci '^relaysyncSmtpPassword')"
+as_ann ldapdelete "relaysyncSendAsAddress=own@partner.example,$ANN"
+expect_eq "ACI: ... and deletes their own send-as entry" 0 "$?"
 dsidm -D "$DS_ADMIN_DN" -w "$ADMIN_PW" "$DSH" -b "$BASE_DN" role lock \
     "cn=interns,ou=people,$BASE_DN" >"$T/dsidm.log" 2>&1
 check "dsidm role lock: the interns role is locked" [ $? -eq 0 ]
