@@ -25,7 +25,7 @@ LIBS      = -lldap -llber -lyaml -lcrypto -lcurl
 SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
-MODULES   = util config model validate secret source policy render snapshot plan \
+MODULES   = util config model validate secret source policy render postconf snapshot plan \
             report verify notify apply explain pipeline watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
@@ -44,7 +44,7 @@ FUZZFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror -g -O
 DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
                libyaml-dev libcurl4-openssl-dev libcmocka-dev slapd ldap-utils \
                postfix postfix-lmdb postfix-cdb libsasl2-modules sasl2-bin \
-               python3 python3-aiosmtpd openssl strace valgrind clang \
+               python3 python3-aiosmtpd python3-cryptography openssl strace valgrind clang \
                libclang-rt-14-dev mandoc debhelper dpkg-dev fakeroot systemd \
                time 389-ds-base iproute2 util-linux
 

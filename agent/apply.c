@@ -602,7 +602,7 @@ write_table(const struct site *s, const char *dir, int i,
 		buf_str(&path);
 	}
 	rc = write_file(path.data, &t->t[i], rs_table_private[i] ? 0600 :
-	    0644, err);
+	    0640, err);
 	if (rc == 0 && patch_index(s, dir, i, t) < 0)
 		rc = postmap(s, path.data, &t->t[i], err);
 	buf_free(&path);
@@ -623,7 +623,7 @@ write_generation(const struct site *s, const char *dir,
 	    NULL) < 0) {
 		buf_printf(&path, "%s/%s", dir, RS_OWNERS_FILE);
 		unlink(path.data);
-		rc = write_file(path.data, &t->owners, 0644, err);
+		rc = write_file(path.data, &t->owners, 0640, err);
 	}
 	if (rc == 0 && fsync_path(dir, O_RDONLY | O_DIRECTORY) < 0)
 		rc = sys_err(err, "cannot fsync", dir);

@@ -22,7 +22,9 @@ const char *const rs_field_names[RS_F_COUNT] = {
 	"verified"
 };
 
-enum ytype { Y_STR, Y_BOOL, Y_LONG, Y_STRLIST, Y_MAP };
+enum ytype { Y_STR, Y_BOOL, Y_LONG, Y_STRLIST, Y_NAMES, Y_MAP };
+
+/* Y_NAMES: one string, or a list of them. */
 
 struct yfield {
 	const char *key;
@@ -65,6 +67,7 @@ static const struct yfield policy_fields[] = {
 	{ "internal_domains", Y_STRLIST, offsetof(C, policy.internal_domains),
 	    NULL, 0, 0, 0 },
 	BOOL(C, policy.require_verified), BOOL(C, policy.allow_insecure),
+	BOOL(C, policy.allow_private_gateways),
 	BOOL(C, policy.require_gateway_check),
 	LONG(C, policy.max_removals, 0, 100000000),
 	END
@@ -116,6 +119,8 @@ static const struct yfield map_user_fields[] = {
 	    0 },
 	{ "disabled_filter", Y_STR, offsetof(M, user_disabled_filter), NULL,
 	    0, 0, 0 },
+	{ "login_attribute", Y_NAMES, offsetof(M, login_attrs), NULL, 0, 0,
+	    0 },
 	END
 };
 
@@ -247,6 +252,32 @@ set_long(struct yctx *y, yaml_node_t *n, const struct yfield *f,
 	return 0;
 }
 
+static void
+free_list(char ***dst, size_t *count)
+{
+	size_t i;
+
+	for (i = 0; i < *count; i++)
+		free((*dst)[i]);
+	free(*dst);
+	*dst = NULL;
+	*count = 0;
+}
+
+/* A single string where a list of names may stand: a list of one. */
+static int
+set_one_name(struct yctx *y, yaml_node_t *n, const char *key, char ***dst,
+    size_t *count)
+{
+	if (scalar_is_null(n))
+		return yerr(y, n, key, "expected a name or a list of names");
+	free_list(dst, count);
+	*dst = xcalloc(1, sizeof(char *));
+	(*dst)[0] = xstrdup((const char *)n->data.scalar.value);
+	*count = 1;
+	return 0;
+}
+
 static int
 set_list(struct yctx *y, yaml_node_t *n, const char *key, char ***dst,
     size_t *count)
@@ -258,9 +289,7 @@ set_list(struct yctx *y, yaml_node_t *n, const char *key, char ***dst,
 	if (n->type != YAML_SEQUENCE_NODE)
 		return yerr(y, n, key,
 		    "expected a list, for example [example.com]");
-	for (i = 0; i < *count; i++)
-		free((*dst)[i]);
-	free(*dst);
+	free_list(dst, count);
 	*count = (size_t)(n->data.sequence.items.top -
 	    n->data.sequence.items.start);
 	*dst = xcalloc(*count ? *count : 1, sizeof(char *));
@@ -291,6 +320,11 @@ load_value(struct yctx *y, yaml_node_t *n, const struct yfield *f,
 		return set_bool(y, n, key, (int *)(void *)p);
 	case Y_LONG:
 		return set_long(y, n, f, key, (long *)(void *)p);
+	case Y_NAMES:
+		if (n->type == YAML_SCALAR_NODE)
+			return set_one_name(y, n, key, (char ***)(void *)p,
+			    (size_t *)(void *)(p + sizeof(char **)));
+		/* FALLTHROUGH */
 	case Y_STRLIST:		/* the count follows the array pointer */
 		return set_list(y, n, key, (char ***)(void *)p,
 		    (size_t *)(void *)(p + sizeof(char **)));
@@ -478,6 +512,11 @@ mapping_check(struct yctx *y, const struct rs_mapping *m)
 		    "name; use the attribute whose value the server sends as "
 		    "the RFC 4533 sync UUID: entryUUID (OpenLDAP) or "
 		    "nsUniqueId (389 Directory Server)", m->uuid_attr);
+	if (m->n_login_attrs == 0)
+		return key_err(y, "users.login_attribute", "%s", "an empty list "
+		    "leaves every owner without a login name; name the "
+		    "attribute(s) holding the users' SASL login names, for "
+		    "example uid");
 	if (check_filter(y, "policy.filter", m->policy_filter) < 0 ||
 	    check_filter(y, "users.filter", m->user_filter) < 0 ||
 	    check_filter(y, "users.disabled_filter",
@@ -499,6 +538,9 @@ mapping_defaults(struct rs_mapping *m)
 	m->user_disabled_filter = xstrdup("");
 	m->sendas_layout = xstrdup("child");
 	m->sendas_filter = xstrdup("");
+	m->login_attrs = xcalloc(1, sizeof(char *));
+	m->login_attrs[0] = xstrdup("uid");
+	m->n_login_attrs = 1;
 	for (i = 0; i < RS_F_COUNT; i++)
 		m->attr[i] = xstrdup("");
 }
@@ -534,6 +576,7 @@ mapping_free(struct rs_mapping *m)
 	free(m->user_disabled_filter);
 	free(m->sendas_layout);
 	free(m->sendas_filter);
+	free_list(&m->login_attrs, &m->n_login_attrs);
 	for (i = 0; i < RS_F_COUNT; i++)
 		free(m->attr[i]);
 	memset(m, 0, sizeof(*m));
@@ -551,6 +594,7 @@ config_defaults(struct rs_config *c)
 	c->ldap.page_size = 500;
 	c->mapping_path = xstrdup("/usr/share/relaysync/mappings/openldap.yaml");
 	c->policy.max_removals = 500;
+	c->policy.require_verified = 1;
 	c->postfix.map_dir = xstrdup("/etc/postfix/relaysync");
 	c->postfix.map_type = xstrdup("lmdb");
 	c->postfix.config_dir = xstrdup("/etc/postfix");
@@ -729,8 +773,10 @@ yn(int b)
 void
 config_print(const struct rs_config *c, FILE *fp)
 {
+	struct buf url;
 	size_t i;
 
+	buf_init(&url);
 	fprintf(fp, "config: %s\nldap:\n  uri: %s\n  starttls: %s\n"
 	    "  allow_plaintext: %s\n  bind_dn: %s\n  bind_password_file: %s\n"
 	    "  sasl_mech: %s\n  base_dn: %s\n  ca_file: %s\n  timeout: %ld\n"
@@ -745,19 +791,22 @@ config_print(const struct rs_config *c, FILE *fp)
 		fprintf(fp, "%s%s", i ? ", " : "",
 		    c->policy.internal_domains[i]);
 	fprintf(fp, "]\n  require_verified: %s\n  allow_insecure: %s\n"
-	    "  require_gateway_check: %s\n"
+	    "  allow_private_gateways: %s\n  require_gateway_check: %s\n"
 	    "  max_removals: %ld\npostfix:\n  map_dir: %s\n  map_type: %s\n"
 	    "  config_dir: %s\n  tls_level: %s\n  tls_ca_file: %s\n"
 	    "  reload: %s\nsecrets:\n  key_file: %s\nstate_dir: %s\n"
 	    "full_every: %ld\nmetrics_file: %s\nnotify:\n  webhook_url: %s\n"
 	    "watch:\n  window_ms: %ld\n  max_backoff: %ld\n",
 	    yn(c->policy.require_verified), yn(c->policy.allow_insecure),
+	    yn(c->policy.allow_private_gateways),
 	    yn(c->policy.require_gateway_check), c->policy.max_removals,
 	    c->postfix.map_dir, c->postfix.map_type,
 	    c->postfix.config_dir, c->postfix.tls_level,
 	    c->postfix.tls_ca_file, yn(c->postfix.reload),
 	    c->secrets.key_file, c->state_dir, c->full_every, c->metrics_file,
-	    c->notify.webhook_url, c->watch.window_ms, c->watch.max_backoff);
+	    *c->notify.webhook_url ? url_redact(&url, c->notify.webhook_url) :
+	    "", c->watch.window_ms, c->watch.max_backoff);
+	buf_free(&url);
 }
 
 const char *

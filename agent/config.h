@@ -47,6 +47,8 @@ struct rs_mapping {
 	char *user_filter;
 	char *user_mail_attr;
 	char *user_disabled_filter;
+	char **login_attrs;	/* the owner's login names (SASL) */
+	size_t n_login_attrs;	/* follows login_attrs (Y_NAMES) */
 	char *sendas_layout;	/* "child" or "attribute" */
 	char *sendas_filter;
 	char *attr[RS_F_COUNT];
@@ -73,6 +75,7 @@ struct rs_config {
 		size_t n_internal_domains;
 		int require_verified;
 		int allow_insecure;
+		int allow_private_gateways;
 		int require_gateway_check;
 		long max_removals;
 	} policy;

@@ -22,6 +22,7 @@
 #include "pipeline.h"
 #include "plan.h"
 #include "policy.h"
+#include "postconf.h"
 #include "render.h"
 #include "report.h"
 #include "secret.h"
@@ -36,12 +37,13 @@
 #define DEFAULT_CONFIG "/etc/relaysync/relaysync.yaml"
 
 enum { O_DRY = 1, O_FORMAT = 2, O_FORCE = 4, O_FULL = 8, O_VERIFY = 16,
-	O_TIMEOUT = 32, O_PARALLEL = 64 };
+	O_TIMEOUT = 32, O_PARALLEL = 64, O_SERVICE = 128 };
 
 struct opts {
 	const char *config;
 	const char *command;
 	const char *arg;	/* ADDRESS or DN, for verify and explain */
+	const char *service;	/* --service NAME/TYPE */
 	int given;		/* O_* options on the command line */
 	struct rs_runopts run;
 };
@@ -60,11 +62,20 @@ static const char usage_text[] =
     "user\n"
     "  watch [--force]  stay connected and apply each directory change "
     "within a second\n"
-    "  check-config     validate configuration and mapping, test the "
-    "LDAP bind\n"
-    "  postfix-config   print the main.cf and master.cf settings to add\n"
-    "  encrypt-secret   read a password on standard input, print its "
+    "  check-config [--service NAME/TYPE]\n"
+    "                   validate configuration and mapping, test the "
+    "LDAP bind,\n"
+    "                   compare the live Postfix configuration with "
+    "postfix-config\n"
+    "  postfix-config [--service NAME/TYPE]\n"
+    "                   print the Postfix settings to apply, as postconf "
+    "commands\n"
+    "                   (the service where users authenticate: default "
+    "submission/inet)\n"
+    "  encrypt-secret ADDRESS\n"
+    "                   read a password on standard input, print its "
     "{AES256-GCM} value\n"
+    "                   for the send-as entry of ADDRESS (bound to it)\n"
     "options: --config FILE (default " DEFAULT_CONFIG "), --verbose, "
     "--quiet,\n         --version, --help\n"
     "exit: 0 ok, 2 dry run with changes, 1 failure, 64 usage, 69 directory "
@@ -115,9 +126,8 @@ load_decision(const struct opts *o, int gated, struct rs_config *c,
 		return rc;
 	if (pipeline_read(c, m, &err) < 0)
 		return fail(&err);
-	if (!gated)
-		pipeline_candidates(c, k, m, d);
-	else if (pipeline_decide(c, k, m, d, &err) < 0)
+	if ((gated ? pipeline_decide(c, k, m, d, &err) :
+	    pipeline_candidates(c, k, m, d, &err)) < 0)
 		return fail(&err);
 	return 0;
 }
@@ -201,6 +211,24 @@ cmd_watch(const struct opts *o)
 	return watch_run(o->config, &o->run);
 }
 
+/* The live Postfix configuration against postfix-config: the number of
+ * findings (each printed with its fix), or -1. */
+static int
+check_postfix(const struct rs_config *c, const char *service,
+    struct rs_err *err)
+{
+	struct rs_pf_set set;
+	int n;
+
+	if ((n = postconf_prescribe(c, service, &set, err)) == 0 &&
+	    (n = postconf_check(&set, c->postfix.config_dir, stdout)) == 0)
+		printf("postfix: %s holds what relaysync postfix-config "
+		    "prescribes for %s: ok\n", c->postfix.config_dir,
+		    set.service);
+	postconf_set_free(&set);
+	return n;
+}
+
 static int
 cmd_check_config(const struct opts *o)
 {
@@ -227,63 +255,29 @@ cmd_check_config(const struct opts *o)
 		printf("ldap: connected to %s and bound%s%s: ok\n", c.ldap.uri,
 		    *c.ldap.bind_dn ? " as " : " anonymously",
 		    c.ldap.bind_dn);
+	if (rc == 0 && (rc = check_postfix(&c, o->service, &err)) > 0)
+		rc = RS_EX_FAIL;
 	config_free(&c);
-	return rc < 0 ? fail(&err) : RS_EX_OK;
-}
-
-static void
-print_postfix_config(const struct rs_config *c)
-{
-	struct buf b;
-
-	buf_init(&b);
-	printf("# main.cf (for example with postconf -e):\n");
-	printf("sender_dependent_relayhost_maps = %s\n",
-	    config_map_path(c, "sender_relay", &b));
-	printf("sender_dependent_default_transport_maps = %s\n",
-	    config_map_path(c, "sender_transport", &b));
-	printf("smtp_sender_dependent_authentication = yes\n"
-	    "smtp_sasl_auth_enable = yes\n");
-	printf("smtp_sasl_password_maps = %s\n",
-	    config_map_path(c, "sasl_passwd", &b));
-	printf("smtp_sasl_security_options = noanonymous\n"
-	    "smtp_sasl_tls_security_options = noanonymous\n");
-	printf("smtp_tls_policy_maps = %s\n",
-	    config_map_path(c, "tls_policy", &b));
-	printf("smtp_tls_CAfile = %s\n\n", c->postfix.tls_ca_file);
-	printf("# master.cf: the transport for implicit-TLS (port 465) "
-	    "gateways:\n"
-	    RS_SMTPS_TRANSPORT " unix  -       -       n       -       -       "
-	    "smtp\n  -o smtp_tls_wrappermode=yes\n"
-	    "  -o smtp_tls_security_level=encrypt\n\n");
-	printf("# Notes:\n"
-	    "# - Recipients in relay_domains are delivered with relay_transport,"
-	    " and\n#   transport_maps entries win too: both overrule the "
-	    "sender-dependent\n#   tables, so such mail never uses a per-user "
-	    "gateway.\n"
-	    "# - Keep gateway logins away from those destinations: add\n"
-	    "#   \"-o smtp_sender_dependent_authentication=no\" to the relay "
-	    "service\n#   in master.cf.\n"
-	    "# - If the default relayhost needs a login, list its table after "
-	    "relaysync's:\n#   smtp_sasl_password_maps = %s, "
-	    "hash:/etc/postfix/sasl_passwd\n",
-	    config_map_path(c, "sasl_passwd", &b));
-	buf_free(&b);
+	return rc < 0 ? fail(&err) : rc;
 }
 
 static int
 cmd_postfix_config(const struct opts *o)
 {
+	struct rs_pf_set set;
 	struct rs_config c;
 	struct rs_err err;
+	int rc;
 
 	if (config_load(o->config, &c, &err) < 0) {
 		config_free(&c);
 		return fail(&err);
 	}
-	print_postfix_config(&c);
+	if ((rc = postconf_prescribe(&c, o->service, &set, &err)) == 0)
+		postconf_print(&set, c.postfix.config_dir, stdout);
+	postconf_set_free(&set);
 	config_free(&c);
-	return RS_EX_OK;
+	return rc < 0 ? fail(&err) : RS_EX_OK;
 }
 
 static int
@@ -292,12 +286,12 @@ read_password(struct buf *pw)
 	struct termios old, quiet;
 	int tty = isatty(0), c;
 
-	if (tty) {
-		fputs("Password: ", stderr);
+	if (tty) {	/* echo off first: TCSAFLUSH drops what was typed */
 		tcgetattr(0, &old);
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(0, TCSAFLUSH, &quiet);
+		fputs("Password: ", stderr);
 	}
 	while ((c = getchar()) != EOF && c != '\n')
 		buf_addc(pw, (char)c);
@@ -327,12 +321,16 @@ cmd_encrypt_secret(const struct opts *o)
 		config_free(&c);
 		return fail(&err);
 	}
-	if (read_password(&pw) < 0)
+	if (valid_address(o->arg, strlen(o->arg), &why) < 0)
+		rs_err_set(&err, RS_EX_USAGE, "%s: %s; give the send-as address "
+		    "the password is for", o->arg, why);
+	else if (read_password(&pw) < 0)
 		rs_err_set(&err, RS_EX_USAGE, "no password on standard input");
 	else if (valid_password(pw.data, pw.len, &why) < 0)
 		rs_err_set(&err, RS_EX_USAGE, "%s", why);
 	else
-		rc = secret_encrypt(&keys, pw.data, pw.len, &out, &err);
+		rc = secret_encrypt(&keys, o->arg, pw.data, pw.len, &out,
+		    &err);
 	if (rc == 0)
 		printf("%s\n", out.data);
 	buf_wipe(&pw);
@@ -353,9 +351,9 @@ static const struct {
 	{ "verify", cmd_verify, O_FORMAT | O_TIMEOUT | O_PARALLEL, 1 },
 	{ "explain", cmd_explain, O_FORMAT, 2 },
 	{ "watch", cmd_watch, O_FORCE, 0 },
-	{ "check-config", cmd_check_config, 0, 0 },
-	{ "postfix-config", cmd_postfix_config, 0, 0 },
-	{ "encrypt-secret", cmd_encrypt_secret, 0, 0 },
+	{ "check-config", cmd_check_config, O_SERVICE, 0 },
+	{ "postfix-config", cmd_postfix_config, O_SERVICE, 0 },
+	{ "encrypt-secret", cmd_encrypt_secret, 0, 2 },
 };
 
 static int
@@ -386,6 +384,7 @@ parse(int argc, char **argv, struct opts *o)
 		{ "verify", no_argument, NULL, 'y' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "parallel", required_argument, NULL, 'p' },
+		{ "service", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -400,6 +399,14 @@ parse(int argc, char **argv, struct opts *o)
 		case 'n': o->run.dry_run = 1; o->given |= O_DRY; break;
 		case 'F': o->run.force = 1; o->given |= O_FORCE; break;
 		case 'u': o->run.full = 1; o->given |= O_FULL; break;
+		case 's':
+			o->given |= O_SERVICE;
+			if (strchr(optarg, '/') == NULL || strchr(optarg, '\'')
+			    || strpbrk(optarg, " \t\n") != NULL)
+				return usage("--service takes NAME/TYPE, for "
+				    "example submission/inet");
+			o->service = optarg;
+			break;
 		case 'y': o->run.verify = 1; o->given |= O_VERIFY; break;
 		case 't':
 			o->given |= O_TIMEOUT;
@@ -434,7 +441,7 @@ parse(int argc, char **argv, struct opts *o)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { DEFAULT_CONFIG, NULL, NULL, 0,
+	struct opts o = { DEFAULT_CONFIG, NULL, NULL, NULL, 0,
 	    { 0, 0, 0, 0, 10, 20, RS_FMT_TEXT, 0 } };
 	struct rlimit nocore = { 0, 0 };
 	size_t i;

@@ -20,9 +20,14 @@ model_init(struct rs_model *m)
 static void
 free_user(struct rs_user *u)
 {
+	size_t i;
+
 	free(u->dn);
 	free(u->display_dn);
 	free(u->mail);
+	for (i = 0; i < u->nlogins; i++)
+		free(u->logins[i].val);
+	free(u->logins);
 }
 
 static void
@@ -159,6 +164,14 @@ model_add_user(struct rs_model *m, const char *dn, const char *mail)
 	u->mail = xstrdup(mail ? mail : "");
 	*strmap_slot(&m->user_by_dn, u->dn) = (void *)(uintptr_t)m->nusers;
 	return u;
+}
+
+void
+model_add_login(struct rs_user *u, const char *val, size_t len)
+{
+	u->logins = xrealloc(u->logins, (u->nlogins + 1) * sizeof(*u->logins));
+	memset(&u->logins[u->nlogins], 0, sizeof(*u->logins));
+	model_set_value(&u->logins[u->nlogins++], val, len, 1);
 }
 
 struct rs_sendas *
@@ -682,6 +695,16 @@ dump_sendas(struct buf *b, const struct rs_sendas *s)
 	buf_add(b, "\n", 1);
 }
 
+static void
+dump_logins(struct buf *b, const struct rs_user *u)
+{
+	size_t i;
+
+	put_num(b, u->nlogins);
+	for (i = 0; i < u->nlogins; i++)
+		put(b, u->logins[i].val, u->logins[i].len);
+}
+
 void
 model_dump(const struct rs_model *m, struct buf *b)
 {
@@ -701,6 +724,7 @@ model_dump(const struct rs_model *m, struct buf *b)
 		puts_field(b, m->users[i].display_dn);
 		puts_field(b, m->users[i].mail);
 		put_num(b, (unsigned long)m->users[i].disabled);
+		dump_logins(b, &m->users[i]);
 		buf_add(b, "\n", 1);
 	}
 	for (i = 0; i < m->nsendas; i++)
@@ -798,12 +822,21 @@ static void
 parse_user(struct cursor *c, struct rs_model *m)
 {
 	struct rs_user *u = push_user(m);
+	unsigned long i, n;
+	const char *v;
+	size_t len;
 
 	field_uuid(c, u->uuid);
 	u->dn = field_str(c);		/* stored normalized */
 	u->display_dn = field_str(c);
 	u->mail = field_str(c);
 	u->disabled = field_num(c) != 0;
+	n = field_num(c);
+	for (i = 0; i < n && !c->bad; i++) {
+		v = field(c, &len);
+		if (!c->bad)
+			model_add_login(u, v, len);
+	}
 }
 
 static void

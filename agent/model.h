@@ -12,7 +12,8 @@
  *	entries, copying their arguments and indexing them by normalized
  *	DN (a later entry with the same DN wins the index); a send-as entry's
  *	owner is the given DN, or its parent entry when NULL;
- *	model_set_disabled() marks a user. model_user() and model_policy()
+ *	model_set_disabled() marks a user. model_add_login(user, value, len)
+ *	adds one raw value of the mapping's login attributes to a user. model_user() and model_policy()
  *	find an entry by normalized DN.
  *	dn_norm() returns a DN in the form used for all comparisons (LDAPv3
  *	string form, lower case); dn_parent() points into a normalized DN at
@@ -81,6 +82,8 @@ struct rs_user {
 	char *display_dn;	/* as the server returned it */
 	char *mail;
 	int disabled;
+	struct rs_value *logins;	/* login names, raw (users.login_attribute) */
+	size_t nlogins;
 };
 
 struct rs_sendas {
@@ -143,6 +146,7 @@ struct rs_user *model_add_user(struct rs_model *, const char *,
 struct rs_sendas *model_add_sendas(struct rs_model *, const char *,
     const char *);
 void model_set_value(struct rs_value *, const char *, size_t, unsigned);
+void model_add_login(struct rs_user *user, const char *value, size_t len);
 int model_set_disabled(struct rs_model *, const char *);
 struct rs_user *model_user(const struct rs_model *, const char *);
 const struct rs_ou_policy *model_policy(const struct rs_model *,

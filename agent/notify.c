@@ -19,6 +19,7 @@ notify_post(const struct rs_config *c, const struct buf *body)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdr;
+	struct buf shown;
 	CURLcode rc;
 	CURL *e;
 
@@ -38,10 +39,13 @@ notify_post(const struct rs_config *c, const struct buf *body)
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	rc = curl_easy_perform(e);
-	if (rc != CURLE_OK)
+	if (rc != CURLE_OK) {
+		buf_init(&shown);
 		rs_log(RS_LOG_WARN, "notify.webhook_url %s: %s; the sync itself "
-		    "is not affected", c->notify.webhook_url, *errbuf ? errbuf :
-		    curl_easy_strerror(rc));
+		    "is not affected", url_redact(&shown, c->notify.webhook_url),
+		    *errbuf ? errbuf : curl_easy_strerror(rc));
+		buf_free(&shown);
+	}
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(e);
 	return rc == CURLE_OK ? 0 : -1;

@@ -234,33 +234,54 @@ pipeline_load(const struct rs_config *c, int full, struct rs_snapshot *next,
 	return rc;
 }
 
+/* Decide with the relay's own next hops (unless private gateways are
+ * allowed anyway) and, when gated, the recorded gateway checks. */
+static int
+decide(const struct rs_config *c, const struct rs_keyring *keys,
+    const struct rs_model *m, int gated, struct rs_decision *d,
+    struct rs_err *err)
+{
+	struct rs_policy_env env = { NULL, NULL, 0 };
+	struct strmap ok;
+	char **hops = NULL;
+	size_t nhops = 0;
+	int rc = 0;
+
+	memset(d, 0, sizeof(*d));
+	strmap_init(&ok);
+	if (gated)
+		rc = verify_load_ok(c, &ok, err);
+	if (rc == 0 && !c->policy.allow_private_gateways)
+		rc = postconf_own_hops(c->postfix.config_dir, &hops, &nhops,
+		    err);
+	env.checked = &ok;
+	env.own_hops = hops;
+	env.n_own_hops = nhops;
+	if (rc == 0)
+		policy_decide(m, c, keys, &env, d);
+	postconf_free_hops(hops, nhops);
+	strmap_free_values(&ok);
+	return rc;
+}
+
 /* Decide, with the recorded gateway checks when the policy wants them. */
 int
 pipeline_decide(const struct rs_config *c, const struct rs_keyring *keys,
     const struct rs_model *m, struct rs_decision *d, struct rs_err *err)
 {
-	struct strmap ok;
-	int rc = 0;
-
-	strmap_init(&ok);
-	if (c->policy.require_gateway_check)
-		rc = verify_load_ok(c, &ok, err);
-	if (rc == 0)
-		policy_decide(m, c, keys, &ok, d);
-	strmap_free_values(&ok);
-	return rc;
+	return decide(c, keys, m, c->policy.require_gateway_check, d, err);
 }
 
 /* Decide as if policy.require_gateway_check were off: the routes that a
  * gateway check would gate. */
-void
+int
 pipeline_candidates(const struct rs_config *c, const struct rs_keyring *keys,
-    const struct rs_model *m, struct rs_decision *d)
+    const struct rs_model *m, struct rs_decision *d, struct rs_err *err)
 {
 	struct rs_config ungated = *c;
 
 	ungated.policy.require_gateway_check = 0;
-	policy_decide(m, &ungated, keys, NULL, d);
+	return decide(&ungated, keys, m, 0, d, err);
 }
 
 /* Check the given routes; record the passed ones in state_dir. */
@@ -467,8 +488,8 @@ verify_first(const struct rs_runopts *o, const struct rs_config *c,
 	struct rs_decision d;
 	int rc;
 
-	pipeline_candidates(c, keys, m, &d);
-	rc = pipeline_check(o, c, d.routes, d.nroutes, stderr, err);
+	if ((rc = pipeline_candidates(c, keys, m, &d, err)) == 0)
+		rc = pipeline_check(o, c, d.routes, d.nroutes, stderr, err);
 	policy_free(&d);
 	return rc < 0 ? -1 : 0;
 }

@@ -32,7 +32,8 @@
  *	monotonic clock it measures a run's duration with.
  *	pipeline_read() reads the directory into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
- *	the policy requires them.
+ *	the policy requires them, and the relay's own next hops (postconf)
+ *	unless policy.allow_private_gateways.
  *	pipeline_candidates() decides as if policy.require_gateway_check were
  *	off: the routes that verify checks and the gate then filters.
  *	pipeline_check() checks gateways (verify), records the passed ones
@@ -51,6 +52,7 @@
 #include "config.h"
 #include "model.h"
 #include "policy.h"
+#include "postconf.h"
 #include "report.h"
 #include "secret.h"
 #include "snapshot.h"
@@ -85,8 +87,8 @@ void pipeline_save(const struct rs_config *, const struct rs_model *,
 double pipeline_clock(void);
 int pipeline_decide(const struct rs_config *, const struct rs_keyring *,
     const struct rs_model *, struct rs_decision *, struct rs_err *);
-void pipeline_candidates(const struct rs_config *, const struct rs_keyring *,
-    const struct rs_model *, struct rs_decision *);
+int pipeline_candidates(const struct rs_config *, const struct rs_keyring *,
+    const struct rs_model *, struct rs_decision *, struct rs_err *);
 int pipeline_check(const struct rs_runopts *, const struct rs_config *,
     const struct rs_verdict **, size_t, FILE *, struct rs_err *);
 int pipeline_fail(const struct rs_err *);

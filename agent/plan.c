@@ -16,6 +16,7 @@
 struct old_route {
 	char *gateway;		/* "[host]:port mode" */
 	char *login;		/* "user:password" or NULL */
+	char *logins;		/* the owner's login names (sender_login) */
 	char *owner;
 	int seen;		/* matched by a new route */
 };
@@ -177,7 +178,7 @@ static void
 find_touched(struct installed *in, const struct rs_tables *nt)
 {
 	enum rs_table tabs[] = { RS_T_SENDER_RELAY, RS_T_SENDER_TRANSPORT,
-	    RS_T_SASL_PASSWD };
+	    RS_T_SASL_PASSWD, RS_T_SENDER_ACCESS, RS_T_SENDER_LOGIN };
 	struct strmap hops;
 	struct touch t = { &hops };
 	size_t i;
@@ -187,7 +188,7 @@ find_touched(struct installed *in, const struct rs_tables *nt)
 	rc = render_diff(in->text[RS_T_TLS_POLICY].data,
 	    nt->t[RS_T_TLS_POLICY].data, touch_key, &t);
 	t.set = &in->touched;
-	for (i = 0; i < 3 && rc == 0; i++)
+	for (i = 0; i < sizeof(tabs) / sizeof(tabs[0]) && rc == 0; i++)
 		rc = render_diff(in->text[tabs[i]].data, nt->t[tabs[i]].data,
 		    touch_key, &t);
 	if (rc == 0)
@@ -215,6 +216,10 @@ parse_installed(struct installed *in)
 	while ((key = next_line(&cur, &val)) != NULL)
 		if (strmap_get(&in->routes, key))
 			old_route(in, key)->login = xstrdup(val);
+	cur = in->text[RS_T_SENDER_LOGIN].data;
+	while ((key = next_line(&cur, &val)) != NULL)
+		if (strmap_get(&in->routes, key))
+			old_route(in, key)->logins = xstrdup(val);
 	cur = in->owners.data;
 	while ((key = next_line(&cur, &val)) != NULL)
 		if (strmap_get(&in->routes, key))
@@ -399,6 +404,7 @@ free_installed(struct installed *in)
 		r = in->routes.slots[i].val;
 		free(r->gateway);
 		secret_free_str(r->login);
+		free(r->logins);
 		free(r->owner);
 		free(r);
 	}
@@ -452,14 +458,17 @@ diff_route(struct rs_plan *p, const struct rs_verdict *v, struct old_route *o)
 	if (r->username)
 		buf_printf(&login, "%s:%s", r->username, r->password);
 	if (o && same(o->gateway, gw.data) &&
-	    same(o->login, r->username ? login.data : NULL))
+	    same(o->login, r->username ? login.data : NULL) &&
+	    same(o->logins, r->logins))
 		goto out;
 	c = add_change(p, o ? RS_C_CHANGED : RS_C_ADDED, r->address);
 	c->owner_dn = xstrdup(printable(&dn, v->owner_dn,
 	    strlen(v->owner_dn)));
 	c->new_gateway = xstrdup(gw.data);
 	c->new_login = r->username ? xstrdup(r->username) : NULL;
+	c->new_logins = xstrdup(r->logins);
 	if (o) {
+		c->old_logins = o->logins ? xstrdup(o->logins) : NULL;
 		c->old_gateway = o->gateway ? xstrdup(o->gateway) : NULL;
 		c->old_login = login_user(o->login);
 		c->credentials_changed = !same(o->login,
@@ -517,6 +526,8 @@ diff_removed(struct rs_plan *p, const struct rs_decision *d,
 		c->old_login = login_user(o->login);
 		c->why = strmap_get(&by_addr, s->key);
 		p->removed++;
+		if (c->why == NULL || c->why->reason == RS_R_NONE)
+			p->vanished++;
 	}
 	strmap_free(&by_addr);
 }
@@ -529,25 +540,33 @@ cmp_change(const void *a, const void *b)
 	return strcmp(x->address, y->address);
 }
 
+/*
+ * The limits guard against routes whose entries vanished from what the
+ * run could read (a wrong base DN, filter or ACL): only those count.
+ * A route removed by a decision (policy_forbidden, user_disabled, ...) is
+ * a revocation and never held back.
+ */
 static void
 check_limits(const struct rs_config *c, int force, struct rs_plan *p)
 {
-	if (force)
+	if (force || p->vanished == 0)
 		return;
-	if (p->removed > (size_t)c->policy.max_removals) {
+	if (p->vanished > (size_t)c->policy.max_removals) {
 		p->refused = 1;
 		snprintf(p->refusal, sizeof(p->refusal), "refusing to remove "
-		    "%zu routes (more than policy.max_removals = %ld); check "
+		    "%zu routes whose entries vanished from the directory "
+		    "(more than policy.max_removals = %ld); check "
 		    "ldap.base_dn, the mapping filters and the directory ACLs, "
 		    "then run again with --force if this is intended",
-		    p->removed, c->policy.max_removals);
+		    p->vanished, c->policy.max_removals);
 	} else if (p->old_routes > 0 && p->new_routes == 0) {
 		p->refused = 1;
 		snprintf(p->refusal, sizeof(p->refusal), "refusing to remove "
-		    "all %zu routes (the new table set would be empty); check "
+		    "all %zu routes (the new table set would be empty and %zu "
+		    "entries vanished from the directory); check "
 		    "ldap.base_dn, the mapping filters and the directory ACLs, "
 		    "then run again with --force if this is intended",
-		    p->old_routes);
+		    p->old_routes, p->vanished);
 	}
 }
 
@@ -602,6 +621,8 @@ plan_free(struct rs_plan *p)
 		free(p->c[i].new_gateway);
 		free(p->c[i].old_login);
 		free(p->c[i].new_login);
+		free(p->c[i].old_logins);
+		free(p->c[i].new_logins);
 	}
 	free(p->c);
 	memset(p, 0, sizeof(*p));

@@ -12,9 +12,13 @@
  *	file does not hold exactly the lines of its text table (missing,
  *	damaged, of another map_type), and plan->reload when a Postfix table
  *	needs to change.
- *	It applies the safety limits: more removals than policy.max_removals,
- *	or an empty new set replacing a non-empty one, set plan->refused
- *	(with a message naming the count and --force) unless force is given.
+ *	It applies the safety limits to the routes whose entries vanished
+ *	(removed routes whose address no entry claims any more, or claims
+ *	without a rejection): more of them than policy.max_removals, or any
+ *	of them while the new set would be empty, set plan->refused (with a
+ *	message naming the count and --force) unless force is given. Routes
+ *	removed by a decision (a rejection's reason code) are revocations: they
+ *	never count.
  *	plan_free() releases it, wiping the old credentials it read.
  *	An installed index is checked by index_agrees() unless
  *	<state_dir>/index-stamps holds its index_stamp(): the run that last
@@ -49,6 +53,8 @@ struct rs_change {
 	char *new_gateway;
 	char *old_login;	/* username only, or NULL */
 	char *new_login;
+	char *old_logins;	/* the owner's login names, or NULL */
+	char *new_logins;
 	int credentials_changed;
 	const struct rs_verdict *why;	/* removed: current verdict or NULL */
 };
@@ -57,6 +63,7 @@ struct rs_plan {
 	struct rs_change *c;
 	size_t n, cap;
 	size_t added, changed, removed;
+	size_t vanished;	/* removed because their entries are gone */
 	size_t old_routes, new_routes;
 	int installed;
 	int verified;		/* installed indexes dumped to check them */

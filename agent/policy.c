@@ -28,6 +28,11 @@ static const struct {
 	[RS_R_USER_DISABLED] = { "user_disabled",
 	    "%s belongs to a disabled account; enable the account to restore "
 	    "the route" },
+	[RS_R_NO_LOGIN] = { "no_login",
+	    "%s is not routed because its owner has no usable login name "
+	    "(users.login_attribute), so no submission could be tied to the "
+	    "owner; give the user a login name without commas, spaces or "
+	    "control characters" },
 	[RS_R_BAD_ADDRESS] = { "bad_address",
 	    "%s is not a plain mailbox (local@domain); correct the send-as "
 	    "address in the directory" },
@@ -40,6 +45,11 @@ static const struct {
 	[RS_R_BAD_HOST] = { "bad_host",
 	    "%s has an SMTP host that is not a valid host name or IP address; "
 	    "correct it" },
+	[RS_R_INTERNAL_GATEWAY] = { "internal_gateway",
+	    "%s has a gateway inside the organisation (loopback, private or "
+	    "link-local address, localhost, or the relay's own next hop); "
+	    "give the partner's public SMTP server, or set "
+	    "policy.allow_private_gateways if such gateways are intended" },
 	[RS_R_BAD_PORT] = { "bad_port",
 	    "%s has an SMTP port that is not a number from 1 to 65535; "
 	    "correct it" },
@@ -47,8 +57,10 @@ static const struct {
 	    "%s has an unknown security mode; use starttls, ssl (or tls) or "
 	    "none" },
 	[RS_R_INSECURE_FORBIDDEN] = { "insecure_forbidden",
-	    "%s would send its login in clear text (security none); use "
-	    "starttls or ssl, or set policy.allow_insecure" },
+	    "%s would reach its gateway without a verified TLS certificate "
+	    "(security none, or a login with postfix.tls_level encrypt); use "
+	    "starttls or ssl with a verifying tls_level, or, for a gateway "
+	    "without a login, set policy.allow_insecure" },
 	[RS_R_BAD_CREDENTIALS] = { "bad_credentials",
 	    "%s has an unusable login: username and password go together, "
 	    "without control characters, the username without ':' or spaces" },
@@ -59,8 +71,9 @@ static const struct {
 	    "%s is not marked verified (policy.require_verified); set the "
 	    "verified flag once ownership of the address is confirmed" },
 	[RS_R_CONFLICT] = { "conflict",
-	    "%s is claimed by more than one entry; remove all but one (no "
-	    "claim wins until then)" },
+	    "%s is claimed by more than one entry; a single verified claim "
+	    "wins, otherwise no claim does: remove the wrong claims or "
+	    "verify the right one" },
 	[RS_R_GATEWAY_CHECK_FAILED] = { "gateway_check_failed",
 	    "%s has a gateway that has not passed relaysync verify with this "
 	    "login (policy.require_gateway_check); run relaysync verify, or "
@@ -106,10 +119,13 @@ struct ctx {
 	const struct rs_model *m;
 	const struct rs_config *c;
 	const struct rs_keyring *keys;
-	const struct strmap *checked;	/* address -> fingerprint */
-	struct strmap claims;	/* lower-case address -> count */
+	const struct rs_policy_env *env;
+	struct strmap claims;	/* lower-case address -> claims, see below */
 	struct strmap below;	/* parent DN -> what it inherits, + 1 */
 };
+
+/* A claims count: entries in the low bits, verified ones above. */
+#define CLAIM_VERIFIED	((uintptr_t)1 << 24)
 
 #define REJECT(v, r, d)	do { (v)->reason = (r); (v)->detail = (d); \
 	return -1; } while (0)
@@ -145,6 +161,31 @@ user_allowed(struct ctx *x, const struct rs_user *u, int *by)
 	return (r & 2) != 0;
 }
 
+/* The owner's valid login names, for sender_login; none is no_login. */
+static int
+owner_logins(struct rs_verdict *v, const struct rs_user *u)
+{
+	struct buf b;
+	size_t i;
+
+	buf_init(&b);
+	for (i = 0; i < u->nlogins; i++) {
+		if (valid_login(u->logins[i].val, u->logins[i].len, NULL) < 0)
+			continue;
+		if (b.len)
+			buf_adds(&b, ", ");
+		buf_adds(&b, u->logins[i].val);
+	}
+	if (b.len == 0) {
+		buf_free(&b);
+		REJECT(v, RS_R_NO_LOGIN, u->nlogins ? "none of the owner's "
+		    "login names can be written into sender_login" :
+		    "the owner has no login name (users.login_attribute)");
+	}
+	v->route.logins = (char *)buf_str(&b);
+	return 0;
+}
+
 static int
 check_owner(struct ctx *x, struct rs_verdict *v)
 {
@@ -160,7 +201,7 @@ check_owner(struct ctx *x, struct rs_verdict *v)
 		    "directory policy" : "forbidden by policy.default_allow");
 	if (u->disabled)
 		REJECT(v, RS_R_USER_DISABLED, "the owner is disabled");
-	return 0;
+	return owner_logins(v, u);
 }
 
 static int
@@ -180,8 +221,27 @@ check_address(struct ctx *x, struct rs_verdict *v)
 	return 0;
 }
 
+/* The relay's own next hops and the organisation's networks. */
 static int
-check_host(struct rs_verdict *v)
+check_internal(struct ctx *x, struct rs_verdict *v)
+{
+	size_t i;
+
+	if (x->c->policy.allow_private_gateways)
+		return 0;
+	if (host_is_internal(v->route.host))
+		REJECT(v, RS_R_INTERNAL_GATEWAY, "the gateway is a loopback, "
+		    "private or link-local address, or localhost");
+	for (i = 0; x->env && i < x->env->n_own_hops; i++)
+		if (strcasecmp(v->route.host, x->env->own_hops[i]) == 0)
+			REJECT(v, RS_R_INTERNAL_GATEWAY, "the gateway is one of "
+			    "the relay's own next hops (relayhost, "
+			    "transport_maps)");
+	return 0;
+}
+
+static int
+check_host(struct ctx *x, struct rs_verdict *v)
 {
 	const struct rs_value *h = field(v, RS_F_HOST);
 	const char *why = "the entry has more than one SMTP host";
@@ -194,7 +254,7 @@ check_host(struct rs_verdict *v)
 	v->route.host = xmalloc(h->len + 6);
 	snprintf(v->route.host, h->len + 6, "%s%s", v6 ? "ipv6:" : "", h->val);
 	str_lower(v->route.host);
-	return 0;
+	return check_internal(x, v);
 }
 
 static int
@@ -217,6 +277,15 @@ check_port_security(struct ctx *x, struct rs_verdict *v)
 	if (v->route.sec == RS_SEC_NONE && !x->c->policy.allow_insecure)
 		REJECT(v, RS_R_INSECURE_FORBIDDEN, "security is none and "
 		    "policy.allow_insecure is false");
+	if (field(v, RS_F_USERNAME)->count == 0)
+		return 0;
+	if (v->route.sec == RS_SEC_NONE)
+		REJECT(v, RS_R_INSECURE_FORBIDDEN, "a login is never sent "
+		    "without TLS (security none)");
+	if (strcmp(x->c->postfix.tls_level, "encrypt") == 0)
+		REJECT(v, RS_R_INSECURE_FORBIDDEN, "a login is never sent "
+		    "over TLS that does not verify the gateway's certificate "
+		    "(postfix.tls_level encrypt)");
 	return 0;
 }
 
@@ -228,7 +297,8 @@ check_password(struct ctx *x, struct rs_verdict *v, const struct rs_value *p)
 
 	buf_init(&plain);
 	if (secret_is_encrypted(p->val, p->len)) {
-		if (secret_decrypt(x->keys, p->val, p->len, &plain, &why) < 0)
+		if (secret_decrypt(x->keys, v->route.address, p->val, p->len,
+		    &plain, &why) < 0)
 			REJECT(v, RS_R_SECRET_UNDECRYPTABLE, why);
 	} else
 		buf_add(&plain, p->val, p->len);
@@ -260,17 +330,62 @@ check_credentials(struct ctx *x, struct rs_verdict *v)
 	return 0;
 }
 
+/* Does the entry's own RDN name attr? (AVAs joined by '+', escapes.) */
+static int
+rdn_names(const char *dn, const char *attr)
+{
+	size_t n = strlen(attr);
+	const char *p = dn;
+
+	while (*p && *p != ',') {
+		if (strncasecmp(p, attr, n) == 0 && p[n] == '=')
+			return 1;
+		for (; *p && *p != ',' && *p != '+'; p++)
+			if (*p == '\\' && p[1])
+				p++;
+		if (*p == '+')
+			p++;
+	}
+	return 0;
+}
+
+/*
+ * The verified flag counts only as an attribute an administrator set: an
+ * entry named by it was renamed (modrdn) to carry it, which slapd's ACLs
+ * do not check (OpenLDAP 2.5 lets the entry's writer add an RDN value).
+ */
+static int
+is_verified(const struct rs_config *c, const struct rs_sendas *sa)
+{
+	const struct rs_value *f = &sa->f[RS_F_VERIFIED];
+	const char *attr = c->mapping.attr[RS_F_VERIFIED];
+	int ok = 0;
+
+	return f->count == 1 && parse_ldap_bool(f->val, f->len, &ok) == 0 &&
+	    ok && !(*attr && rdn_names(sa->dn, attr));
+}
+
 static int
 check_verified(struct ctx *x, struct rs_verdict *v)
 {
-	const struct rs_value *f = field(v, RS_F_VERIFIED);
-	int ok = 0;
-
-	if (!x->c->policy.require_verified)
-		return 0;
-	if (f->count != 1 || parse_ldap_bool(f->val, f->len, &ok) < 0 || !ok)
+	if (x->c->policy.require_verified && !is_verified(x->c, v->sa))
 		REJECT(v, RS_R_UNVERIFIED, "the address is not marked verified");
 	return 0;
+}
+
+/* One claim wins; a single verified one wins over unverified ones. */
+static int
+check_claims(struct ctx *x, struct rs_verdict *v)
+{
+	uintptr_t n = (uintptr_t)strmap_get(&x->claims, v->route.address);
+	uintptr_t entries = n % CLAIM_VERIFIED, verified = n / CLAIM_VERIFIED;
+
+	if (entries <= 1 || (verified == 1 && is_verified(x->c, v->sa)))
+		return 0;
+	REJECT(v, RS_R_CONFLICT, verified == 0 ? "the address is claimed by "
+	    "more than one entry, none of them verified" : verified == 1 ?
+	    "another entry holds the verified claim on this address" :
+	    "the address has more than one verified claim");
 }
 
 static int
@@ -282,7 +397,8 @@ check_gateway(struct ctx *x, struct rs_verdict *v)
 
 	if (!x->c->policy.require_gateway_check)
 		return 0;
-	ok = x->checked ? strmap_get(x->checked, v->route.address) : NULL;
+	ok = x->env && x->env->checked ? strmap_get(x->env->checked,
+	    v->route.address) : NULL;
 	buf_init(&fp);
 	passed = ok && strcmp(ok, policy_fingerprint(&v->route, &fp)) == 0;
 	buf_free(&fp);
@@ -317,14 +433,10 @@ decide_one(struct ctx *x, struct rs_verdict *v)
 {
 	v->owner_dn = v->sa->owner;
 	if (check_owner(x, v) < 0 || check_address(x, v) < 0 ||
-	    check_host(v) < 0 || check_port_security(x, v) < 0 ||
-	    check_credentials(x, v) < 0 || check_verified(x, v) < 0)
+	    check_host(x, v) < 0 || check_port_security(x, v) < 0 ||
+	    check_credentials(x, v) < 0 || check_verified(x, v) < 0 ||
+	    check_claims(x, v) < 0)
 		return;
-	if ((uintptr_t)strmap_get(&x->claims, v->route.address) > 1) {
-		v->reason = RS_R_CONFLICT;
-		v->detail = "the address is claimed by more than one entry";
-		return;
-	}
 	(void)check_gateway(x, v);
 }
 
@@ -346,7 +458,8 @@ count_claims(struct ctx *x)
 		buf_add(&lc, a->val, a->len);
 		str_lower(lc.data);
 		slot = strmap_slot(&x->claims, lc.data);
-		*slot = (void *)((uintptr_t)*slot + 1);
+		*slot = (void *)((uintptr_t)*slot + 1 +
+		    (is_verified(x->c, &x->m->sendas[i]) ? CLAIM_VERIFIED : 0));
 	}
 	buf_free(&lc);
 }
@@ -370,10 +483,10 @@ cmp_verdict(const void *a, const void *b)
 
 void
 policy_decide(const struct rs_model *m, const struct rs_config *c,
-    const struct rs_keyring *keys, const struct strmap *checked,
+    const struct rs_keyring *keys, const struct rs_policy_env *env,
     struct rs_decision *d)
 {
-	struct ctx x = { m, c, keys, checked, { NULL, 0, 0 }, { NULL, 0, 0 } };
+	struct ctx x = { m, c, keys, env, { NULL, 0, 0 }, { NULL, 0, 0 } };
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
@@ -404,6 +517,7 @@ policy_free(struct rs_decision *d)
 		free(r->address);
 		free(r->host);
 		free(r->username);
+		free(r->logins);
 		secret_free_str(r->password);
 	}
 	free(d->v);

@@ -6,14 +6,39 @@
  *	own allow attribute if set, else the nearest ancestor entry (by DN)
  *	that sets it, else policy.default_allow. *decided_by is the normalized
  *	DN of the deciding entry, or NULL when the default decided.
- *	policy_decide() gives every send-as entry of the model exactly one
- *	verdict: a route, or the first reason code that applies, in the order
- *	of DESIGN.md. An address claimed by more than one entry (compared
- *	case-insensitively) is a conflict for every claim. Accepted routes are
- *	also listed sorted by address in decision->routes.
- *	With policy.require_gateway_check, a route is accepted only when the
- *	map of passed checks (address -> fingerprint, from verify) holds its
- *	current fingerprint; otherwise gateway_check_failed.
+ *	policy_decide(model, c, keys, env, decision) gives every send-as
+ *	entry of the model exactly one verdict: a route, or the first reason
+ *	code that applies, in this order:
+ *	  policy_forbidden  neither the user, an entry above it nor
+ *	                    policy.default_allow allows gateways
+ *	  user_disabled     the owner's account is disabled (mapping)
+ *	  no_login          the owner has no usable login name
+ *	                    (users.login_attribute): the route could not be
+ *	                    bound to its owner
+ *	  bad_address       not a plain mailbox
+ *	  internal_domain   the address is in policy.internal_domains
+ *	  no_gateway        no SMTP host (nothing to route)
+ *	  bad_host          not a host name or IP literal
+ *	  internal_gateway  the host is loopback, private, link-local,
+ *	                    localhost, or one of the relay's own next hops
+ *	                    (env->own_hops), unless policy.allow_private_gateways
+ *	  bad_port, bad_security
+ *	  insecure_forbidden  security none without policy.allow_insecure;
+ *	                    or a login sent without a verified certificate
+ *	                    (security none, or postfix.tls_level encrypt)
+ *	  bad_credentials   username without password or the reverse, or a
+ *	                    character the table format cannot carry
+ *	  secret_undecryptable  the {AES256-GCM} value does not open with the
+ *	                    keys for this address
+ *	  unverified        policy.require_verified and the flag is not TRUE
+ *	  conflict          another entry claims the same address (any case):
+ *	                    a single verified claim wins over unverified ones;
+ *	                    two verified claims, or only unverified ones,
+ *	                    reject every claim
+ *	  gateway_check_failed  policy.require_gateway_check and no passed
+ *	                    check of this route (env->checked)
+ *	Accepted routes carry the owner's valid login names and are also
+ *	listed sorted by address in decision->routes. env may be NULL.
  *	policy_free() releases a decision and wipes decrypted passwords.
  *	policy_fingerprint() is a SHA-256 over a route's address, gateway,
  *	security and login, in hex: equal only for the same route.
@@ -36,10 +61,12 @@ enum rs_reason {
 	RS_R_NONE,
 	RS_R_POLICY_FORBIDDEN,
 	RS_R_USER_DISABLED,
+	RS_R_NO_LOGIN,
 	RS_R_BAD_ADDRESS,
 	RS_R_INTERNAL_DOMAIN,
 	RS_R_NO_GATEWAY,
 	RS_R_BAD_HOST,
+	RS_R_INTERNAL_GATEWAY,
 	RS_R_BAD_PORT,
 	RS_R_BAD_SECURITY,
 	RS_R_INSECURE_FORBIDDEN,
@@ -58,6 +85,7 @@ struct rs_route {
 	enum rs_security sec;
 	char *username;		/* NULL: no authentication */
 	char *password;		/* decrypted; NULL with username */
+	char *logins;		/* the owner's login names, ", " between */
 };
 
 struct rs_verdict {
@@ -66,6 +94,13 @@ struct rs_verdict {
 	enum rs_reason reason;
 	const char *detail;	/* static; never quotes a value */
 	struct rs_route route;	/* filled when reason == RS_R_NONE */
+};
+
+/* What a decision needs besides the model and the configuration. */
+struct rs_policy_env {
+	const struct strmap *checked;	/* address -> fingerprint; or NULL */
+	char *const *own_hops;		/* the relay's own next-hop hosts */
+	size_t n_own_hops;
 };
 
 struct rs_decision {
@@ -77,8 +112,9 @@ struct rs_decision {
 
 int policy_resolve(const struct rs_model *, const char *, int,
     const char **);
-void policy_decide(const struct rs_model *, const struct rs_config *,
-    const struct rs_keyring *, const struct strmap *, struct rs_decision *);
+void policy_decide(const struct rs_model *model, const struct rs_config *c,
+    const struct rs_keyring *keys, const struct rs_policy_env *env,
+    struct rs_decision *decision);
 const char *policy_fingerprint(const struct rs_route *, struct buf *);
 void policy_free(struct rs_decision *);
 const char *reason_code(enum rs_reason);

@@ -9,10 +9,11 @@
 #include "secret.h"
 
 const char *const rs_table_names[RS_T_COUNT] = {
-	"sender_relay", "sender_transport", "sasl_passwd", "tls_policy"
+	"sender_relay", "sender_transport", "sasl_passwd", "tls_policy",
+	"sender_access", "sender_login"
 };
 
-const int rs_table_private[RS_T_COUNT] = { 0, 0, 1, 0 };
+const int rs_table_private[RS_T_COUNT] = { 0, 0, 1, 0, 0, 0 };
 
 struct tls_entry {
 	char *key;
@@ -87,6 +88,10 @@ render_route(struct rs_tables *t, const struct rs_verdict *v, struct buf *nh,
 		    RS_SMTPS_TRANSPORT, nh->data);
 	else
 		line(&t->t[RS_T_SENDER_RELAY], r->address, nh->data, NULL);
+	line(&t->t[RS_T_SENDER_ACCESS], r->address, r->sec == RS_SEC_SSL ?
+	    "FILTER " RS_SMTPS_TRANSPORT : "FILTER " RS_SMTP_TRANSPORT,
+	    nh->data);
+	line(&t->t[RS_T_SENDER_LOGIN], r->address, r->logins, NULL);
 	if (r->username)
 		line(&t->t[RS_T_SASL_PASSWD], r->address, r->username,
 		    r->password);

@@ -217,20 +217,40 @@ aes_gcm(void)
 	return cipher;
 }
 
+/*
+ * The additional data every envelope is bound to: the format version, the
+ * key id and the lower-cased address, each ended by a NUL (no part can
+ * contain one, so no two bindings share a byte string).
+ */
+static void
+binding(struct buf *b, const struct rs_key *k, const char *address)
+{
+	buf_reset(b);
+	buf_add(b, RS_SECRET_FORMAT, sizeof(RS_SECRET_FORMAT));
+	buf_add(b, k->id, strlen(k->id) + 1);
+	for (; *address; address++)
+		buf_addc(b, *address >= 'A' && *address <= 'Z' ?
+		    (char)(*address - 'A' + 'a') : *address);
+	buf_addc(b, '\0');
+}
+
 static int
-gcm(int enc, const struct rs_key *k, const unsigned char *nonce,
-    const unsigned char *in, int inlen, unsigned char *out,
-    unsigned char *tag)
+gcm(int enc, const struct rs_key *k, const char *address,
+    const unsigned char *nonce, const unsigned char *in, int inlen,
+    unsigned char *out, unsigned char *tag)
 {
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	struct buf aad;
 	int len, ok;
 
+	buf_init(&aad);
+	binding(&aad, k, address);
 	ok = ctx != NULL && aes_gcm() != NULL &&
 	    EVP_CipherInit_ex(ctx, aes_gcm(), NULL, NULL, NULL, enc) &&
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) &&
 	    EVP_CipherInit_ex(ctx, NULL, NULL, k->key, nonce, enc) &&
-	    EVP_CipherUpdate(ctx, NULL, &len, (const unsigned char *)k->id,
-	    (int)strlen(k->id)) &&
+	    EVP_CipherUpdate(ctx, NULL, &len, (const unsigned char *)aad.data,
+	    (int)aad.len) &&
 	    EVP_CipherUpdate(ctx, out, &len, in, inlen) &&
 	    (enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
 	    tag)) &&
@@ -238,12 +258,13 @@ gcm(int enc, const struct rs_key *k, const unsigned char *nonce,
 	    (!enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
 	    tag));
 	EVP_CIPHER_CTX_free(ctx);
+	buf_free(&aad);
 	return ok ? 0 : -1;
 }
 
 int
-secret_decrypt(const struct rs_keyring *r, const char *s, size_t n,
-    struct buf *out, const char **why)
+secret_decrypt(const struct rs_keyring *r, const char *address,
+    const char *s, size_t n, struct buf *out, const char **why)
 {
 	const char *body = s + sizeof(RS_SECRET_PREFIX) - 1, *colon;
 	size_t blen = n - (sizeof(RS_SECRET_PREFIX) - 1);
@@ -274,13 +295,14 @@ secret_decrypt(const struct rs_keyring *r, const char *s, size_t n,
 	buf_reset(out);
 	out->data = xrealloc(out->data, (size_t)clen + 16 + 1);
 	out->cap = (size_t)clen + 16 + 1;
-	rc = gcm(0, k, p, p + NONCE_LEN, clen, (unsigned char *)out->data,
+	rc = gcm(0, k, address, p, p + NONCE_LEN, clen, (unsigned char *)out->data,
 	    p + NONCE_LEN + clen);
 	buf_wipe(&raw);
 	if (rc < 0) {
 		buf_wipe(out);
 		*why = "the encrypted value does not authenticate with its key "
-		    "(wrong key or tampered value)";
+		    "for this address (made for another address, wrong key, "
+		    "or tampered)";
 		return -1;
 	}
 	out->len = (size_t)clen;
@@ -289,8 +311,8 @@ secret_decrypt(const struct rs_keyring *r, const char *s, size_t n,
 }
 
 int
-secret_encrypt(const struct rs_keyring *r, const char *plain, size_t n,
-    struct buf *out, struct rs_err *err)
+secret_encrypt(const struct rs_keyring *r, const char *address,
+    const char *plain, size_t n, struct buf *out, struct rs_err *err)
 {
 	unsigned char *raw;
 	size_t rawlen = NONCE_LEN + n + TAG_LEN;
@@ -302,7 +324,8 @@ secret_encrypt(const struct rs_keyring *r, const char *plain, size_t n,
 		    "rand -hex 32)\" > FILE; chmod 600 FILE");
 	raw = xmalloc(rawlen + 16);
 	if (RAND_bytes(raw, NONCE_LEN) != 1 ||
-	    gcm(1, &r->keys[0], raw, (const unsigned char *)plain, (int)n,
+	    gcm(1, &r->keys[0], address, raw, (const unsigned char *)plain,
+	    (int)n,
 	    raw + NONCE_LEN, raw + NONCE_LEN + n) < 0) {
 		OPENSSL_cleanse(raw, rawlen);
 		free(raw);

@@ -2,9 +2,11 @@
  * secret - encrypted passwords at rest, and files that hold secrets.
  *
  * An encrypted value is "{AES256-GCM}<key-id>:<base64>" where the base64
- * holds a 96-bit random nonce, the ciphertext and the 128-bit tag; the key
- * id is authenticated as additional data, so a value cannot be moved to
- * another key. The key file has lines "<key-id> <64 hex digits>", '#'
+ * holds a 96-bit random nonce, the ciphertext and the 128-bit tag. The
+ * additional data authenticated with it is the format version
+ * (RS_SECRET_FORMAT), the key id and the lower-cased send-as address it was
+ * made for: a value moved to another key or to another entry's address does
+ * not decrypt. The key file has lines "<key-id> <64 hex digits>", '#'
  * comments and blank lines; the first key encrypts, every key decrypts.
  *
  * Functions
@@ -14,8 +16,9 @@
  *	keyring_load() reads a key file; a missing file gives an empty ring
  *	when the caller allows it. keyring_free() wipes the keys.
  *	secret_is_encrypted() tells whether a value carries the envelope.
- *	secret_decrypt() opens an envelope; secret_encrypt() makes one with
- *	the first key. buf_wipe() and secret_free_str() clear memory that
+ *	secret_decrypt(keyring, address, value, len, out, why) opens an
+ *	envelope made for address; secret_encrypt(keyring, address, plain,
+ *	len, out, err) makes one for address with the first key. buf_wipe() and secret_free_str() clear memory that
  *	held a secret before freeing it.
  *
  * Diagnostics
@@ -32,6 +35,7 @@
 #include "util.h"
 
 #define RS_SECRET_PREFIX "{AES256-GCM}"
+#define RS_SECRET_FORMAT "relaysync-secret-v2"
 
 struct rs_key {
 	char id[33];
@@ -48,10 +52,10 @@ int private_file_read(const char *, struct buf *, struct rs_err *);
 int keyring_load(const char *, int, struct rs_keyring *, struct rs_err *);
 void keyring_free(struct rs_keyring *);
 int secret_is_encrypted(const char *, size_t);
-int secret_decrypt(const struct rs_keyring *, const char *, size_t,
-    struct buf *, const char **);
-int secret_encrypt(const struct rs_keyring *, const char *, size_t,
-    struct buf *, struct rs_err *);
+int secret_decrypt(const struct rs_keyring *keyring, const char *address,
+    const char *value, size_t len, struct buf *out, const char **why);
+int secret_encrypt(const struct rs_keyring *keyring, const char *address,
+    const char *plain, size_t len, struct buf *out, struct rs_err *err);
 void buf_wipe(struct buf *);
 void secret_free_str(char *);
 

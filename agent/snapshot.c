@@ -60,9 +60,9 @@ void
 snapshot_source(const struct rs_config *c, char *out)
 {
 	const struct rs_mapping *m = &c->mapping;
-	const char *p[10 + RS_F_COUNT];
-	size_t n = 0;
-	int i;
+	const char **p = xcalloc(11 + RS_F_COUNT + m->n_login_attrs,
+	    sizeof(*p));
+	size_t n = 0, i;
 
 	p[n++] = c->ldap.uri;
 	p[n++] = c->ldap.base_dn;
@@ -76,7 +76,11 @@ snapshot_source(const struct rs_config *c, char *out)
 	p[n++] = m->sendas_filter;
 	for (i = 0; i < RS_F_COUNT; i++)
 		p[n++] = m->attr[i];
+	p[n++] = "login_attribute";
+	for (i = 0; i < m->n_login_attrs; i++)
+		p[n++] = m->login_attrs[i];
 	hash_parts(p, NULL, n, out);
+	free(p);
 }
 
 void

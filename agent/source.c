@@ -958,16 +958,35 @@ read_sendas(struct rs_source *src, LDAPMessage *e, struct rs_sendas *s)
 	}
 }
 
+/* Every value of the mapping's login attributes, raw (policy checks). */
+static void
+read_logins(struct rs_source *s, LDAPMessage *e, struct rs_user *u)
+{
+	const struct rs_mapping *m = &s->c->mapping;
+	struct berval **v;
+	size_t i, j;
+
+	for (i = 0; i < m->n_login_attrs; i++) {
+		if ((v = values(s, e, m->login_attrs[i])) == NULL)
+			continue;
+		for (j = 0; v[j] != NULL; j++)
+			model_add_login(u, v[j]->bv_val, v[j]->bv_len);
+		ldap_value_free_len(v);
+	}
+}
+
 static void
 on_user(struct rs_source *s, LDAPMessage *e, void *arg)
 {
 	struct berval **v = values(s, e, s->c->mapping.user_mail_attr);
 	struct berval **a;
 	struct rs_sendas *sa;
+	struct rs_user *u;
 	char *dn = entry_dn(s, e);
 
-	entry_uuid(s, e, model_add_user(arg, dn, v && v[0] ? v[0]->bv_val :
-	    "")->uuid);
+	u = model_add_user(arg, dn, v && v[0] ? v[0]->bv_val : "");
+	entry_uuid(s, e, u->uuid);
+	read_logins(s, e, u);
 	ldap_value_free_len(v);
 	if (strcmp(s->c->mapping.sendas_layout, "attribute") == 0 &&
 	    (a = values(s, e, s->c->mapping.attr[RS_F_ADDRESS])) != NULL) {
@@ -1007,22 +1026,28 @@ load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 	int child = strcmp(m->sendas_layout, "child") == 0;
 	char *pol_attrs[] = { m->policy_allow_attr, m->uuid_attr, NULL };
 	char *no_attrs[] = { LDAP_NO_ATTRS, NULL };
-	char *sa_attrs[RS_F_COUNT + 2], *user_attrs[RS_F_COUNT + 3];
+	char *sa_attrs[RS_F_COUNT + 2], **user_attrs;
 	struct buf f;
-	int i, n = 0, rc;
+	size_t i, n = 0, u = 0;
+	int rc;
 
 	sa_attrs[n++] = m->uuid_attr;
 	for (i = 0; i < RS_F_COUNT; i++)
 		if (*m->attr[i])
 			sa_attrs[n++] = m->attr[i];
 	sa_attrs[n] = NULL;
-	user_attrs[0] = m->user_mail_attr;
-	user_attrs[1] = m->uuid_attr;
-	for (i = 1; i <= n; i++)	/* attribute layout: on the user too */
-		user_attrs[i + 1] = child ? NULL : sa_attrs[i];
-	if (paged_search(s, m->policy_filter, pol_attrs, on_policy, model,
+	user_attrs = xcalloc(n + m->n_login_attrs + 3, sizeof(*user_attrs));
+	user_attrs[u++] = m->user_mail_attr;
+	user_attrs[u++] = m->uuid_attr;
+	for (i = 0; i < m->n_login_attrs; i++)
+		user_attrs[u++] = m->login_attrs[i];
+	for (i = 1; i < n && !child; i++)	/* attribute layout: on the user */
+		user_attrs[u++] = sa_attrs[i];
+	rc = paged_search(s, m->policy_filter, pol_attrs, on_policy, model,
 	    err) < 0 || paged_search(s, m->user_filter, user_attrs, on_user,
-	    model, err) < 0)
+	    model, err) < 0 ? -1 : 0;
+	free(user_attrs);
+	if (rc < 0)
 		return -1;
 	if (*m->user_disabled_filter) {
 		buf_init(&f);

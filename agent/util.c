@@ -431,3 +431,29 @@ sha256_hex(const void *p, size_t len, char *out)
 	for (i = 0; i < n; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
+
+/* A URL for messages: its user and password and its query left out. */
+const char *
+url_redact(struct buf *b, const char *url)
+{
+	const char *host = strstr(url, "://"), *end, *at, *query;
+
+	buf_reset(b);
+	if (host == NULL) {
+		buf_adds(b, "(not a URL)");
+		return buf_str(b);
+	}
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	at = memrchr(host, '@', (size_t)(end - host));
+	buf_add(b, url, (size_t)(host - url));
+	if (at != NULL) {
+		buf_adds(b, "***@");
+		host = at + 1;
+	}
+	query = end + strcspn(end, "?#");
+	buf_add(b, host, (size_t)(query - host));
+	if (*query)
+		buf_adds(b, "?***");
+	return buf_str(b);
+}

@@ -25,6 +25,9 @@
  *	run_cmd_in() does the same with standard input from a file.
  *	sha256_hex() writes the SHA-256 of a byte string as 64 hexadecimal
  *	digits and a NUL.
+ *	url_redact(buf, url) writes url for a message: user and password
+ *	shown as ***, and the query and fragment as ?*** (they often carry
+ *	tokens).
  *	printable() copies a hostile value into a buffer with every byte that
  *	is not printable ASCII shown as \xNN, for reports only.
  *
@@ -111,5 +114,6 @@ int run_cmd(char *const[], struct buf *);
 int run_cmd_in(char *const[], const char *, struct buf *);
 void str_lower(char *);
 const char *printable(struct buf *, const char *, size_t);
+const char *url_redact(struct buf *buf, const char *url);
 
 #endif

@@ -243,3 +243,60 @@ domain_is_internal(const char *domain, char *const *list, size_t n)
 	}
 	return 0;
 }
+
+int
+valid_login(const char *s, size_t n, const char **why)
+{
+	size_t i;
+
+	if (n == 0 || n > 256)
+		FAIL("the login name is empty or longer than 256 bytes");
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= 0x20 || c == 0x7f || c == ',')
+			FAIL("the login name contains a comma, white space or "
+			    "a control character");
+	}
+	return 0;
+}
+
+static int
+v4_internal(const unsigned char *a)
+{
+	return a[0] == 0 || a[0] == 10 || a[0] == 127 ||
+	    (a[0] == 100 && (a[1] & 0xc0) == 64) ||	/* 100.64/10 */
+	    (a[0] == 169 && a[1] == 254) ||
+	    (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+	    (a[0] == 192 && a[1] == 168) || a[0] >= 224;
+}
+
+static int
+v6_internal(const unsigned char *a)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0xff, 0xff };
+	static const unsigned char zero[15] = { 0 };
+
+	if (memcmp(a, mapped, 12) == 0)
+		return v4_internal(a + 12);
+	return (memcmp(a, zero, 15) == 0 && a[15] <= 1) ||	/* :: and ::1 */
+	    (a[0] & 0xfe) == 0xfc ||				/* fc00::/7 */
+	    (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||		/* fe80::/10 */
+	    a[0] == 0xff;					/* multicast */
+}
+
+int
+host_is_internal(const char *host)
+{
+	unsigned char a[16];
+	size_t n = strlen(host);
+
+	if (strncasecmp(host, "ipv6:", 5) == 0)
+		return inet_pton(AF_INET6, host + 5, a) == 1 && v6_internal(a);
+	if (inet_pton(AF_INET, host, a) == 1)
+		return v4_internal(a);
+	return strcasecmp(host, "localhost") == 0 ||
+	    (n > 10 && strcasecmp(host + n - 10, ".localhost") == 0) ||
+	    strncasecmp(host, "localhost.", 10) == 0;
+}

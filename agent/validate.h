@@ -16,6 +16,11 @@
  *	parse_port() - decimal 1 to 65535.
  *	parse_security() - starttls, ssl (or its synonym tls), none; any case.
  *	valid_username() - 1 to 256 bytes, no colon, white space or control.
+ *	valid_login() - a SASL login name for sender_login: 1 to 256 bytes, no
+ *	comma, white space or control byte (Postfix splits the value there).
+ *	host_is_internal() - a validated host (lower case, "ipv6:" prefix for
+ *	IPv6) that is loopback, private, link-local, shared (100.64/10),
+ *	unspecified or multicast, or localhost (or a name below .localhost).
  *	valid_password() - 1 to 512 bytes, no control bytes (newline, NUL,
  *	tab, DEL) and no leading or trailing space (Postfix would strip it).
  *	parse_ldap_bool() - TRUE or FALSE (LDAP Boolean syntax, any case).
@@ -38,6 +43,8 @@ int parse_port(const char *, size_t, int *, const char **);
 int parse_security(const char *, size_t, enum rs_security *, const char **);
 int valid_username(const char *, size_t, const char **);
 int valid_password(const char *, size_t, const char **);
+int valid_login(const char *login, size_t len, const char **why);
+int host_is_internal(const char *host);
 int parse_ldap_bool(const char *, size_t, int *);
 int domain_is_internal(const char *, char *const *, size_t);
 const char *security_name(enum rs_security);

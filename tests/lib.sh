@@ -268,6 +268,8 @@ mapping: ${MAPPING:-$TOP/mappings/openldap.yaml}
 policy:
   internal_domains: [example.com]
   max_removals: ${MAX_REMOVALS:-500}
+  require_verified: ${REQUIRE_VERIFIED:-false}
+  allow_private_gateways: ${ALLOW_PRIVATE:-true}
 postfix:
   map_dir: ${MAP_DIR:-$T/postfix/relaysync}
   map_type: ${MAP_TYPE:-lmdb}
@@ -299,23 +301,31 @@ tree_sum() {
 # ---- Postfix ----
 
 # start_postfix: a private Postfix instance in $POSTFIX_DIR whose relayhost is
-# the default-relay sink on $RELAY_PORT and whose smtpd listens on
-# 127.0.0.1:$SMTPD_PORT; the relaysync tables are in $MAP_DIR.
+# the default-relay sink on $RELAY_PORT: smtpd on 127.0.0.1:$SMTPD_PORT plays
+# port 25 (no login; mynetworks is loopback), a submission service on
+# 127.0.0.1:$SUBMIT_PORT ($SUBMIT_SERVICE in master.cf) takes Cyrus SASL
+# logins from $POSTFIX_DIR/sasldb2 (sasl_user). Nothing of relaysync is
+# configured: run_postfix applies what relaysync postfix-config prints.
 start_postfix() {
 	POSTFIX_DIR=$T/postfix
 	MAP_DIR=${MAP_DIR:-$POSTFIX_DIR/relaysync}
 	SMTPD_PORT=$(free_port)
-	mkdir -p "$POSTFIX_DIR/queue" "$POSTFIX_DIR/data"
+	SUBMIT_PORT=$(free_port)
+	SUBMIT_SERVICE="127.0.0.1:$SUBMIT_PORT/inet"
+	mkdir -p "$POSTFIX_DIR/queue" "$POSTFIX_DIR/data" "$POSTFIX_DIR/sasl"
 	chown postfix "$POSTFIX_DIR/data"
 	cp /etc/postfix/master.cf "$POSTFIX_DIR/master.cf"
 	sed -i "s/^smtp      inet/127.0.0.1:$SMTPD_PORT      inet/" "$POSTFIX_DIR/master.cf"
 	cat >>"$POSTFIX_DIR/master.cf" <<EOF
-relaysync_smtps unix  -       -       n       -       -       smtp
-  -o smtp_tls_wrappermode=yes
-  -o smtp_tls_security_level=encrypt
+127.0.0.1:$SUBMIT_PORT inet n - n - - smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
-	local t=${MAP_TYPE:-lmdb}
+	printf 'pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: %s\n' \
+	    "$POSTFIX_DIR/sasldb2" >"$POSTFIX_DIR/sasl/smtpd.conf"
 	cat >"$POSTFIX_DIR/main.cf" <<EOF
 compatibility_level = 3.6
 queue_directory = $POSTFIX_DIR/queue
@@ -337,14 +347,9 @@ maillog_file = $POSTFIX_DIR/maillog
 maillog_file_prefixes = $POSTFIX_DIR
 alias_maps =
 alias_database =
-sender_dependent_relayhost_maps = $t:$MAP_DIR/sender_relay
-sender_dependent_default_transport_maps = $t:$MAP_DIR/sender_transport
-smtp_sender_dependent_authentication = yes
-smtp_sasl_auth_enable = yes
-smtp_sasl_password_maps = $t:$MAP_DIR/sasl_passwd
-smtp_sasl_security_options = noanonymous
-smtp_sasl_tls_security_options = noanonymous
-smtp_tls_policy_maps = $t:$MAP_DIR/tls_policy
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = $POSTFIX_DIR/sasl
 smtp_tls_CAfile = $(ca_file)
 smtp_tls_security_level = may
 smtp_tls_loglevel = 1
@@ -358,10 +363,33 @@ EOF
 	POSTFIX_DIRS+=("$POSTFIX_DIR")
 }
 
-# run_postfix: start the instance (after relaysync has created the tables).
+# sasl_user LOGIN PASSWORD: a submission login in the private Postfix.
+sasl_user() {
+	printf '%s' "$2" | saslpasswd2 -f "$POSTFIX_DIR/sasldb2" -p -c \
+	    -u relay.example.com "$1" &&
+	    chown postfix "$POSTFIX_DIR/sasldb2" && chmod 600 "$POSTFIX_DIR/sasldb2"
+}
+
+# apply_postfix_config [CONFIG]: run the postconf commands that relaysync
+# postfix-config prints for the submission service (as an admin would).
+apply_postfix_config() {
+	$RELAYSYNC --config "${1:-$T/rs.yaml}" postfix-config \
+	    --service "$SUBMIT_SERVICE" >"$T/postfix-config.out" 2>&1 ||
+	    { cat "$T/postfix-config.out"; return 1; }
+	# never the system's Postfix: every command names the private instance
+	if grep '^postconf ' "$T/postfix-config.out" | grep -vq "^postconf -c '$POSTFIX_DIR' "; then
+		echo "postfix-config does not name $POSTFIX_DIR; not applied" >&2
+		return 1
+	fi
+	grep '^postconf ' "$T/postfix-config.out" | sh
+}
+
+# run_postfix [CONFIG]: apply postfix-config, then start the instance
+# (after relaysync has created the tables).
 run_postfix() {
-	postfix -c "$POSTFIX_DIR" start >>"$T/postfix-start.log" 2>&1 &&
-	    wait_port "$SMTPD_PORT"
+	apply_postfix_config "$@" &&
+	    postfix -c "$POSTFIX_DIR" start >>"$T/postfix-start.log" 2>&1 &&
+	    wait_port "$SMTPD_PORT" && wait_port "$SUBMIT_PORT"
 }
 
 # start_sink NAME PORT [ARGS...]: a recording SMTP server; log $T/NAME.jsonl.
@@ -383,6 +411,24 @@ port, frm, to, subj = sys.argv[1:]
 msg = f"From: {frm}\r\nTo: {to}\r\nSubject: {subj}\r\n\r\nrelaysync test\r\n"
 with smtplib.SMTP("127.0.0.1", int(port), timeout=10) as s:
     s.sendmail(frm, [to], msg)
+EOF
+}
+
+# send_auth LOGIN PASSWORD FROM TO SUBJECT: submit a message on the
+# submission service, logged in; prints the server's refusal and returns 1
+# when it refuses the message.
+send_auth() {
+	/usr/bin/python3 - "$SUBMIT_PORT" "$@" <<'EOF'
+import smtplib, sys
+port, login, pw, frm, to, subj = sys.argv[1:]
+msg = f"From: {frm}\r\nTo: {to}\r\nSubject: {subj}\r\n\r\nrelaysync test\r\n"
+try:
+    with smtplib.SMTP("127.0.0.1", int(port), timeout=10) as s:
+        s.login(login, pw)
+        s.sendmail(frm, [to], msg)
+except smtplib.SMTPException as e:
+    print(e)
+    sys.exit(1)
 EOF
 }
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define ADDR "user.name@partner.example"
 #include <unistd.h>
 
 #include "secret.h"
@@ -62,11 +64,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&again);
 	buf_adds(&in, RS_SECRET_PREFIX "k1:");
 	buf_add(&in, data, size);
-	if (secret_decrypt(&ring, in.data, in.len, &out, &why) == 0) {
-		if (secret_encrypt(&ring, out.data, out.len, &again, &err) < 0)
+	if (secret_decrypt(&ring, ADDR, in.data, in.len, &out, &why) == 0) {
+		if (secret_encrypt(&ring, ADDR, out.data, out.len, &again, &err) < 0)
 			abort();
 		buf_reset(&in);
-		if (secret_decrypt(&ring, again.data, again.len, &in, &why) < 0
+		if (secret_decrypt(&ring, ADDR, again.data, again.len, &in, &why) < 0
 		    || in.len != out.len || memcmp(in.data, out.data, out.len))
 			abort();
 	}

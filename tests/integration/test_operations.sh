@@ -104,10 +104,14 @@ expect_grep "the failure is posted with its error and exit code" '"error":"ldap 
 # --- a webhook that fails never fails the sync ---
 run_slapd
 write_config "$T/bad-hook.yaml" "notify:
-  webhook_url: http://127.0.0.1:$(free_port)/nothing-listens"
+  webhook_url: http://hook-user:hook-pw-SECRET@127.0.0.1:$(free_port)/nothing-listens?token=hook-token-SECRET"
 set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
 rs --config "$T/bad-hook.yaml" sync
 expect_eq "a sync whose webhook is down still exits 0" 0 "$RC"
-expect_grep "the webhook failure is logged as a warning" 'warning: notify.webhook_url http://127.0.0.1:[0-9]+/nothing-listens: .*the sync itself is not affected' "$T/err"
+expect_grep "the webhook failure is logged as a warning, without user, password or query" \
+    'warning: notify.webhook_url http://\*\*\*@127.0.0.1:[0-9]+/nothing-listens\?\*\*\*: .*the sync itself is not affected' "$T/err"
+rs --config "$T/bad-hook.yaml" check-config
+expect_grep "check-config shows the webhook URL without its secrets" \
+    '^  webhook_url: http://\*\*\*@127.0.0.1:[0-9]+/nothing-listens\?\*\*\*$' "$T/out"
 expect_grep "the change was applied" '^bob@partner.example ' "$MAP_DIR/sender_relay"
 finish

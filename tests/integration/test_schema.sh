@@ -62,6 +62,36 @@ replace: relaysyncVerified
 relaysyncVerified: TRUE
 LDIF
 	expect_eq "$form ACL: alice cannot mark her address verified" 50 "$MOD_RC"
+	as_alice <<LDIF
+dn: relaysyncSendAsAddress=alice3@partner.example,$ALICE_DN
+changetype: add
+objectClass: relaysyncSendAs
+relaysyncSendAsAddress: alice3@partner.example
+relaysyncVerified: TRUE
+LDIF
+	expect_eq "$form ACL: alice cannot add an entry that is marked verified" 50 "$MOD_RC"
+	as_alice <<LDIF
+dn: relaysyncSendAsAddress=alice4@partner.example,$ALICE_DN
+changetype: add
+objectClass: relaysyncSendAs
+objectClass: relaysyncPolicy
+relaysyncSendAsAddress: alice4@partner.example
+relaysyncAllowUserGateways: TRUE
+LDIF
+	expect_eq "$form ACL: alice cannot add an entry that carries the policy flag" 50 "$MOD_RC"
+	ldap_modify <<LDIF
+dn: relaysyncSendAsAddress=alice2@partner.example,$ALICE_DN
+changetype: modify
+replace: relaysyncVerified
+relaysyncVerified: TRUE
+LDIF
+	as_alice <<LDIF
+dn: relaysyncSendAsAddress=alice2@partner.example,$ALICE_DN
+changetype: modrdn
+newrdn: relaysyncSendAsAddress=ceo@partner.example
+deleteoldrdn: 1
+LDIF
+	expect_eq "$form ACL: alice cannot rename her verified entry to another address" 50 "$MOD_RC"
 	local pw
 	pw=$(ldapsearch -x -LLL -H "ldap://127.0.0.1:$SLAPD_PORT" -D "$BOB_DN" -w bob-login-SECRET \
 	    -b "relaysyncSendAsAddress=alice2@partner.example,$ALICE_DN" -s base relaysyncSmtpPassword 2>&1)
@@ -94,6 +124,27 @@ write_config "$T/rs.yaml"
 rs --config "$T/rs.yaml" sync --dry-run --format json
 expect_eq "relaysync reads everything under the example ACL (cn=config)" 2 "$RC"
 expect_grep "all 3 routes and 7 rejections are seen" '"routes":3}' "$T/out"
+# slapd does not check a modrdn's new RDN values against the ACL: alice can
+# rename her unverified entry to relaysyncVerified=TRUE. relaysync does not
+# take a verified flag that names the entry.
+as_alice <<LDIF
+dn: relaysyncSendAsAddress=alice5@partner.example,$ALICE_DN
+changetype: add
+objectClass: relaysyncSendAs
+relaysyncSendAsAddress: alice5@partner.example
+relaysyncSmtpHost: smtp.partner.example
+LDIF
+as_alice <<LDIF
+dn: relaysyncSendAsAddress=alice5@partner.example,$ALICE_DN
+changetype: modrdn
+newrdn: relaysyncVerified=TRUE
+deleteoldrdn: 0
+LDIF
+expect_eq "slapd lets alice rename her entry to relaysyncVerified=TRUE" 0 "$MOD_RC"
+REQUIRE_VERIFIED=true write_config "$T/verified.yaml"
+rs --config "$T/verified.yaml" sync --dry-run --format json
+expect_grep "relaysync still counts that entry unverified" \
+    '"address":"alice5@partner.example","dn":"relaysyncVerified=TRUE,[^"]*","owner_dn":"[^"]*","reason":"unverified"' "$T/out"
 stop_slapd
 
 # slapd.conf form of the schema and the ACL

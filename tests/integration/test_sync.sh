@@ -23,7 +23,7 @@ json_get() {
 expected_tables() {
 	mkdir -p "$T/expected"
 	local t
-	for t in sender_relay sender_transport sasl_passwd tls_policy; do
+	for t in sender_relay sender_transport sasl_passwd tls_policy sender_access sender_login; do
 		fill "$TOP/tests/fixtures/expected/$t" | LC_ALL=C sort >"$T/expected/$t"
 	done
 }
@@ -37,16 +37,19 @@ expect_eq "dry run wrote nothing below the Postfix directory" "$before" "$(tree_
 check "dry run created no generation" test ! -e "$MAP_DIR"
 expect_grep "dry run report lists alice's route as added" '^added +alice@partner.example via \[localhost\]:[0-9]+ starttls login alice@partner.example' "$T/out"
 
-# --- first real sync: the four tables, byte for byte ---
+# --- first real sync: the six tables, byte for byte ---
 rs --config "$CFG" sync
 expect_eq "first sync exits 0" 0 "$RC"
 expected_tables
-for t in sender_relay sender_transport sasl_passwd tls_policy; do
+for t in sender_relay sender_transport sasl_passwd tls_policy sender_access sender_login; do
 	expect_file "table $t is exactly as expected" "$T/expected/$t" "$MAP_DIR/$t"
 	check "table $t has its lmdb index" test -s "$MAP_DIR/$t.lmdb"
 done
 expect_eq "sasl_passwd is mode 600" 600 "$(stat -c %a "$MAP_DIR/sasl_passwd")"
 expect_eq "sasl_passwd.lmdb is mode 600" 600 "$(stat -c %a "$MAP_DIR/sasl_passwd.lmdb")"
+for t in sender_relay sender_transport sender_access sender_login tls_policy owners; do
+	expect_eq "$t is not world-readable (640)" 640 "$(stat -c %a "$MAP_DIR/$t")"
+done
 expect_eq "map_dir is a link to generation 1" "relaysync.generations/1" "$(readlink "$MAP_DIR")"
 expect_eq "postmap -q finds alice's relay" "[localhost]:$GW_PORT" \
     "$(postmap -c "$POSTFIX_DIR" -q alice@partner.example "lmdb:$MAP_DIR/sender_relay")"
@@ -100,12 +103,16 @@ start_sink gateway "$GW_PORT" --user alice@partner.example --password alice-gw-S
 start_sink smtps "$GW_SSL_PORT" --user frank.login --password frank-gw-SECRET-2 \
     --cert "$CA/gateway.crt" --key "$CA/gateway.key" --implicit-tls
 start_sink relay "$RELAY_PORT"
-check "private Postfix starts" run_postfix
+sasl_user alice alice-login-SECRET
+sasl_user frank frank-login-SECRET
+sasl_user bob bob-login-SECRET
+check "private Postfix starts" run_postfix "$CFG"
 
-send alice@partner.example someone@elsewhere.example "e2e-alice-1"
-send frank@smtps.example someone@elsewhere.example "e2e-frank-1"
-send bob@partner.example someone@elsewhere.example "e2e-bob-1"
-send alice@example.com someone@elsewhere.example "e2e-internal-1"
+# Each owner submits, logged in on the submission service.
+send_auth alice alice-login-SECRET alice@partner.example someone@elsewhere.example "e2e-alice-1"
+send_auth frank frank-login-SECRET frank@smtps.example someone@elsewhere.example "e2e-frank-1"
+send_auth bob bob-login-SECRET bob@partner.example someone@elsewhere.example "e2e-bob-1"
+send_auth alice alice-login-SECRET alice@example.com someone@elsewhere.example "e2e-internal-1"
 check "allowed STARTTLS address reaches its gateway" wait_for_subject gateway e2e-alice-1
 expect_eq "the gateway saw alice's stored login" "alice@partner.example" "$(record gateway e2e-alice-1 auth_login)"
 expect_eq "the gateway session was encrypted (STARTTLS)" "True" "$(record gateway e2e-alice-1 tls)"
@@ -140,7 +147,7 @@ expect_eq "sender_relay now holds only erin" "erin@nologin.example [mx.nologin.e
 check "sasl_passwd is now empty" test ! -s "$MAP_DIR/sasl_passwd"
 expect_eq "generation 2 is live" "relaysync.generations/2" "$(readlink "$MAP_DIR")"
 check "generation 1 is kept for rollback" test -s "$T/postfix/relaysync.generations/1/sender_relay"
-send alice@partner.example someone@elsewhere.example "e2e-alice-2"
+send_auth alice alice-login-SECRET alice@partner.example someone@elsewhere.example "e2e-alice-2"
 check "after the flip alice's address goes to the default relay" wait_for_subject relay e2e-alice-2
 expect_eq "the default relay saw no login for alice" "None" "$(record relay e2e-alice-2 auth_login)"
 

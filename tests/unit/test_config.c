@@ -30,7 +30,10 @@ test_defaults(void **state)
 	assert_int_equal(c.ldap.starttls, 0);
 	assert_string_equal(c.ldap.ca_file, "/etc/ssl/certs/ca-certificates.crt");
 	assert_int_equal(c.policy.default_allow, 0);
-	assert_int_equal(c.policy.require_verified, 0);
+	assert_int_equal(c.policy.require_verified, 1);
+	assert_int_equal(c.policy.allow_private_gateways, 0);
+	assert_int_equal(c.mapping.n_login_attrs, 1);
+	assert_string_equal(c.mapping.login_attrs[0], "uid");
 	assert_int_equal(c.policy.allow_insecure, 0);
 	assert_int_equal(c.policy.max_removals, 500);
 	assert_string_equal(c.postfix.map_dir, "/etc/postfix/relaysync");

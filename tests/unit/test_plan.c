@@ -41,12 +41,13 @@ static int
 teardown(void **state)
 {
 	const char *names[] = { "sender_relay", "sender_transport",
-	    "sasl_passwd", "tls_policy", "owners" };
+	    "sasl_passwd", "tls_policy", "sender_access", "sender_login",
+	    "owners" };
 	char path[256];
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 7; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		unlink(path);
 	}
@@ -66,6 +67,13 @@ install_old(void)
 	put("sasl_passwd", "alice@p.example alice:old-pw\n"
 	    "bob@p.example bob:pw\ncarol@p.example carol:pw\n");
 	put("tls_policy", "[smtp.p.example]:587 secure\n");
+	put("sender_access", "alice@p.example FILTER relaysync_smtp:"
+	    "[smtp.p.example]:587\nbob@p.example FILTER relaysync_smtps:"
+	    "[smtp.p.example]:465\ncarol@p.example FILTER relaysync_smtp:"
+	    "[smtp.p.example]:587\ndave@p.example FILTER relaysync_smtp:"
+	    "[old.p.example]:587\n");
+	put("sender_login", "alice@p.example owner\nbob@p.example owner\n"
+	    "carol@p.example owner\ndave@p.example owner\n");
 	put("owners", "alice@p.example uid=alice,dc=example,dc=com\n"
 	    "carol@p.example uid=carol,dc=example,dc=com\n");
 }
@@ -90,6 +98,7 @@ add(int i, const char *addr, const char *host, int port, enum rs_security s,
 	v[i].route.sec = s;
 	v[i].route.username = (char *)user;
 	v[i].route.password = (char *)pw;
+	v[i].route.logins = "owner";
 }
 
 static void
@@ -189,9 +198,27 @@ test_limits(void **state)
 	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
 	assert_int_equal(p.removed, 2);
 	assert_int_equal(p.refused, 1);
-	assert_non_null(strstr(p.refusal, "refusing to remove 2 routes (more "
-	    "than policy.max_removals = 1)"));
+	assert_int_equal(p.vanished, 2);
+	assert_non_null(strstr(p.refusal, "refusing to remove 2 routes whose "
+	    "entries vanished from the directory (more than "
+	    "policy.max_removals = 1)"));
 	assert_non_null(strstr(p.refusal, "--force"));
+	plan_free(&p);
+	render_free(&t);
+
+	/* Revocations (a decision removed them) are never held back, even
+	 * when they empty the set. */
+	add(0, "alice@p.example", NULL, 0, 0, NULL, NULL, RS_R_USER_DISABLED);
+	add(1, "bob@p.example", NULL, 0, 0, NULL, NULL, RS_R_NO_LOGIN);
+	add(2, "carol@p.example", NULL, 0, 0, NULL, NULL,
+	    RS_R_POLICY_FORBIDDEN);
+	add(3, "dave@p.example", NULL, 0, 0, NULL, NULL, RS_R_INTERNAL_GATEWAY);
+	decide(4);
+	render_tables(&d, "secure", &t);
+	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(p.removed, 4);
+	assert_int_equal(p.vanished, 0);
+	assert_int_equal(p.refused, 0);
 	plan_free(&p);
 	render_free(&t);
 
@@ -226,6 +253,8 @@ test_no_change_and_first_run(void **state)
 	put("sender_transport", "");
 	put("sasl_passwd", t.t[RS_T_SASL_PASSWD].data);
 	put("tls_policy", t.t[RS_T_TLS_POLICY].data);
+	put("sender_access", t.t[RS_T_SENDER_ACCESS].data);
+	put("sender_login", t.t[RS_T_SENDER_LOGIN].data);
 	put("owners", t.owners.data);
 	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
 	assert_int_equal(p.n, 0);

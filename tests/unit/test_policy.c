@@ -14,8 +14,8 @@ setup(void **state)
 	struct rs_err err;
 
 	(void)state;
-	if (test_config(&cfg, "policy:\n  internal_domains: [example.com]\n",
-	    &err) < 0)
+	if (test_config(&cfg, "policy:\n  internal_domains: [example.com]\n"
+	    "  require_verified: false\n", &err) < 0)
 		return -1;
 	memset(&keys, 0, sizeof(keys));
 	keys.n = keys.cap = 1;
@@ -43,6 +43,13 @@ dn_norm_tmp(const char *dn)
 	free(last);
 	last = dn_norm(dn);
 	return last;
+}
+
+/* Give a user the login name "user1" (every owner needs one). */
+static void
+login(struct rs_user *u)
+{
+	model_add_login(u, "user1", 5);
 }
 
 static void
@@ -120,6 +127,8 @@ static void
 test_reason_order(void **state)
 {
 	const char *ok = "uid=ok,ou=people," BASE, *no = "uid=no," BASE;
+	char *hops[] = { "relay.corp.example" };
+	struct rs_policy_env env = { NULL, hops, 1 };
 	struct rs_model m;
 	struct rs_decision d;
 	struct rs_sendas *s;
@@ -127,9 +136,9 @@ test_reason_order(void **state)
 	(void)state;
 	model_init(&m);
 	model_add_policy(&m, "ou=people," BASE, RS_YES);
-	model_add_user(&m, ok, "ok@example.com");
-	model_add_user(&m, no, "no@example.com");
-	model_add_user(&m, "uid=off,ou=people," BASE, "off@example.com");
+	login(model_add_user(&m, ok, "ok@example.com"));
+	login(model_add_user(&m, no, "no@example.com"));
+	login(model_add_user(&m, "uid=off,ou=people," BASE, "off@example.com"));
 	model_set_disabled(&m, "uid=off,ou=people," BASE);
 	/* Forbidden wins over every later problem. */
 	s = entry(&m, no, "bad address@x");
@@ -141,6 +150,18 @@ test_reason_order(void **state)
 	model_set_value(&s->f[RS_F_HOST], "", 0, 0);
 	set(s, RS_F_PORT, "0");
 	set(entry(&m, ok, "host@partner.example"), RS_F_HOST, "a,b.example");
+	s = entry(&m, ok, "loop@partner.example");
+	set(s, RS_F_HOST, "127.0.0.1");
+	set(s, RS_F_PORT, "0");
+	set(entry(&m, ok, "own@partner.example"), RS_F_HOST, "Relay.Corp.Example");
+	set(entry(&m, ok, "v6@partner.example"), RS_F_HOST, "fe80::1");
+	set(entry(&m, ok, "lh@partner.example"), RS_F_HOST, "mx.localhost");
+	model_add_user(&m, "uid=nologin,ou=people," BASE, "n@example.com");
+	model_add_login(model_add_user(&m, "uid=badlogin,ou=people," BASE,
+	    "b@example.com"), "a, b", 4);
+	s = entry(&m, "uid=nologin,ou=people," BASE, "nologin@partner.example");
+	set(s, RS_F_PORT, "0");
+	entry(&m, "uid=badlogin,ou=people," BASE, "badlogin@partner.example");
 	s = entry(&m, ok, "port@partner.example");
 	set(s, RS_F_PORT, "99999");
 	set(s, RS_F_SECURITY, "bogus");
@@ -154,8 +175,20 @@ test_reason_order(void **state)
 	set(entry(&m, ok, "pwnl@partner.example"), RS_F_PASSWORD, "a\nb");
 	set(entry(&m, ok, "enc@partner.example"), RS_F_PASSWORD,
 	    "{AES256-GCM}k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-	policy_decide(&m, &cfg, &keys, NULL, &d);
+	policy_decide(&m, &cfg, &keys, &env, &d);
 	assert_string_equal(reason_of(&d, "bad address@x"), "policy_forbidden");
+	assert_string_equal(reason_of(&d, "nologin@partner.example"),
+	    "no_login");
+	assert_string_equal(reason_of(&d, "badlogin@partner.example"),
+	    "no_login");
+	assert_string_equal(reason_of(&d, "loop@partner.example"),
+	    "internal_gateway");
+	assert_string_equal(reason_of(&d, "own@partner.example"),
+	    "internal_gateway");
+	assert_string_equal(reason_of(&d, "v6@partner.example"),
+	    "internal_gateway");
+	assert_string_equal(reason_of(&d, "lh@partner.example"),
+	    "internal_gateway");
 	assert_string_equal(reason_of(&d, "off@partner.example"), "user_disabled");
 	assert_string_equal(reason_of(&d, "two@@partner.example"), "bad_address");
 	assert_string_equal(reason_of(&d, "ok@Example.com"), "internal_domain");
@@ -192,7 +225,7 @@ test_routes_and_defaults(void **state)
 	(void)state;
 	model_init(&m);
 	model_add_policy(&m, "ou=people," BASE, RS_YES);
-	model_add_user(&m, u, "u@example.com");
+	login(model_add_user(&m, u, "u@example.com"));
 	s = entry(&m, u, "User.Name@Partner.Example");
 	set(s, RS_F_HOST, "SMTP.Partner.Example");
 	s = entry(&m, u, "implicit@partner.example");
@@ -202,7 +235,7 @@ test_routes_and_defaults(void **state)
 	model_set_value(&s->f[RS_F_PASSWORD], "", 0, 0);
 	set(s, RS_F_HOST, "2001:DB8::1");
 	buf_init(&enc);
-	assert_int_equal(secret_encrypt(&keys, "s3cret pw", 9, &enc, &err), 0);
+	assert_int_equal(secret_encrypt(&keys, "enc@partner.example", "s3cret pw", 9, &enc, &err), 0);
 	s = entry(&m, u, "enc@partner.example");
 	set(s, RS_F_PASSWORD, enc.data);
 	buf_free(&enc);
@@ -238,8 +271,8 @@ test_conflict(void **state)
 	(void)state;
 	model_init(&m);
 	model_add_policy(&m, "ou=people," BASE, RS_YES);
-	model_add_user(&m, a, "a@example.com");
-	model_add_user(&m, b, "b@example.com");
+	login(model_add_user(&m, a, "a@example.com"));
+	login(model_add_user(&m, b, "b@example.com"));
 	entry(&m, a, "Shared@Partner.example");
 	entry(&m, a, "shared@partner.EXAMPLE");
 	entry(&m, a, "both@partner.example");
@@ -255,6 +288,64 @@ test_conflict(void **state)
 	assert_int_equal(d.nroutes, 1);
 	assert_string_equal(d.routes[0]->route.address, "mine@partner.example");
 	policy_free(&d);
+	/* A single verified claim wins over unverified ones (any case). */
+	set(entry(&m, a, "owned@partner.example"), RS_F_VERIFIED, "TRUE");
+	entry(&m, b, "Owned@Partner.Example");
+	login(model_add_user(&m, "uid=c,ou=people," BASE, "c@example.com"));
+	entry(&m, "uid=c,ou=people," BASE, "OWNED@partner.example");
+	/* Two verified claims: no claim wins. */
+	set(entry(&m, a, "twice@partner.example"), RS_F_VERIFIED, "TRUE");
+	set(entry(&m, "uid=c,ou=people," BASE, "Twice@partner.example"),
+	    RS_F_VERIFIED, "TRUE");
+	policy_decide(&m, &cfg, &keys, NULL, &d);
+	assert_string_equal(reason_of(&d, "owned@partner.example"), "accepted");
+	assert_string_equal(reason_of(&d, "OWNED@partner.example"), "conflict");
+	assert_string_equal(reason_of(&d, "twice@partner.example"), "conflict");
+	assert_string_equal(reason_of(&d, "Twice@partner.example"), "conflict");
+	policy_free(&d);
+	model_free(&m);
+}
+
+static void
+test_owner_binding(void **state)
+{
+	const char *u = "uid=u,ou=people," BASE;
+	const struct rs_verdict *v;
+	struct rs_model m;
+	struct rs_decision d;
+	struct rs_user *user;
+	struct rs_err err;
+	struct buf enc;
+
+	(void)state;
+	model_init(&m);
+	model_add_policy(&m, "ou=people," BASE, RS_YES);
+	user = model_add_user(&m, u, "u@example.com");
+	model_add_login(user, "alice", 5);
+	model_add_login(user, "bad login", 9);
+	model_add_login(user, "alice@example.com", 17);
+	buf_init(&enc);
+	assert_int_equal(secret_encrypt(&keys, "Frank@Partner.Example", "pw",
+	    2, &enc, &err), 0);
+	set(entry(&m, u, "frank@partner.example"), RS_F_PASSWORD, enc.data);
+	set(entry(&m, u, "mallory@partner.example"), RS_F_PASSWORD, enc.data);
+	buf_free(&enc);
+	entry(&m, u, "encrypt@partner.example");
+	policy_decide(&m, &cfg, &keys, NULL, &d);
+	v = verdict(&d, "frank@partner.example");
+	assert_string_equal(reason_code(v->reason), "accepted");
+	assert_string_equal(v->route.logins, "alice, alice@example.com");
+	assert_string_equal(reason_of(&d, "mallory@partner.example"),
+	    "secret_undecryptable");
+	policy_free(&d);
+	free(cfg.postfix.tls_level);
+	cfg.postfix.tls_level = strdup("encrypt");
+	policy_decide(&m, &cfg, &keys, NULL, &d);
+	assert_string_equal(reason_of(&d, "encrypt@partner.example"),
+	    "insecure_forbidden");
+	policy_free(&d);
+	free(cfg.postfix.tls_level);
+	cfg.postfix.tls_level = strdup("secure");
 	model_free(&m);
 }
 
@@ -269,7 +360,7 @@ test_verified_and_orphans(void **state)
 	cfg.policy.require_verified = 1;
 	model_init(&m);
 	model_add_policy(&m, "ou=people," BASE, RS_YES);
-	model_add_user(&m, u, "u@example.com");
+	login(model_add_user(&m, u, "u@example.com"));
 	set(entry(&m, u, "yes@partner.example"), RS_F_VERIFIED, "TRUE");
 	set(entry(&m, u, "no@partner.example"), RS_F_VERIFIED, "FALSE");
 	entry(&m, u, "unset@partner.example");
@@ -292,12 +383,13 @@ test_gateway_check(void **state)
 	struct rs_decision d;
 	struct rs_model m;
 	struct strmap ok;
+	struct rs_policy_env env = { &ok, NULL, 0 };
 	struct buf fp;
 
 	(void)state;
 	model_init(&m);
 	model_add_policy(&m, "ou=people," BASE, RS_YES);
-	model_add_user(&m, u, "u@example.com");
+	login(model_add_user(&m, u, "u@example.com"));
 	entry(&m, u, "checked@partner.example");
 	entry(&m, u, "stale@partner.example");
 	entry(&m, u, "never@partner.example");
@@ -311,7 +403,7 @@ test_gateway_check(void **state)
 	*strmap_slot(&ok, "stale@partner.example") = strdup("0123abcd");
 	policy_free(&d);
 	cfg.policy.require_gateway_check = 1;
-	policy_decide(&m, &cfg, &keys, &ok, &d);
+	policy_decide(&m, &cfg, &keys, &env, &d);
 	cfg.policy.require_gateway_check = 0;
 	assert_string_equal(reason_of(&d, "checked@partner.example"), "accepted");
 	assert_string_equal(reason_of(&d, "stale@partner.example"),
@@ -322,7 +414,7 @@ test_gateway_check(void **state)
 	/* the fingerprint covers the password */
 	set(&m.sendas[0], RS_F_PASSWORD, "other");
 	cfg.policy.require_gateway_check = 1;
-	policy_decide(&m, &cfg, &keys, &ok, &d);
+	policy_decide(&m, &cfg, &keys, &env, &d);
 	cfg.policy.require_gateway_check = 0;
 	assert_string_equal(reason_of(&d, "checked@partner.example"),
 	    "gateway_check_failed");
@@ -340,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_reason_order),
 		cmocka_unit_test(test_routes_and_defaults),
 		cmocka_unit_test(test_conflict),
+		cmocka_unit_test(test_owner_binding),
 		cmocka_unit_test(test_verified_and_orphans),
 		cmocka_unit_test(test_gateway_check),
 	};

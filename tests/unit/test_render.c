@@ -1,4 +1,4 @@
-/* Unit tests: render - the bytes of the four tables. */
+/* Unit tests: render - the bytes of the six tables. */
 #include "unit.h"
 #include "render.h"
 
@@ -17,6 +17,7 @@ route(struct rs_verdict *v, int i, const char *addr, const char *host,
 	v->route.sec = sec;
 	v->route.username = (char *)user;
 	v->route.password = (char *)pw;
+	v->route.logins = "owner";
 }
 
 static void
@@ -70,6 +71,19 @@ test_tables(void **state)
 	    "[mx.plain.example]:25 none\n"
 	    "[smtp.partner.example]:587 secure\n"
 	    "[smtp.smtps.example]:465 secure\n");
+	assert_string_equal(t.t[RS_T_SENDER_ACCESS].data,
+	    "alice@partner.example FILTER relaysync_smtp:"
+	    "[smtp.partner.example]:587\n"
+	    "bob@partner.example FILTER relaysync_smtp:[smtp.partner.example]:587\n"
+	    "carol@smtps.example FILTER relaysync_smtps:[smtp.smtps.example]:465\n"
+	    "dave@plain.example FILTER relaysync_smtp:[mx.plain.example]:25\n"
+	    "erin@v6.example FILTER relaysync_smtp:[ipv6:2001:db8::1]:587\n");
+	assert_string_equal(t.t[RS_T_SENDER_LOGIN].data,
+	    "alice@partner.example owner\n"
+	    "bob@partner.example owner\n"
+	    "carol@smtps.example owner\n"
+	    "dave@plain.example owner\n"
+	    "erin@v6.example owner\n");
 	assert_string_equal(t.owners.data,
 	    "alice@partner.example uid=owner,dc=example,dc=com\n"
 	    "bob@partner.example uid=owner,dc=example,dc=com\n"

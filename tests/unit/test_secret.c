@@ -4,6 +4,8 @@
 #include "unit.h"
 #include "secret.h"
 
+#define ADDR "user.name@partner.example"
+
 #define K1 "k1 0101010101010101010101010101010101010101010101010101010101010101\n"
 #define K2 "k2 0202020202020202020202020202020202020202020202020202020202020202\n"
 
@@ -40,17 +42,17 @@ test_round_trip(void **state)
 	assert_int_equal(r.n, 1);
 	buf_init(&enc);
 	buf_init(&dec);
-	assert_int_equal(secret_encrypt(&r, "gateway pw", 10, &enc, &err), 0);
+	assert_int_equal(secret_encrypt(&r, ADDR, "gateway pw", 10, &enc, &err), 0);
 	assert_true(strncmp(enc.data, "{AES256-GCM}k1:", 15) == 0);
 	assert_null(strstr(enc.data, "gateway"));
 	assert_true(secret_is_encrypted(enc.data, enc.len));
 	assert_false(secret_is_encrypted("plain", 5));
-	assert_int_equal(secret_decrypt(&r, enc.data, enc.len, &dec, &why), 0);
+	assert_int_equal(secret_decrypt(&r, ADDR, enc.data, enc.len, &dec, &why), 0);
 	assert_int_equal(dec.len, 10);
 	assert_string_equal(dec.data, "gateway pw");
 	buf_free(&enc);
-	assert_int_equal(secret_encrypt(&r, "gateway pw", 10, &enc, &err), 0);
-	assert_int_equal(secret_decrypt(&r, enc.data, enc.len, &dec, &why), 0);
+	assert_int_equal(secret_encrypt(&r, ADDR, "gateway pw", 10, &enc, &err), 0);
+	assert_int_equal(secret_decrypt(&r, ADDR, enc.data, enc.len, &dec, &why), 0);
 	buf_wipe(&enc);
 	buf_wipe(&dec);
 	keyring_free(&r);
@@ -70,32 +72,32 @@ test_failures(void **state)
 	load(&r2, "k1 0303030303030303030303030303030303030303030303030303030303030303\n");
 	buf_init(&enc);
 	buf_init(&dec);
-	assert_int_equal(secret_encrypt(&r1, "pw", 2, &enc, &err), 0);
+	assert_int_equal(secret_encrypt(&r1, ADDR, "pw", 2, &enc, &err), 0);
 	/* wrong key with the same id */
-	assert_int_equal(secret_decrypt(&r2, enc.data, enc.len, &dec, &why), -1);
+	assert_int_equal(secret_decrypt(&r2, ADDR, enc.data, enc.len, &dec, &why), -1);
 	assert_non_null(strstr(why, "does not authenticate"));
 	/* tampered ciphertext */
 	p = strchr(enc.data, ':') + 20;
 	*p = *p == 'A' ? 'B' : 'A';
-	assert_int_equal(secret_decrypt(&r1, enc.data, enc.len, &dec, &why), -1);
+	assert_int_equal(secret_decrypt(&r1, ADDR, enc.data, enc.len, &dec, &why), -1);
 	assert_non_null(strstr(why, "does not authenticate"));
 	/* the key id is authenticated: relabelled values fail */
 	buf_free(&enc);
 	keyring_free(&r2);
 	load(&r2, K2);
-	assert_int_equal(secret_encrypt(&r2, "pw", 2, &enc, &err), 0);
+	assert_int_equal(secret_encrypt(&r2, ADDR, "pw", 2, &enc, &err), 0);
 	enc.data[13] = '1';
 	memcpy(r2.keys[0].id, "k1", 3);
-	assert_int_equal(secret_decrypt(&r2, enc.data, enc.len, &dec, &why), -1);
+	assert_int_equal(secret_decrypt(&r2, ADDR, enc.data, enc.len, &dec, &why), -1);
 	/* unknown key id, no id, bad base64 */
-	assert_int_equal(secret_decrypt(&r1, "{AES256-GCM}k9:AAAA", 19, &dec,
+	assert_int_equal(secret_decrypt(&r1, ADDR, "{AES256-GCM}k9:AAAA", 19, &dec,
 	    &why), -1);
 	assert_non_null(strstr(why, "not in secrets.key_file"));
-	assert_int_equal(secret_decrypt(&r1, "{AES256-GCM}AAAA", 16, &dec,
+	assert_int_equal(secret_decrypt(&r1, ADDR, "{AES256-GCM}AAAA", 16, &dec,
 	    &why), -1);
-	assert_int_equal(secret_decrypt(&r1, "{AES256-GCM}k1:A*AA", 19, &dec,
+	assert_int_equal(secret_decrypt(&r1, ADDR, "{AES256-GCM}k1:A*AA", 19, &dec,
 	    &why), -1);
-	assert_int_equal(secret_decrypt(&r1, "{AES256-GCM}k1:AAAA", 19, &dec,
+	assert_int_equal(secret_decrypt(&r1, ADDR, "{AES256-GCM}k1:AAAA", 19, &dec,
 	    &why), -1);
 	buf_free(&enc);
 	buf_free(&dec);
@@ -117,14 +119,14 @@ test_rotation(void **state)
 	buf_init(&a);
 	buf_init(&b);
 	buf_init(&dec);
-	assert_int_equal(secret_encrypt(&old, "old", 3, &a, &err), 0);
-	assert_int_equal(secret_encrypt(&both, "new", 3, &b, &err), 0);
+	assert_int_equal(secret_encrypt(&old, ADDR, "old", 3, &a, &err), 0);
+	assert_int_equal(secret_encrypt(&both, ADDR, "new", 3, &b, &err), 0);
 	assert_true(strncmp(b.data, "{AES256-GCM}k2:", 15) == 0);
-	assert_int_equal(secret_decrypt(&both, a.data, a.len, &dec, &why), 0);
+	assert_int_equal(secret_decrypt(&both, ADDR, a.data, a.len, &dec, &why), 0);
 	assert_string_equal(dec.data, "old");
-	assert_int_equal(secret_decrypt(&both, b.data, b.len, &dec, &why), 0);
+	assert_int_equal(secret_decrypt(&both, ADDR, b.data, b.len, &dec, &why), 0);
 	assert_string_equal(dec.data, "new");
-	assert_int_equal(secret_decrypt(&old, b.data, b.len, &dec, &why), -1);
+	assert_int_equal(secret_decrypt(&old, ADDR, b.data, b.len, &dec, &why), -1);
 	buf_free(&a);
 	buf_free(&b);
 	buf_free(&dec);
@@ -163,7 +165,7 @@ test_key_files(void **state)
 	assert_int_equal(keyring_load("/nonexistent/key", 1, &r, &err), 0);
 	assert_int_equal(r.n, 0);
 	assert_int_equal(keyring_load("/nonexistent/key", 0, &r, &err), -1);
-	assert_int_equal(secret_encrypt(&r, "x", 1, &b, &err), -1);
+	assert_int_equal(secret_encrypt(&r, ADDR, "x", 1, &b, &err), -1);
 	path = key_file("bind-SECRET\n", 0600);
 	buf_init(&b);
 	assert_int_equal(private_file_read(path, &b, &err), 0);
