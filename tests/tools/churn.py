@@ -31,7 +31,9 @@ import sys
 (SEED, STEPS, URI, ADMIN, PW, BASE, RS, INC_CONF, INC_DIR, FULL_CONF,
  FULL_DIR, LOG) = sys.argv[1:13]
 rnd = random.Random(int(SEED))
-FILES = ["sender_relay", "sender_transport", "sasl_passwd", "tls_policy", "owners"]
+TABLES = ["sender_relay", "sender_transport", "sasl_passwd", "tls_policy",
+          "sender_access", "sender_login"]
+FILES = TABLES + ["owners"]
 ADDRS = [f"p{i}@partner{i % 3}.example" for i in range(14)] + \
     ["x@example.com", "Mixed.Case@Partner0.example", "bad address"]
 HOSTS = ["smtp.partner.example", "smtp2.partner.example", "[192.0.2.7]",
@@ -228,7 +230,7 @@ def run(conf, *extra):
 
 def index_holds_text(d):
     """Each lmdb index below d holds exactly the lines of its text."""
-    for f in FILES[:4]:
+    for f in TABLES:
         try:
             text = sorted(l for l in open(f"{d}/{f}").read().split("\n") if l)
         except FileNotFoundError:
