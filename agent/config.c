@@ -143,6 +143,7 @@ static const struct yfield map_sendas_fields[] = {
 
 static const struct yfield mapping_fields[] = {
 	STR(M, name),
+	{ "uuid_attribute", Y_STR, offsetof(M, uuid_attr), NULL, 0, 0, 0 },
 	{ "policy", Y_MAP, 0, map_policy_fields, 1, 0, 0 },
 	{ "users", Y_MAP, 0, map_user_fields, 1, 0, 0 },
 	{ "sendas", Y_MAP, 0, map_sendas_fields, 1, 0, 0 },
@@ -514,6 +515,13 @@ mapping_check(struct yctx *y, const struct rs_mapping *m)
 	if (strcmp(m->sendas_layout, "child") == 0 && *m->sendas_filter == 0)
 		return key_err(y, "sendas.layout", "%s", "the child layout needs "
 		    "sendas.filter, the filter of send-as entries");
+	if (*m->uuid_attr == '\0' || strspn(m->uuid_attr, "abcdefghijklmnopqrstu"
+	    "vwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
+	    strlen(m->uuid_attr))
+		return key_err(y, "uuid_attribute", "'%s' is not an attribute "
+		    "name; use the attribute whose value the server sends as "
+		    "the RFC 4533 sync UUID: entryUUID (OpenLDAP) or "
+		    "nsUniqueId (389 Directory Server)", m->uuid_attr);
 	if (m->n_login_attrs == 0)
 		return key_err(y, "users.login_attribute", "%s", "an empty list "
 		    "leaves every owner without a login name; name the "
@@ -535,6 +543,7 @@ mapping_defaults(struct rs_mapping *m)
 
 	memset(m, 0, sizeof(*m));
 	m->name = xstrdup("");
+	m->uuid_attr = xstrdup("entryUUID");
 	m->user_mail_attr = xstrdup("mail");
 	m->user_disabled_filter = xstrdup("");
 	m->sendas_layout = xstrdup("child");
@@ -569,6 +578,7 @@ mapping_free(struct rs_mapping *m)
 
 	free(m->path);
 	free(m->name);
+	free(m->uuid_attr);
 	free(m->policy_filter);
 	free(m->policy_allow_attr);
 	free(m->user_filter);

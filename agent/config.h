@@ -44,6 +44,7 @@ extern const char *const rs_field_names[RS_F_COUNT];
 struct rs_mapping {
 	char *path;
 	char *name;
+	char *uuid_attr;	/* the entry's sync UUID (RFC 4533) */
 	char *policy_filter;
 	char *policy_allow_attr;
 	char *user_filter;

@@ -39,16 +39,26 @@ pipeline_read(const struct rs_config *c, struct rs_model *m,
 	return rc;
 }
 
+/* A full read, and why. */
+static void
+full_because(struct rs_how *how, const char *reason, const char *detail)
+{
+	how->incremental = 0;
+	how->reason = reason;
+	snprintf(how->detail, sizeof(how->detail), "%s", detail);
+}
+
 /* The previous run's snapshot, when it may be used: same source
- * settings, and its generation is the live one, unchanged. */
+ * settings, and its generation is the live one, unchanged. Otherwise -1,
+ * and why in how. */
 static int
 load_snapshot(const struct rs_config *c, const char *source,
-    struct rs_snapshot *old, struct rs_model *m)
+    struct rs_snapshot *old, struct rs_model *m, struct rs_how *how)
 {
 	char live[RS_HASH_HEX + 1];
 	struct rs_err err;
 	struct buf path, text;
-	const char *why = NULL;
+	const char *why = NULL, *code = NULL;
 
 	buf_init(&path);
 	buf_init(&text);
@@ -58,24 +68,26 @@ load_snapshot(const struct rs_config *c, const char *source,
 	buf_reset(&path);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
 	if (read_file(path.data, &text, &err) < 0)
-		why = "no snapshot of a previous run";
+		code = "no_snapshot", why = "no snapshot of a previous run";
 	else if (snapshot_parse(&text, old, m, &err) < 0)
-		why = err.msg;
+		code = "snapshot_damaged", why = err.msg;
 	else if (strcmp(old->source, source) != 0)
-		why = "ldap or mapping settings changed";
+		code = "settings_changed", why = "ldap or mapping settings "
+		    "changed";
 	else if (old->generation != apply_generation(c))
-		why = "it does not name the live generation";
+		code = "tables_changed", why = "it does not name the live "
+		    "generation";
 	else if (snapshot_live_tables(c, live) < 0 ||
 	    strcmp(live, old->tables) != 0)
-		why = "the live tables are not the ones it produced";
+		code = "tables_changed", why = "the live tables are not the "
+		    "ones it produced";
 	else if (old->runs + 1 >= c->full_every)
-		why = "full_every incremental runs were made since the last "
-		    "full read";
+		code = "full_every", why = "full_every incremental runs were "
+		    "made since the last full read";
 	if (why != NULL) {
-		rs_log(RS_LOG_INFO, "full read: %s/%s: %s", c->state_dir,
-		    RS_SNAPSHOT_FILE, why);
-		snprintf(old->read_reason, sizeof(old->read_reason), "%.200s",
-		    why);
+		snprintf(how->detail, sizeof(how->detail), "%s/%s: %s",
+		    c->state_dir, RS_SNAPSHOT_FILE, why);
+		how->reason = code;
 		model_free(m);
 	}
 	buf_free(&path);
@@ -83,10 +95,12 @@ load_snapshot(const struct rs_config *c, const char *source,
 	return why ? -1 : 0;
 }
 
-/* Read again what a change set names, and apply it to the model. */
+/* Read again what a change set names, and apply it to the model; a
+ * failure with RS_EX_TEMPFAIL means: read everything (reason, when not
+ * NULL, says why). */
 int
 pipeline_merge(struct rs_source *src, const struct rs_changes *ch,
-    struct rs_model *m, struct rs_err *err)
+    struct rs_model *m, const char **reason, struct rs_err *err)
 {
 	struct rs_reads r;
 	struct rs_model fresh;
@@ -94,28 +108,42 @@ pipeline_merge(struct rs_source *src, const struct rs_changes *ch,
 
 	model_init(&fresh);
 	model_reads(m, ch, &r);
-	rc = source_fetch(src, &r, &fresh, err);
-	if (rc == 0)
-		model_merge(m, ch, &r, &fresh);
+	if (r.n > 1000 && r.n > (m->nusers + m->nsendas) / 10) {
+		rc = rs_err_set(err, RS_EX_TEMPFAIL, "%zu entries to read "
+		    "again after %zu changes and %zu deletions since the last "
+		    "run; reading everything is cheaper", r.n, ch->n,
+		    ch->gone.count);
+		if (reason)
+			*reason = "many_changes";
+	} else if ((rc = source_fetch(src, &r, &fresh, err)) == 0 &&
+	    (rc = model_merge(m, ch, &r, &fresh)) < 0) {
+		rc = rs_err_set(err, RS_EX_TEMPFAIL, "the sync answer named "
+		    "deleted (or left out of a present phase) an entry that "
+		    "the directory still holds; not trusting it");
+		if (reason)
+			*reason = "inconsistent_sync";
+	}
 	model_reads_free(&r);
 	model_free(&fresh);
 	return rc;
 }
 
-/* Apply what changed since the snapshot's cookie to the model. */
+/* Apply what changed since the snapshot's cookie to the model; on
+ * failure, why in how. */
 static int
 read_changes(struct rs_source *src, const struct rs_snapshot *old,
-    struct rs_snapshot *next, struct rs_model *m, struct rs_err *err)
+    struct rs_snapshot *next, struct rs_model *m, struct rs_how *how,
+    struct rs_err *err)
 {
 	struct rs_changes ch;
+	const char *reason = NULL;
 	int rc;
 
 	rc = source_changes(src, &old->cookie, &ch, &next->cookie, err);
-	if (rc == 0 && ch.n > 1000 && ch.n > (m->nusers + m->nsendas) / 10)
-		rc = rs_err_set(err, RS_EX_TEMPFAIL, "%zu entries changed since the "
-		    "last run; reading everything is cheaper", ch.n);
-	else if (rc == 0)
-		rc = pipeline_merge(src, &ch, m, err);
+	if (rc < 0)
+		reason = source_sync_reason(src);
+	else
+		rc = pipeline_merge(src, &ch, m, &reason, err);
 	if (rc == 0) {
 		next->runs = old->runs + 1;
 		next->unchanged = ch.n == 0 && ch.gone.count == 0 &&
@@ -124,10 +152,13 @@ read_changes(struct rs_source *src, const struct rs_snapshot *old,
 		    old->cookie.len) == 0;
 		if (next->unchanged)
 			next->generation = old->generation;
+		how->changed = ch.n;
+		how->deleted = ch.gone.count;
 		rs_log(RS_LOG_INFO, "incremental read: %zu changed and %zu "
 		    "deleted entries since the last run%s", ch.n, ch.gone.count,
 		    ch.present_phase ? " (present phase)" : "");
-	}
+	} else
+		full_because(how, reason ? reason : "sync_failed", err->msg);
 	model_changes_free(&ch);
 	return rc;
 }
@@ -140,7 +171,9 @@ pipeline_read_all(struct rs_source *src, struct rs_snapshot *next,
 	struct rs_err why;
 
 	if (source_cookie(src, &next->cookie, &why) < 0) {
-		rs_log(RS_LOG_DEBUG, "no incremental runs: %s", why.msg);
+		rs_log(source_sync_offered(src) ? RS_LOG_WARN : RS_LOG_DEBUG,
+		    "no sync cookie, so the next run reads everything too: %s",
+		    why.msg);
 		buf_reset(&next->cookie);
 	}
 	next->runs = 0;
@@ -154,41 +187,50 @@ pipeline_resume(const struct rs_config *c, struct rs_snapshot *old,
 {
 	char source[RS_HASH_HEX + 1];
 
+	struct rs_how how;
+	int rc;
+
 	snapshot_source(c, source);
-	return load_snapshot(c, source, old, m);
+	if ((rc = load_snapshot(c, source, old, m, &how)) < 0)
+		rs_log(RS_LOG_INFO, "full read: %s", how.detail);
+	return rc;
 }
 
 /* Read the directory into m: incrementally from the previous run's
- * snapshot when allowed and possible, else in full. next gets what the
- * snapshot of this run will say. */
+ * snapshot when allowed and possible, else in full; how says which, and
+ * why. next gets what the snapshot of this run will say. */
 static int
 pipeline_load(const struct rs_config *c, int full, struct rs_snapshot *next,
-    struct rs_model *m, struct rs_err *err)
+    struct rs_model *m, struct rs_how *how, struct rs_err *err)
 {
 	struct rs_source *src = NULL;
 	struct rs_snapshot old;
-	int rc, incremental = 0;
+	int rc;
 
 	snapshot_init(&old);
 	snapshot_source(c, next->source);
-	if (!full && c->full_every > 0 && load_snapshot(c, next->source, &old,
-	    m) == 0)
-		incremental = 1;
-	snprintf(next->read_reason, sizeof(next->read_reason), "%s", full ?
-	    "--full" : c->full_every == 0 ? "full_every is 0" :
-	    old.read_reason);
+	memset(how, 0, sizeof(*how));
+	if (full)
+		full_because(how, "full_requested", "sync --full");
+	else if (c->full_every == 0)
+		full_because(how, "incremental_off", "full_every is 0");
 	rc = source_open(c, &src, err);
-	if (rc == 0 && incremental &&
-	    (rc = read_changes(src, &old, next, m, err)) < 0) {
-		rs_log(RS_LOG_INFO, "full read: %s", err->msg);
-		snprintf(next->read_reason, sizeof(next->read_reason), "%.200s",
-		    err->msg);
-		model_free(m);
-		incremental = 0;
-		rc = 0;
+	if (rc == 0 && how->reason == NULL && !source_sync_offered(src))
+		full_because(how, "no_rfc4533", "the server's rootDSE offers "
+		    "no RFC 4533 content synchronization (OpenLDAP: the "
+		    "syncprov overlay; 389-ds: the Content Synchronization "
+		    "plugin)");
+	if (rc == 0 && how->reason == NULL &&
+	    load_snapshot(c, next->source, &old, m, how) == 0) {
+		how->incremental = 1;
+		if (read_changes(src, &old, next, m, how, err) < 0)
+			model_free(m);
 	}
-	if (rc == 0 && !incremental)
+	if (rc == 0 && !how->incremental) {
+		rs_log(RS_LOG_INFO, "full read (%s): %s", how->reason,
+		    how->detail);
 		rc = pipeline_read_all(src, next, m, err);
+	}
 	source_close(src);
 	snapshot_free(&old);
 	return rc;
@@ -438,7 +480,7 @@ stage(const char *name, double *t)
 static void
 after_run(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_run *run, int rc, const char *error, double t0,
-    const struct rs_snapshot *next)
+    const struct rs_how *how)
 {
 	struct rs_err err;
 	struct buf b;
@@ -446,9 +488,7 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 	if (o->dry_run)
 		return;
 	buf_init(&b);
-	status_record(&b, run, rc, error, next == NULL ? "watch" :
-	    next->runs > 0 ? "incremental" : "full", next ? next->read_reason :
-	    "");
+	status_record(&b, run, rc, error, how);
 	if (apply_state(c, RS_LASTRUN_FILE, &b, &err) < 0)
 		rs_log(RS_LOG_WARN, "%s", err.msg);
 	if (*c->metrics_file) {
@@ -520,7 +560,7 @@ print_diff(const struct rs_config *c, const struct rs_tables *t)
 int
 pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_model *m, const struct rs_decision *d,
-    struct rs_snapshot *next, double t0)
+    const struct rs_how *how, struct rs_snapshot *next, double t0)
 {
 	struct rs_tables t;
 	struct rs_plan p;
@@ -542,6 +582,7 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	run.dry_run = o->dry_run;
 	run.d = d;
 	run.p = &p;
+	run.how = how;
 	err.code = 0;
 	rc = finish_sync(o, c, &t, &run, &err);
 	run.exit_code = rc;
@@ -559,7 +600,7 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 		pipeline_save(c, m, &t, next);	/* rc OK: t is live */
 		stage("snapshot", &clock);
 	}
-	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0, next);
+	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0, how);
 	plan_free(&p);
 	render_free(&t);
 	return rc;
@@ -591,11 +632,12 @@ pipeline_clock(void)
 static int
 read_and_decide(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys, struct rs_snapshot *next,
-    struct rs_model *m, struct rs_decision *d, struct rs_err *err)
+    struct rs_model *m, struct rs_decision *d, struct rs_how *how,
+    struct rs_err *err)
 {
 	double clock = seconds();
 
-	if (pipeline_load(c, o->full, next, m, err) < 0)
+	if (pipeline_load(c, o->full, next, m, how, err) < 0)
 		return -1;
 	stage("read", &clock);
 	if (o->verify && verify_first(o, c, keys, m, err) < 0)
@@ -632,6 +674,7 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	struct rs_snapshot next;
 	struct rs_model m;
 	struct rs_decision d;
+	struct rs_how how;
 	struct rs_err err;
 	double t0 = seconds();
 	int rc;
@@ -643,11 +686,11 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 		rc = pipeline_fail(&err);	/* no metrics: another run's */
 	else if (!o->dry_run && pipeline_held(c, &err)) {
 		rc = pipeline_fail(&err);
-		after_run(o, c, NULL, rc, err.msg, t0, &next);
-	} else if (read_and_decide(o, c, keys, &next, &m, &d, &err) < 0) {
+		after_run(o, c, NULL, rc, err.msg, t0, NULL);
+	} else if (read_and_decide(o, c, keys, &next, &m, &d, &how, &err) < 0) {
 		rc = pipeline_fail(&err);
-		after_run(o, c, NULL, rc, err.msg, t0, &next);
-	} else if ((rc = pipeline_apply(o, c, &m, &d, &next, t0)) ==
+		after_run(o, c, NULL, rc, err.msg, t0, &how);
+	} else if ((rc = pipeline_apply(o, c, &m, &d, &how, &next, t0)) ==
 	    RS_EX_OK && !o->dry_run)
 		pipeline_record_keys(c, keys);
 	policy_free(&d);

@@ -13,14 +13,19 @@
  *	previous run's snapshot, applied to that snapshot's model) unless
  *	--full is given, full_every is 0 or reached, or the snapshot is
  *	missing, damaged, taken with other ldap or mapping settings, or not
- *	the one of the live generation; a cookie the server refuses, a
- *	server without RFC 4533, or more than 1,000 changed entries that are
- *	also more than a tenth of the model also mean a full read. A run that leaves
+ *	the one of the live generation; a server whose rootDSE offers no
+ *	RFC 4533, a cookie the server refuses, a sync answer that
+ *	contradicts itself or names a live entry deleted, or more than 1,000
+ *	entries to read again that are also more than a tenth of the model
+ *	also mean a full read. The report says which read it was and why
+ *	(struct rs_how in report.h). A run that leaves
  *	the live tables equal to what it rendered saves a new snapshot.
  *	pipeline_resume() loads the previous run's snapshot when it may be
  *	used (-1 otherwise, after logging why); pipeline_read_all() is a
  *	full read that first takes a sync cookie; pipeline_merge() reads
- *	again what a change set names and applies it to a model.
+ *	again what a change set names and applies it to a model (failing
+ *	with RS_EX_TEMPFAIL, and the reason code, when only a full read
+ *	will do).
  *	pipeline_apply() renders, plans and applies a model's decision,
  *	reports, and saves the snapshot when given one; pipeline_save() saves
  *	it (with the SHA-256 of the given tables, or of the live ones); pipeline_clock() is the
@@ -89,10 +94,10 @@ int pipeline_resume(const struct rs_config *, struct rs_snapshot *,
 int pipeline_read_all(struct rs_source *, struct rs_snapshot *,
     struct rs_model *, struct rs_err *);
 int pipeline_merge(struct rs_source *, const struct rs_changes *,
-    struct rs_model *, struct rs_err *);
+    struct rs_model *, const char **, struct rs_err *);
 int pipeline_apply(const struct rs_runopts *, const struct rs_config *,
     const struct rs_model *, const struct rs_decision *,
-    struct rs_snapshot *, double);
+    const struct rs_how *, struct rs_snapshot *, double);
 void pipeline_save(const struct rs_config *, const struct rs_model *,
     const struct rs_tables *, struct rs_snapshot *);
 double pipeline_clock(void);

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -253,7 +254,7 @@ judge(struct target *t, SSL *ssl)
 {
 	X509 *cert = SSL_get_peer_certificate(ssl);
 	long vr = SSL_get_verify_result(ssl);
-	char subj[512], iss[512], when[64], names[1024];
+	char subj[512], iss[512], when[64], names[1024], name[256];
 	const char *ca = *t->c->ldap.ca_file ? t->c->ldap.ca_file :
 	    "(the system's default)";
 	int named;
@@ -263,9 +264,12 @@ judge(struct target *t, SSL *ssl)
 		    t->host, t->port);
 	name_str(X509_get_subject_name(cert), subj, sizeof(subj));
 	name_str(X509_get_issuer_name(cert), iss, sizeof(iss));
-	named = strspn(t->host, "0123456789.") == strlen(t->host) ||
-	    strchr(t->host, ':') ? X509_check_ip_asc(cert, t->host, 0) == 1 :
-	    X509_check_host(cert, t->host, 0, 0, NULL) == 1;
+	/* for "localhost" libldap checks this machine's name */
+	if (strcasecmp(t->host, "localhost") != 0 ||
+	    gethostname(name, sizeof(name)) < 0)
+		snprintf(name, sizeof(name), "%s", t->host);
+	named = X509_check_host(cert, name, 0, 0, NULL) == 1 ||
+	    X509_check_ip_asc(cert, name, 0) == 1;
 	if (vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
 	    vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
 	    vr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
@@ -292,10 +296,14 @@ judge(struct target *t, SSL *ssl)
 		    X509_verify_cert_error_string(vr), ca);
 	else if (!named) {
 		cert_names(cert, names, sizeof(names));
-		say(t, "TLS: the server's certificate does not name %s, the "
-		    "host in ldap.uri; it names %s; use one of those names in "
-		    "ldap.uri, or give the server a certificate for %s",
-		    t->host, names, t->host);
+		X509_NAME_oneline(X509_get_subject_name(cert), subj,
+		    sizeof(subj));
+		say(t, "TLS: the server's certificate (%s) does not name %s, "
+		    "%s; it names %s; use one of those names in ldap.uri, or "
+		    "give the server a certificate for %s", subj, name,
+		    strcmp(name, t->host) == 0 ? "the host in ldap.uri" :
+		    "this machine's name, which libldap checks for localhost",
+		    names, name);
 	}
 	X509_free(cert);
 	return 0;

@@ -15,7 +15,8 @@
  *	the connection is refused; no answer within ldap.timeout; the
  *	server refused StartTLS; the certificate is not trusted (its subject
  *	and issuer, and ldap.ca_file); expired or not yet valid (the dates);
- *	it does not name the host of ldap.uri (the names it carries). It
+ *	it does not name the host of ldap.uri (its subject and the names it
+ *	carries; for "localhost", libldap checks this machine's name). It
  *	returns 0 with msg empty when it found nothing wrong (the caller
  *	then reports what libldap said), and never sends credentials.
  *

@@ -53,7 +53,6 @@ struct rs_snapshot {
 				 * (RS_RUNS_FILE, not in the snapshot) */
 	struct buf cookie;
 	int unchanged;		/* the saved snapshot already says all this */
-	char read_reason[256];	/* why this run reads everything, or "" */
 };
 
 void snapshot_init(struct rs_snapshot *);

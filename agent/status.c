@@ -10,19 +10,32 @@
 #include "render.h"
 #include "status.h"
 
+/* One line's value: newlines become spaces. */
+static void
+add_value(struct buf *b, const char *key, const char *v)
+{
+	buf_printf(b, "%s ", key);
+	for (; v && *v; v++)
+		buf_addc(b, *v == '\n' ? ' ' : *v);
+	buf_addc(b, '\n');
+}
+
 void
 status_record(struct buf *b, const struct rs_run *run, int rc,
-    const char *error, const char *read, const char *reason)
+    const char *error, const struct rs_how *how)
 {
 	size_t i, by_reason[RS_R_COUNT] = { 0 };
-	const char *p;
 
 	buf_reset(b);
-	buf_printf(b, "time %lld\nexit_code %d\nresult %s\nread %s\n"
-	    "read_reason %s\n", (long long)time(NULL), rc, rc == 0 && run &&
-	    run->applied ? "applied" : rc == 0 ? "no change" :
-	    rc == RS_EX_TEMPFAIL ? "refused" : "failed", read, reason ?
-	    reason : "");
+	buf_printf(b, "time %lld\nexit_code %d\nresult %s\nread %s\n",
+	    (long long)time(NULL), rc, rc == 0 && run && run->applied ?
+	    "applied" : rc == 0 ? "no change" : rc == RS_EX_TEMPFAIL ?
+	    "refused" : "failed", how == NULL ? "none" : how->incremental ?
+	    "incremental" : "full");
+	if (how != NULL && !how->incremental && how->reason != NULL) {
+		buf_printf(b, "read_reason %s: ", how->reason);
+		add_value(b, "", how->detail);
+	}
 	if (run != NULL) {
 		buf_printf(b, "routes %zu\n", run->d->nroutes);
 		for (i = 0; i < run->d->n; i++)
@@ -32,12 +45,8 @@ status_record(struct buf *b, const struct rs_run *run, int rc,
 				buf_printf(b, "rejected %s %zu\n",
 				    reason_code((enum rs_reason)i), by_reason[i]);
 	}
-	if (error != NULL) {
-		buf_adds(b, "error ");
-		for (p = error; *p; p++)
-			buf_addc(b, *p == '\n' ? ' ' : *p);
-		buf_addc(b, '\n');
-	}
+	if (error != NULL)
+		add_value(b, "error", error);
 	buf_str(b);
 }
 

@@ -4,14 +4,15 @@
  *
  * Every real sync run (and every apply of watch) leaves a record in
  * <state_dir>/last-run: "key value" lines "time", "exit_code", "result"
- * (applied, no change, refused, held, failed), "read" (full, incremental,
- * watch), "read_reason", "generation", "routes", one "rejected <reason>
+ * (applied, no change, refused, failed), "read" (full, incremental,
+ * none), "read_reason", "generation", "routes", one "rejected <reason>
  * <count>" line per reason code, and "error" (no secret: messages never
  * hold one).
  *
  * Functions
- *	status_record(b, run, rc, error, read, reason) renders that record
- *	(run is NULL when the run failed before deciding); pipeline writes it
+ *	status_record(b, run, rc, error, how) renders that record (run is
+ *	NULL when the run failed before deciding, how when it read nothing;
+ *	"read_reason" is how's reason code and detail); pipeline writes it
  *	with apply_state().
  *	status_show(c, fmt, fp) prints, from state_dir and postfix.map_dir:
  *	the last run (when, its result and exit code, how it read the
@@ -36,7 +37,7 @@
 #define RS_LASTRUN_FILE	"last-run"
 
 void status_record(struct buf *b, const struct rs_run *run, int rc,
-    const char *error, const char *read, const char *reason);
+    const char *error, const struct rs_how *how);
 int status_show(const struct rs_config *c, enum rs_format fmt, FILE *fp);
 
 #endif

@@ -68,7 +68,7 @@ rs --config "$T/c.yaml" sync
 message "StartTLS with a CA that did not issue the certificate" 69 "ldap $U: TLS: the server's certificate is not trusted: subject \"CN=ldap.test\", issued by \"CN=relaysync test CA\""
 LDAP_URI=ldaps://localhost:$SLAPD_LDAPS_PORT LDAP_PLAIN=false LDAP_CA=$CA/ca.crt write_config "$T/c.yaml"
 rs --config "$T/c.yaml" sync
-message "a host name the certificate does not carry" 69 "ldap ldaps://localhost:$SLAPD_LDAPS_PORT: TLS: the server's certificate does not name localhost, the host in ldap.uri; it names DNS:ldap.test, IP:127.0.0.1; use one of those names in ldap.uri, or give the server a certificate for localhost"
+message "a host name the certificate does not carry" 69 "ldap ldaps://localhost:$SLAPD_LDAPS_PORT: TLS: the server's certificate (/CN=ldap.test) does not name $(hostname), this machine's name, which libldap checks for localhost; it names DNS:ldap.test, IP:127.0.0.1; use one of those names in ldap.uri, or give the server a certificate for $(hostname)"
 
 # an expired certificate: slapd restarted with one
 openssl req -newkey rsa:2048 -nodes -subj "/CN=ldap.test" -keyout "$CA/old.key" \

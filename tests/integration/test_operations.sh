@@ -69,6 +69,7 @@ expect_grep "metrics: implicit-TLS routes" '^relaysync_routes\{kind="transport"\
 expect_grep "metrics: rejected by reason" '^relaysync_rejected\{reason="conflict"\} 2$' "$M"
 expect_grep "metrics: changes applied" '^relaysync_changes_applied\{kind="added"\} 3$' "$M"
 expect_grep "metrics: a timestamp" '^relaysync_last_run_timestamp_seconds [0-9]{10}$' "$M"
+expect_grep "metrics: the first run read everything" '^relaysync_last_run_incremental 0$' "$M"
 expect_grep "metrics: HELP and TYPE lines" '^# TYPE relaysync_routes gauge$' "$M"
 check "metrics file is world-readable for node_exporter" test "$(stat -c %a "$M")" = 644
 check "no temporary metrics file is left" test ! -e "$M.tmp"

@@ -21,6 +21,10 @@ check "the mappings are installed" test -s /usr/share/relaysync/mappings/openlda
     -a -s /usr/share/relaysync/mappings/active-directory.yaml -a -s /usr/share/relaysync/mappings/389ds.yaml
 check "the schema is installed" test -s /usr/share/relaysync/schema/relaysync.ldif \
     -a -s /usr/share/relaysync/schema/relaysync.schema
+check "the 389-ds schema, ACI and schema-over-LDAP helper are installed" \
+    test -s /usr/share/relaysync/schema/60relaysync.ldif \
+    -a -s /usr/share/relaysync/schema/relaysync-aci.ldif \
+    -a -s /usr/share/relaysync/schema/389ds-ldapmodify.awk
 expect_eq "the example configuration is not world-readable" 640 "$(stat -c %a /etc/relaysync/relaysync.yaml)"
 expect_grep "the configuration is a conffile" '^ /etc/relaysync/relaysync.yaml ' \
     <(dpkg-query -W -f='${Conffiles}\n' relaysync)
