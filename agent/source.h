@@ -71,10 +71,10 @@
  *	(e-syncRefreshRequired, or a cookie from its future: read everything)
  *	or when its answer contradicts itself (a present phase that also
  *	names deleted entries); a server without RFC 4533 fails them, and
- *	source_cookie(), with RS_EX_UNAVAILABLE. A failed TLS connection
- *	says when the server's certificate does not name the host libldap
- *	checks (a second connection, verifying nothing and sending nothing,
- *	fetches the certificate);
+ *	source_cookie(), with RS_EX_UNAVAILABLE. A connection that fails
+ *	says why (probe.h): name not found, refused, no answer, StartTLS
+ *	refused, or which certificate problem (a second connection, sending
+ *	no credentials, fetches the certificate);
  *	source_watch_wait() returns -1 when the connection is lost or the
  *	server ends the search.
  */
