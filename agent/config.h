@@ -16,6 +16,9 @@
  *	the command_directory that "postconf -c <config_dir> -h
  *	command_directory" names (asked once per process; /usr/sbin/postconf
  *	or /usr/local/sbin/postconf, /usr/sbin when neither answers).
+ *	config_line() is the line of a key ("ldap.base_dn") in the
+ *	configuration file, mapping_line() in the mapping profile (0: the
+ *	key was not given, its default applies).
  *
  * Diagnostics
  *	Every error names the file, the line and the key, says what is wrong
@@ -46,6 +49,7 @@ extern const char *const rs_field_names[RS_F_COUNT];
 struct rs_mapping {
 	char *path;
 	char *name;
+	char *uuid_attr;	/* the entry's sync UUID (RFC 4533) */
 	char *policy_filter;
 	char *policy_allow_attr;
 	char *user_filter;
@@ -56,6 +60,7 @@ struct rs_mapping {
 	char *sendas_layout;	/* "child" or "attribute" */
 	char *sendas_filter;
 	char *attr[RS_F_COUNT];
+	struct strmap lines;	/* "sendas.attributes.host" -> its line */
 };
 
 struct rs_config {
@@ -106,6 +111,7 @@ struct rs_config {
 		long max_backoff;
 	} watch;
 	struct rs_mapping mapping;
+	struct strmap lines;	/* "ldap.base_dn" -> its line in path */
 };
 
 int config_load(const char *, struct rs_config *, struct rs_err *);
@@ -113,6 +119,8 @@ void config_free(struct rs_config *);
 int mapping_load(const char *, struct rs_mapping *, struct rs_err *);
 void mapping_free(struct rs_mapping *);
 void config_print(const struct rs_config *, FILE *);
+unsigned long config_line(const struct rs_config *, const char *);
+unsigned long mapping_line(const struct rs_mapping *, const char *);
 const char *config_map_path(const struct rs_config *, const char *,
     struct buf *);
 const char *config_postfix_cmd(const struct rs_config *, const char *,

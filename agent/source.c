@@ -3,13 +3,16 @@
  * See source.h for the contract.
  */
 #include <ldap.h>
+#include <ctype.h>
 #include <poll.h>
 #include <sasl/sasl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "probe.h"
 #include "secret.h"
 #include "source.h"
 #include "validate.h"
@@ -24,7 +27,11 @@ struct rs_source {
 	int ended;		/* the server ended the sync search */
 	int refresh_done;	/* its refresh phase is over */
 	int with_cookie;	/* it started from a cookie */
-	int refresh_deletes;	/* its result said refreshDeletes */
+	int inconsistent;	/* its answers contradict each other */
+	int caps_known;		/* the rootDSE listed supportedControl: */
+	int has_sync;		/* RFC 4533 */
+	int has_paged;		/* RFC 2696 */
+	const char *reason;	/* why the last sync search failed */
 	const char *base;	/* where source_load() or source_fetch() */
 	int scope;		/* reads, and whether the base may be gone */
 	int missing_ok;
@@ -44,6 +51,60 @@ ldap_fail(struct rs_source *s, int rc, const char *what, struct rs_err *err)
 	    ldap_err2string(rc), diag && *diag ? " (" : "",
 	    diag && *diag ? diag : "", diag && *diag ? ")" : "");
 	ldap_memfree(diag);
+	return -1;
+}
+
+/* A failure to reach the server: libldap says only "Can't contact LDAP
+ * server" or "Connect error"; probe names the real cause when it can. */
+static int
+connect_fail(struct rs_source *s, int rc, const char *what,
+    struct rs_err *err)
+{
+	char why[1536];
+
+	if ((rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+	    rc == LDAP_TIMEOUT) && probe_ldap(s->c, why, sizeof(why)) == 0 &&
+	    *why)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: %s",
+		    s->c->ldap.uri, why);
+	return ldap_fail(s, rc, what, err);
+}
+
+/* The naming contexts of the server's root DSE, for a base_dn that does
+ * not exist. */
+static void
+naming_contexts(struct rs_source *s, struct buf *out)
+{
+	char *attrs[] = { "namingContexts", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	size_t i;
+
+	if (ldap_search_ext_s(s->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+	    attrs, 0, NULL, NULL, &tv, 1, &res) == LDAP_SUCCESS &&
+	    (e = ldap_first_entry(s->ld, res)) != NULL)
+		v = ldap_get_values_len(s->ld, e, "namingContexts");
+	for (i = 0; v && v[i]; i++)
+		buf_printf(out, "%s%.*s", i ? ", " : "", (int)v[i]->bv_len,
+		    v[i]->bv_val);
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+}
+
+static int
+no_base(struct rs_source *s, struct rs_err *err)
+{
+	struct buf nc;
+
+	buf_init(&nc);
+	naming_contexts(s, &nc);
+	rs_err_set(err, RS_EX_CONFIG, "ldap %s: ldap.base_dn %s does not exist "
+	    "on the server (%s:%lu); set ldap.base_dn to an entry that exists"
+	    "%s%s", s->c->ldap.uri, s->c->ldap.base_dn, s->c->path,
+	    config_line(s->c, "ldap.base_dn"), nc.len ? "; the server holds "
+	    : "", nc.len ? nc.data : "");
+	buf_free(&nc);
 	return -1;
 }
 
@@ -111,14 +172,50 @@ do_bind(struct rs_source *s, struct rs_err *err)
 	rc = ldap_sasl_bind_s(s->ld, *c->ldap.bind_dn ? c->ldap.bind_dn : NULL,
 	    LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	buf_wipe(&pw);
-	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)
-		return ldap_fail(s, rc, "cannot connect (check ldap.uri, that "
-		    "the server is running, and for TLS ldap.ca_file)", err);
+	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+	    rc == LDAP_TIMEOUT)
+		return connect_fail(s, rc, "cannot connect (check ldap.uri, "
+		    "that the server is running, and for TLS ldap.ca_file)",
+		    err);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(s, rc, *c->ldap.bind_dn ? "bind as ldap.bind_dn "
 		    "(check the DN and ldap.bind_password_file)" :
 		    "anonymous bind", err);
 	return 0;
+}
+
+static int
+bv_is(const struct berval *v, const char *s)
+{
+	return v->bv_len == strlen(s) && memcmp(v->bv_val, s, v->bv_len) == 0;
+}
+
+/* What the server offers, from its rootDSE: a server that lists no
+ * supportedControl (or hides its rootDSE) is tried as if it had both. */
+static void
+read_caps(struct rs_source *s)
+{
+	char *attrs[] = { "supportedControl", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v;
+	size_t i;
+
+	if (ldap_search_ext_s(s->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+	    attrs, 0, NULL, NULL, &tv, 1, &res) == LDAP_SUCCESS &&
+	    (e = ldap_first_entry(s->ld, res)) != NULL &&
+	    (v = ldap_get_values_len(s->ld, e, "supportedControl")) != NULL) {
+		s->caps_known = 1;
+		for (i = 0; v[i] != NULL; i++) {
+			s->has_sync |= bv_is(v[i], LDAP_CONTROL_SYNC);
+			s->has_paged |= bv_is(v[i], LDAP_CONTROL_PAGEDRESULTS);
+		}
+		ldap_value_free_len(v);
+	}
+	ldap_msgfree(res);
+	rs_log(RS_LOG_DEBUG, "ldap %s: rootDSE: %s", s->c->ldap.uri,
+	    !s->caps_known ? "no supportedControl; RFC 4533 and 2696 tried" :
+	    s->has_sync ? "RFC 4533 offered" : "no RFC 4533");
 }
 
 int
@@ -139,9 +236,12 @@ source_open(const struct rs_config *c, struct rs_source **out,
 		return -1;
 	if (c->ldap.starttls &&
 	    (rc = ldap_start_tls_s(s->ld, NULL, NULL)) != LDAP_SUCCESS)
-		return ldap_fail(s, rc, "StartTLS (check ldap.ca_file and that "
-		    "the certificate names this host)", err);
-	return do_bind(s, err);
+		return connect_fail(s, rc, "StartTLS (check ldap.ca_file and "
+		    "that the certificate names this host)", err);
+	if (do_bind(s, err) < 0)
+		return -1;
+	read_caps(s);
+	return 0;
 }
 
 void
@@ -175,26 +275,14 @@ uuid_str(const struct berval *u, char *out)
 	}
 }
 
-static int
-subordinates(struct rs_source *s, LDAPMessage *e)
-{
-	struct berval **v = ldap_get_values_len(s->ld, e, "hasSubordinates");
-	int yes = 0;
-
-	if (v != NULL && v[0] != NULL)
-		(void)parse_ldap_bool(v[0]->bv_val, v[0]->bv_len, &yes);
-	ldap_value_free_len(v);
-	return yes;
-}
-
+/* A syncUUID announced present or deleted. */
 static void
-mark(struct strmap *set, const struct berval *uuid)
+mark(struct rs_source *s, const struct berval *uuid, int present)
 {
 	char u[RS_UUID_LEN + 1];
 
 	uuid_str(uuid, u);
-	if (*u != '\0')
-		*strmap_slot(set, u) = (void *)1;
+	model_sync_state(&s->pending, u, present);
 }
 
 static void
@@ -244,23 +332,33 @@ on_sync_entry(struct rs_source *s, LDAPMessage *msg)
 		goto out;
 	take_cookie(s, ber);
 	rc = 0;
-	if (state == LDAP_SYNC_PRESENT)
-		mark(&s->pending.present, &uuid);
-	else if (state == LDAP_SYNC_DELETE)
-		mark(&s->pending.gone, &uuid);
+	if (state == LDAP_SYNC_PRESENT || state == LDAP_SYNC_DELETE)
+		mark(s, &uuid, state == LDAP_SYNC_PRESENT);
 	else {
 		uuid_str(&uuid, u);
 		dn = ldap_get_dn(s->ld, msg);
 		rs_log(RS_LOG_DEBUG, "ldap sync: %s %s", state ==
 		    LDAP_SYNC_ADD ? "added" : "modified", dn ? dn : "?");
 		if (*u != '\0' && dn != NULL)
-			model_changed(&s->pending, u, dn, subordinates(s, msg));
+			model_changed(&s->pending, u, dn);
 		ldap_memfree(dn);
 	}
 out:
 	ber_free(ber, 1);
 	ldap_controls_free(ctrls);
 	return rc;
+}
+
+/* The end of a refresh phase the server declared a present phase or a
+ * delete phase (RFC 4533 section 3.4). */
+static void
+phase_end(struct rs_source *s, int declared_present)
+{
+	if (model_phase_end(&s->pending, declared_present) < 0)
+		s->inconsistent = 1;
+	else if (s->pending.present_as_delete)
+		rs_log(RS_LOG_DEBUG, "ldap sync: a present phase that named "
+		    "no present entry, read as a delete phase");
 }
 
 /* refreshDelete or refreshPresent: the end of a refresh phase. */
@@ -276,8 +374,7 @@ on_refresh_end(struct rs_source *s, BerElement *ber, ber_tag_t tag)
 	if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDONE &&
 	    ber_scanf(ber, "b", &done) == LBER_ERROR)
 		return -1;
-	if (tag == LDAP_TAG_SYNC_REFRESH_PRESENT)
-		s->pending.present_phase = 1;
+	phase_end(s, tag == LDAP_TAG_SYNC_REFRESH_PRESENT);
 	if (done)
 		s->refresh_done = 1;
 	return 0;
@@ -301,8 +398,7 @@ on_id_set(struct rs_source *s, BerElement *ber)
 	if (ber_scanf(ber, "[W]}", &uuids) == LBER_ERROR)
 		return -1;
 	for (i = 0; uuids != NULL && uuids[i].bv_val != NULL; i++)
-		mark(deletes ? &s->pending.gone : &s->pending.present,
-		    &uuids[i]);
+		mark(s, &uuids[i], !deletes);
 	ber_bvarray_free(uuids);
 	s->changes++;
 	return 0;
@@ -355,21 +451,25 @@ on_sync_result(struct rs_source *s, LDAPMessage *msg, struct rs_err *err)
 	s->ended = 1;
 	rc = ldap_parse_result(s->ld, msg, &code, NULL, &diag, NULL, &ctrls, 0);
 	if (rc == LDAP_SUCCESS && (code == LDAP_SYNC_REFRESH_REQUIRED ||
-	    (code != LDAP_SUCCESS && s->with_cookie)))
+	    (code != LDAP_SUCCESS && s->with_cookie))) {
+		s->reason = "cookie_refused";
 		rc = rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the server no "
 		    "longer accepts the saved sync cookie (%s%s%s)",
 		    s->c->ldap.uri, ldap_err2string(code), diag && *diag ?
 		    ": " : "", diag ? diag : "");
-	else if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
+	} else if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
 		rc = ldap_fail(s, rc != LDAP_SUCCESS ? rc : code, "sync search "
-		    "(RFC 4533; the server needs the syncprov overlay)", err);
-	else if ((c = ldap_control_find(LDAP_CONTROL_SYNC_DONE, ctrls,
-	    NULL)) != NULL && (ber = ber_init(&c->ldctl_value)) != NULL &&
-	    ber_scanf(ber, "{") != LBER_ERROR) {
-		take_cookie(s, ber);
-		if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDELETES)
-			(void)ber_scanf(ber, "b", &deletes);
-		s->refresh_deletes = deletes != 0;
+		    "(RFC 4533; OpenLDAP needs the syncprov overlay, 389-ds the "
+		    "Content Synchronization and Retro Changelog plugins)", err);
+	else {
+		if ((c = ldap_control_find(LDAP_CONTROL_SYNC_DONE, ctrls,
+		    NULL)) != NULL && (ber = ber_init(&c->ldctl_value)) !=
+		    NULL && ber_scanf(ber, "{") != LBER_ERROR) {
+			take_cookie(s, ber);
+			if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDELETES)
+				(void)ber_scanf(ber, "b", &deletes);
+		}
+		phase_end(s, deletes == 0);
 	}
 	ber_free(ber, 1);
 	ldap_controls_free(ctrls);
@@ -411,50 +511,68 @@ sync_step(struct rs_source *s, int ms, struct rs_err *err)
 	if (rc == -1)
 		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: a sync "
 		    "message the client cannot parse", s->c->ldap.uri);
+	if (rc == 0 && s->inconsistent) {
+		s->reason = "inconsistent_sync";
+		return rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the server's "
+		    "sync answer contradicts itself (a present phase that also "
+		    "names deleted entries)", s->c->ldap.uri);
+	}
 	return rc < 0 ? -1 : 1;
 }
 
-#define FALSE_FILTER	"(&(objectClass=*)(!(objectClass=*)))"
+/*
+ * Every sync search is this one search: the whole base, subtree scope,
+ * (objectClass=*), no attributes. A server may tie a cookie to its
+ * search (389-ds does, to the bind DN, base and filter), and RFC 4533
+ * defines a cookie's content by its search: a cookie is only ever used
+ * with the search it came from.
+ */
+#define SYNC_FILTER	"(objectClass=*)"
 
-/* Start a sync search over the whole base (RFC 4533 Sync Request
- * control); the entries it announces come with their DN and
- * hasSubordinates, and are read again by source_fetch(). */
+/* Start the sync search; with page, ask for one entry per page (RFC
+ * 2696): enough to get a cookie without reading, or exceeding a size
+ * limit on, the whole content. */
 static int
-sync_search(struct rs_source *s, int mode, const char *filter,
-    const struct buf *cookie, struct rs_err *err)
+sync_search(struct rs_source *s, int mode, const struct buf *cookie,
+    int page, struct rs_err *err)
 {
-	char *attrs[] = { "hasSubordinates", NULL };
-	LDAPControl ctrl, *ctrls[2] = { &ctrl, NULL };
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
+	LDAPControl ctrl, *pg = NULL, *ctrls[3] = { &ctrl, NULL, NULL };
 	struct berval bv = { 0, NULL };
 	BerElement *ber = ber_alloc_t(LBER_USE_DER);
 	int rc = LDAP_NO_MEMORY;
 
 	memset(&ctrl, 0, sizeof(ctrl));
-	s->ended = s->refresh_done = s->refresh_deletes = 0;
+	s->ended = s->refresh_done = s->inconsistent = 0;
+	s->reason = "sync_failed";
 	s->with_cookie = cookie != NULL && cookie->len > 0;
-	if (ber != NULL && cookie != NULL && cookie->len > 0) {
+	if (ber != NULL && s->with_cookie) {
 		bv.bv_val = cookie->data;
 		bv.bv_len = cookie->len;
 		rc = ber_printf(ber, "{eOb}", mode, &bv, 0);
 	} else if (ber != NULL)
 		rc = ber_printf(ber, "{eb}", mode, 0);
 	if (ber != NULL && rc >= 0 && ber_flatten2(ber, &ctrl.ldctl_value,
-	    0) == 0) {
+	    0) == 0 && (!page || ldap_create_page_control(s->ld, 1, NULL, 0,
+	    &pg) == LDAP_SUCCESS)) {
 		ctrl.ldctl_oid = LDAP_CONTROL_SYNC;
 		ctrl.ldctl_iscritical = 1;
+		ctrls[1] = pg;
 		rc = ldap_search_ext(s->ld, s->c->ldap.base_dn,
-		    LDAP_SCOPE_SUBTREE, filter, attrs, 0, ctrls, NULL, NULL,
-		    LDAP_NO_LIMIT, &s->sync_msgid);
+		    LDAP_SCOPE_SUBTREE, SYNC_FILTER, attrs, 0, ctrls, NULL,
+		    NULL, LDAP_NO_LIMIT, &s->sync_msgid);
 	} else
 		rc = LDAP_ENCODING_ERROR;
+	ldap_control_free(pg);
 	ber_free(ber, 1);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(s, rc, "sync search (RFC 4533)", err);
-	if (cookie != NULL && cookie->len > 0)
+	if (s->with_cookie)
 		set_cookie_buf(s, cookie);
-	rs_log(RS_LOG_DEBUG, "ldap sync search (%s) filter=%s from cookie %s",
-	    mode == LDAP_SYNC_REFRESH_ONLY ? "refreshOnly" :
-	    "refreshAndPersist", filter, cookie && cookie->len ? cookie->data :
+	rs_log(RS_LOG_DEBUG, "ldap sync search (%s%s) base=%s filter=%s from "
+	    "cookie %s", mode == LDAP_SYNC_REFRESH_ONLY ? "refreshOnly" :
+	    "refreshAndPersist", page ? ", one entry per page" : "",
+	    s->c->ldap.base_dn, SYNC_FILTER, s->with_cookie ? cookie->data :
 	    "(none)");
 	return 0;
 }
@@ -481,13 +599,13 @@ refresh(struct rs_source *s, struct rs_err *err)
 /* A refreshOnly search to its end; copy the cookie it ends with (the
  * given one when the server sent none). */
 static int
-refresh_only(struct rs_source *s, const char *filter, const struct buf *cookie,
+refresh_only(struct rs_source *s, const struct buf *cookie, int page,
     struct buf *out, struct rs_err *err)
 {
 	int rc;
 
 	buf_reset(&s->cookie);
-	rc = sync_search(s, LDAP_SYNC_REFRESH_ONLY, filter, cookie, err);
+	rc = sync_search(s, LDAP_SYNC_REFRESH_ONLY, cookie, page, err);
 	if (rc == 0)
 		rc = refresh(s, err);
 	buf_reset(out);
@@ -496,11 +614,38 @@ refresh_only(struct rs_source *s, const char *filter, const struct buf *cookie,
 	return rc;
 }
 
+/* The server does not offer RFC 4533 (its rootDSE says so). */
+static int
+no_sync(struct rs_source *s, struct rs_err *err)
+{
+	s->reason = "no_rfc4533";
+	return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server does "
+	    "not offer RFC 4533 content synchronization (its rootDSE lists no "
+	    "supportedControl %s)", s->c->ldap.uri, LDAP_CONTROL_SYNC);
+}
+
+int
+source_sync_offered(const struct rs_source *s)
+{
+	return !s->caps_known || s->has_sync;
+}
+
+const char *
+source_sync_reason(const struct rs_source *s)
+{
+	return s->reason ? s->reason : "sync_failed";
+}
+
 int
 source_cookie(struct rs_source *s, struct buf *cookie, struct rs_err *err)
 {
-	int rc = refresh_only(s, FALSE_FILTER, NULL, cookie, err);
+	int page = !s->caps_known || s->has_paged, rc;
 
+	if (!source_sync_offered(s))
+		return no_sync(s, err);
+	rc = refresh_only(s, NULL, page, cookie, err);
+	if (page && (rc < 0 || cookie->len == 0))	/* one page refused */
+		rc = refresh_only(s, NULL, 0, cookie, err);
 	model_changes_free(&s->pending);
 	if (rc == 0 && cookie->len == 0)
 		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the sync "
@@ -515,9 +660,8 @@ source_changes(struct rs_source *s, const struct buf *cookie,
 	int rc;
 
 	model_changes_free(&s->pending);
-	rc = refresh_only(s, "(objectClass=*)", cookie, next, err);
-	if (rc == 0 && !s->refresh_deletes)
-		s->pending.present_phase = 1;
+	rc = source_sync_offered(s) ? refresh_only(s, cookie, 0, next, err) :
+	    no_sync(s, err);
 	source_watch_take(s, out);
 	return rc;
 }
@@ -527,8 +671,10 @@ source_watch_start(struct rs_source *s, const struct buf *cookie,
     struct rs_err *err)
 {
 	buf_reset(&s->cookie);
-	if (sync_search(s, LDAP_SYNC_REFRESH_AND_PERSIST, "(objectClass=*)",
-	    cookie, err) < 0 || refresh(s, err) < 0)
+	if (!source_sync_offered(s))
+		return no_sync(s, err);
+	if (sync_search(s, LDAP_SYNC_REFRESH_AND_PERSIST, cookie, 0, err) < 0 ||
+	    refresh(s, err) < 0)
 		return -1;
 	if (s->ended)
 		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server "
@@ -654,12 +800,21 @@ read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
 		return 0;
 	}
 	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
+		ldap_controls_free(ctrls);
+	if (rc == LDAP_SUCCESS && code == LDAP_NO_SUCH_OBJECT &&
+	    s->base == s->c->ldap.base_dn)
+		return no_base(s, err);
+	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
 		return ldap_fail(s, rc != LDAP_SUCCESS ? rc : code, pg->filter,
 		    err);
 	ber_memfree(pg->cookie.bv_val);
 	pg->cookie.bv_val = NULL;
 	pg->cookie.bv_len = 0;
 	pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, ctrls, NULL);
+	if (pr == NULL && s->scope == LDAP_SCOPE_BASE) {
+		ldap_controls_free(ctrls);	/* 389-ds pages no base search */
+		return 0;
+	}
 	if (pr == NULL || ldap_parse_pageresponse_control(s->ld, pr, &est,
 	    &pg->cookie) != LDAP_SUCCESS) {
 		ldap_controls_free(ctrls);
@@ -728,19 +883,29 @@ values(struct rs_source *s, LDAPMessage *e, const char *attr)
 	return *attr ? ldap_get_values_len(s->ld, e, attr) : NULL;
 }
 
-/* The entry's entryUUID, or an empty string. */
+/* The entry's sync UUID from the mapping's uuid_attribute, in the
+ * 8-4-4-4-12 form: entryUUID is in it already, 389-ds' nsUniqueId
+ * groups the same 32 hex digits 8-8-8-8. Empty when absent or not 32
+ * hex digits. */
 static void
 entry_uuid(struct rs_source *s, LDAPMessage *e, char *out)
 {
-	struct berval **v = ldap_get_values_len(s->ld, e, "entryUUID");
+	struct berval **v = ldap_get_values_len(s->ld, e,
+	    s->c->mapping.uuid_attr);
+	char hex[33];
+	size_t i, n = 0;
 
 	out[0] = '\0';
-	if (v != NULL && v[0] != NULL && v[0]->bv_len == RS_UUID_LEN &&
-	    memchr(v[0]->bv_val, '\0', RS_UUID_LEN) == NULL) {
-		memcpy(out, v[0]->bv_val, RS_UUID_LEN);
-		out[RS_UUID_LEN] = '\0';
-		str_lower(out);
+	for (i = 0; v != NULL && v[0] != NULL && i < v[0]->bv_len; i++) {
+		if (v[0]->bv_val[i] == '-')
+			continue;
+		if (n == 32 || !isxdigit((unsigned char)v[0]->bv_val[i]))
+			break;
+		hex[n++] = (char)tolower((unsigned char)v[0]->bv_val[i]);
 	}
+	if (v != NULL && v[0] != NULL && i == v[0]->bv_len && n == 32)
+		snprintf(out, RS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s",
+		    hex, hex + 8, hex + 12, hex + 16, hex + 20);
 	ldap_value_free_len(v);
 }
 
@@ -848,21 +1013,21 @@ load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 {
 	const struct rs_mapping *m = &s->c->mapping;
 	int child = strcmp(m->sendas_layout, "child") == 0;
-	char *pol_attrs[] = { m->policy_allow_attr, "entryUUID", NULL };
+	char *pol_attrs[] = { m->policy_allow_attr, m->uuid_attr, NULL };
 	char *no_attrs[] = { LDAP_NO_ATTRS, NULL };
 	char *sa_attrs[RS_F_COUNT + 2], **user_attrs;
 	struct buf f;
 	size_t i, n = 0, u = 0;
 	int rc;
 
-	sa_attrs[n++] = "entryUUID";
+	sa_attrs[n++] = m->uuid_attr;
 	for (i = 0; i < RS_F_COUNT; i++)
 		if (*m->attr[i])
 			sa_attrs[n++] = m->attr[i];
 	sa_attrs[n] = NULL;
 	user_attrs = xcalloc(n + m->n_login_attrs + 3, sizeof(*user_attrs));
 	user_attrs[u++] = m->user_mail_attr;
-	user_attrs[u++] = "entryUUID";
+	user_attrs[u++] = m->uuid_attr;
 	for (i = 0; i < m->n_login_attrs; i++)
 		user_attrs[u++] = m->login_attrs[i];
 	for (i = 1; i < n && !child; i++)	/* attribute layout: on the user */
@@ -917,4 +1082,116 @@ source_fetch(struct rs_source *s, const struct rs_reads *r,
 	rs_log(RS_LOG_DEBUG, "ldap: %zu changed entries read again (%zu with "
 	    "their subtree), %.0f ms", n, subtrees, now_ms() - t0);
 	return 0;
+}
+
+int
+source_base_exists(struct rs_source *s, struct rs_err *err)
+{
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL;
+	int rc;
+
+	rc = ldap_search_ext_s(s->ld, s->c->ldap.base_dn, LDAP_SCOPE_BASE,
+	    "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 1, &res);
+	ldap_msgfree(res);
+	if (rc == LDAP_NO_SUCH_OBJECT)
+		return no_base(s, err);
+	return rc == LDAP_SUCCESS ? 0 : ldap_fail(s, rc, "ldap.base_dn",
+	    err);
+}
+
+/* The NAMEs of one schema description: "( oid NAME 'a' ..." or
+ * "NAME ( 'a' 'b' )", lower case, into names. */
+static void
+schema_names(const char *v, size_t len, struct strmap *names)
+{
+	const char *p = v, *end = v + len, *q;
+	char *name;
+	int list;
+
+	while (p + 5 < end && strncmp(p, " NAME ", 6) != 0)
+		p++;
+	if (p + 5 >= end)
+		return;
+	p += 6;
+	list = *p == '(';
+	do {
+		while (p < end && *p != '\'' && *p != ')')
+			p++;
+		if (p >= end || *p == ')')
+			break;
+		p++;
+		q = memchr(p, '\'', (size_t)(end - p));
+		if (q == NULL)
+			break;
+		name = xstrndup(p, (size_t)(q - p));
+		str_lower(name);
+		*strmap_slot(names, name) = (void *)1;
+		free(name);
+		p = q + 1;
+	} while (list);
+}
+
+static void
+schema_values(struct rs_source *s, LDAPMessage *e, const char *attr,
+    struct strmap *names)
+{
+	struct berval **v = ldap_get_values_len(s->ld, e, attr);
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		schema_names(v[i]->bv_val, v[i]->bv_len, names);
+	ldap_value_free_len(v);
+}
+
+/* The DN of the subschema entry that governs base_dn. */
+static char *
+subschema_dn(struct rs_source *s)
+{
+	char *attrs[] = { "subschemaSubentry", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	const char *bases[] = { s->c->ldap.base_dn, "" };
+	char *dn = NULL;
+	int i;
+
+	for (i = 0; i < 2 && dn == NULL; i++) {
+		if (ldap_search_ext_s(s->ld, bases[i], LDAP_SCOPE_BASE,
+		    "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 1, &res) ==
+		    LDAP_SUCCESS && (e = ldap_first_entry(s->ld, res)) != NULL &&
+		    (v = ldap_get_values_len(s->ld, e, attrs[0])) != NULL &&
+		    v[0] != NULL)
+			dn = xstrndup(v[0]->bv_val, v[0]->bv_len);
+		ldap_value_free_len(v);
+		v = NULL;
+		ldap_msgfree(res);
+		res = NULL;
+	}
+	return dn;
+}
+
+int
+source_schema(struct rs_source *s, struct strmap *attrs,
+    struct strmap *classes, char **where, struct rs_err *err)
+{
+	char *want[] = { "attributeTypes", "objectClasses", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	int rc;
+
+	if ((*where = subschema_dn(s)) == NULL)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server "
+		    "names no subschemaSubentry for %s (or the account may not "
+		    "read it)", s->c->ldap.uri, s->c->ldap.base_dn);
+	rc = ldap_search_ext_s(s->ld, *where, LDAP_SCOPE_BASE,
+	    "(objectClass=subschema)", want, 0, NULL, NULL, &tv, 1, &res);
+	if (rc == LDAP_SUCCESS && (e = ldap_first_entry(s->ld, res)) != NULL) {
+		schema_values(s, e, want[0], attrs);
+		schema_values(s, e, want[1], classes);
+	} else if (rc == LDAP_SUCCESS)
+		rc = LDAP_NO_RESULTS_RETURNED;
+	ldap_msgfree(res);
+	return rc == LDAP_SUCCESS ? 0 : ldap_fail(s, rc, *where, err);
 }

@@ -54,6 +54,7 @@ struct watcher {
 	int have_model;
 	int unsaved;		/* the model moved on since the snapshot */
 	int read_all;		/* the server refused the cookie: no resume */
+	int held;		/* a rollback holds syncs: changes wait */
 	int ready;		/* READY=1 was sent */
 	int failing;		/* the last apply failed: retry, no watchdog */
 	long retry;		/* seconds until the next retry of a failed apply */
@@ -166,7 +167,9 @@ get_model(struct watcher *w, struct rs_source *src, struct rs_err *err)
 		w->read_all = 0;
 		if (w->snap.cookie.len == 0)
 			return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: "
-			    "watch needs RFC 4533 (the syncprov overlay)",
+			    "watch needs RFC 4533 (OpenLDAP: the syncprov "
+			    "overlay; 389-ds: the Content Synchronization and "
+			    "Retro Changelog plugins)",
 			    w->c.ldap.uri);
 	}
 	snapshot_source(&w->c, w->snap.source);
@@ -245,9 +248,9 @@ applied(struct watcher *w, int rc)
 	    rc, w->retry);
 }
 
-/* Decide and apply the model as it is now. */
+/* Decide and apply the model as it is now (how: what was read). */
 static void
-apply_model(struct watcher *w)
+apply_model(struct watcher *w, const struct rs_how *how)
 {
 	struct rs_lock lock = { -1 };
 	struct rs_decision d;
@@ -260,14 +263,37 @@ apply_model(struct watcher *w)
 		applied(w, RS_EX_TEMPFAIL);
 		return;
 	}
+	if (pipeline_held(&w->c, &err)) {
+		if (!w->held) {
+			rs_log(RS_LOG_WARN, "watch: %s; directory changes wait "
+			    "until then", err.msg);
+			tell_systemd("STATUS=held: %s", err.msg);
+		}
+		w->held = 1;
+		apply_unlock(&lock);
+		return;
+	}
+	w->held = 0;
 	if (pipeline_decide(&w->c, &w->keys, &w->m, &d, &err) < 0)
 		rc = pipeline_fail(&err);
-	else
-		rc = pipeline_apply(&w->ro, &w->c, &w->m, &d, NULL, t0);
+	else if ((rc = pipeline_apply(&w->ro, &w->c, &w->m, &d, how, NULL,
+	    t0)) == RS_EX_OK)
+		pipeline_record_keys(&w->c, &w->keys);
 	w->unsaved = 1;
 	policy_free(&d);
 	apply_unlock(&lock);
 	applied(w, rc);
+}
+
+/* After relaysync resume: apply the model that waited during the hold. */
+static void
+apply_waited(struct watcher *w)
+{
+	struct rs_how how;
+
+	memset(&how, 0, sizeof(how));
+	how.incremental = 1;
+	apply_model(w, &how);
 }
 
 /* Save the snapshot (when idle: it takes a while at 100,000 users, and
@@ -301,6 +327,8 @@ next_burst(struct watcher *w, struct rs_source *src)
 			goto lost;
 		if ((total = n) == 0 && !w->failing)
 			save(w);
+		if (total == 0 && w->held && !pipeline_held(&w->c, &err))
+			apply_waited(w);
 	}
 	while (total > 0 && !stop_requested) {
 		if ((n = source_watch_wait(src, (int)w->c.watch.window_ms,
@@ -323,21 +351,31 @@ static int
 catch_up(struct watcher *w, struct rs_source *src)
 {
 	struct rs_changes ch;
+	struct rs_how how;
 	struct rs_err err;
 	int rc;
 
 	source_watch_take(src, &ch);
 	rs_log(RS_LOG_DEBUG, "watch: %zu changed, %zu deleted entries%s",
 	    ch.n, ch.gone.count, ch.present_phase ? " (present phase)" : "");
-	rc = pipeline_merge(src, &ch, &w->m, &err);
+	memset(&how, 0, sizeof(how));
+	how.incremental = 1;
+	how.changed = ch.n;
+	how.deleted = ch.gone.count;
+	rc = pipeline_merge(src, &ch, &w->m, NULL, &err);
 	model_changes_free(&ch);
 	if (rc < 0) {
 		rs_log(RS_LOG_WARN, "watch: %s; the installed tables stay as "
-		    "they are", err.msg);
+		    "they are%s", err.msg, err.code == RS_EX_TEMPFAIL ?
+		    "; reading everything again" : "");
+		if (err.code == RS_EX_TEMPFAIL) {
+			drop_model(w);
+			w->read_all = 1;
+		}
 		return -1;
 	}
 	source_watch_cookie(src, &w->snap.cookie);
-	apply_model(w);
+	apply_model(w, &how);
 	return 0;
 }
 
@@ -356,7 +394,7 @@ serve(struct watcher *w, struct rs_source *src)
 			return;
 		if (n == 0 && w->failing && !stop_requested &&
 		    !reload_requested)
-			apply_model(w);
+			apply_waited(w);	/* the retry of a failed apply */
 	}
 }
 

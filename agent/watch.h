@@ -22,7 +22,9 @@
  *	watch.max_backoff seconds; the search resumes from the last cookie,
  *	and when the server no longer accepts it, the model is read again in
  *	full. SIGHUP reloads the configuration (a bad one is logged and the
- *	old one kept) and reads the model again.
+ *	old one kept) and reads the model again. While relaysync rollback
+ *	holds syncs, watch applies nothing (it says so once); within a
+ *	second of relaysync resume it applies the model as it is then.
  *
  *	A failed apply (postmap, the file system, a refusal by a safety limit)
  *	keeps the model and is tried again after 5 s, doubling up to
