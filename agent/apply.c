@@ -291,9 +291,8 @@ remove_tree_at(int dirfd, const char *name, const char *shown)
 		    shown, name, strerror(errno));
 }
 
-/* Find the highest generation; remove all but keep and its predecessor,
- * which is returned (0: none). */
-static unsigned long
+/* Find the highest generation; remove all but keep and its predecessor. */
+static void
 prune(struct site *s, unsigned long keep)
 {
 	unsigned long n, prev = 0;
@@ -304,10 +303,10 @@ prune(struct site *s, unsigned long keep)
 	s->max = keep;
 	if (s->gfd < 0 || (fd = openat(s->gfd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) < 0)
-		return 0;
+		return;
 	if ((d = fdopendir(fd)) == NULL) {
 		close(fd);
-		return 0;
+		return;
 	}
 	while ((e = readdir(d)) != NULL)
 		if (parse_gen(e->d_name, &n) == 0) {
@@ -321,7 +320,6 @@ prune(struct site *s, unsigned long keep)
 		if (parse_gen(e->d_name, &n) == 0 && n != keep && n != prev)
 			remove_tree_at(s->gfd, e->d_name, s->gens.data);
 	closedir(d);
-	return prev;
 }
 
 /* A run killed while converting a plain map_dir left it at tmpname. */
@@ -859,93 +857,6 @@ switch_link(struct site *s, unsigned long gen, struct rs_err *err)
 	return rc;
 }
 
-/*
- * The rollback generation keeps only the credentials the live one still
- * has: a line of a private table (sasl_passwd) whose login was revoked
- * or whose password was rotated is dropped from it, so a password stays
- * on disk no longer than it is in use. Without the previous generation's
- * files (a failure here), the rollback generation is removed instead.
- */
-/* The lines of the old text that render_diff() reports changed or gone,
- * in order (pointers into the old text). */
-struct dropped {
-	const char **at;
-	size_t n, cap;
-};
-
-static void
-on_dropped(void *arg, const char *old, const char *new)
-{
-	struct dropped *d = arg;
-
-	(void)new;
-	if (old != NULL) {
-		d->at = vec_grow(d->at, &d->cap, d->n + 1, sizeof(*d->at));
-		d->at[d->n++] = old;
-	}
-}
-
-static int
-scrub_private(const struct site *s, const struct gdir *g, const char *name,
-    const struct buf *live)
-{
-	struct dropped d = { NULL, 0, 0 };
-	struct buf old, kept;
-	struct rs_err err;
-	const char *l;
-	size_t i = 0;
-	int rc = 0;
-
-	buf_init(&old);
-	buf_init(&kept);
-	if (read_at(g->fd, name, &old) < 0)
-		rc = errno == ENOENT ? 0 : -1;
-	else if (render_diff(buf_str(&old), live->data ? live->data : "",
-	    on_dropped, &d) < 0)
-		rc = -1;
-	for (l = old.data; rc == 0 && d.n && l && *l;
-	    l = render_next_line(l)) {
-		if (i < d.n && d.at[i] == l)
-			i++;
-		else
-			add_line(&kept, l, line_len(l));
-	}
-	if (rc == 0 && d.n)
-		rc = put_table(s, g, name, &kept, 1, &err) == 0 &&
-		    postmap(s, g, name, &kept, &err) == 0 ? 0 : -1;
-	free(d.at);
-	buf_wipe(&old);
-	buf_wipe(&kept);
-	return rc;
-}
-
-static void
-scrub_rollback(struct site *s, unsigned long prev, const struct rs_tables *t)
-{
-	struct gdir g;
-	int i, rc = 0;
-
-	if (prev == 0)
-		return;
-	buf_init(&g.path);
-	buf_printf(&g.path, "%lu", prev);
-	g.fd = open_component(s->gfd, g.path.data, 0);
-	buf_reset(&g.path);
-	buf_printf(&g.path, "%s/%lu", s->gens.data, prev);
-	for (i = 0; i < RS_T_COUNT && rc == 0 && g.fd >= 0; i++)
-		if (rs_table_private[i])
-			rc = scrub_private(s, &g, rs_table_names[i], &t->t[i]);
-	if (g.fd >= 0)
-		close(g.fd);
-	if (rc < 0) {
-		rs_log(RS_LOG_WARN, "cannot drop rotated credentials from the "
-		    "rollback generation %s; removing it", g.path.data);
-		remove_tree_at(s->gfd, g.path.data + s->gens.len + 1,
-		    s->gens.data);
-	}
-	buf_free(&g.path);
-}
-
 static int
 reload(const struct rs_config *c, struct rs_applied *out, struct rs_err *err)
 {
@@ -1025,7 +936,7 @@ static int
 install(struct site *s, const struct rs_tables *t, struct rs_applied *out,
     struct rs_err *err)
 {
-	unsigned long gen, prev;
+	unsigned long gen;
 	struct gdir g;
 	char name[32];
 	int rc;
@@ -1048,8 +959,7 @@ install(struct site *s, const struct rs_tables *t, struct rs_applied *out,
 	if (rc < 0)
 		remove_tree_at(s->gfd, name, s->gens.data);
 	else {
-		prev = prune(s, gen);
-		scrub_rollback(s, prev, t);
+		prune(s, gen);
 		out->generation = gen;
 	}
 	buf_free(&g.path);

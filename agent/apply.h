@@ -26,9 +26,11 @@
  *	those fds (openat, linkat, renameat, unlinkat, never following a
  *	link), so a component swapped during the run is not followed.
  *	Postfix's programs get paths, which are safe because of that check.
- *	After a switch the rollback generation keeps only the lines of the
- *	private tables (sasl_passwd) that the live one still has: a revoked
- *	or rotated password is gone from disk with the run that retires it.
+ *	The rollback generation keeps its sasl_passwd as it was (a rollback
+ *	restores it whole): a revoked or rotated password stays on disk, in
+ *	that one 0600 file and its index, until the next applied change
+ *	removes the generation (only the live one and its predecessor are
+ *	ever kept).
  *	apply_file() replaces one file atomically (a temporary file created
  *	with the given mode, fsynced, then renamed over the old one), for
  *	example the metrics file; apply_state() does it for a file in
@@ -48,9 +50,7 @@
  *	before it (0: none).
  *	apply_rollback() makes that previous generation live through the
  *	same atomic switch, then reloads Postfix (when postfix.reload and it
- *	is running); *from is the generation it replaced. Its sasl_passwd
- *	holds only the credentials that were still live after the switch
- *	away from it (a revoked or rotated password does not come back). The caller holds
+ *	is running); *from is the generation it replaced. The caller holds
  *	the run lock. apply_hold() records in <state_dir>/hold that syncs
  *	must not change the tables until apply_resume() removes it;
  *	apply_held() reads it (1: held).

@@ -212,14 +212,16 @@ static void
 check_map_type(struct checks *k)
 {
 	const struct rs_config *c = k->c;
-	char *argv[] = { "postconf", "-c", c->postfix.config_dir, "-m", NULL };
+	char *argv[] = { NULL, "-c", c->postfix.config_dir, "-m", NULL };
 	const char *p;
-	struct buf out, b;
+	struct buf out, b, cmd;
 	size_t n = strlen(c->postfix.map_type);
 	int found = 0;
 
 	buf_init(&out);
 	buf_init(&b);
+	buf_init(&cmd);
+	argv[0] = (char *)config_postfix_cmd(c, "postconf", &cmd);
 	if (run_cmd(argv, &out) == 0)
 		for (p = buf_str(&out); *p && !found; p += strcspn(p, "\n"),
 		    p += *p == '\n')
@@ -236,6 +238,7 @@ check_map_type(struct checks *k)
 		    where(c, "postfix.map_type", &b), c->postfix.map_type);
 	buf_free(&out);
 	buf_free(&b);
+	buf_free(&cmd);
 }
 
 /* config_dir and main.cf; 0 when the other Postfix checks can run. */

@@ -111,7 +111,7 @@ live_routes(const struct rs_config *c)
 static int
 timer_next(struct buf *out)
 {
-	char *argv[] = { "systemctl", "show", "relaysync.timer", "-p",
+	char *argv[] = { "/bin/systemctl", "show", "relaysync.timer", "-p",
 	    "ActiveState", "-p", "NextElapseUSecRealtime", NULL };
 	struct buf o;
 	const char *next, *active;
