@@ -14,6 +14,10 @@
 #include "source.h"
 #include "validate.h"
 
+#define OID_DIRSYNC		"1.2.840.113556.1.4.841"
+#define OID_NOTIFICATION	"1.2.840.113556.1.4.528"
+#define OID_SHOW_DELETED	"1.2.840.113556.1.4.417"
+
 struct rs_source {
 	const struct rs_config *c;
 	LDAP *ld;
@@ -28,6 +32,11 @@ struct rs_source {
 	const char *base;	/* where source_load() or source_fetch() */
 	int scope;		/* reads, and whether the base may be gone */
 	int missing_ok;
+	struct rs_caps caps;	/* what the rootDSE says */
+	char **ncs;		/* its namingContexts, normalized */
+	char *nc_root;		/* the one that holds ldap.base_dn */
+	char *base_norm;	/* ldap.base_dn, normalized */
+	double next_poll;	/* DirSync watch: when to ask again */
 };
 
 typedef void (*entry_fn)(struct rs_source *, LDAPMessage *, void *);
@@ -121,6 +130,89 @@ do_bind(struct rs_source *s, struct rs_err *err)
 	return 0;
 }
 
+static int
+has_value(struct berval **v, const char *want)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		if (v[i]->bv_len == strlen(want) &&
+		    memcmp(v[i]->bv_val, want, v[i]->bv_len) == 0)
+			return 1;
+	return 0;
+}
+
+/* The naming contexts (normalized), and the one that holds the base. */
+static void
+naming_contexts(struct rs_source *s, struct berval **v)
+{
+	size_t i, n = v ? (size_t)ldap_count_values_len(v) : 0, best = 0;
+
+	s->ncs = xcalloc(n + 1, sizeof(*s->ncs));
+	for (i = 0; i < n; i++) {
+		s->ncs[i] = dn_norm(v[i]->bv_val);
+		if (dn_within(s->base_norm, s->ncs[i]) &&
+		    strlen(s->ncs[i]) >= best) {
+			best = strlen(s->ncs[i]);
+			free(s->nc_root);
+			s->nc_root = xstrndup(v[i]->bv_val, v[i]->bv_len);
+		}
+	}
+}
+
+/* What the server supports, from its rootDSE: controls for following
+ * changes, naming contexts, where its schema is. A rootDSE that cannot
+ * be read leaves everything unknown. */
+static int
+read_root_dse(struct rs_source *s, struct rs_err *err)
+{
+	char *attrs[] = { "supportedControl", "namingContexts",
+	    "subschemaSubentry", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **ctl, **nc, **ss;
+	int rc;
+
+	s->base_norm = dn_norm(s->c->ldap.base_dn);
+	rc = ldap_search_ext_s(s->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+	    attrs, 0, NULL, NULL, &tv, 1, &res);
+	if (rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT) {
+		ldap_msgfree(res);
+		return ldap_fail(s, rc, "rootDSE", err);
+	}
+	e = rc == LDAP_SUCCESS ? ldap_first_entry(s->ld, res) : NULL;
+	ctl = e ? ldap_get_values_len(s->ld, e, "supportedControl") : NULL;
+	nc = e ? ldap_get_values_len(s->ld, e, "namingContexts") : NULL;
+	ss = e ? ldap_get_values_len(s->ld, e, "subschemaSubentry") : NULL;
+	s->caps.known = ctl != NULL;
+	s->caps.sync = has_value(ctl, LDAP_CONTROL_SYNC);
+	s->caps.dirsync = has_value(ctl, OID_DIRSYNC);
+	s->caps.notify = has_value(ctl, OID_NOTIFICATION);
+	s->caps.show_deleted = has_value(ctl, OID_SHOW_DELETED);
+	if (ss != NULL && ss[0] != NULL)
+		s->caps.subschema = xstrndup(ss[0]->bv_val, ss[0]->bv_len);
+	naming_contexts(s, nc);
+	ldap_value_free_len(ctl);
+	ldap_value_free_len(nc);
+	ldap_value_free_len(ss);
+	ldap_msgfree(res);
+	rs_log(RS_LOG_DEBUG, "ldap %s: rootDSE: RFC 4533 %s, DirSync %s, "
+	    "change notification %s; naming context of the base: %s",
+	    s->c->ldap.uri, s->caps.sync ? "yes" : "no", s->caps.dirsync ?
+	    "yes" : "no", s->caps.notify ? "yes" : "no", s->nc_root ?
+	    s->nc_root : "(none listed)");
+	return 0;
+}
+
+enum rs_tracking
+source_tracking(const struct rs_source *s)
+{
+	if (s->caps.sync || !s->caps.known)
+		return RS_TRACK_SYNC;	/* unknown: try, it fails fast */
+	return s->caps.dirsync && s->nc_root ? RS_TRACK_DIRSYNC :
+	    RS_TRACK_NONE;
+}
+
 int
 source_open(const struct rs_config *c, struct rs_source **out,
     struct rs_err *err)
@@ -141,18 +233,28 @@ source_open(const struct rs_config *c, struct rs_source **out,
 	    (rc = ldap_start_tls_s(s->ld, NULL, NULL)) != LDAP_SUCCESS)
 		return ldap_fail(s, rc, "StartTLS (check ldap.ca_file and that "
 		    "the certificate names this host)", err);
-	return do_bind(s, err);
+	if (do_bind(s, err) < 0)
+		return -1;
+	return read_root_dse(s, err);
 }
 
 void
 source_close(struct rs_source *s)
 {
+	size_t i;
+
 	if (s == NULL)
 		return;
 	if (s->ld)
 		ldap_unbind_ext_s(s->ld, NULL, NULL);
 	model_changes_free(&s->pending);
 	buf_free(&s->cookie);
+	for (i = 0; s->ncs != NULL && s->ncs[i] != NULL; i++)
+		free(s->ncs[i]);
+	free(s->ncs);
+	free(s->nc_root);
+	free(s->base_norm);
+	free(s->caps.subschema);
 	free(s);
 }
 
@@ -185,6 +287,12 @@ subordinates(struct rs_source *s, LDAPMessage *e)
 		(void)parse_ldap_bool(v[0]->bv_val, v[0]->bv_len, &yes);
 	ldap_value_free_len(v);
 	return yes;
+}
+
+static void
+mark_str(struct strmap *set, const char *uuid)
+{
+	*strmap_slot(set, uuid) = (void *)1;
 }
 
 static void
@@ -496,10 +604,224 @@ refresh_only(struct rs_source *s, const char *filter, const struct buf *cookie,
 	return rc;
 }
 
+
+/*
+ * AD DirSync (MS-ADTS 3.1.1.3.4.1.3): a search of the whole naming context
+ * with a cookie returns the entries changed since that cookie (with the
+ * attributes that changed, their objectGUID, and "name" when they were
+ * created, renamed or moved) and the deleted ones (isDeleted, or no DN
+ * when the tombstone is not readable). Like RFC 4533, only which entries
+ * changed is taken from it; source_fetch() reads them with the mapping's
+ * filters. Cookies are kept as "dirsync:" and hexadecimal digits.
+ */
+#define DIRSYNC_PREFIX	"dirsync:"
+#define DIRSYNC_BYTES	(1024 * 1024)	/* asked per answer */
+
+static void
+dirsync_keep(struct rs_source *s, const struct berval *raw)
+{
+	static const char hex[] = "0123456789abcdef";
+	ber_len_t i;
+
+	buf_reset(&s->cookie);
+	buf_add(&s->cookie, DIRSYNC_PREFIX, strlen(DIRSYNC_PREFIX));
+	for (i = 0; i < raw->bv_len; i++) {
+		buf_add(&s->cookie, &hex[(unsigned char)raw->bv_val[i] >> 4], 1);
+		buf_add(&s->cookie, &hex[raw->bv_val[i] & 15], 1);
+	}
+	buf_str(&s->cookie);
+}
+
+/* The raw cookie of a kept one; -1 when it is not a DirSync cookie. */
+static int
+dirsync_raw(const struct buf *kept, struct buf *raw)
+{
+	size_t n = strlen(DIRSYNC_PREFIX), i;
+	unsigned v;
+	char c;
+
+	if (kept->len < n || memcmp(kept->data, DIRSYNC_PREFIX, n) != 0 ||
+	    (kept->len - n) % 2 != 0)
+		return -1;
+	for (i = n; i < kept->len; i += 2) {
+		if (sscanf(kept->data + i, "%2x", &v) != 1)
+			return -1;
+		c = (char)v;
+		buf_add(raw, &c, 1);
+	}
+	return 0;
+}
+
+/* One entry of a DirSync answer. */
+static void
+on_dirsync_entry(struct rs_source *s, LDAPMessage *e)
+{
+	struct berval **g = ldap_get_values_len(s->ld, e, "objectGUID");
+	struct berval **del = ldap_get_values_len(s->ld, e, "isDeleted");
+	struct berval **name = ldap_get_values_len(s->ld, e, "name");
+	char u[RS_UUID_LEN + 1], *dn = ldap_get_dn(s->ld, e);
+	int deleted = 0;
+
+	u[0] = '\0';
+	if (g != NULL && g[0] != NULL)
+		uuid_str(g[0], u);
+	if (del != NULL && del[0] != NULL)
+		(void)parse_ldap_bool(del[0]->bv_val, del[0]->bv_len, &deleted);
+	if (*u != '\0') {
+		s->changes++;
+		if (deleted || dn == NULL || *dn == '\0') {
+			rs_log(RS_LOG_DEBUG, "ldap dirsync: deleted %s", u);
+			mark_str(&s->pending.gone, u);
+		} else {
+			rs_log(RS_LOG_DEBUG, "ldap dirsync: changed %s", dn);
+			model_changed(&s->pending, u, dn, name != NULL);
+		}
+	}
+	ldap_memfree(dn);
+	ldap_value_free_len(g);
+	ldap_value_free_len(del);
+	ldap_value_free_len(name);
+}
+
+/* The end of one DirSync search: its code, and the DirSync control with
+ * the next cookie and whether more changes wait. */
+static int
+dirsync_result(struct rs_source *s, LDAPMessage *res, int *more,
+    struct rs_err *err)
+{
+	LDAPControl **ctrls = NULL, *c;
+	BerElement *ber = NULL;
+	struct berval cookie = { 0, NULL };
+	ber_int_t flag = 0, unused = 0;
+	int rc, code = LDAP_OTHER;
+
+	rc = ldap_parse_result(s->ld, res, &code, NULL, NULL, NULL, &ctrls, 0);
+	if (rc == LDAP_SUCCESS && code == LDAP_INSUFFICIENT_ACCESS)
+		rc = rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: DirSync on %s "
+		    "refused: the bind account needs the \"Replicating Directory "
+		    "Changes\" right on %s to follow changes (README, Active "
+		    "Directory)", s->c->ldap.uri, s->nc_root, s->nc_root);
+	else if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
+		rc = rs_err_set(err, s->with_cookie ? RS_EX_TEMPFAIL :
+		    RS_EX_UNAVAILABLE, "ldap %s: DirSync on %s: %s", s->c->ldap.uri,
+		    s->nc_root, ldap_err2string(rc != LDAP_SUCCESS ? rc : code));
+	else if ((c = ldap_control_find(OID_DIRSYNC, ctrls, NULL)) == NULL ||
+	    (ber = ber_init(&c->ldctl_value)) == NULL ||
+	    ber_scanf(ber, "{iim}", &flag, &unused, &cookie) == LBER_ERROR)
+		rc = rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: DirSync: the "
+		    "server sent no cookie", s->c->ldap.uri);
+	else {
+		dirsync_keep(s, &cookie);
+		*more = flag != 0;
+	}
+	ber_free(ber, 1);
+	ldap_controls_free(ctrls);
+	return rc;
+}
+
+/* Read the messages of one DirSync search to its end. */
+static int
+dirsync_read(struct rs_source *s, int msgid, int *more, struct rs_err *err)
+{
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *msg;
+	int type, rc;
+
+	for (;;) {
+		type = ldap_result(s->ld, msgid, LDAP_MSG_ONE, &tv, &msg);
+		if (type == 0) {
+			ldap_abandon_ext(s->ld, msgid, NULL, NULL);
+			return ldap_fail(s, LDAP_TIMEOUT, "DirSync", err);
+		}
+		if (type < 0)
+			return ldap_fail(s, LDAP_SERVER_DOWN, "DirSync", err);
+		if (type == LDAP_RES_SEARCH_ENTRY)
+			on_dirsync_entry(s, msg);
+		if (type == LDAP_RES_SEARCH_RESULT)
+			break;
+		ldap_msgfree(msg);
+	}
+	rc = dirsync_result(s, msg, more, err);
+	ldap_msgfree(msg);
+	return rc;
+}
+
+/* DirSync searches from the kept cookie (none: from now, with a filter
+ * that matches nothing) until the server has no more changes. */
+static int
+dirsync(struct rs_source *s, const char *filter, struct rs_err *err)
+{
+	char *attrs[] = { "*", NULL };
+	LDAPControl ctrl, *ctrls[2] = { &ctrl, NULL };
+	struct berval raw = { 0, NULL };
+	BerElement *ber;
+	struct buf r;
+	int rc, msgid, more = 1;
+
+	buf_init(&r);
+	s->with_cookie = s->cookie.len > 0;
+	if (s->with_cookie && dirsync_raw(&s->cookie, &r) < 0) {
+		buf_free(&r);
+		return rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the saved "
+		    "cookie is not a DirSync cookie", s->c->ldap.uri);
+	}
+	for (rc = 0; rc == 0 && more; ) {
+		raw.bv_val = r.data;
+		raw.bv_len = r.len;
+		memset(&ctrl, 0, sizeof(ctrl));
+		ctrl.ldctl_oid = OID_DIRSYNC;
+		ctrl.ldctl_iscritical = 1;
+		ber = ber_alloc_t(LBER_USE_DER);
+		if (ber == NULL || ber_printf(ber, "{iiO}", 0, DIRSYNC_BYTES,
+		    &raw) < 0 || ber_flatten2(ber, &ctrl.ldctl_value, 0) < 0)
+			rc = ldap_fail(s, LDAP_ENCODING_ERROR, "DirSync", err);
+		else if ((rc = ldap_search_ext(s->ld, s->nc_root,
+		    LDAP_SCOPE_SUBTREE, filter, attrs, 0, ctrls, NULL, NULL,
+		    LDAP_NO_LIMIT, &msgid)) != LDAP_SUCCESS)
+			rc = ldap_fail(s, rc, "DirSync", err);
+		else
+			rc = dirsync_read(s, msgid, &more, err);
+		ber_free(ber, 1);
+		buf_reset(&r);
+		if (rc == 0)
+			(void)dirsync_raw(&s->cookie, &r);
+		s->with_cookie = 1;
+	}
+	buf_free(&r);
+	return rc;
+}
+
+/* No way to follow changes: say so at once instead of waiting. */
+static int
+no_tracking(struct rs_source *s, struct rs_err *err)
+{
+	return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server offers "
+	    "no way to follow changes: its rootDSE lists neither RFC 4533 "
+	    "(%s) nor AD DirSync (%s) in supportedControl%s", s->c->ldap.uri,
+	    LDAP_CONTROL_SYNC, OID_DIRSYNC, s->caps.dirsync ? ", or no naming "
+	    "context holds ldap.base_dn" : "");
+}
+
+int
+source_can_follow(struct rs_source *s, struct rs_err *err)
+{
+	return source_tracking(s) == RS_TRACK_NONE ? no_tracking(s, err) : 0;
+}
+
 int
 source_cookie(struct rs_source *s, struct buf *cookie, struct rs_err *err)
 {
-	int rc = refresh_only(s, FALSE_FILTER, NULL, cookie, err);
+	enum rs_tracking t = source_tracking(s);
+	int rc;
+
+	if (t == RS_TRACK_NONE)
+		return no_tracking(s, err);
+	if (t == RS_TRACK_DIRSYNC) {
+		buf_reset(&s->cookie);
+		rc = dirsync(s, FALSE_FILTER, err);
+		source_watch_cookie(s, cookie);
+	} else
+		rc = refresh_only(s, FALSE_FILTER, NULL, cookie, err);
 
 	model_changes_free(&s->pending);
 	if (rc == 0 && cookie->len == 0)
@@ -514,10 +836,21 @@ source_changes(struct rs_source *s, const struct buf *cookie,
 {
 	int rc;
 
+	enum rs_tracking t = source_tracking(s);
+
 	model_changes_free(&s->pending);
-	rc = refresh_only(s, "(objectClass=*)", cookie, next, err);
-	if (rc == 0 && !s->refresh_deletes)
-		s->pending.present_phase = 1;
+	if (t == RS_TRACK_NONE)
+		rc = no_tracking(s, err);
+	else if (t == RS_TRACK_DIRSYNC) {
+		buf_reset(&s->cookie);
+		buf_add(&s->cookie, cookie->data, cookie->len);
+		rc = dirsync(s, "(objectClass=*)", err);
+		source_watch_cookie(s, next);
+	} else {
+		rc = refresh_only(s, "(objectClass=*)", cookie, next, err);
+		if (rc == 0 && !s->refresh_deletes)
+			s->pending.present_phase = 1;
+	}
 	source_watch_take(s, out);
 	return rc;
 }
@@ -526,7 +859,16 @@ int
 source_watch_start(struct rs_source *s, const struct buf *cookie,
     struct rs_err *err)
 {
+	enum rs_tracking t = source_tracking(s);
+
 	buf_reset(&s->cookie);
+	if (t == RS_TRACK_NONE)
+		return no_tracking(s, err);
+	if (t == RS_TRACK_DIRSYNC) {	/* then asked again every wait */
+		buf_add(&s->cookie, cookie->data, cookie->len);
+		s->ended = 0;
+		return dirsync(s, "(objectClass=*)", err);
+	}
 	if (sync_search(s, LDAP_SYNC_REFRESH_AND_PERSIST, "(objectClass=*)",
 	    cookie, err) < 0 || refresh(s, err) < 0)
 		return -1;
@@ -567,9 +909,15 @@ source_watch_wait(struct rs_source *s, int ms, struct rs_err *err)
 	struct pollfd pfd = { -1, POLLIN, 0 };
 	size_t n;
 
-	if (drain(s, err) < 0)
+	if (source_tracking(s) == RS_TRACK_DIRSYNC) {
+		/* DirSync announces nothing: wait, then ask (a signal
+		 * ends the wait early) */
+		if (s->changes == 0 && poll(NULL, 0, ms) == 0 &&
+		    dirsync(s, "(objectClass=*)", err) < 0)
+			return -1;
+	} else if (drain(s, err) < 0)
 		return -1;
-	if (s->changes == 0) {
+	if (s->changes == 0 && source_tracking(s) == RS_TRACK_SYNC) {
 		ldap_get_option(s->ld, LDAP_OPT_DESC, &pfd.fd);
 		if (poll(&pfd, 1, ms) <= 0)
 			return 0;
@@ -605,6 +953,64 @@ struct page {
 	size_t pages;
 };
 
+/* The DN a referral URL names (normalized), or NULL. */
+static char *
+referral_dn(const char *url)
+{
+	LDAPURLDesc *lud = NULL;
+	char *dn = NULL;
+
+	if (ldap_url_parse(url, &lud) == LDAP_URL_SUCCESS && lud->lud_dn)
+		dn = dn_norm(lud->lud_dn);
+	ldap_free_urldesc(lud);
+	return dn;
+}
+
+/* Another of the server's own naming contexts (AD's CN=Configuration,
+ * DomainDnsZones...), which holds no users or policy? */
+static int
+other_partition(const struct rs_source *s, const char *ndn)
+{
+	size_t i;
+
+	for (i = 0; s->ncs != NULL && s->ncs[i] != NULL; i++)
+		if (strcmp(s->ncs[i], ndn) == 0)
+			return s->nc_root == NULL ||
+			    !dn_within(s->base_norm, ndn);
+	return 0;
+}
+
+/* A continuation reference (RFC 4511 4.5.3): skipped when every URL in
+ * it names another partition of the same server, else the search is
+ * incomplete. */
+static int
+reference(struct rs_source *s, LDAPMessage *msg, const char *filter,
+    struct rs_err *err)
+{
+	char **refs = NULL, *dn;
+	int i, skip = 1;
+
+	if (ldap_parse_reference(s->ld, msg, &refs, NULL, 0) != LDAP_SUCCESS ||
+	    refs == NULL || refs[0] == NULL)
+		skip = 0;
+	for (i = 0; skip && refs[i] != NULL; i++) {
+		dn = referral_dn(refs[i]);
+		skip = dn != NULL && other_partition(s, dn);
+		free(dn);
+	}
+	if (skip)
+		rs_log(RS_LOG_DEBUG, "ldap search filter=%s: reference to "
+		    "another partition skipped: %s", filter, refs[0]);
+	else
+		rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: %s: the server "
+		    "refers to %s for part of the answer; relaysync follows no "
+		    "referrals: set ldap.uri to the server that holds that data, "
+		    "or ldap.base_dn to a subtree without it", s->c->ldap.uri,
+		    filter, refs && refs[0] ? refs[0] : "another server");
+	ber_memvfree((void **)refs);
+	return skip ? 0 : -1;
+}
+
 /* Wait for the rest of one page; entries go to fn, the result ends it. */
 static int
 read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
@@ -638,9 +1044,12 @@ read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
 			continue;
 		}
 		if (rc == LDAP_RES_SEARCH_REFERENCE) {
+			rc = reference(s, res, pg->filter, err);
 			ldap_msgfree(res);
+			if (rc == 0)
+				continue;
 			ldap_abandon_ext(s->ld, msgid, NULL, NULL);
-			return ldap_fail(s, LDAP_REFERRAL, pg->filter, err);
+			return -1;
 		}
 		break;
 	}
@@ -728,14 +1137,19 @@ values(struct rs_source *s, LDAPMessage *e, const char *attr)
 	return *attr ? ldap_get_values_len(s->ld, e, attr) : NULL;
 }
 
-/* The entry's entryUUID, or an empty string. */
+/* The entry's entryUUID, or its AD objectGUID in the same form, or an
+ * empty string. */
 static void
 entry_uuid(struct rs_source *s, LDAPMessage *e, char *out)
 {
 	struct berval **v = ldap_get_values_len(s->ld, e, "entryUUID");
 
 	out[0] = '\0';
-	if (v != NULL && v[0] != NULL && v[0]->bv_len == RS_UUID_LEN &&
+	if (v == NULL) {
+		v = ldap_get_values_len(s->ld, e, "objectGUID");
+		if (v != NULL && v[0] != NULL)
+			uuid_str(v[0], out);
+	} else if (v[0] != NULL && v[0]->bv_len == RS_UUID_LEN &&
 	    memchr(v[0]->bv_val, '\0', RS_UUID_LEN) == NULL) {
 		memcpy(out, v[0]->bv_val, RS_UUID_LEN);
 		out[RS_UUID_LEN] = '\0';
@@ -842,20 +1256,39 @@ on_sendas(struct rs_source *s, LDAPMessage *e, void *arg)
 	free(dn);
 }
 
+/* A filter with each @NOW_FILETIME@ replaced by the current time as AD
+ * writes it (100 ns units since 1601: accountExpires, lockoutTime). */
+static void
+add_filter_now(struct buf *b, const char *filter)
+{
+	static const char tok[] = "@NOW_FILETIME@";
+	const char *p;
+
+	while ((p = strstr(filter, tok)) != NULL) {
+		buf_add(b, filter, (size_t)(p - filter));
+		buf_printf(b, "%llu", ((unsigned long long)time(NULL) +
+		    11644473600ULL) * 10000000ULL);
+		filter = p + sizeof(tok) - 1;
+	}
+	buf_add(b, filter, strlen(filter));
+}
+
 /* The searches of the mapping profile below s->base, into model. */
 static int
 load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 {
 	const struct rs_mapping *m = &s->c->mapping;
 	int child = strcmp(m->sendas_layout, "child") == 0;
-	char *pol_attrs[] = { m->policy_allow_attr, "entryUUID", NULL };
+	char *pol_attrs[] = { m->policy_allow_attr, "entryUUID", "objectGUID",
+	    NULL };
 	char *no_attrs[] = { LDAP_NO_ATTRS, NULL };
-	char *sa_attrs[RS_F_COUNT + 2], **user_attrs;
+	char *sa_attrs[RS_F_COUNT + 3], **user_attrs;
 	struct buf f;
 	size_t i, n = 0, u = 0;
 	int rc;
 
 	sa_attrs[n++] = "entryUUID";
+	sa_attrs[n++] = "objectGUID";
 	for (i = 0; i < RS_F_COUNT; i++)
 		if (*m->attr[i])
 			sa_attrs[n++] = m->attr[i];
@@ -863,9 +1296,10 @@ load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 	user_attrs = xcalloc(n + m->n_login_attrs + 3, sizeof(*user_attrs));
 	user_attrs[u++] = m->user_mail_attr;
 	user_attrs[u++] = "entryUUID";
+	user_attrs[u++] = "objectGUID";
 	for (i = 0; i < m->n_login_attrs; i++)
 		user_attrs[u++] = m->login_attrs[i];
-	for (i = 1; i < n && !child; i++)	/* attribute layout: on the user */
+	for (i = 2; i < n && !child; i++)	/* attribute layout: on the user */
 		user_attrs[u++] = sa_attrs[i];
 	rc = paged_search(s, m->policy_filter, pol_attrs, on_policy, model,
 	    err) < 0 || paged_search(s, m->user_filter, user_attrs, on_user,
@@ -875,8 +1309,10 @@ load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 		return -1;
 	if (*m->user_disabled_filter) {
 		buf_init(&f);
-		buf_printf(&f, "(&%s%s)", m->user_filter,
-		    m->user_disabled_filter);
+		buf_printf(&f, "(&%s", m->user_filter);
+		add_filter_now(&f, m->user_disabled_filter);
+		buf_add(&f, ")", 1);
+		buf_str(&f);
 		rc = paged_search(s, f.data, no_attrs, on_disabled, model, err);
 		buf_free(&f);
 		if (rc < 0)
@@ -906,6 +1342,8 @@ source_fetch(struct rs_source *s, const struct rs_reads *r,
 	for (i = 0; i < r->n; i++) {
 		if (r->r[i].kind == RS_DROP_SUBTREE)
 			continue;
+		if (!dn_within(r->r[i].ndn, s->base_norm))
+			continue;	/* moved out of ldap.base_dn */
 		n++;
 		subtrees += r->r[i].kind == RS_READ_SUBTREE;
 		s->base = r->r[i].dn;

@@ -61,6 +61,23 @@
 
 struct rs_source;
 
+/* How a server lets relaysync follow changes. */
+enum rs_tracking {
+	RS_TRACK_NONE,		/* it does not: every run reads everything */
+	RS_TRACK_SYNC,		/* RFC 4533 (OpenLDAP syncprov, 389-ds) */
+	RS_TRACK_DIRSYNC	/* AD DirSync (Windows, Samba) */
+};
+
+/* What the rootDSE says. */
+struct rs_caps {
+	int known;		/* it listed supportedControl */
+	int sync;		/* RFC 4533 */
+	int dirsync;		/* AD DirSync, 1.2.840.113556.1.4.841 */
+	int notify;		/* AD change notification, .528 */
+	int show_deleted;	/* AD show deleted objects, .417 */
+	char *subschema;	/* subschemaSubentry */
+};
+
 int source_open(const struct rs_config *, struct rs_source **,
     struct rs_err *);
 int source_load(struct rs_source *, struct rs_model *, struct rs_err *);
@@ -75,5 +92,7 @@ int source_watch_start(struct rs_source *, const struct buf *,
 void source_watch_take(struct rs_source *, struct rs_changes *);
 int source_watch_wait(struct rs_source *, int, struct rs_err *);
 void source_watch_cookie(struct rs_source *, struct buf *);
+enum rs_tracking source_tracking(const struct rs_source *);
+int source_can_follow(struct rs_source *, struct rs_err *);
 
 #endif

@@ -47,6 +47,7 @@ struct watcher {
 	int have_model;
 	int unsaved;		/* the model moved on since the snapshot */
 	int read_all;		/* the server refused the cookie: no resume */
+	int fatal;		/* exit code: retrying cannot help */
 };
 
 static void
@@ -127,6 +128,13 @@ connect_watch(struct watcher *w)
 	int rc;
 
 	rc = source_open(&w->c, &src, &err);
+	if (rc == 0 && source_can_follow(src, &err) < 0) {
+		rs_log(RS_LOG_ERROR, "watch: %s; run relaysync sync from a "
+		    "timer instead", err.msg);
+		w->fatal = RS_EX_UNAVAILABLE;
+		source_close(src);
+		return NULL;
+	}
 	if (rc == 0 && (rc = get_model(w, src, &err)) == 0 &&
 	    (rc = source_watch_start(src, &w->snap.cookie, &err)) < 0 &&
 	    err.code == RS_EX_TEMPFAIL) {
@@ -294,6 +302,8 @@ watch_run(const char *path, const struct rs_runopts *ro)
 				    "reloaded from %s", path);
 		}
 		if ((src = connect_watch(&w)) == NULL) {
+			if (w.fatal)
+				break;
 			back_off(&w);
 			continue;
 		}
@@ -307,5 +317,5 @@ watch_run(const char *path, const struct rs_runopts *ro)
 	drop_model(&w);
 	config_free(&w.c);
 	keyring_free(&w.keys);
-	return RS_EX_OK;
+	return w.fatal ? w.fatal : RS_EX_OK;
 }
