@@ -249,12 +249,14 @@ cmd_check_config(const struct opts *o)
 		    c.secrets.key_file);
 		keyring_free(&keys);
 		rc = source_open(&c, &src, &err);
-		source_close(src);
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		printf("ldap: connected to %s and bound%s%s: ok\n", c.ldap.uri,
 		    *c.ldap.bind_dn ? " as " : " anonymously",
 		    c.ldap.bind_dn);
+		rc = source_check_mapping(src, stdout, &err);
+	}
+	source_close(src);
 	if (rc == 0 && (rc = check_postfix(&c, o->service, &err)) > 0)
 		rc = RS_EX_FAIL;
 	config_free(&c);

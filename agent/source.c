@@ -3,8 +3,15 @@
  * See source.h for the contract.
  */
 #include <ldap.h>
+#include <ldap_schema.h>
+#include <netdb.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <poll.h>
 #include <sasl/sasl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -36,7 +43,10 @@ struct rs_source {
 	char **ncs;		/* its namingContexts, normalized */
 	char *nc_root;		/* the one that holds ldap.base_dn */
 	char *base_norm;	/* ldap.base_dn, normalized */
-	double next_poll;	/* DirSync watch: when to ask again */
+	double next_scan;	/* DirSync watch: the next present scan */
+	double scan_ms;		/* how long the last one took */
+	size_t scan_n;		/* how many entries it saw */
+	uint64_t scan_sum;	/* and the sum of their UUIDs' hashes */
 };
 
 typedef void (*entry_fn)(struct rs_source *, LDAPMessage *, void *);
@@ -96,6 +106,117 @@ sasl_quiet(LDAP *ld, unsigned flags, void *defaults, void *in)
 	return LDAP_SUCCESS;
 }
 
+
+/* ---- why a TLS handshake fails (ldaps://), for the error message ---- */
+
+/* The names a certificate carries: DNS subjectAltNames, else its CN. */
+static void
+cert_names(X509 *cert, struct buf *out)
+{
+	GENERAL_NAMES *alt = X509_get_ext_d2i(cert, NID_subject_alt_name,
+	    NULL, NULL);
+	const GENERAL_NAME *g;
+	char cn[256];
+	int i;
+
+	for (i = 0; alt != NULL && i < sk_GENERAL_NAME_num(alt); i++) {
+		g = sk_GENERAL_NAME_value(alt, i);
+		if (g->type == GEN_DNS)
+			buf_printf(out, "%s%.*s", out->len ? ", " : "",
+			    ASN1_STRING_length(g->d.dNSName),
+			    (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+	}
+	GENERAL_NAMES_free(alt);
+	if (out->len == 0 && X509_NAME_get_text_by_NID(
+	    X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) > 0)
+		buf_printf(out, "%s", cn);
+}
+
+static int
+tcp_connect(const char *host, int port, long timeout)
+{
+	struct addrinfo hints, *ai = NULL;
+	struct timeval tv = { timeout, 0 };
+	char p[16];
+	int fd = -1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(p, sizeof(p), "%d", port);
+	if (getaddrinfo(host, p, &hints, &ai) != 0)
+		return -1;
+	fd = socket(ai->ai_family, ai->ai_socktype, 0);
+	if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)) < 0 || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+	    sizeof(tv)) < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)) {
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/* Shake hands with host:port as libldap would and say what is wrong:
+ * a certificate not trusted by ca_file, or one for another name. */
+static void
+tls_cause(const char *host, int port, const struct rs_config *c,
+    struct buf *out)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	X509 *cert = NULL;
+	struct buf names;
+	long v;
+	int fd = tcp_connect(host, port, c->ldap.timeout);
+
+	buf_init(&names);
+	if (ctx == NULL || fd < 0 || (*c->ldap.ca_file &&
+	    SSL_CTX_load_verify_locations(ctx, c->ldap.ca_file, NULL) != 1) ||
+	    (ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1)
+		goto out;
+	SSL_set_tlsext_host_name(ssl, host);
+	if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1)
+		X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), host, 0);
+	if (SSL_connect(ssl) != 1 || (cert = SSL_get1_peer_certificate(ssl)) ==
+	    NULL)
+		goto out;
+	v = SSL_get_verify_result(ssl);
+	cert_names(cert, &names);
+	if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH)
+		buf_printf(out, "; TLS: host name mismatch: the server's "
+		    "certificate is for %s, not %s: put that name in ldap.uri",
+		    names.len ? names.data : "another name", host);
+	else if (v != X509_V_OK)
+		buf_printf(out, "; TLS: the server's certificate (%s) is not "
+		    "trusted: %s; ldap.ca_file (%s) must hold the CA that "
+		    "issued it", names.len ? names.data : "no name",
+		    X509_verify_cert_error_string(v), *c->ldap.ca_file ?
+		    c->ldap.ca_file : "not set");
+out:
+	X509_free(cert);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	if (fd >= 0)
+		close(fd);
+	buf_free(&names);
+}
+
+/* The TLS cause of a failed ldaps:// connection, or "". */
+static void
+ldaps_cause(const struct rs_config *c, struct buf *out)
+{
+	LDAPURLDesc *lud = NULL;
+
+	buf_reset(out);
+	if (ldap_url_parse(c->ldap.uri, &lud) == LDAP_URL_SUCCESS &&
+	    lud->lud_scheme && strcmp(lud->lud_scheme, "ldaps") == 0 &&
+	    lud->lud_host && *lud->lud_host)
+		tls_cause(lud->lud_host, lud->lud_port ? lud->lud_port : 636, c,
+		    out);
+	ldap_free_urldesc(lud);
+	buf_str(out);
+}
+
 static int
 do_bind(struct rs_source *s, struct rs_err *err)
 {
@@ -120,9 +241,16 @@ do_bind(struct rs_source *s, struct rs_err *err)
 	rc = ldap_sasl_bind_s(s->ld, *c->ldap.bind_dn ? c->ldap.bind_dn : NULL,
 	    LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	buf_wipe(&pw);
-	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)
-		return ldap_fail(s, rc, "cannot connect (check ldap.uri, that "
-		    "the server is running, and for TLS ldap.ca_file)", err);
+	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR) {
+		buf_init(&pw);
+		ldaps_cause(c, &pw);
+		ldap_fail(s, rc, "cannot connect (check ldap.uri, that the "
+		    "server is running, and for TLS ldap.ca_file)", err);
+		strncat(err->msg, pw.data, sizeof(err->msg) -
+		    strlen(err->msg) - 1);
+		buf_free(&pw);
+		return -1;
+	}
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(s, rc, *c->ldap.bind_dn ? "bind as ldap.bind_dn "
 		    "(check the DN and ldap.bind_password_file)" :
@@ -791,6 +919,41 @@ dirsync(struct rs_source *s, const char *filter, struct rs_err *err)
 	return rc;
 }
 
+static int present_scan(struct rs_source *, struct rs_err *);
+static double now_ms(void);
+
+/*
+ * DirSync shows deletions only to accounts that may read the tombstones
+ * (Windows: "Replicating Directory Changes"; Samba 4.17 shows them to
+ * administrators only). So a DirSync run also lists the UUIDs of every
+ * entry the profile reads (a present phase, UUIDs only): what the model
+ * holds and the list lacks is gone. watch repeats that list every
+ * twenty times as long as it took, at least every PRESENT_EVERY_MS, and
+ * announces it only when the list differs from the previous one.
+ */
+#define PRESENT_EVERY_MS	5000.0
+
+static int
+dirsync_watch_scan(struct rs_source *s, struct rs_err *err)
+{
+	size_t n = s->scan_n;
+	uint64_t sum = s->scan_sum;
+
+	if (now_ms() < s->next_scan)
+		return 0;
+	if (present_scan(s, err) < 0)
+		return -1;
+	s->next_scan = now_ms() + (20 * s->scan_ms > PRESENT_EVERY_MS ?
+	    20 * s->scan_ms : PRESENT_EVERY_MS);
+	if (s->scan_n == n && s->scan_sum == sum && s->changes == 0) {
+		strmap_free(&s->pending.present);	/* nothing vanished */
+		strmap_init(&s->pending.present);
+		s->pending.present_phase = 0;
+	} else
+		s->changes++;
+	return 0;
+}
+
 /* No way to follow changes: say so at once instead of waiting. */
 static int
 no_tracking(struct rs_source *s, struct rs_err *err)
@@ -845,6 +1008,8 @@ source_changes(struct rs_source *s, const struct buf *cookie,
 		buf_reset(&s->cookie);
 		buf_add(&s->cookie, cookie->data, cookie->len);
 		rc = dirsync(s, "(objectClass=*)", err);
+		if (rc == 0)
+			rc = present_scan(s, err);
 		source_watch_cookie(s, next);
 	} else {
 		rc = refresh_only(s, "(objectClass=*)", cookie, next, err);
@@ -867,7 +1032,9 @@ source_watch_start(struct rs_source *s, const struct buf *cookie,
 	if (t == RS_TRACK_DIRSYNC) {	/* then asked again every wait */
 		buf_add(&s->cookie, cookie->data, cookie->len);
 		s->ended = 0;
-		return dirsync(s, "(objectClass=*)", err);
+		s->next_scan = 0;
+		return dirsync(s, "(objectClass=*)", err) < 0 ? -1 :
+		    dirsync_watch_scan(s, err);
 	}
 	if (sync_search(s, LDAP_SYNC_REFRESH_AND_PERSIST, "(objectClass=*)",
 	    cookie, err) < 0 || refresh(s, err) < 0)
@@ -913,7 +1080,8 @@ source_watch_wait(struct rs_source *s, int ms, struct rs_err *err)
 		/* DirSync announces nothing: wait, then ask (a signal
 		 * ends the wait early) */
 		if (s->changes == 0 && poll(NULL, 0, ms) == 0 &&
-		    dirsync(s, "(objectClass=*)", err) < 0)
+		    (dirsync(s, "(objectClass=*)", err) < 0 ||
+		    dirsync_watch_scan(s, err) < 0))
 			return -1;
 	} else if (drain(s, err) < 0)
 		return -1;
@@ -1322,6 +1490,52 @@ load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 	    model, err) : 0;
 }
 
+static void
+on_present(struct rs_source *s, LDAPMessage *e, void *arg)
+{
+	char u[RS_UUID_LEN + 1];
+	uint64_t h = 14695981039346656037ULL;
+	const char *p;
+
+	(void)arg;
+	entry_uuid(s, e, u);
+	if (*u == '\0')
+		return;
+	mark_str(&s->pending.present, u);
+	for (p = u; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	s->scan_n++;
+	s->scan_sum += h;
+}
+
+/* The UUIDs of every entry the profile reads, into the pending change
+ * set as a present phase. */
+static int
+present_scan(struct rs_source *s, struct rs_err *err)
+{
+	const struct rs_mapping *m = &s->c->mapping;
+	char *attrs[] = { "entryUUID", "objectGUID", NULL };
+	double t0 = now_ms();
+	int rc;
+
+	s->base = s->c->ldap.base_dn;
+	s->scope = LDAP_SCOPE_SUBTREE;
+	s->missing_ok = 0;
+	s->scan_n = 0;
+	s->scan_sum = 0;
+	rc = paged_search(s, m->policy_filter, attrs, on_present, NULL, err);
+	if (rc == 0)
+		rc = paged_search(s, m->user_filter, attrs, on_present, NULL, err);
+	if (rc == 0 && strcmp(m->sendas_layout, "child") == 0)
+		rc = paged_search(s, m->sendas_filter, attrs, on_present, NULL,
+		    err);
+	s->pending.present_phase = 1;
+	s->scan_ms = now_ms() - t0;
+	rs_log(RS_LOG_DEBUG, "ldap: present scan: %zu entries, %.0f ms",
+	    s->scan_n, s->scan_ms);
+	return rc;
+}
+
 int
 source_load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 {
@@ -1354,5 +1568,177 @@ source_fetch(struct rs_source *s, const struct rs_reads *r,
 	}
 	rs_log(RS_LOG_DEBUG, "ldap: %zu changed entries read again (%zu with "
 	    "their subtree), %.0f ms", n, subtrees, now_ms() - t0);
+	return 0;
+}
+
+/*
+ * check-config's look at the server: does its schema (subschemaSubentry)
+ * know every attribute and object class the mapping names, and does the
+ * bind account see entries of each kind the profile reads?
+ */
+struct known {
+	struct strmap attrs;	/* lower-case names */
+	struct strmap classes;
+	int problems;
+	FILE *out;
+};
+
+static void
+know_names(struct strmap *set, char **names)
+{
+	char *n;
+
+	for (; names != NULL && *names != NULL; names++) {
+		n = xstrdup(*names);
+		str_lower(n);
+		*strmap_slot(set, n) = (void *)1;
+		free(n);
+	}
+}
+
+/* The attribute types and object classes of the server's schema. */
+static int
+read_schema(struct rs_source *s, struct known *k, struct rs_err *err)
+{
+	char *attrs[] = { "attributeTypes", "objectClasses", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	LDAPAttributeType *at;
+	LDAPObjectClass *oc;
+	struct berval **v;
+	const char *why;
+	int rc, code, i;
+
+	if (s->caps.subschema == NULL)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "the rootDSE names no "
+		    "subschemaSubentry");
+	rc = ldap_search_ext_s(s->ld, s->caps.subschema, LDAP_SCOPE_BASE,
+	    "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 1, &res);
+	e = rc == LDAP_SUCCESS ? ldap_first_entry(s->ld, res) : NULL;
+	if (e == NULL) {
+		ldap_msgfree(res);
+		return ldap_fail(s, rc, s->caps.subschema, err);
+	}
+	v = ldap_get_values_len(s->ld, e, "attributeTypes");
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		if ((at = ldap_str2attributetype(v[i]->bv_val, &code, &why,
+		    LDAP_SCHEMA_ALLOW_ALL)) != NULL) {
+			know_names(&k->attrs, at->at_names);
+			ldap_attributetype_free(at);
+		}
+	ldap_value_free_len(v);
+	v = ldap_get_values_len(s->ld, e, "objectClasses");
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		if ((oc = ldap_str2objectclass(v[i]->bv_val, &code, &why,
+		    LDAP_SCHEMA_ALLOW_ALL)) != NULL) {
+			know_names(&k->classes, oc->oc_names);
+			ldap_objectclass_free(oc);
+		}
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+	return 0;
+}
+
+/* Say so when the schema lacks a name the mapping uses under key. */
+static void
+need(struct known *k, int is_class, const char *name, size_t len,
+    const char *key)
+{
+	char *n = xstrndup(name, len);
+
+	str_lower(n);
+	if (*n != '\0' && strcmp(n, "objectcategory") != 0 &&
+	    strmap_get(is_class ? &k->classes : &k->attrs, n) == NULL) {
+		fprintf(k->out, "schema: the server does not know the %s '%.*s' "
+		    "(%s); import relaysync's schema or fix the mapping\n",
+		    is_class ? "object class" : "attribute", (int)len, name,
+		    key);
+		k->problems++;
+	}
+	free(n);
+}
+
+/* Every attribute a filter tests, and every objectClass it names. */
+static void
+need_filter(struct known *k, const char *f, const char *key)
+{
+	const char *p, *end;
+	size_t n;
+
+	for (p = strchr(f, '('); p != NULL; p = strchr(p + 1, '(')) {
+		if (strchr("&|!(", p[1]) != NULL)
+			continue;
+		n = strcspn(p + 1, "=~<>:)");
+		need(k, 0, p + 1, n, key);
+		if (n == 11 && strncasecmp(p + 1, "objectClass", 11) == 0 &&
+		    p[12] == '=' && p[13] != '*') {
+			end = strchr(p + 13, ')');
+			need(k, 1, p + 13, end ? (size_t)(end - p - 13) :
+			    strlen(p + 13), key);
+		}
+	}
+}
+
+/* Warn when the bind account sees no entry matching a filter. */
+static void
+need_entries(struct rs_source *s, struct known *k, const char *filter,
+    const char *key)
+{
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL;
+	int rc, seen;
+
+	rc = ldap_search_ext_s(s->ld, s->c->ldap.base_dn, LDAP_SCOPE_SUBTREE,
+	    filter, attrs, 0, NULL, NULL, &tv, 1, &res);
+	seen = ldap_count_entries(s->ld, res) > 0 ||
+	    rc == LDAP_SIZELIMIT_EXCEEDED;
+	ldap_msgfree(res);
+	if (!seen)
+		fprintf(k->out, "warning: the bind account sees no entry matching "
+		    "%s %s below %s: nothing of this kind will be read; grant it "
+		    "read access (README, Active Directory) or fix the mapping\n",
+		    key, filter, s->c->ldap.base_dn);
+}
+
+int
+source_check_mapping(struct rs_source *s, FILE *out, struct rs_err *err)
+{
+	const struct rs_mapping *m = &s->c->mapping;
+	int child = strcmp(m->sendas_layout, "child") == 0;
+	struct known k = { .out = out };
+	size_t i;
+
+	strmap_init(&k.attrs);
+	strmap_init(&k.classes);
+	if (read_schema(s, &k, err) == 0) {
+		need(&k, 0, m->policy_allow_attr, strlen(m->policy_allow_attr),
+		    "policy.allow_attribute");
+		need(&k, 0, m->user_mail_attr, strlen(m->user_mail_attr),
+		    "users.mail_attribute");
+		for (i = 0; i < m->n_login_attrs; i++)
+			need(&k, 0, m->login_attrs[i], strlen(m->login_attrs[i]),
+			    "users.login_attribute");
+		for (i = 0; i < RS_F_COUNT; i++)
+			need(&k, 0, m->attr[i], strlen(m->attr[i]),
+			    "sendas.attributes");
+		need_filter(&k, m->policy_filter, "policy.filter");
+		need_filter(&k, m->user_filter, "users.filter");
+		need_filter(&k, m->user_disabled_filter, "users.disabled_filter");
+		need_filter(&k, m->sendas_filter, "sendas.filter");
+		if (k.problems == 0)
+			fprintf(out, "schema: %s knows every attribute and object "
+			    "class of %s: ok\n", s->caps.subschema, m->path);
+	} else
+		fprintf(out, "warning: schema not checked: %s\n", err->msg);
+	need_entries(s, &k, m->user_filter, "users.filter");
+	need_entries(s, &k, m->policy_filter, "policy.filter");
+	if (child)
+		need_entries(s, &k, m->sendas_filter, "sendas.filter");
+	strmap_free(&k.attrs);
+	strmap_free(&k.classes);
+	if (k.problems > 0)
+		return rs_err_set(err, RS_EX_CONFIG, "mapping %s: %d name(s) the "
+		    "server's schema does not know", m->path, k.problems);
 	return 0;
 }

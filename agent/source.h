@@ -56,6 +56,8 @@
 #ifndef RS_SOURCE_H
 #define RS_SOURCE_H
 
+#include <stdio.h>
+
 #include "config.h"
 #include "model.h"
 
@@ -94,5 +96,6 @@ int source_watch_wait(struct rs_source *, int, struct rs_err *);
 void source_watch_cookie(struct rs_source *, struct buf *);
 enum rs_tracking source_tracking(const struct rs_source *);
 int source_can_follow(struct rs_source *, struct rs_err *);
+int source_check_mapping(struct rs_source *, FILE *, struct rs_err *);
 
 #endif

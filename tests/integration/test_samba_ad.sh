@@ -161,12 +161,14 @@ secrets:
 state_dir: ${STATE:-$T/state}
 YAML
 }
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' | sed 's/^/k1 /' >"$T/etc/secret.key" 2>/dev/null ||
-    { mkdir -p "$T/etc"; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' | sed 's/^/k1 /' >"$T/etc/secret.key"; }
-chmod 600 "$T/etc/secret.key"
 MAP_DIR=$T/postfix/relaysync
 ad_config "$T/ad.yaml" "$TOP/mappings/active-directory.yaml"
+printf 'k1 %s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$T/etc/secret.key"
+chmod 600 "$T/etc/secret.key"
 
+SUBMIT_SERVICE=submission/inet
+postconf -c "$POSTFIX_DIR" -M "submission/inet=submission inet n - n - - smtpd -o smtpd_sasl_auth_enable=yes"
+apply_postfix_config "$T/ad.yaml" >/dev/null
 rs --config "$T/ad.yaml" check-config
 expect_eq "check-config against the DC exits 0" 0 "$RC"
 expect_grep "check-config: every mapped attribute and class is in the DC's schema" \
@@ -202,4 +204,183 @@ for f in sender_relay sender_transport sender_access sender_login sasl_passwd tl
 	echo "--- $f"; cat "$MAP_DIR/$f" 2>/dev/null
 done >"$T/tables.first"
 
+# -- check-config: names the server does not know, entries it cannot see --
+sed 's/address: relaysyncSendAsAddress/address: extensionAttribute10/' \
+    "$TOP/mappings/active-directory.yaml" >"$T/exchange.yaml"
+ad_config "$T/exchange-cfg.yaml" "$T/exchange.yaml"
+rs --config "$T/exchange-cfg.yaml" check-config
+expect_eq "check-config with an attribute the DC lacks exits 78" 78 "$RC"
+expect_grep "check-config names the unknown attribute and its key" \
+    "does not know the attribute 'extensionAttribute10' \\(sendas.attributes\\)" "$T/out"
+ad_config "$T/nosee.yaml" "$TOP/mappings/active-directory.yaml" "" "CN=nosee,OU=Services,$AD_BASE"
+rs --config "$T/nosee.yaml" check-config
+expect_grep "check-config warns when the bind account sees no send-as entries (no read grant)" \
+    "warning: the bind account sees no entry matching sendas.filter" "$T/out"
+ad_config "$T/ad.yaml" "$TOP/mappings/active-directory.yaml"
+
+# -- TLS: the DC's certificate names dc1.corp.test, not 127.0.0.1 --
+ad_config "$T/by-ip.yaml" "$TOP/mappings/active-directory.yaml" "ldaps://127.0.0.1"
+rs --config "$T/by-ip.yaml" sync
+expect_eq "ldaps by IP address exits 69" 69 "$RC"
+expect_grep "the error names the host name mismatch and the certificate's name" \
+    "host name mismatch: the server's certificate is for .*(dc1|DC1).corp.test.*, not 127.0.0.1" "$T/err"
+cp "$T/err" "$T/tls-mismatch.err"
+cp /etc/ssl/certs/ca-certificates.crt "$T/other-ca.pem" 2>/dev/null || touch "$T/other-ca.pem"
+sed "s|ca_file: .*|ca_file: $T/other-ca.pem|" "$T/ad.yaml" >"$T/untrusted.yaml"
+rs --config "$T/untrusted.yaml" sync
+expect_grep "the error names a certificate not trusted by ldap.ca_file" \
+    "certificate .* is not trusted: .*ldap.ca_file \\($T/other-ca.pem\\)" "$T/err"
+cp "$T/err" "$T/tls-untrusted.err"
+
+# -- change tracking: DirSync; an incremental run equals a full read --
+# full_side: the same directory read in full into its own map_dir.
+full_side() {
+	MAP_DIR=$T/full/map STATE=$T/full/state ad_config "$T/full.yaml" "$TOP/mappings/active-directory.yaml"
+	mkdir -p "$T/full/state"
+	rs --config "$T/full.yaml" sync --full --format json
+	cp "$T/out" "$T/full.json"
+}
+# step DESCRIPTION: after a change, an incremental run and a full read.
+step() {
+	rs --config "$T/ad.yaml" --verbose sync --format json
+	cp "$T/out" "$T/inc.json"; cp "$T/err" "$T/inc.err"
+	STEP=$((${STEP:-0} + 1)); cp "$T/err" "$T/inc-$STEP.err"
+	local read=full
+	grep -q "info: incremental read:" "$T/inc.err" && read=incremental
+	full_side
+	local same=yes f
+	for f in sender_relay sender_transport sender_access sender_login sasl_passwd tls_policy; do
+		cmp -s "$T/postfix/relaysync/$f" "$T/full/map/$f" || same="no ($f differs)"
+	done
+	expect_eq "$1: incremental run ($read) gives the tables of a full read" "incremental yes" "$read $same"
+	[ "$same" = yes ] || diff -r "$T/postfix/relaysync/" "$T/full/map/" | head -20
+}
+step "no change"
+sendas "CN=erin,$SALES" erin@partner.example smtp.erin.example 2525
+step "a send-as entry added"
+ad_modify <<LDIF
+dn: CN=alice@partner.example,CN=alice,$SALES
+changetype: modify
+replace: relaysyncSmtpHost
+relaysyncSmtpHost: smtp3.partner.example
+LDIF
+step "a send-as entry modified"
+ad_modify <<LDIF
+dn: CN=alice.a@partner.example,CN=alice,$SALES
+changetype: delete
+LDIF
+step "a send-as entry deleted"
+ad_modify <<LDIF
+dn: CN=carol,$SALES
+changetype: modify
+replace: userAccountControl
+userAccountControl: 512
+LDIF
+step "a disabled user enabled"
+ad_modify <<LDIF
+dn: CN=erin,$SALES
+changetype: modrdn
+newrdn: CN=erin
+deleteoldrdn: 1
+newsuperior: $INTERNS
+LDIF
+step "a user moved into a forbidden OU with her send-as entries"
+ad_modify <<LDIF
+dn: OU=Sales,OU=Corp,$AD_BASE
+changetype: modrdn
+newrdn: OU=Sales2
+deleteoldrdn: 1
+LDIF
+SALES="OU=Sales2,OU=Corp,$AD_BASE"; INTERNS="OU=Interns,$SALES"
+step "an OU renamed with everything below it"
+ad_modify <<LDIF
+dn: CN=alice,$SALES
+changetype: modify
+add: objectClass
+objectClass: relaysyncPolicy
+
+dn: CN=alice,$SALES
+changetype: modify
+add: relaysyncAllowUserGateways
+relaysyncAllowUserGateways: FALSE
+LDIF
+step "a user's own flag set (dynamic auxiliary class on a user)"
+ad_tool user delete carol
+step "a user deleted with her send-as entry"
+
+# -- watch: a flag flipped in AD is live in Postfix --
+postfix -c "$POSTFIX_DIR" start >>"$T/postfix-start.log" 2>&1
+"$RELAYSYNC" --config "$T/ad.yaml" --verbose watch >"$T/watch.out" 2>"$T/watch.err" &
+WATCH=$!
+PIDS+=("$WATCH")
+q() { postmap -q "$1" "lmdb:$T/postfix/relaysync/$2" 2>/dev/null; }
+for i in $(seq 1 100); do grep -q "watch: started" "$T/watch.err" && break; sleep 0.1; done
+sleep 2
+expect_eq "bob's route is absent before the flip" "" "$(q bob@partner.example sender_relay)"
+t0=$(date +%s.%N)
+ad_modify <<LDIF
+dn: $INTERNS
+changetype: modify
+replace: relaysyncAllowUserGateways
+relaysyncAllowUserGateways: TRUE
+LDIF
+latency=none
+for i in $(seq 1 200); do
+	if [ -n "$(q bob@partner.example sender_relay)" ]; then
+		latency=$(echo "$(date +%s.%N) - $t0" | bc); break
+	fi
+	sleep 0.05
+done
+echo "watch latency: $latency s"
+check "an OU flag flipped in AD is live in Postfix within 10 s with watch ($latency s)" \
+    test "$latency" != none
+t0=$(date +%s.%N)
+ad_modify <<LDIF
+dn: CN=bob@partner.example,CN=bob,$INTERNS
+changetype: delete
+LDIF
+latency=none
+for i in $(seq 1 200); do
+	if [ -z "$(q bob@partner.example sender_relay)" ]; then
+		latency=$(echo "$(date +%s.%N) - $t0" | bc); break
+	fi
+	sleep 0.05
+done
+echo "watch deletion latency: $latency s"
+check "a send-as entry deleted in AD is gone from Postfix within 10 s with watch ($latency s)" \
+    test "$latency" != none
+expect_grep "watch installed the changes and reloaded Postfix" "installed generation .*; Postfix reloaded" "$T/watch.err"
+kill "$WATCH"; wait "$WATCH" 2>/dev/null
+step "after watch (its snapshot)"
+
+# -- the attribute-layout profile on stock attributes --
+ad_modify <<LDIF
+dn: CN=frank,$SALES
+changetype: add
+objectClass: user
+sAMAccountName: frank
+mail: frank@$AD_REALM
+userAccountControl: 544
+msDS-cloudExtensionAttribute1: frank@partner.example
+msDS-cloudExtensionAttribute2: smtp.frank.example
+msDS-cloudExtensionAttribute3: 465
+msDS-cloudExtensionAttribute4: ssl
+msDS-cloudExtensionAttribute5: frank
+msDS-cloudExtensionAttribute6: frank-gw-SECRET
+msDS-cloudExtensionAttribute7: TRUE
+msDS-cloudExtensionAttribute8: TRUE
+LDIF
+check "a user with msDS-cloudExtensionAttribute1..8 is created" test $? -eq 0
+MAP_DIR=$T/attr/map STATE=$T/attr/state ad_config "$T/attr.yaml" "$TOP/mappings/active-directory-attributes.yaml"
+mkdir -p "$T/attr/state"
+rs --config "$T/attr.yaml" check-config
+expect_grep "check-config: the attribute profile's names are all in a stock schema" 'schema: .*ok' "$T/out"
+rs --config "$T/attr.yaml" sync --format json
+expect_eq "attribute profile: sync exits 0" 0 "$RC"
+expect_eq "attribute profile: one address per user, from stock attributes" \
+    "frank@partner.example=route" "$(reasons "$T/out")"
+expect_eq "attribute profile: sender_transport" \
+    "frank@partner.example relaysync_smtps:[smtp.frank.example]:465" "$(cat "$T/attr/map/sender_transport")"
+expect_eq "attribute profile: sasl_passwd" "frank@partner.example frank:frank-gw-SECRET" \
+    "$(cat "$T/attr/map/sasl_passwd")"
 finish
