@@ -118,7 +118,7 @@ install: build/relaysync
 	install -d -m 700 $(DESTDIR)/var/lib/relaysync
 	install -m 755 build/relaysync $(DESTDIR)$(SBINDIR)/relaysync
 	install -m 644 mappings/*.yaml $(DESTDIR)$(DATADIR)/mappings/
-	install -m 644 schema/*.schema schema/*.ldif schema/*.conf \
+	install -m 644 schema/*.schema schema/*.ldif schema/*.ldf schema/*.conf \
 	    $(DESTDIR)$(DATADIR)/schema/
 	install -m 644 packaging/man/relaysync.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 packaging/man/relaysync.yaml.5 $(DESTDIR)$(MANDIR)/man5/
