@@ -353,9 +353,27 @@ expect_grep "watch installed the changes and reloaded Postfix" "installed genera
 kill "$WATCH"; wait "$WATCH" 2>/dev/null
 step "after watch (its snapshot)"
 
+# the churn test against the DC: random changes below OU=Corp, each
+# followed by an incremental and a full run whose tables must be equal
+full_side
+SEED=${CHURN_SEED:-$RANDOM}
+t0=$SECONDS
+LDAPTLS_CACERT=$AD_CA CHURN_DIALECT=ad CHURN_ROOT="OU=Corp,$AD_BASE" \
+    "$TOP/tests/tools/churn.py" "$SEED" "${CHURN_STEPS:-40}" "ldaps://$AD_HOST" \
+    "Administrator@$AD_REALM" "$AD_ADMIN_PW" "$AD_BASE" "$RELAYSYNC" \
+    "$T/ad.yaml" "$T/postfix/relaysync" "$T/full.yaml" "$T/full/map" \
+    "$T/churn.log" >"$T/churn.out" 2>&1
+CRC=$?
+echo "churn (seed $SEED, $((SECONDS - t0)) s): $(cat "$T/churn.out")"
+[ "$CRC" -eq 0 ] || grep -B2 -A40 DIFFERENT "$T/churn.log" | head -80
+expect_eq "churn against Samba (seed $SEED): every incremental run equals the full read" 0 "$CRC"
+inc=$(sed -n 's/.*incremental=\([0-9]*\).*/\1/p' "$T/churn.out")
+check "... and the runs were incremental ($inc)" [ "${inc:-0}" -ge "${CHURN_STEPS:-40}" ]
+rs --config "$T/ad.yaml" sync --force	# the churn may have left a refused change
+
 # -- the attribute-layout profile on stock attributes --
 ad_modify <<LDIF
-dn: CN=frank,$SALES
+dn: CN=frank,OU=Services,$AD_BASE
 changetype: add
 objectClass: user
 sAMAccountName: frank

@@ -14,10 +14,16 @@ everything below them; mail changed), applies it with ldapmodify, runs
 the owners file, and the JSON reports (every added, changed, removed and
 rejected route), and checks that each index of the incremental side (which
 may have been patched rather than rebuilt) holds exactly the lines of its
-text. It prints one line per step to LOG and, at the end,
+text. With CHURN_DIALECT=ad in the environment the directory is Active
+Directory with relaysync's schema (mappings/active-directory.yaml): users
+are CN=...,OU=... entries of class user, send-as entries CN=ADDRESS below
+them, locks flip userAccountControl's bit 2, and only what is below
+CHURN_ROOT (an OU) is touched. It prints one line per step to LOG and, at
+the end,
 "steps=N equal=N incremental=N full=N" on standard output; the exit status
 is 0 when every step compared equal.
 """
+import os
 import random
 import subprocess
 import sys
@@ -25,7 +31,8 @@ import sys
 (SEED, STEPS, URI, ADMIN, PW, BASE, RS, INC_CONF, INC_DIR, FULL_CONF,
  FULL_DIR, LOG) = sys.argv[1:13]
 rnd = random.Random(int(SEED))
-FILES = ["sender_relay", "sender_transport", "sasl_passwd", "tls_policy", "owners"]
+FILES = ["sender_relay", "sender_transport", "sasl_passwd", "tls_policy", "owners", "sender_access",
+         "sender_login"]
 ADDRS = [f"p{i}@partner{i % 3}.example" for i in range(14)] + \
     ["x@example.com", "Mixed.Case@Partner0.example", "bad address"]
 HOSTS = ["smtp.partner.example", "smtp2.partner.example", "[192.0.2.7]",
@@ -34,12 +41,14 @@ PORTS = ["25", "587", "465", "2525", "0", "abc"]
 SECURITY = ["starttls", "ssl", "none", "bogus"]
 log = open(LOG, "w")
 counter = [0]
+AD = os.environ.get("CHURN_DIALECT") == "ad"
+ROOT = os.environ.get("CHURN_ROOT", BASE)
 
 
 def search(flt, attrs="1.1"):
     out = subprocess.run(
         ["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", URI, "-D", ADMIN,
-         "-w", PW, "-b", BASE, flt] + attrs.split(),
+         "-w", PW, "-b", ROOT, flt] + attrs.split(),
         capture_output=True, text=True, check=True).stdout
     entries = []
     for block in out.strip().split("\n\n"):
@@ -63,6 +72,8 @@ def modify(ldif):
 
 
 def users():
+    if AD:
+        return search("(&(objectClass=user)(objectCategory=person))", "mail userAccountControl")
     return search("(objectClass=inetOrgPerson)", "mail pwdAccountLockedTime")
 
 
@@ -72,7 +83,7 @@ def sendas():
 
 def ous():
     return [o for o in search("(objectClass=organizationalUnit)", "objectClass relaysyncAllowUserGateways")
-            if not o["dn"].startswith("ou=services,")]
+            if not o["dn"].lower().startswith("ou=services,")]
 
 
 def pick(seq):
@@ -82,6 +93,10 @@ def pick(seq):
 def unique():
     counter[0] += 1
     return f"{SEED}x{counter[0]}"
+
+
+def sendas_dn(addr, owner):
+    return f"{'CN' if AD else 'relaysyncSendAsAddress'}={addr},{owner}"
 
 
 def sendas_ldif(dn):
@@ -104,7 +119,7 @@ def op_add_sendas():
     addr = rnd.choice(ADDRS)
     if addr == "bad address":
         addr = "bad\\2Caddress@x.example"
-    modify(sendas_ldif(f"relaysyncSendAsAddress={addr},{u['dn']}"))
+    modify(sendas_ldif(sendas_dn(addr, u["dn"])))
 
 
 def op_modify_sendas():
@@ -133,7 +148,7 @@ def op_rename_sendas():
     if s:
         addr = rnd.choice(ADDRS[:14])
         modify(f"dn: {rnd.choice(s)['dn']}\nchangetype: modrdn\n"
-               f"newrdn: relaysyncSendAsAddress={addr}\ndeleteoldrdn: 1\n")
+               f"newrdn: {sendas_dn(addr, '').rstrip(',')}\ndeleteoldrdn: 1\n")
 
 
 def op_flag():
@@ -142,8 +157,9 @@ def op_flag():
         return
     has_class = "relaysyncPolicy" in o.get("objectclass", [])
     r = rnd.random()
-    if not has_class:
-        modify(f"dn: {o['dn']}\nchangetype: modify\nadd: objectClass\nobjectClass: relaysyncPolicy\n-\n"
+    if not has_class:	# AD (Samba) wants the class and the attribute in two steps
+        sep = f"\ndn: {o['dn']}\nchangetype: modify\n" if AD else "-\n"
+        modify(f"dn: {o['dn']}\nchangetype: modify\nadd: objectClass\nobjectClass: relaysyncPolicy\n{sep}"
                f"add: relaysyncAllowUserGateways\nrelaysyncAllowUserGateways: {rnd.choice(['TRUE', 'FALSE'])}\n")
     elif r < 0.2 and "relaysyncallowusergateways" in o:
         modify(f"dn: {o['dn']}\nchangetype: modify\ndelete: relaysyncAllowUserGateways\n")
@@ -156,7 +172,10 @@ def op_lock():
     u = pick(users())
     if u is None:
         return
-    if "pwdaccountlockedtime" in u:
+    if AD:
+        uac = int(u.get("useraccountcontrol", ["544"])[0]) ^ 2
+        modify(f"dn: {u['dn']}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: {uac}\n")
+    elif "pwdaccountlockedtime" in u:
         modify(f"dn: {u['dn']}\nchangetype: modify\ndelete: pwdAccountLockedTime\n")
     else:
         modify(f"dn: {u['dn']}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n")
@@ -174,6 +193,10 @@ def op_add_user():
     if o is None:
         return
     uid = "u" + unique()
+    if AD:
+        modify(f"dn: CN={uid},{o['dn']}\nchangetype: add\nobjectClass: user\nsAMAccountName: {uid}\n"
+               f"userAccountControl: 544\nmail: {uid}@example.com\n")
+        return
     modify(f"dn: uid={uid},{o['dn']}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: {uid}\n"
            f"cn: {uid}\nsn: {uid}\nmail: {uid}@example.com\n")
 
@@ -182,7 +205,7 @@ def op_delete_user():
     u = pick(users())
     if u is None:
         return
-    if u["dn"].startswith("cn=relaysync,"):
+    if u["dn"].lower().startswith("cn=relaysync,"):
         return
     kids = [s["dn"] for s in sendas() if s["dn"].lower().endswith("," + u["dn"].lower())]
     modify("".join(f"dn: {k}\nchangetype: delete\n\n" for k in kids) +
@@ -203,6 +226,8 @@ def op_move_user():
 def op_rename_ou():
     o = pick(ous())
     if o is None:
+        return
+    if o["dn"].lower() == ROOT.lower():
         return
     modify(f"dn: {o['dn']}\nchangetype: modrdn\nnewrdn: ou=ou{unique()}\ndeleteoldrdn: 1\n")
 
