@@ -46,7 +46,8 @@ DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
                postfix postfix-lmdb postfix-cdb libsasl2-modules sasl2-bin \
                python3 python3-aiosmtpd openssl strace valgrind clang \
                libclang-rt-14-dev mandoc debhelper dpkg-dev fakeroot systemd \
-               time
+               time samba samba-ad-provision samba-dsdb-modules iproute2 \
+               util-linux
 
 .PHONY: all deps check unit fuzz bench demo install deb clean
 

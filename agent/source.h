@@ -15,7 +15,17 @@
  *	page, ldap.timeout per page) of the mapping profile and fills the
  *	model: policy entries, users, disabled users, send-as entries.
  *	source_close() unbinds.
- *	Every entry read carries its entryUUID.
+ *	Every entry read carries its entryUUID (on Active Directory its
+ *	objectGUID, in the same 8-4-4-4-12 form).
+ *	source_open() also reads the rootDSE: supportedControl (which way
+ *	of following changes the server offers: source_tracking()),
+ *	namingContexts (the one that holds ldap.base_dn; continuation
+ *	references to the server's other naming contexts, such as AD's
+ *	CN=Configuration and DomainDnsZones below a domain root, are
+ *	skipped) and subschemaSubentry. A rootDSE that lists no
+ *	supportedControl at all leaves RFC 4533 to be tried.
+ *	Each @NOW_FILETIME@ in users.disabled_filter becomes the current
+ *	time in AD's units (100 ns since 1601).
  *	source_fetch() reads again, with the same searches, what
  *	model_reads() listed: each entry by itself (base scope) or with its
  *	subtree; a base that no longer exists reads as nothing.
@@ -39,11 +49,40 @@
  *	out or signal); source_watch_take() hands over the pending changes.
  *	source_watch_cookie() copies the latest sync cookie.
  *
+ *	Active Directory (DirSync, 1.2.840.113556.1.4.841, when the rootDSE
+ *	lists it and not RFC 4533): the same functions search the naming
+ *	context of the base DN with the DirSync control from the cookie
+ *	(kept as "dirsync:" and hexadecimal digits); the entries it returns
+ *	are the changed ones (created, renamed or moved ones with entries
+ *	below them are read with their subtree), tombstones the deleted
+ *	ones. Since tombstones are shown only to privileged accounts, each
+ *	DirSync run of source_changes() also lists the UUIDs of every entry
+ *	the profile reads (a present phase); source_watch_wait() asks
+ *	DirSync again after each wait and repeats that list every five
+ *	seconds at least (twenty times as long as it took), announcing it
+ *	only when it differs from the previous one. Entries that moved out
+ *	of ldap.base_dn read as gone.
+ *	source_tracking() says which way the server offers;
+ *	source_can_follow() fails with RS_EX_UNAVAILABLE and a message
+ *	naming the controls the rootDSE lacks when there is none.
+ *	source_check_mapping() (check-config) reads the server's schema
+ *	and writes to the given stream every attribute and object class of
+ *	the mapping (its attributes and the attributes and objectClass
+ *	values of its filters) the server does not know, and a warning for
+ *	each of users.filter, policy.filter and sendas.filter (child
+ *	layout) that matches no entry the bind account can see.
+ *
  * Diagnostics
  *	Anything short of a complete answer is an error with RS_EX_UNAVAILABLE
  *	(69): connection or TLS failure, bind failure, a search error, a
- *	timeout, a size or time limit, a referral or continuation reference,
- *	a connection lost between pages. A filter the client library rejects
+ *	timeout, a size or time limit, a referral or a continuation
+ *	reference to anything but the server's other naming contexts, a
+ *	connection lost between pages. A failed ldaps:// connection names
+ *	its TLS cause when there is one: a certificate not trusted by
+ *	ldap.ca_file, or a host name mismatch with the names the
+ *	certificate carries. DirSync refused for lack of rights names the
+ *	"Replicating Directory Changes" right. source_check_mapping()
+ *	returns RS_EX_CONFIG when the schema lacks a name. A filter the client library rejects
  *	is RS_EX_CONFIG (78). Messages name the URI, the base DN, the filter
  *	and the server's diagnostic; never the bind password.
  *	source_changes() and source_watch_start() fail with RS_EX_TEMPFAIL

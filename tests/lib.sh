@@ -505,13 +505,14 @@ in_netns() {
 }
 
 # provision_samba_ad: a provisioned domain corp.test in $AD_CACHE, made
-# once (samba-tool domain provision; its own smb.conf, nothing in
-# /etc/samba or /var/lib/samba); later runs copy it.
+# once (samba-tool domain provision with -s /dev/null and --targetdir: its
+# own smb.conf, nothing read from /etc/samba, nothing written to
+# /var/lib/samba); later runs copy it.
 provision_samba_ad() {
 	local d=$AD_CACHE.tmp
 	[ -f "$AD_CACHE/etc/smb.conf" ] && return 0
 	rm -rf "$d"
-	samba-tool domain provision --targetdir="$d" --realm=CORP.TEST \
+	samba-tool domain provision -s /dev/null --targetdir="$d" --realm=CORP.TEST \
 	    --domain=CORP --host-name=dc1 --host-ip=127.0.0.1 --server-role=dc \
 	    --dns-backend=SAMBA_INTERNAL --adminpass="$AD_ADMIN_PW" \
 	    --option="interfaces = lo" --option="bind interfaces only = yes" \

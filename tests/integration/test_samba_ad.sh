@@ -12,6 +12,7 @@
 . "$(dirname "$0")/../lib.sh"
 in_netns "$@"
 
+touch "$T/start-stamp"
 start_samba_ad || { not_ok "the Samba AD DC starts"; finish; exit 1; }
 ok "the Samba AD DC answers on ldaps://$AD_HOST"
 
@@ -327,7 +328,7 @@ LDIF
 latency=none
 for i in $(seq 1 200); do
 	if [ -n "$(q bob@partner.example sender_relay)" ]; then
-		latency=$(echo "$(date +%s.%N) - $t0" | bc); break
+		latency=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'); break
 	fi
 	sleep 0.05
 done
@@ -342,7 +343,7 @@ LDIF
 latency=none
 for i in $(seq 1 200); do
 	if [ -z "$(q bob@partner.example sender_relay)" ]; then
-		latency=$(echo "$(date +%s.%N) - $t0" | bc); break
+		latency=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'); break
 	fi
 	sleep 0.05
 done
@@ -401,4 +402,6 @@ expect_eq "attribute profile: sender_transport" \
     "frank@partner.example relaysync_smtps:[smtp.frank.example]:465" "$(cat "$T/attr/map/sender_transport")"
 expect_eq "attribute profile: sasl_passwd" "frank@partner.example frank:frank-gw-SECRET" \
     "$(cat "$T/attr/map/sasl_passwd")"
+expect_eq "nothing of the system's Samba was touched (/etc/samba, /var/lib/samba, /var/cache/samba, /run/samba, /var/log/samba)" "" \
+    "$(find /etc/samba /var/lib/samba /var/cache/samba /run/samba /var/log/samba -newer "$T/start-stamp" 2>/dev/null)"
 finish
