@@ -7,15 +7,15 @@
 #include <netdb.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <poll.h>
 #include <sasl/sasl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "secret.h"
 #include "source.h"
@@ -105,7 +105,6 @@ sasl_quiet(LDAP *ld, unsigned flags, void *defaults, void *in)
 	}
 	return LDAP_SUCCESS;
 }
-
 
 /* ---- why a TLS handshake fails (ldaps://), for the error message ---- */
 
@@ -222,7 +221,7 @@ do_bind(struct rs_source *s, struct rs_err *err)
 {
 	const struct rs_config *c = s->c;
 	struct berval cred = { 0, NULL };
-	struct buf pw;
+	struct buf pw, why;
 	int rc;
 
 	if (*c->ldap.sasl_mech) {
@@ -242,13 +241,13 @@ do_bind(struct rs_source *s, struct rs_err *err)
 	    LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	buf_wipe(&pw);
 	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR) {
-		buf_init(&pw);
-		ldaps_cause(c, &pw);
+		buf_init(&why);
+		ldaps_cause(c, &why);
 		ldap_fail(s, rc, "cannot connect (check ldap.uri, that the "
 		    "server is running, and for TLS ldap.ca_file)", err);
-		strncat(err->msg, pw.data, sizeof(err->msg) -
+		strncat(err->msg, why.data, sizeof(err->msg) -
 		    strlen(err->msg) - 1);
-		buf_free(&pw);
+		buf_free(&why);
 		return -1;
 	}
 	if (rc != LDAP_SUCCESS)
@@ -760,21 +759,30 @@ dirsync_keep(struct rs_source *s, const struct berval *raw)
 	buf_str(&s->cookie);
 }
 
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 /* The raw cookie of a kept one; -1 when it is not a DirSync cookie. */
 static int
 dirsync_raw(const struct buf *kept, struct buf *raw)
 {
 	size_t n = strlen(DIRSYNC_PREFIX), i;
-	unsigned v;
+	int hi, lo;
 	char c;
 
 	if (kept->len < n || memcmp(kept->data, DIRSYNC_PREFIX, n) != 0 ||
 	    (kept->len - n) % 2 != 0)
 		return -1;
 	for (i = n; i < kept->len; i += 2) {
-		if (sscanf(kept->data + i, "%2x", &v) != 1)
+		if ((hi = hex_digit(kept->data[i])) < 0 ||
+		    (lo = hex_digit(kept->data[i + 1])) < 0)
 			return -1;
-		c = (char)v;
+		c = (char)(hi << 4 | lo);
 		buf_add(raw, &c, 1);
 	}
 	return 0;
@@ -997,9 +1005,8 @@ int
 source_changes(struct rs_source *s, const struct buf *cookie,
     struct rs_changes *out, struct buf *next, struct rs_err *err)
 {
-	int rc;
-
 	enum rs_tracking t = source_tracking(s);
+	int rc;
 
 	model_changes_free(&s->pending);
 	if (t == RS_TRACK_NONE)
