@@ -47,6 +47,7 @@ struct rs_source {
 	double scan_ms;		/* how long the last one took */
 	size_t scan_n;		/* how many entries it saw */
 	uint64_t scan_sum;	/* and the sum of their UUIDs' hashes */
+	int dirsync_refused;	/* for lack of rights */
 };
 
 typedef void (*entry_fn)(struct rs_source *, LDAPMessage *, void *);
@@ -819,6 +820,8 @@ on_dirsync_entry(struct rs_source *s, LDAPMessage *e)
 	ldap_value_free_len(name);
 }
 
+static int no_tracking(struct rs_source *, struct rs_err *);
+
 /* The end of one DirSync search: its code, and the DirSync control with
  * the next cookie and whether more changes wait. */
 static int
@@ -832,12 +835,10 @@ dirsync_result(struct rs_source *s, LDAPMessage *res, int *more,
 	int rc, code = LDAP_OTHER;
 
 	rc = ldap_parse_result(s->ld, res, &code, NULL, NULL, NULL, &ctrls, 0);
-	if (rc == LDAP_SUCCESS && code == LDAP_INSUFFICIENT_ACCESS)
-		rc = rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: DirSync on %s "
-		    "refused: the bind account needs the \"Replicating Directory "
-		    "Changes\" right on %s to follow changes (README, Active "
-		    "Directory)", s->c->ldap.uri, s->nc_root, s->nc_root);
-	else if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
+	if (rc == LDAP_SUCCESS && code == LDAP_INSUFFICIENT_ACCESS) {
+		s->dirsync_refused = 1;
+		rc = no_tracking(s, err);
+	} else if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
 		rc = rs_err_set(err, s->with_cookie ? RS_EX_TEMPFAIL :
 		    RS_EX_UNAVAILABLE, "ldap %s: DirSync on %s: %s", s->c->ldap.uri,
 		    s->nc_root, ldap_err2string(rc != LDAP_SUCCESS ? rc : code));
@@ -966,6 +967,11 @@ dirsync_watch_scan(struct rs_source *s, struct rs_err *err)
 static int
 no_tracking(struct rs_source *s, struct rs_err *err)
 {
+	if (s->dirsync_refused)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: DirSync on "
+		    "%s refused: the bind account needs the \"Replicating "
+		    "Directory Changes\" right on %s to follow changes (README, "
+		    "Active Directory)", s->c->ldap.uri, s->nc_root, s->nc_root);
 	return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server offers "
 	    "no way to follow changes: its rootDSE lists neither RFC 4533 "
 	    "(%s) nor AD DirSync (%s) in supportedControl%s", s->c->ldap.uri,
@@ -976,7 +982,8 @@ no_tracking(struct rs_source *s, struct rs_err *err)
 int
 source_can_follow(struct rs_source *s, struct rs_err *err)
 {
-	return source_tracking(s) == RS_TRACK_NONE ? no_tracking(s, err) : 0;
+	return source_tracking(s) == RS_TRACK_NONE || s->dirsync_refused ?
+	    no_tracking(s, err) : 0;
 }
 
 int

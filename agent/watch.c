@@ -108,10 +108,13 @@ get_model(struct watcher *w, struct rs_source *src, struct rs_err *err)
 		if (pipeline_read_all(src, &w->snap, &w->m, err) < 0)
 			return -1;
 		w->read_all = 0;
+		if (w->snap.cookie.len == 0 && source_can_follow(src, err) < 0) {
+			w->fatal = RS_EX_UNAVAILABLE;	/* no retry helps */
+			return -1;
+		}
 		if (w->snap.cookie.len == 0)
-			return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: "
-			    "watch needs RFC 4533 (the syncprov overlay)",
-			    w->c.ldap.uri);
+			return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the "
+			    "server gave no sync cookie", w->c.ldap.uri);
 	}
 	snapshot_source(&w->c, w->snap.source);
 	w->have_model = 1;
@@ -147,7 +150,8 @@ connect_watch(struct watcher *w)
 			rc = source_watch_start(src, &w->snap.cookie, &err);
 	}
 	if (rc < 0) {
-		rs_log(RS_LOG_WARN, "watch: %s", err.msg);
+		rs_log(w->fatal ? RS_LOG_ERROR : RS_LOG_WARN, "watch: %s",
+		    err.msg);
 		source_close(src);
 		return NULL;
 	}

@@ -176,8 +176,12 @@ expect_grep "check-config: every mapped attribute and class is in the DC's schem
     'schema: .*ok' "$T/out"
 cp "$T/out" "$T/check-config.out"
 
+t0=$SECONDS
 rs --config "$T/ad.yaml" --verbose sync --format json
 expect_eq "sync at the domain root exits 0 (references to other partitions are no error)" 0 "$RC"
+check "... in less than ldap.timeout: nothing waits on a control the DC lacks ($((SECONDS - t0)) s)" \
+    [ $((SECONDS - t0)) -lt 10 ]
+expect_grep "the rootDSE says: no RFC 4533, DirSync" "rootDSE: RFC 4533 no, DirSync yes" "$T/err"
 cp "$T/out" "$T/first.json"; cp "$T/err" "$T/first.err"
 reasons() {
 	/usr/bin/python3 -c '
@@ -217,6 +221,14 @@ ad_config "$T/nosee.yaml" "$TOP/mappings/active-directory.yaml" "" "CN=nosee,OU=
 rs --config "$T/nosee.yaml" check-config
 expect_grep "check-config warns when the bind account sees no send-as entries (no read grant)" \
     "warning: the bind account sees no entry matching sendas.filter" "$T/out"
+STATE=$T/nosee-state ad_config "$T/nosee-watch.yaml" "$TOP/mappings/active-directory.yaml" "" \
+    "CN=nosee,OU=Services,$AD_BASE"
+MAP_DIR=$T/nosee-map
+timeout 30 "$RELAYSYNC" --config "$T/nosee-watch.yaml" watch >"$T/nosee-watch.out" 2>"$T/nosee-watch.err"
+expect_eq "watch as an account without Replicating Directory Changes exits 69" 69 "$?"
+expect_grep "... naming the right to grant" 'DirSync on DC=corp,DC=test refused: the bind account needs the "Replicating Directory Changes" right' \
+    "$T/nosee-watch.err"
+MAP_DIR=$T/postfix/relaysync
 ad_config "$T/ad.yaml" "$TOP/mappings/active-directory.yaml"
 
 # -- TLS: the DC's certificate names dc1.corp.test, not 127.0.0.1 --
