@@ -135,10 +135,10 @@ check "the service account is granted read access and Replicating Directory Chan
 RELAY_PORT=$(free_port)
 start_postfix
 SVC_DN="CN=relaysync,OU=Services,$AD_BASE"
-SVC_PW_SAVED=$SVC_PW
+
 ad_config() {	# ad_config FILE MAPPING [URI] [BIND_DN]
 	mkdir -p "$T/etc" "$T/state"
-	printf '%s\n' "$SVC_PW_SAVED" >"$T/etc/bind.password"
+	printf '%s\n' "$SVC_PW" >"$T/etc/bind.password"
 	chmod 600 "$T/etc/bind.password"
 	cat >"$1" <<YAML
 ldap:
