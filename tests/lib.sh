@@ -498,9 +498,11 @@ AD_ADMIN_PW="Adm1n-Pass-Word"
 AD_CACHE=$TOP/build/samba-ad-cache
 
 # in_netns: re-run the calling test script inside a private network and
-# mount namespace (call before sourcing anything else that starts servers).
+# mount namespace (call first, right after sourcing this file; the empty
+# $T made for this process is left to the re-run's own).
 in_netns() {
 	[ -n "${RS_IN_NETNS:-}" ] && return 0
+	rmdir "$T" 2>/dev/null
 	exec unshare --net --mount env RS_IN_NETNS=1 bash "$0" "$@"
 }
 
