@@ -44,7 +44,7 @@ FUZZFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror -g -O
 DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
                libyaml-dev libcurl4-openssl-dev libcmocka-dev slapd ldap-utils \
                postfix postfix-lmdb postfix-cdb libsasl2-modules sasl2-bin \
-               python3 python3-aiosmtpd openssl strace valgrind clang \
+               python3 python3-aiosmtpd python3-cryptography openssl strace valgrind clang \
                libclang-rt-14-dev mandoc debhelper dpkg-dev fakeroot systemd \
                time samba samba-ad-provision samba-dsdb-modules iproute2 \
                util-linux

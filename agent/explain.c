@@ -136,6 +136,37 @@ sendas_json(struct ex *x, const struct rs_verdict *v, int first)
 	buf_free(&s);
 }
 
+/* The owner's login names: mail submitted under them may use the
+ * gateways (sender_login); an unusable one is shown as such. */
+static void
+user_logins(struct ex *x, const struct rs_user *u)
+{
+	struct buf b;
+	size_t i;
+	int usable = 0;
+
+	buf_init(&b);
+	fputs(x->json ? ",\"logins\":[" : "login names:", x->fp);
+	for (i = 0; i < u->nlogins; i++) {
+		printable(&b, u->logins[i].val, u->logins[i].len);
+		if (valid_login(u->logins[i].val, u->logins[i].len, NULL) < 0)
+			buf_adds(&b, x->json ? "" : " (unusable)");
+		else
+			usable++;
+		if (x->json) {
+			fputs(i ? "," : "", x->fp);
+			json_str(x->fp, b.data, b.len);
+		} else
+			fprintf(x->fp, "%s %s", i ? "," : "", b.data);
+	}
+	if (x->json)
+		fputs("]", x->fp);
+	else
+		fprintf(x->fp, "%s\n", usable ? "" : " none usable: the "
+		    "user's addresses get no route (no_login)");
+	buf_free(&b);
+}
+
 static void
 user_head(struct ex *x, const struct rs_user *u)
 {
@@ -167,11 +198,15 @@ user_head(struct ex *x, const struct rs_user *u)
 			    dns[i]) == NULL ? "null" : model_policy(x->m,
 			    dns[i])->allow ? "true" : "false");
 		}
-		fputs("],\"sendas\":[", x->fp);
+		fputs("]", x->fp);
+		user_logins(x, u);
+		fputs(",\"sendas\":[", x->fp);
 		return;
 	}
-	fprintf(x->fp, "user %s <%s>%s\npolicy chain, from the base DN down:\n",
-	    u->display_dn, u->mail, u->disabled ? " (account disabled)" : "");
+	fprintf(x->fp, "user %s <%s>%s\n", u->display_dn, u->mail,
+	    u->disabled ? " (account disabled)" : "");
+	user_logins(x, u);
+	fputs("policy chain, from the base DN down:\n", x->fp);
 	for (i = 0; i < n; i++)
 		fprintf(x->fp, "  %-6s %s%s\n", allow_word(x->m, dns[i]), dns[i],
 		    by && strcmp(by, dns[i]) == 0 ? "   <- decides" : "");

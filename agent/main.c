@@ -288,12 +288,12 @@ read_password(struct buf *pw)
 	struct termios old, quiet;
 	int tty = isatty(0), c;
 
-	if (tty) {
-		fputs("Password: ", stderr);
+	if (tty) {	/* echo off first: TCSAFLUSH drops what was typed */
 		tcgetattr(0, &old);
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(0, TCSAFLUSH, &quiet);
+		fputs("Password: ", stderr);
 	}
 	while ((c = getchar()) != EOF && c != '\n')
 		buf_addc(pw, (char)c);

@@ -140,7 +140,8 @@ transport(const struct rs_config *c, const char *name, int wrapper)
 
 	buf_init(&b);
 	buf_init(&m);
-	buf_printf(&b, "%s unix - - n - - smtp", name);
+	buf_printf(&b, "%s unix - - n - - smtp -o syslog_name=postfix/%s", name,
+	    name);
 	buf_printf(&b, " -o smtp_sasl_auth_enable=yes"
 	    " -o smtp_sender_dependent_authentication=yes");
 	buf_printf(&b, " -o smtp_sasl_password_maps=%s",

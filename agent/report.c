@@ -26,6 +26,20 @@ shown_address(struct buf *b, const struct rs_verdict *v)
 
 /* Text */
 
+/* A removal a decision made (a reason code), not a vanished entry. */
+static int
+revoked(const struct rs_change *c)
+{
+	return c->why != NULL && c->why->reason != RS_R_NONE;
+}
+
+static int
+logins_changed(const struct rs_change *c)
+{
+	return c->old_logins != NULL && c->new_logins != NULL &&
+	    strcmp(c->old_logins, c->new_logins) != 0;
+}
+
 static void
 text_change(FILE *fp, const struct rs_change *c)
 {
@@ -36,15 +50,17 @@ text_change(FILE *fp, const struct rs_change *c)
 		    c->new_login ? c->new_login : "", c->owner_dn);
 		break;
 	case RS_C_CHANGED:
-		fprintf(fp, "changed   %s via %s (was %s)%s (owner %s)\n",
+		fprintf(fp, "changed   %s via %s (was %s)%s%s%s (owner %s)\n",
 		    c->address, c->new_gateway,
 		    c->old_gateway ? c->old_gateway : "none",
 		    c->credentials_changed ? "; credentials changed" : "",
-		    c->owner_dn);
+		    logins_changed(c) ? "; owner logins now " : "",
+		    logins_changed(c) ? c->new_logins : "", c->owner_dn);
 		break;
 	case RS_C_REMOVED:
-		fprintf(fp, "removed   %s was %s: %s%s%s (owner %s)\n",
-		    c->address, c->old_gateway,
+		fprintf(fp, "removed   %s was %s: %s%s%s%s (owner %s)\n",
+		    c->address, c->old_gateway, revoked(c) ? "revoked, " :
+		    "vanished, ",
 		    c->why ? reason_code(c->why->reason) : "deleted",
 		    c->why ? " - " : "",
 		    c->why ? c->why->detail : "the send-as entry is no longer "
@@ -142,6 +158,8 @@ json_kv(FILE *fp, const char *key, const char *val, int comma)
 static void
 json_change(FILE *fp, const struct rs_change *c)
 {
+	const char *logins = logins_changed(c) ? "true" : "false";
+
 	fputc('{', fp);
 	json_kv(fp, "address", c->address, 1);
 	json_kv(fp, "owner_dn", c->owner_dn, 1);
@@ -154,7 +172,10 @@ json_change(FILE *fp, const struct rs_change *c)
 		    "deleted", 1);
 		json_kv(fp, "detail", c->why ? c->why->detail :
 		    "the send-as entry is no longer in the directory", 1);
+		fprintf(fp, "\"revoked\":%s,", revoked(c) ? "true" : "false");
 	}
+	json_kv(fp, "new_logins", c->new_logins, 1);
+	fprintf(fp, "\"logins_changed\":%s,", logins);
 	fprintf(fp, "\"credentials_changed\":%s}",
 	    c->credentials_changed ? "true" : "false");
 }
@@ -227,8 +248,10 @@ report_json(FILE *fp, const struct rs_run *r)
 	json_kv(fp, "refusal", p->refused ? p->refusal : NULL, 1);
 	json_kv(fp, "error", r->error, 1);
 	fprintf(fp, "\"summary\":{\"added\":%zu,\"changed\":%zu,\"removed\":%zu,"
-	    "\"rejected\":%zu,\"routes\":%zu},", p->added, p->changed,
-	    p->removed, count_rejected(r->d), r->d->nroutes);
+	    "\"revoked\":%zu,\"vanished\":%zu,\"rejected\":%zu,"
+	    "\"routes\":%zu},", p->added, p->changed, p->removed,
+	    p->removed - p->vanished, p->vanished, count_rejected(r->d),
+	    r->d->nroutes);
 	json_changes(fp, p, RS_C_ADDED, "added");
 	json_changes(fp, p, RS_C_CHANGED, "changed");
 	json_changes(fp, p, RS_C_REMOVED, "removed");

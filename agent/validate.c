@@ -181,20 +181,26 @@ security_name(enum rs_security sec)
 	}
 }
 
-int
-valid_username(const char *s, size_t n, const char **why)
+/* 1 to 256 bytes, none of them white space, control or sep: -1, or 0. */
+static int
+plain_token(const char *s, size_t n, char sep)
 {
 	size_t i;
 
 	if (n == 0 || n > 256)
-		FAIL("the username is empty or longer than 256 bytes");
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f || s[i] == sep)
+			return -1;
+	return 0;
+}
 
-		if (c <= 0x20 || c == 0x7f || c == ':')
-			FAIL("the username contains a colon, white space or "
-			    "a control character");
-	}
+int
+valid_username(const char *s, size_t n, const char **why)
+{
+	if (plain_token(s, n, ':') < 0)
+		FAIL("the username is empty, longer than 256 bytes, or contains "
+		    "a colon, white space or a control character");
 	return 0;
 }
 
@@ -247,17 +253,9 @@ domain_is_internal(const char *domain, char *const *list, size_t n)
 int
 valid_login(const char *s, size_t n, const char **why)
 {
-	size_t i;
-
-	if (n == 0 || n > 256)
-		FAIL("the login name is empty or longer than 256 bytes");
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c <= 0x20 || c == 0x7f || c == ',')
-			FAIL("the login name contains a comma, white space or "
-			    "a control character");
-	}
+	if (plain_token(s, n, ',') < 0)
+		FAIL("the login name is empty, longer than 256 bytes, or "
+		    "contains a comma, white space or a control character");
 	return 0;
 }
 

@@ -35,21 +35,21 @@ say "Sync into the private Postfix directory $POSTFIX_DIR"
 run "$RELAYSYNC" --config "$CFG" sync
 
 say "The installed tables ($MAP_DIR -> $(readlink "$MAP_DIR"))"
-for t in sender_relay sender_transport tls_policy; do
+for t in sender_access sender_login tls_policy; do
 	echo "--- $t"
 	cat "$MAP_DIR/$t"
 done
 echo "--- sasl_passwd (mode $(stat -c %a "$MAP_DIR/sasl_passwd"); passwords hidden here)"
 sed 's/:.*/:********/' "$MAP_DIR/sasl_passwd"
 echo "--- Postfix answers from the indexed tables:"
-run postmap -c "$POSTFIX_DIR" -q alice@partner.example "lmdb:$MAP_DIR/sender_relay"
-run postmap -c "$POSTFIX_DIR" -q frank@smtps.example "lmdb:$MAP_DIR/sender_transport"
+run postmap -c "$POSTFIX_DIR" -q alice@partner.example "lmdb:$MAP_DIR/sender_access"
+run postmap -c "$POSTFIX_DIR" -q alice@partner.example "lmdb:$MAP_DIR/sender_login"
 
 say "An LDAP admin allows gateways for ou=interns; the next dry run shows the change"
 set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
 run "$RELAYSYNC" --config "$CFG" sync --dry-run
 
-say "Postfix settings to add once (relaysync postfix-config)"
-run "$RELAYSYNC" --config "$CFG" postfix-config
+say "Postfix settings to apply once (relaysync postfix-config): only alice, logged in, sends through her gateway"
+run "$RELAYSYNC" --config "$CFG" postfix-config --service "$SUBMIT_SERVICE"
 
 say "Done. Files are in $T; slapd is stopped."

@@ -14,7 +14,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 PASS=0
 FAIL=0
-T=${RS_WORKDIR:-$(mktemp -d /tmp/relaysync-test.XXXXXX)}
+T=${RS_WORKDIR:-$(mktemp -d "${TMPDIR:-/tmp}/relaysync-test.XXXXXX")}
 mkdir -p "$T"
 chmod 755 "$T"
 PIDS=()

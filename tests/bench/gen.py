@@ -1,18 +1,41 @@
 #!/usr/bin/python3
 """Synthetic directory for relaysync's benchmark (tests/bench/run.sh).
 
-gen.py N SECRETS_FILE > LDIF: N users spread over a nested OU tree of depth
+gen.py N KEY_FILE > LDIF: N users spread over a nested OU tree of depth
 5 (4 children per level, 1024 leaf OUs) under ou=people, a realistic mix of
 allow and deny flags on OUs and on some users, about 1.5 send-as entries per
 user (0 to 3), a fifth of them implicit TLS on port 465, 1% of the users
-locked (ppolicy), passwords taken round-robin from SECRETS_FILE (one
-{AES256-GCM} value per line). Deterministic for a given N.
+locked (ppolicy), every password an {AES256-GCM} value made with the first
+key of KEY_FILE for its own address, as relaysync encrypt-secret ADDRESS
+makes it (additional data: format version, key id, lower-cased address,
+each NUL-terminated). Deterministic for a given N, but for the nonces.
 """
+import base64
+import os
 import random
 import sys
 
-BASE = "dc=example,dc=com"
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+BASE = "dc=example,dc=com"
+FORMAT = b"relaysync-secret-v2"
+
+
+def first_key(path):
+    """The first "<key-id> <64 hex digits>" line of a relaysync key file."""
+    for line in open(path):
+        if line.strip() and not line.startswith("#"):
+            kid, hexkey = line.split()
+            return kid, bytes.fromhex(hexkey)
+    raise SystemExit(f"{path}: no key")
+
+
+def encrypt(key, password, address):
+    kid, raw = key
+    aad = FORMAT + b"\0" + kid.encode() + b"\0" + address.lower().encode() + b"\0"
+    nonce = os.urandom(12)
+    sealed = AESGCM(raw).encrypt(nonce, password.encode(), aad)
+    return "{AES256-GCM}" + kid + ":" + base64.b64encode(nonce + sealed).decode()
 
 def ou_paths():
     """Every OU DN of the tree, parents first, and the leaves."""
@@ -30,7 +53,7 @@ def ou_paths():
 
 def main():
     n = int(sys.argv[1])
-    secrets = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+    key = first_key(sys.argv[2])
     rnd = random.Random(n)
     out = sys.stdout
     out.write(f"dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n")
@@ -74,7 +97,7 @@ def main():
                       f"relaysyncSmtpPort: {465 if ssl else 587}\n"
                       f"relaysyncSmtpSecurity: {'ssl' if ssl else 'starttls'}\n"
                       f"relaysyncSmtpUsername: u{i}.{j}\n"
-                      f"relaysyncSmtpPassword: {secrets[s % len(secrets)]}\n"
+                      f"relaysyncSmtpPassword: {encrypt(key, f'bench-pw-{s % 64}', addr)}\n"
                       f"relaysyncVerified: TRUE\n\n")
             s += 1
 

@@ -89,7 +89,7 @@ expect_grep "postfix-config explains FILTER and content_filter" 'FILTER replaces
 grep '^postconf ' "$T/postfix-config.txt" | sh
 expect_eq "the printed commands run" 0 "$?"
 expect_eq "postconf -M sees relaysync_smtps with its own login and TLS tables" \
-    "relaysync_smtps unix - - n - - smtp -o smtp_sasl_auth_enable=yes -o smtp_sender_dependent_authentication=yes -o smtp_sasl_password_maps=lmdb:$MAP_DIR/sasl_passwd -o smtp_sasl_security_options=noanonymous -o smtp_sasl_tls_security_options=noanonymous -o smtp_tls_security_level=secure -o smtp_tls_policy_maps=lmdb:$MAP_DIR/tls_policy -o smtp_tls_CAfile=$(ca_file) -o smtp_tls_wrappermode=yes" \
+    "relaysync_smtps unix - - n - - smtp -o syslog_name=postfix/relaysync_smtps -o smtp_sasl_auth_enable=yes -o smtp_sender_dependent_authentication=yes -o smtp_sasl_password_maps=lmdb:$MAP_DIR/sasl_passwd -o smtp_sasl_security_options=noanonymous -o smtp_sasl_tls_security_options=noanonymous -o smtp_tls_security_level=secure -o smtp_tls_policy_maps=lmdb:$MAP_DIR/tls_policy -o smtp_tls_CAfile=$(ca_file) -o smtp_tls_wrappermode=yes" \
     "$(postconf -c "$POSTFIX_DIR" -Mf relaysync_smtps/unix | tr -s ' \n' ' ' | sed 's/ $//')"
 expect_eq "main.cf has no relaysync table (the global smtp client never sees them)" "" \
     "$(postconf -c "$POSTFIX_DIR" -n | grep -F "$MAP_DIR")"

@@ -181,30 +181,43 @@ expect_eq "the next sync rebuilds it" 0 "$RC"
 expect_eq "after the rebuild the live set is whole" A "$(whole)"
 set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
 
-# 7. The delete threshold, --force, and the empty set.
+# 7. The delete threshold, --force, and the empty set: they count only
+#    routes whose entries vanished; revocations always apply.
 restore maps.A
 MAX_REMOVALS=1 write_config "$T/max1.yaml"
 set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" FALSE
-set_allow "ou=people,$BASE_DN" FALSE
+ldap_delete() {
+	ldapdelete -x -H "ldap://127.0.0.1:$SLAPD_PORT" -D "$ADMIN_DN" -w "$ADMIN_PW" "$@"
+}
+ldap_delete "relaysyncSendAsAddress=alice@partner.example,uid=alice,ou=sales,ou=people,$BASE_DN" \
+    "relaysyncSendAsAddress=frank@smtps.example,uid=frank,ou=sales,ou=people,$BASE_DN"
 rs --config "$T/max1.yaml" sync --dry-run
 expect_eq "a dry run over the threshold exits 75" 75 "$RC"
 rs --config "$T/max1.yaml" sync
-expect_eq "removing 2 routes with max_removals 1 is refused with 75" 75 "$RC"
-expect_grep "the refusal names the count and --force" 'refusing to remove 2 routes .*max_removals = 1.*--force' "$T/err"
+expect_eq "2 vanished entries with max_removals 1 are refused with 75" 75 "$RC"
+expect_grep "the refusal names the count and --force" \
+    'refusing to remove 2 routes whose entries vanished from the directory .*max_removals = 1.*--force' "$T/err"
 expect_eq "the refused run changed nothing" A "$(whole)"
 rs --config "$T/max1.yaml" sync --force
 expect_eq "--force applies it" 0 "$RC"
 expect_eq "after --force only erin's route is left" "erin@nologin.example [mx.nologin.example]:25" \
     "$(cat "$MAP_DIR/sender_relay")"
 set_allow "uid=erin,ou=interns,ou=sales,ou=people,$BASE_DN" FALSE
+rs --config "$T/max1.yaml" sync
+expect_eq "a revocation that empties the set applies without --force" 0 "$RC"
+check "the live sender_relay is now empty" test ! -s "$MAP_DIR/sender_relay"
+set_allow "uid=erin,ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
+rs --config "$T/rs.yaml" sync
+expect_eq "erin's route is back" "erin@nologin.example [mx.nologin.example]:25" "$(cat "$MAP_DIR/sender_relay")"
+ldap_delete "relaysyncSendAsAddress=erin@nologin.example,uid=erin,ou=interns,ou=sales,ou=people,$BASE_DN"
 before=$(tree_sum "$T/maps")
 rs --config "$T/rs.yaml" sync
-expect_eq "emptying a non-empty set is refused with 75" 75 "$RC"
+expect_eq "emptying a non-empty set through vanished entries is refused with 75" 75 "$RC"
 expect_grep "the refusal says the set would be empty" 'refusing to remove all 1 routes' "$T/err"
 expect_eq "the refused run left every file alone" "$before" "$(tree_sum "$T/maps")"
 rs --config "$T/rs.yaml" sync --force
 expect_eq "--force empties it" 0 "$RC"
-check "the live sender_relay is now empty" test ! -s "$MAP_DIR/sender_relay"
+check "the live sender_relay is empty" test ! -s "$MAP_DIR/sender_relay"
 rs --config "$T/rs.yaml" sync
 expect_eq "an empty set staying empty is not refused" 0 "$RC"
 

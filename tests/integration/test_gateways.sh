@@ -24,9 +24,9 @@ mkdir -p "$T/state"
 printf '# test keys\nk2 %s\nk1 %s\n' "$(openssl rand -hex 32)" "$(openssl rand -hex 32)" >"$T/etc/secret.key"
 chmod 600 "$T/etc/secret.key"
 
-enc() { "$RELAYSYNC" --config "$T/rs.yaml" encrypt-secret <<<"$1"; }
-GOOD_ENC=$(enc good-gw-SECRET)
-SSL_ENC=$(enc ssl-gw-SECRET)
+enc() { "$RELAYSYNC" --config "$T/rs.yaml" encrypt-secret "$1" <<<"$2"; }
+GOOD_ENC=$(enc good@gw.example good-gw-SECRET)
+SSL_ENC=$(enc smtps@gw.example ssl-gw-SECRET)
 check "encrypt-secret uses the first key (k2)" test "${GOOD_ENC#\{AES256-GCM\}k2:}" != "$GOOD_ENC"
 check "the encrypted value does not contain the password" sh -c "! echo '$GOOD_ENC' | grep -q good-gw"
 
@@ -77,10 +77,11 @@ expect_eq "an unknown key id and a tampered value are secret_undecryptable" \
 check "no part of an encrypted value is in the report" sh -c "! grep -q '${GOOD_ENC#*:}' $T/out"
 
 # --- mail through the TLS gateways with the decrypted logins ---
+sasl_user gw gw-login-SECRET
 check "private Postfix starts" run_postfix
-send good@gw.example someone@elsewhere.example gw-good-1
-send smtps@gw.example someone@elsewhere.example gw-smtps-1
-send badcert@gw.example someone@elsewhere.example gw-badcert-1
+send_auth gw gw-login-SECRET good@gw.example someone@elsewhere.example gw-good-1
+send_auth gw gw-login-SECRET smtps@gw.example someone@elsewhere.example gw-smtps-1
+send_auth gw gw-login-SECRET badcert@gw.example someone@elsewhere.example gw-badcert-1
 check "STARTTLS gateway received the message" wait_for_subject good gw-good-1
 expect_eq "STARTTLS gateway: session encrypted" True "$(record good gw-good-1 tls)"
 expect_eq "STARTTLS gateway: login from the encrypted secret" good "$(record good gw-good-1 auth_login)"

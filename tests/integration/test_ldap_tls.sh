@@ -18,17 +18,17 @@ SYSCA=/etc/ssl/certs/ca-certificates.crt
 # tls_case DESCRIPTION EXPECTED_RC URI STARTTLS CA_FILE
 tls_case() {
 	LDAP_URI=$3 LDAP_STARTTLS=$4 LDAP_PLAIN=false LDAP_CA=$5 write_config "$T/tls.yaml"
-	rs --config "$T/tls.yaml" check-config
+	rs --config "$T/tls.yaml" sync --dry-run
 	expect_eq "$1" "$2" "$RC"
 }
 
 # The certificate names ldap.test and 127.0.0.1; libldap checks "localhost"
 # as the machine's canonical host name, which the certificate does not carry.
-tls_case "ldaps:// with the test CA in ca_file connects" 0 "ldaps://127.0.0.1:$SLAPD_LDAPS_PORT" false "$TESTCA"
+tls_case "ldaps:// with the test CA in ca_file connects (dry run, changes pending)" 2 "ldaps://127.0.0.1:$SLAPD_LDAPS_PORT" false "$TESTCA"
 tls_case "ldaps:// without the CA (system bundle) is refused" 69 "ldaps://127.0.0.1:$SLAPD_LDAPS_PORT" false "$SYSCA"
 expect_grep "the refusal names the server and ldap.ca_file" 'ldap ldaps://127.0.0.1:[0-9]+: .*ldap.ca_file' "$T/err"
 tls_case "ldaps:// to a name the certificate does not carry is refused" 69 "ldaps://localhost:$SLAPD_LDAPS_PORT" false "$TESTCA"
-tls_case "StartTLS with the test CA connects" 0 "ldap://127.0.0.1:$SLAPD_PORT" true "$TESTCA"
+tls_case "StartTLS with the test CA connects (dry run, changes pending)" 2 "ldap://127.0.0.1:$SLAPD_PORT" true "$TESTCA"
 tls_case "StartTLS without the CA is refused" 69 "ldap://127.0.0.1:$SLAPD_PORT" true "$SYSCA"
 expect_grep "the StartTLS refusal names ldap.ca_file" 'StartTLS \(check ldap.ca_file' "$T/err"
 tls_case "StartTLS to a name the certificate does not carry is refused" 69 "ldap://localhost:$SLAPD_PORT" true "$TESTCA"

@@ -32,9 +32,12 @@ check "the systemd units are installed" test -s /lib/systemd/system/relaysync.se
 
 start_slapd || exit 1
 ldap_load "$TOP/tests/fixtures/directory.ldif" || exit 1
+RELAY_PORT=$(free_port)
+start_postfix
 MAPPING=/usr/share/relaysync/mappings/openldap.yaml write_config "$T/rs.yaml"
-RELAYSYNC=/usr/sbin/relaysync rs --config "$T/rs.yaml" check-config
-expect_eq "the installed relaysync passes check-config against the test slapd" 0 "$RC"
+RELAYSYNC=/usr/sbin/relaysync apply_postfix_config "$T/rs.yaml"
+RELAYSYNC=/usr/sbin/relaysync rs --config "$T/rs.yaml" check-config --service "$SUBMIT_SERVICE"
+expect_eq "the installed relaysync passes check-config against the test slapd and Postfix" 0 "$RC"
 expect_grep "and binds" 'ldap: connected to .* and bound as cn=relaysync' "$T/out"
 
 systemd-analyze verify /lib/systemd/system/relaysync.service /lib/systemd/system/relaysync.timer \

@@ -44,7 +44,7 @@ cat "$T/watch.out" "$T/watch.err" >>"$T/all-output.log"
 printf 'ldap:\n  uri: ldaps://x\n  bogus: 1\n' >"$T/bad.yaml"
 rs --config "$T/bad.yaml" sync
 expect_eq "configuration error under valgrind: exit 78, no memory error" 78 "$RC"
-rs --config "$T/rs.yaml" encrypt-secret <<<"pw-SECRET"
+rs --config "$T/rs.yaml" encrypt-secret alice@partner.example <<<"pw-SECRET"
 expect_eq "encrypt-secret under valgrind: exit 0, no memory error" 0 "$RC"
 stop_slapd
 rs --config "$T/rs.yaml" sync
