@@ -64,13 +64,11 @@ dn: OU=Interns,OU=Sales,OU=Corp,$AD_BASE
 changetype: modify
 add: objectClass
 objectClass: relaysyncPolicy
-
-dn: OU=Interns,OU=Sales,OU=Corp,$AD_BASE
-changetype: modify
+-
 add: relaysyncAllowUserGateways
 relaysyncAllowUserGateways: FALSE
 LDIF
-check "the relaysyncPolicy auxiliary class is added to an existing OU" test $? -eq 0
+check "the relaysyncPolicy auxiliary class and the flag are added to an existing OU in one modify" test $? -eq 0
 
 # user NAME OU [UAC]: a user with a password, mail NAME@corp.test.
 user() {

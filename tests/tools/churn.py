@@ -157,9 +157,8 @@ def op_flag():
         return
     has_class = "relaysyncPolicy" in o.get("objectclass", [])
     r = rnd.random()
-    if not has_class:	# AD (Samba) wants the class and the attribute in two steps
-        sep = f"\ndn: {o['dn']}\nchangetype: modify\n" if AD else "-\n"
-        modify(f"dn: {o['dn']}\nchangetype: modify\nadd: objectClass\nobjectClass: relaysyncPolicy\n{sep}"
+    if not has_class:
+        modify(f"dn: {o['dn']}\nchangetype: modify\nadd: objectClass\nobjectClass: relaysyncPolicy\n-\n"
                f"add: relaysyncAllowUserGateways\nrelaysyncAllowUserGateways: {rnd.choice(['TRUE', 'FALSE'])}\n")
     elif r < 0.2 and "relaysyncallowusergateways" in o:
         modify(f"dn: {o['dn']}\nchangetype: modify\ndelete: relaysyncAllowUserGateways\n")
