@@ -83,8 +83,9 @@
  *	certificate carries. DirSync refused for lack of rights names the
  *	"Replicating Directory Changes" right. source_check_mapping()
  *	returns RS_EX_CONFIG when the schema lacks a name. A filter the
- *	client library rejects is RS_EX_CONFIG (78). Messages name the URI, the base DN, the filter
- *	and the server's diagnostic; never the bind password.
+ *	client library rejects is RS_EX_CONFIG (78). Messages name the URI,
+ *	the base DN, the filter and the server's diagnostic; never the bind
+ *	password.
  *	source_changes() and source_watch_start() fail with RS_EX_TEMPFAIL
  *	when the server answers a search from a cookie with an error
  *	(e-syncRefreshRequired, or a cookie from its future: read everything);
