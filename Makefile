@@ -15,6 +15,7 @@ DESTDIR  ?=
 SBINDIR   = $(PREFIX)/sbin
 DATADIR   = $(PREFIX)/share/relaysync
 MANDIR    = $(PREFIX)/share/man
+COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= $(PREFIX)/etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 CC        = gcc
@@ -25,8 +26,8 @@ LIBS      = -lldap -llber -lyaml -lssl -lcrypto -lcurl
 SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
-MODULES   = util config model validate secret source policy render postconf snapshot plan \
-            report verify notify apply explain pipeline watch
+MODULES   = util config model validate secret probe source policy render postconf snapshot plan \
+            report verify notify apply status pipeline checkconf explain watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
 OBJS      = $(MODULES:%=build/%.o)
@@ -46,8 +47,8 @@ DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
                postfix postfix-lmdb postfix-cdb libsasl2-modules sasl2-bin \
                python3 python3-aiosmtpd python3-cryptography openssl strace valgrind clang \
                libclang-rt-14-dev mandoc debhelper dpkg-dev fakeroot systemd \
-               time samba samba-ad-provision samba-dsdb-modules iproute2 \
-               util-linux
+               time samba samba-ad-provision samba-dsdb-modules 389-ds-base \
+               iproute2 util-linux
 
 .PHONY: all deps check unit fuzz bench demo install deb clean
 
@@ -115,14 +116,16 @@ install: build/relaysync
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/mappings \
 	    $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSTEMDUNITDIR) \
-	    $(DESTDIR)$(SYSCONFDIR)/relaysync
+	    $(DESTDIR)$(SYSCONFDIR)/relaysync $(DESTDIR)$(COMPLETIONDIR)
 	install -d -m 700 $(DESTDIR)/var/lib/relaysync
 	install -m 755 build/relaysync $(DESTDIR)$(SBINDIR)/relaysync
 	install -m 644 mappings/*.yaml $(DESTDIR)$(DATADIR)/mappings/
 	install -m 644 schema/*.schema schema/*.ldif schema/*.ldf schema/*.conf \
+	    schema/*.awk \
 	    $(DESTDIR)$(DATADIR)/schema/
 	install -m 644 packaging/man/relaysync.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 packaging/man/relaysync.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 packaging/bash-completion/relaysync $(DESTDIR)$(COMPLETIONDIR)/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/relaysync.service.in \
 	    >$(DESTDIR)$(SYSTEMDUNITDIR)/relaysync.service
 	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/relaysync-watch.service.in \

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -818,5 +819,136 @@ apply_tables(const struct rs_config *c, const struct rs_tables *t,
 		    err->msg);
 	if (rc == 0 && tables_changed && c->postfix.reload)
 		rc = reload(c, out, err);
+	return rc;
+}
+
+/* The highest generation below gen whose directory holds a whole table
+ * set (every table, its index, the owners file); 0 when there is none. */
+static unsigned long
+previous_generation(const struct site *s, unsigned long gen)
+{
+	const char *suffix = map_suffix(s->c->postfix.map_type);
+	unsigned long n, best = 0;
+	struct dirent *e;
+	struct buf p;
+	struct stat st;
+	DIR *d;
+	int i, whole;
+
+	if ((d = opendir(s->gens.data)) == NULL)
+		return 0;
+	buf_init(&p);
+	while ((e = readdir(d)) != NULL) {
+		if (parse_gen(e->d_name, &n) < 0 || n >= gen || n <= best)
+			continue;
+		whole = 1;
+		for (i = 0; i <= RS_T_COUNT && whole; i++) {
+			buf_reset(&p);
+			buf_printf(&p, "%s/%lu/%s", s->gens.data, n, i ==
+			    RS_T_COUNT ? RS_OWNERS_FILE : rs_table_names[i]);
+			whole = stat(p.data, &st) == 0;
+			if (whole && suffix && i < RS_T_COUNT) {
+				buf_adds(&p, suffix);
+				whole = stat(p.data, &st) == 0;
+			}
+		}
+		if (whole)
+			best = n;
+	}
+	closedir(d);
+	buf_free(&p);
+	return best;
+}
+
+void
+apply_generations(const struct rs_config *c, unsigned long *live,
+    unsigned long *previous)
+{
+	struct rs_err err;
+	struct site s;
+
+	site_init(&s, c);
+	*live = inspect(&s, &err) == 0 ? s.current : 0;
+	*previous = *live ? previous_generation(&s, *live) : 0;
+	site_free(&s);
+}
+
+int
+apply_rollback(const struct rs_config *c, struct rs_applied *out,
+    unsigned long *from, struct rs_err *err)
+{
+	struct site s;
+	unsigned long prev;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	site_init(&s, c);
+	*from = 0;
+	if ((rc = inspect(&s, err)) == 0 && s.layout != L_LINK)
+		rc = rs_err_set(err, RS_EX_FAIL, "postfix.map_dir %s is not "
+		    "relaysync's link to a generation: there is nothing to roll "
+		    "back to", c->postfix.map_dir);
+	else if (rc == 0 && (prev = previous_generation(&s, s.current)) == 0)
+		rc = rs_err_set(err, RS_EX_FAIL, "no generation before the live "
+		    "one (%lu) is kept in %s: there is nothing to roll back to",
+		    s.current, s.gens.data);
+	else if (rc == 0 && (rc = switch_link(&s, prev, err)) == 0) {
+		*from = s.current;
+		out->generation = prev;
+	}
+	site_free(&s);
+	if (rc == 0 && c->postfix.reload)
+		rc = reload(c, out, err);
+	return rc;
+}
+
+/* The hold: "since <time>", "from <generation>", "to <generation>". */
+int
+apply_hold(const struct rs_config *c, unsigned long from, unsigned long to,
+    struct rs_err *err)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b);
+	buf_printf(&b, "since %lld\nfrom %lu\nto %lu\n", (long long)time(NULL),
+	    from, to);
+	rc = apply_state(c, RS_HOLD_FILE, &b, err);
+	buf_free(&b);
+	return rc;
+}
+
+int
+apply_held(const struct rs_config *c, struct rs_hold *h)
+{
+	struct buf path, text;
+	struct rs_err err;
+	long long since = 0;
+	int held;
+
+	memset(h, 0, sizeof(*h));
+	buf_init(&path);
+	buf_init(&text);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_HOLD_FILE);
+	held = read_file(path.data, &text, &err) == 0;
+	if (held && sscanf(buf_str(&text), "since %lld from %lu to %lu",
+	    &since, &h->from, &h->to) >= 1)
+		h->since = (time_t)since;
+	buf_free(&path);
+	buf_free(&text);
+	return held;
+}
+
+int
+apply_resume(const struct rs_config *c, struct rs_err *err)
+{
+	struct buf path;
+	int rc = 0;
+
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_HOLD_FILE);
+	if (unlink(path.data) < 0 && errno != ENOENT)
+		rc = sys_err(err, "cannot remove", path.data);
+	buf_free(&path);
 	return rc;
 }

@@ -29,6 +29,14 @@
  *	dump it again while it stays the same file.
  *	apply_generation() is the number of the live generation (0 when
  *	map_dir is missing or a plain directory); a snapshot names it.
+ *	apply_generations() gives it and the newest whole generation kept
+ *	before it (0: none).
+ *	apply_rollback() makes that previous generation live through the
+ *	same atomic switch, then reloads Postfix (when postfix.reload and it
+ *	is running); *from is the generation it replaced. The caller holds
+ *	the run lock. apply_hold() records in <state_dir>/hold that syncs
+ *	must not change the tables until apply_resume() removes it;
+ *	apply_held() reads it (1: held).
  *
  * Diagnostics
  *	apply_lock(): RS_EX_TEMPFAIL (75) when another run holds the lock,
@@ -42,6 +50,7 @@
 #define RS_APPLY_H
 
 #include <sys/types.h>
+#include <time.h>
 
 #include "config.h"
 #include "render.h"
@@ -53,6 +62,14 @@ struct rs_lock {
 struct rs_applied {
 	unsigned long generation;
 	int reloaded;
+};
+
+#define RS_HOLD_FILE	"hold"
+
+struct rs_hold {
+	time_t since;
+	unsigned long from;	/* the generation rolled back from */
+	unsigned long to;	/* the generation made live */
 };
 
 int apply_lock(const struct rs_config *, struct rs_lock *, struct rs_err *);
@@ -67,5 +84,13 @@ int apply_stamps(const struct rs_config *, const struct rs_tables *,
     struct rs_err *);
 int apply_tables(const struct rs_config *, const struct rs_tables *, int,
     struct rs_applied *, struct rs_err *);
+void apply_generations(const struct rs_config *, unsigned long *,
+    unsigned long *);
+int apply_rollback(const struct rs_config *, struct rs_applied *,
+    unsigned long *, struct rs_err *);
+int apply_hold(const struct rs_config *, unsigned long, unsigned long,
+    struct rs_err *);
+int apply_held(const struct rs_config *, struct rs_hold *);
+int apply_resume(const struct rs_config *, struct rs_err *);
 
 #endif

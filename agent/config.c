@@ -143,6 +143,7 @@ static const struct yfield map_sendas_fields[] = {
 
 static const struct yfield mapping_fields[] = {
 	STR(M, name),
+	{ "uuid_attribute", Y_STR, offsetof(M, uuid_attr), NULL, 0, 0, 0 },
 	{ "policy", Y_MAP, 0, map_policy_fields, 1, 0, 0 },
 	{ "users", Y_MAP, 0, map_user_fields, 1, 0, 0 },
 	{ "sendas", Y_MAP, 0, map_sendas_fields, 1, 0, 0 },
@@ -463,6 +464,16 @@ load_file(const char *file, const struct yfield *fields, void *base,
 	return rc;
 }
 
+/* Close the YAML document, keeping the line of every key in lines. */
+static void
+keep_lines(struct yctx *y, struct strmap *lines)
+{
+	strmap_free(lines);
+	*lines = y->lines;
+	strmap_init(&y->lines);
+	yaml_close(y);
+}
+
 static int key_err(struct yctx *, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -504,6 +515,13 @@ mapping_check(struct yctx *y, const struct rs_mapping *m)
 	if (strcmp(m->sendas_layout, "child") == 0 && *m->sendas_filter == 0)
 		return key_err(y, "sendas.layout", "%s", "the child layout needs "
 		    "sendas.filter, the filter of send-as entries");
+	if (*m->uuid_attr == '\0' || strspn(m->uuid_attr, "abcdefghijklmnopqrstu"
+	    "vwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
+	    strlen(m->uuid_attr))
+		return key_err(y, "uuid_attribute", "'%s' is not an attribute "
+		    "name; use the attribute whose value the server sends as "
+		    "the RFC 4533 sync UUID: entryUUID (OpenLDAP) or "
+		    "nsUniqueId (389 Directory Server)", m->uuid_attr);
 	if (m->n_login_attrs == 0)
 		return key_err(y, "users.login_attribute", "%s", "an empty list "
 		    "leaves every owner without a login name; name the "
@@ -525,6 +543,7 @@ mapping_defaults(struct rs_mapping *m)
 
 	memset(m, 0, sizeof(*m));
 	m->name = xstrdup("");
+	m->uuid_attr = xstrdup("entryUUID");
 	m->user_mail_attr = xstrdup("mail");
 	m->user_disabled_filter = xstrdup("");
 	m->sendas_layout = xstrdup("child");
@@ -548,7 +567,7 @@ mapping_load(const char *file, struct rs_mapping *m, struct rs_err *err)
 	if (rc == 0)
 		rc = mapping_check(&y, m);
 	if (y.file)
-		yaml_close(&y);
+		keep_lines(&y, &m->lines);
 	return rc;
 }
 
@@ -559,6 +578,7 @@ mapping_free(struct rs_mapping *m)
 
 	free(m->path);
 	free(m->name);
+	free(m->uuid_attr);
 	free(m->policy_filter);
 	free(m->policy_allow_attr);
 	free(m->user_filter);
@@ -569,6 +589,7 @@ mapping_free(struct rs_mapping *m)
 	free_list(&m->login_attrs, &m->n_login_attrs);
 	for (i = 0; i < RS_F_COUNT; i++)
 		free(m->attr[i]);
+	strmap_free(&m->lines);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -688,6 +709,30 @@ config_check(struct yctx *y, struct rs_config *c)
 	return 0;
 }
 
+/* The mapping profile must open: name the key that gives its path. */
+static int
+check_mapping_path(struct yctx *y, const struct rs_config *c)
+{
+	const char *dir = strrchr(c->path, '/');
+	FILE *fp;
+
+	if ((fp = fopen(c->mapping_path, "r")) != NULL) {
+		fclose(fp);
+		return 0;
+	}
+	if (strmap_get(&y->lines, "mapping") == NULL)
+		return rs_err_set(y->err, RS_EX_CONFIG, "%s: mapping: not set, "
+		    "and the default profile %s cannot be opened: %s; add "
+		    "'mapping: PATH' naming one of the profiles (openldap.yaml, "
+		    "active-directory.yaml, 389ds.yaml)", y->file,
+		    c->mapping_path, strerror(errno));
+	return key_err(y, "mapping", "cannot open the mapping profile %s: "
+	    "%s; give its path (a relative path is taken from %.*s), for "
+	    "example /usr/share/relaysync/mappings/openldap.yaml",
+	    c->mapping_path, strerror(errno), dir ? (int)(dir - c->path + 1) :
+	    1, dir ? c->path : ".");
+}
+
 /* A relative mapping path is relative to the configuration file. */
 static char *
 resolve_relative(const char *cfgpath, const char *path)
@@ -715,14 +760,29 @@ config_load(const char *file, struct rs_config *c, struct rs_err *err)
 	rc = load_file(file, config_fields, c, &y, err);
 	if (rc == 0)
 		rc = config_check(&y, c);
+	if (rc == 0) {
+		mp = resolve_relative(file, c->mapping_path);
+		free(c->mapping_path);
+		c->mapping_path = mp;
+		rc = check_mapping_path(&y, c);
+	}
 	if (y.file)
-		yaml_close(&y);
+		keep_lines(&y, &c->lines);
 	if (rc < 0)
 		return -1;
-	mp = resolve_relative(file, c->mapping_path);
-	free(c->mapping_path);
-	c->mapping_path = mp;
 	return mapping_load(c->mapping_path, &c->mapping, err);
+}
+
+unsigned long
+config_line(const struct rs_config *c, const char *key)
+{
+	return (unsigned long)(uintptr_t)strmap_get(&c->lines, key);
+}
+
+unsigned long
+mapping_line(const struct rs_mapping *m, const char *key)
+{
+	return (unsigned long)(uintptr_t)strmap_get(&m->lines, key);
 }
 
 void
@@ -751,6 +811,7 @@ config_free(struct rs_config *c)
 	free(c->metrics_file);
 	free(c->notify.webhook_url);
 	mapping_free(&c->mapping);
+	strmap_free(&c->lines);
 	memset(c, 0, sizeof(*c));
 }
 

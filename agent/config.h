@@ -11,6 +11,9 @@
  *	config_print() writes the effective settings (no secrets: the bind
  *	password is only named by its file).
  *	config_map_path() gives "type:map_dir/table" as Postfix wants it.
+ *	config_line() is the line of a key ("ldap.base_dn") in the
+ *	configuration file, mapping_line() in the mapping profile (0: the
+ *	key was not given, its default applies).
  *
  * Diagnostics
  *	Every error names the file, the line and the key, says what is wrong
@@ -41,6 +44,7 @@ extern const char *const rs_field_names[RS_F_COUNT];
 struct rs_mapping {
 	char *path;
 	char *name;
+	char *uuid_attr;	/* the entry's sync UUID (RFC 4533) */
 	char *policy_filter;
 	char *policy_allow_attr;
 	char *user_filter;
@@ -51,6 +55,7 @@ struct rs_mapping {
 	char *sendas_layout;	/* "child" or "attribute" */
 	char *sendas_filter;
 	char *attr[RS_F_COUNT];
+	struct strmap lines;	/* "sendas.attributes.host" -> its line */
 };
 
 struct rs_config {
@@ -100,6 +105,7 @@ struct rs_config {
 		long max_backoff;
 	} watch;
 	struct rs_mapping mapping;
+	struct strmap lines;	/* "ldap.base_dn" -> its line in path */
 };
 
 int config_load(const char *, struct rs_config *, struct rs_err *);
@@ -107,6 +113,8 @@ void config_free(struct rs_config *);
 int mapping_load(const char *, struct rs_mapping *, struct rs_err *);
 void mapping_free(struct rs_mapping *);
 void config_print(const struct rs_config *, FILE *);
+unsigned long config_line(const struct rs_config *, const char *);
+unsigned long mapping_line(const struct rs_mapping *, const char *);
 const char *config_map_path(const struct rs_config *, const char *,
     struct buf *);
 

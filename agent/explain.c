@@ -2,10 +2,12 @@
  * explain - why one user or address does or does not get a gateway.
  * See explain.h for the contract.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "apply.h"
 #include "explain.h"
 #include "render.h"
 #include "secret.h"
@@ -18,6 +20,9 @@ struct ex {
 	const struct rs_decision *d;
 	const char *only_dn;	/* show only this send-as entry (normalized) */
 	int shown;
+	struct buf live[RS_T_COUNT];	/* the live tables' text */
+	int has_live;
+	unsigned long generation;
 };
 
 static const char *
@@ -50,39 +55,129 @@ chain(const struct rs_config *c, const char *ndn, const char **out, size_t max)
 	return n;
 }
 
-/* The table lines of an accepted route, the password shown as ********. */
+/* The lines keyed by address in a table set (text in t[i]), each as
+ * "table line" with the password masked, into out; returns how many. */
+static size_t
+address_lines(const char *address, const struct buf *t, struct strmap *out,
+    struct buf *raw)
+{
+	const char *line;
+	struct buf l;
+	size_t n = 0, alen = strlen(address);
+	int i;
+
+	buf_init(&l);
+	for (i = 0; i < RS_T_COUNT; i++)
+		for (line = t[i].data; line && *line;
+		    line = render_next_line(line)) {
+			if (render_key_len(line) != alen ||
+			    strncasecmp(line, address, alen) != 0)
+				continue;
+			buf_reset(&l);
+			buf_printf(&l, "%-17s ", rs_table_names[i]);
+			render_masked(&l, i, line);
+			*strmap_slot(out, l.data) = (void *)(uintptr_t)++n;
+			buf_printf(raw, "%d %.*s\n", i,
+			    (int)strcspn(line, "\n"), line);
+		}
+	buf_free(&l);
+	return n;
+}
+
 static void
-route_lines(struct ex *x, const struct rs_verdict *v, const char *indent)
+print_line(struct ex *x, const char *line, const char *indent)
+{
+	if (x->json) {
+		fputs(x->shown++ ? "," : "", x->fp);
+		json_str(x->fp, line, strlen(line));
+	} else
+		fprintf(x->fp, "%s%s\n", indent, line);
+}
+
+/* Print the lines of a table set that an address has, in table order. */
+static void
+print_lines(struct ex *x, const struct strmap *lines, size_t n,
+    const char *indent)
+{
+	size_t i, k;
+
+	for (k = 1; k <= n; k++)
+		for (i = 0; i < lines->cap; i++)
+			if (lines->slots[i].key && (uintptr_t)lines->slots[i].val
+			    == k)
+				print_line(x, lines->slots[i].key, indent);
+}
+
+/* The lines a verdict gives an address; into out and raw. */
+static size_t
+verdict_lines(struct ex *x, const struct rs_verdict *v, struct strmap *out,
+    struct buf *raw)
 {
 	const struct rs_verdict *one[1] = { v };
 	struct rs_decision d = { NULL, 0, one, 1 };
 	struct rs_tables t;
-	const char *line, *nl;
-	struct buf l;
-	size_t len;
-	int i;
+	size_t n;
 
-	buf_init(&l);
+	if (v->reason != RS_R_NONE)
+		return 0;
 	render_tables(&d, x->c->postfix.tls_level, &t);
-	for (i = 0; i < RS_T_COUNT; i++) {
-		for (line = t.t[i].data; line && *line; line = nl + 1) {
-			nl = strchr(line, '\n');
-			len = i == RS_T_SASL_PASSWD ?
-			    (size_t)(strchr(line, ':') - line + 1) :
-			    (size_t)(nl - line);
-			buf_reset(&l);
-			buf_printf(&l, "%-17s %.*s%s", rs_table_names[i],
-			    (int)len, line, i == RS_T_SASL_PASSWD ? "********" :
-			    "");
-			if (x->json) {
-				fputs(x->shown++ ? "," : "", x->fp);
-				json_str(x->fp, l.data, l.len);
-			} else
-				fprintf(x->fp, "%s%s\n", indent, l.data);
-		}
-	}
+	n = address_lines(v->route.address, t.t, out, raw);
 	render_free(&t);
-	buf_wipe(&l);
+	return n;
+}
+
+/* The table lines of an accepted route, the password shown as ********. */
+static void
+route_lines(struct ex *x, const struct rs_verdict *v, const char *indent)
+{
+	struct strmap lines;
+	struct buf raw;
+	size_t n;
+
+	strmap_init(&lines);
+	buf_init(&raw);
+	n = verdict_lines(x, v, &lines, &raw);
+	print_lines(x, &lines, n, indent);
+	strmap_free(&lines);
+	buf_wipe(&raw);
+}
+
+/* What the live tables do for the address now, when it differs from the
+ * directory's verdict (until the next sync applies that): text or the
+ * JSON member "live". */
+static void
+live_lines(struct ex *x, const struct rs_verdict *v, const char *address)
+{
+	struct strmap want, have;
+	struct buf raw_want, raw_have;
+	size_t n;
+
+	strmap_init(&want);
+	strmap_init(&have);
+	buf_init(&raw_want);
+	buf_init(&raw_have);
+	(void)verdict_lines(x, v, &want, &raw_want);
+	n = address_lines(address, x->live, &have, &raw_have);
+	if (x->has_live && (raw_want.len != raw_have.len || (raw_want.len &&
+	    memcmp(raw_want.data, raw_have.data, raw_want.len) != 0))) {
+		if (x->json) {
+			fprintf(x->fp, ",\"live\":{\"generation\":%lu,"
+			    "\"lines\":[", x->generation);
+			x->shown = 0;
+			print_lines(x, &have, n, "");
+			fputs("]}", x->fp);
+		} else {
+			fprintf(x->fp, "    live tables now (generation %lu, "
+			    "until the next sync): %s\n", x->generation, n ?
+			    "" : "no line: not routed");
+			print_lines(x, &have, n, "      ");
+		}
+	} else if (x->json)
+		fputs(",\"live\":null", x->fp);
+	strmap_free(&want);
+	strmap_free(&have);
+	buf_wipe(&raw_want);
+	buf_wipe(&raw_have);
 }
 
 static void
@@ -103,6 +198,8 @@ sendas_text(struct ex *x, const struct rs_verdict *v)
 		fprintf(x->fp, "    verdict: %s - %s\n    %s\n",
 		    reason_code(v->reason), v->detail,
 		    reason_sentence(&s, v->reason, shown.data));
+	if (a->count)
+		live_lines(x, v, a->val);
 	buf_free(&shown);
 	buf_free(&s);
 }
@@ -131,7 +228,9 @@ sendas_json(struct ex *x, const struct rs_verdict *v, int first)
 	x->shown = 0;
 	if (v->reason == RS_R_NONE)
 		route_lines(x, v, "");
-	fputs("]}", x->fp);
+	fputs("]", x->fp);
+	live_lines(x, v, a->count ? a->val : "");
+	fputs("}", x->fp);
 	buf_free(&shown);
 	buf_free(&s);
 }
@@ -295,12 +394,62 @@ by_dn(struct ex *x, const char *dn)
 	free(n);
 }
 
+/* The live generation's text tables (x->has_live: map_dir has them). */
+static void
+load_live(struct ex *x)
+{
+	struct buf path;
+	struct rs_err err;
+	int i;
+
+	buf_init(&path);
+	for (i = 0; i < RS_T_COUNT; i++) {
+		buf_init(&x->live[i]);
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", x->c->postfix.map_dir,
+		    rs_table_names[i]);
+		if (read_file(path.data, &x->live[i], &err) == 0)
+			x->has_live = 1;
+		buf_str(&x->live[i]);
+	}
+	x->generation = apply_generation(x->c);
+	buf_free(&path);
+}
+
+/* An address the directory no longer has may still be live. */
+static void
+only_live(struct ex *x, const char *arg)
+{
+	struct strmap have;
+	struct buf raw;
+	size_t n;
+
+	strmap_init(&have);
+	buf_init(&raw);
+	if (!x->json && (n = address_lines(arg, x->live, &have, &raw)) > 0) {
+		fprintf(x->fp, "%s: the directory has no send-as entry for it; "
+		    "live tables now (generation %lu, until the next sync "
+		    "removes them):\n", arg, x->generation);
+		print_lines(x, &have, n, "  ");
+	}
+	strmap_free(&have);
+	buf_wipe(&raw);
+}
+
 int
 explain(FILE *fp, enum rs_format fmt, const struct rs_config *c,
     const struct rs_model *m, const struct rs_decision *d, const char *arg)
 {
-	struct ex x = { fp, fmt == RS_FMT_JSON, c, m, d, NULL, 0 };
+	struct ex x;
+	int i, rc = RS_EX_OK;
 
+	memset(&x, 0, sizeof(x));
+	x.fp = fp;
+	x.json = fmt == RS_FMT_JSON;
+	x.c = c;
+	x.m = m;
+	x.d = d;
+	load_live(&x);
 	if (x.json)
 		fputs("{\"matches\":[", fp);
 	if (strchr(arg, '=') != NULL)
@@ -310,10 +459,13 @@ explain(FILE *fp, enum rs_format fmt, const struct rs_config *c,
 	if (x.json)
 		fputs("]}\n", fp);
 	if (!x.shown) {
+		only_live(&x, arg);
 		rs_log(RS_LOG_ERROR, "%s: no user, send-as entry or address "
 		    "below %s matches; check the spelling, ldap.base_dn and the "
 		    "mapping's filters", arg, c->ldap.base_dn);
-		return RS_EX_FAIL;
+		rc = RS_EX_FAIL;
 	}
-	return RS_EX_OK;
+	for (i = 0; i < RS_T_COUNT; i++)
+		buf_wipe(&x.live[i]);
+	return rc;
 }

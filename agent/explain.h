@@ -10,7 +10,12 @@
  *	configured default), whether the account is disabled, and every
  *	send-as entry with its verdict: the table lines it produces (passwords
  *	shown as ********) or its reason code with a sentence saying how to
- *	fix it. Text or JSON.
+ *	fix it. Where the live tables (below postfix.map_dir) give the
+ *	address other lines than that verdict would, it also shows what they
+ *	do now, until the next sync ("live tables now (generation N, until
+ *	the next sync):" and their lines, passwords masked; JSON "live":
+ *	{"generation", "lines"}, null when they agree); an address that only
+ *	the live tables still have is shown that way too. Text or JSON.
  *
  * Diagnostics
  *	Returns RS_EX_OK, or RS_EX_FAIL when nothing matches (after saying so).

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "checkconf.h"
 #include "config.h"
 #include "explain.h"
 #include "model.h"
@@ -27,6 +28,7 @@
 #include "report.h"
 #include "secret.h"
 #include "source.h"
+#include "status.h"
 #include "verify.h"
 #include "watch.h"
 
@@ -37,7 +39,7 @@
 #define DEFAULT_CONFIG "/etc/relaysync/relaysync.yaml"
 
 enum { O_DRY = 1, O_FORMAT = 2, O_FORCE = 4, O_FULL = 8, O_VERIFY = 16,
-	O_TIMEOUT = 32, O_PARALLEL = 64, O_SERVICE = 128 };
+	O_TIMEOUT = 32, O_PARALLEL = 64, O_SERVICE = 128, O_DIFF = 256 };
 
 struct opts {
 	const char *config;
@@ -51,9 +53,12 @@ struct opts {
 static const char usage_text[] =
     "usage: relaysync [--config FILE] [--verbose|--quiet] COMMAND\n"
     "commands:\n"
-    "  sync [--dry-run] [--format text|json] [--force] [--full] [--verify]\n"
+    "  sync [--dry-run] [--diff] [--format text|json] [--force] [--full] "
+    "[--verify]\n"
     "                   read the directory, write the Postfix tables, "
     "reload\n"
+    "                   (--diff: the table lines that change, passwords "
+    "masked)\n"
     "  verify [ADDRESS] [--format text|json] [--timeout S] [--parallel N]\n"
     "                   connect, TLS, EHLO and AUTH to each accepted "
     "gateway\n"
@@ -76,6 +81,15 @@ static const char usage_text[] =
     "                   read a password on standard input, print its "
     "{AES256-GCM} value\n"
     "                   for the send-as entry of ADDRESS (bound to it)\n"
+    "  status [--format text|json]\n"
+    "                   the last run, the live generation, routes, "
+    "rejections,\n"
+    "                   the next timer run and any hold (no directory "
+    "needed)\n"
+    "  rollback         make the previous generation live again and hold "
+    "syncs\n"
+    "  resume           let syncs change the tables again after a "
+    "rollback\n"
     "options: --config FILE (default " DEFAULT_CONFIG "), --verbose, "
     "--quiet,\n         --version, --help\n"
     "exit: 0 ok, 2 dry run with changes, 1 failure, 64 usage, 69 directory "
@@ -211,56 +225,27 @@ cmd_watch(const struct opts *o)
 	return watch_run(o->config, &o->run);
 }
 
-/* The live Postfix configuration against postfix-config: the number of
- * findings (each printed with its fix), or -1. */
+/* The configuration alone (commands that need no key and no directory). */
 static int
-check_postfix(const struct rs_config *c, const char *service,
-    struct rs_err *err)
+config_only(const struct opts *o, struct rs_config *c)
 {
-	struct rs_pf_set set;
-	int n;
+	struct rs_err err;
 
-	if ((n = postconf_prescribe(c, service, &set, err)) == 0 &&
-	    (n = postconf_check(&set, c->postfix.config_dir, stdout)) == 0)
-		printf("postfix: %s holds what relaysync postfix-config "
-		    "prescribes for %s: ok\n", c->postfix.config_dir,
-		    set.service);
-	postconf_set_free(&set);
-	return n;
+	return config_load(o->config, c, &err) < 0 ? fail(&err) : 0;
 }
 
 static int
 cmd_check_config(const struct opts *o)
 {
-	struct rs_source *src = NULL;
-	struct rs_keyring keys;
 	struct rs_config c;
-	struct rs_err err;
 	int rc;
 
-	if (config_load(o->config, &c, &err) < 0) {
-		config_free(&c);
-		return fail(&err);
+	if ((rc = config_only(o, &c)) == 0) {
+		config_print(&c, stdout);
+		rc = checkconf_run(&c, o->service, stdout);
 	}
-	config_print(&c, stdout);
-	rc = keyring_load(c.secrets.key_file, 1, &keys, &err);
-	if (rc == 0) {
-		printf("secrets: %zu key(s) in %s\n", keys.n,
-		    c.secrets.key_file);
-		keyring_free(&keys);
-		rc = source_open(&c, &src, &err);
-	}
-	if (rc == 0) {
-		printf("ldap: connected to %s and bound%s%s: ok\n", c.ldap.uri,
-		    *c.ldap.bind_dn ? " as " : " anonymously",
-		    c.ldap.bind_dn);
-		rc = source_check_mapping(src, stdout, &err);
-	}
-	source_close(src);
-	if (rc == 0 && (rc = check_postfix(&c, o->service, &err)) > 0)
-		rc = RS_EX_FAIL;
 	config_free(&c);
-	return rc < 0 ? fail(&err) : rc;
+	return rc;
 }
 
 static int
@@ -342,21 +327,74 @@ cmd_encrypt_secret(const struct opts *o)
 	return rc < 0 ? fail(&err) : RS_EX_OK;
 }
 
+static int
+cmd_status(const struct opts *o)
+{
+	struct rs_config c;
+	int rc;
+
+	if ((rc = config_only(o, &c)) == 0)
+		rc = status_show(&c, o->run.format, stdout);
+	config_free(&c);
+	return rc;
+}
+
+static int
+cmd_rollback(const struct opts *o)
+{
+	struct rs_config c;
+	int rc;
+
+	if ((rc = config_only(o, &c)) == 0)
+		rc = pipeline_rollback(&c);
+	config_free(&c);
+	return rc;
+}
+
+static int
+cmd_resume(const struct opts *o)
+{
+	struct rs_config c;
+	int rc;
+
+	if ((rc = config_only(o, &c)) == 0)
+		rc = pipeline_unhold(&c);
+	config_free(&c);
+	return rc;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(const struct opts *);
 	int options;		/* the O_* options it takes */
 	int args;		/* 0: none, 1: optional, 2: required */
 } commands[] = {
-	{ "sync", cmd_sync, O_DRY | O_FORMAT | O_FORCE | O_FULL | O_VERIFY |
-	    O_TIMEOUT | O_PARALLEL, 0 },
+	{ "sync", cmd_sync, O_DRY | O_DIFF | O_FORMAT | O_FORCE | O_FULL |
+	    O_VERIFY | O_TIMEOUT | O_PARALLEL, 0 },
 	{ "verify", cmd_verify, O_FORMAT | O_TIMEOUT | O_PARALLEL, 1 },
 	{ "explain", cmd_explain, O_FORMAT, 2 },
 	{ "watch", cmd_watch, O_FORCE, 0 },
 	{ "check-config", cmd_check_config, O_SERVICE, 0 },
 	{ "postfix-config", cmd_postfix_config, O_SERVICE, 0 },
 	{ "encrypt-secret", cmd_encrypt_secret, 0, 2 },
+	{ "status", cmd_status, O_FORMAT, 0 },
+	{ "rollback", cmd_rollback, 0, 0 },
+	{ "resume", cmd_resume, 0, 0 },
 };
+
+/* An unknown command: say which it was and list the commands. */
+static int
+unknown(const char *command)
+{
+	size_t i;
+
+	fprintf(stderr, "relaysync: unknown command '%s'; the commands are:",
+	    command);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(stderr, "%s %s", i ? "," : "", commands[i].name);
+	fputs("\n", stderr);
+	return usage(NULL);
+}
 
 static int
 number(const char *s, long lo, long hi, long *out)
@@ -387,6 +425,7 @@ parse(int argc, char **argv, struct opts *o)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "parallel", required_argument, NULL, 'p' },
 		{ "service", required_argument, NULL, 's' },
+		{ "diff", no_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -401,6 +440,7 @@ parse(int argc, char **argv, struct opts *o)
 		case 'n': o->run.dry_run = 1; o->given |= O_DRY; break;
 		case 'F': o->run.force = 1; o->given |= O_FORCE; break;
 		case 'u': o->run.full = 1; o->given |= O_FULL; break;
+		case 'd': o->run.diff = 1; o->given |= O_DIFF; break;
 		case 's':
 			o->given |= O_SERVICE;
 			if (strchr(optarg, '/') == NULL || strchr(optarg, '\'')
@@ -444,7 +484,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = { DEFAULT_CONFIG, NULL, NULL, NULL, 0,
-	    { 0, 0, 0, 0, 10, 20, RS_FMT_TEXT, 0 } };
+	    { 0, 0, 0, 0, 10, 20, RS_FMT_TEXT, 0, 0 } };
 	struct rlimit nocore = { 0, 0 };
 	size_t i;
 	int rc;
@@ -459,11 +499,14 @@ main(int argc, char **argv)
 		if (o.given & ~commands[i].options)
 			return usage("an option given does not go with this "
 			    "command");
+		if (o.run.diff && o.run.format == RS_FMT_JSON)
+			return usage("--diff prints text; it does not go with "
+			    "--format json");
 		if ((o.arg != NULL && commands[i].args == 0) ||
 		    (o.arg == NULL && commands[i].args == 2))
 			return usage(o.arg ? "this command takes no argument" :
 			    "this command needs an argument");
 		return commands[i].run(&o);
 	}
-	return usage("unknown command");
+	return unknown(o.command);
 }

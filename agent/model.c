@@ -270,8 +270,7 @@ model_changes_free(struct rs_changes *ch)
 
 /* Record a changed entry; a later change of the same UUID replaces it. */
 void
-model_changed(struct rs_changes *ch, const char *uuid, const char *dn,
-    int subordinates)
+model_changed(struct rs_changes *ch, const char *uuid, const char *dn)
 {
 	struct rs_changed *e;
 	void **at = strmap_slot(&ch->at, uuid);
@@ -286,7 +285,46 @@ model_changed(struct rs_changes *ch, const char *uuid, const char *dn,
 	}
 	snprintf(e->uuid, sizeof(e->uuid), "%s", uuid);
 	e->dn = xstrdup(dn);
-	e->subordinates = subordinates;
+}
+
+/* A UUID announced present (present != 0) or deleted. */
+void
+model_sync_state(struct rs_changes *ch, const char *uuid, int present)
+{
+	if (*uuid == '\0')
+		return;
+	*strmap_slot(present ? &ch->present : &ch->gone, uuid) = (void *)1;
+	if (present)
+		ch->phase_present++;
+	else
+		ch->phase_gone++;
+}
+
+/* The server ended a refresh phase, declaring it a present phase or a
+ * delete phase; -1 when the phase contradicts that. */
+int
+model_phase_end(struct rs_changes *ch, int declared_present)
+{
+	int rc = 0;
+
+	if (declared_present && ch->phase_present > 0 && ch->phase_gone > 0)
+		rc = -1;
+	else if (declared_present && ch->phase_present > 0)
+		ch->present_phase = 1;
+	else if (declared_present)
+		ch->present_as_delete = 1;
+	ch->phase_present = ch->phase_gone = 0;
+	return rc;
+}
+
+/* Does the change set remove this (unchanged) entry? */
+static int
+said_gone(const struct rs_changes *ch, const char *uuid)
+{
+	if (*uuid == '\0' || strmap_get(&ch->at, uuid) != NULL)
+		return 0;
+	return strmap_get(&ch->gone, uuid) != NULL || (ch->present_phase &&
+	    strmap_get(&ch->present, uuid) == NULL);
 }
 
 static void
@@ -344,6 +382,46 @@ old_dns(const struct rs_model *m, const struct strmap *changed,
 		    m->sendas[i].dn);
 }
 
+/* Is this key (a UUID or a DN) new in seen? (An empty one always is.) */
+static int
+first(struct strmap *seen, const char *key)
+{
+	void **slot;
+
+	if (*key == '\0')
+		return 1;
+	slot = strmap_slot(seen, key);
+	if (*slot != NULL)
+		return 0;
+	*slot = (void *)1;
+	return 1;
+}
+
+/* Read again, by itself, each entry the change set removes: the merge
+ * keeps what the directory still holds (one read per DN). */
+static void
+verify_reads(const struct rs_model *m, const struct rs_changes *ch,
+    struct rs_reads *r)
+{
+	struct strmap seen;
+	size_t i;
+
+	strmap_init(&seen);
+	for (i = 0; i < m->npol; i++)
+		if (said_gone(ch, m->pol[i].uuid) && first(&seen, m->pol[i].dn))
+			add_read(r, RS_READ_ENTRY, m->pol[i].dn, m->pol[i].dn);
+	for (i = 0; i < m->nusers; i++)
+		if (said_gone(ch, m->users[i].uuid) &&
+		    first(&seen, m->users[i].dn))
+			add_read(r, RS_READ_ENTRY, m->users[i].display_dn,
+			    m->users[i].dn);
+	for (i = 0; i < m->nsendas; i++)
+		if (said_gone(ch, m->sendas[i].uuid) &&
+		    first(&seen, m->sendas[i].dn))
+			add_read(r, RS_READ_ENTRY, m->sendas[i].dn, NULL);
+	strmap_free(&seen);
+}
+
 void
 model_reads(const struct rs_model *m, const struct rs_changes *ch,
     struct rs_reads *r)
@@ -364,13 +442,14 @@ model_reads(const struct rs_model *m, const struct rs_changes *ch,
 		if (was != NULL && strcmp(was, ndn) != 0) {
 			add_read(r, RS_DROP_SUBTREE, was, was);
 			add_read(r, RS_READ_SUBTREE, e->dn, ndn);
-		} else if (was == NULL && e->subordinates)
+		} else if (was == NULL)		/* may have entries below */
 			add_read(r, RS_READ_SUBTREE, e->dn, ndn);
 		else
 			add_read(r, RS_READ_ENTRY, e->dn, ndn);
 		free(ndn);
 	}
 	strmap_free_values(&old);
+	verify_reads(m, ch, r);
 }
 
 /* What model_merge() removes. */
@@ -457,21 +536,6 @@ compact(struct rs_model *m, const struct doom *d)
 	m->nsendas = n;
 }
 
-/* Is this UUID new in seen? (An entry without one always is.) */
-static int
-first(struct strmap *seen, const char *uuid)
-{
-	void **slot;
-
-	if (*uuid == '\0')
-		return 1;
-	slot = strmap_slot(seen, uuid);
-	if (*slot != NULL)
-		return 0;
-	*slot = (void *)1;
-	return 1;
-}
-
 /* Move the fresh entries into m (one per UUID and kind: overlapping
  * reads find an entry twice). */
 static void
@@ -537,7 +601,25 @@ reindex(struct rs_model *m)
 	reindex_some(m, 1, 1);
 }
 
-void
+/* Does the fresh read hold an entry the change set removes? */
+static int
+still_held(const struct rs_changes *ch, const struct rs_model *fresh)
+{
+	size_t i;
+
+	for (i = 0; i < fresh->npol; i++)
+		if (said_gone(ch, fresh->pol[i].uuid))
+			return 1;
+	for (i = 0; i < fresh->nusers; i++)
+		if (said_gone(ch, fresh->users[i].uuid))
+			return 1;
+	for (i = 0; i < fresh->nsendas; i++)
+		if (said_gone(ch, fresh->sendas[i].uuid))
+			return 1;
+	return 0;
+}
+
+int
 model_merge(struct rs_model *m, const struct rs_changes *ch,
     const struct rs_reads *r, struct rs_model *fresh)
 {
@@ -545,6 +627,8 @@ model_merge(struct rs_model *m, const struct rs_changes *ch,
 	size_t npol = m->npol, nusers = m->nusers;
 	int pol, users;
 
+	if (still_held(ch, fresh))
+		return -1;
 	doom_init(&d, ch, r, fresh);
 	compact(m, &d);
 	strmap_free(&d.kill);
@@ -553,6 +637,7 @@ model_merge(struct rs_model *m, const struct rs_changes *ch,
 	users = m->nusers != nusers || fresh->nusers > 0;
 	take(m, fresh);
 	reindex_some(m, pol, users);	/* the others kept their places */
+	return 0;
 }
 
 /*

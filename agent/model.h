@@ -20,19 +20,35 @@
  *	its parent, or returns NULL at the top; dn_within() tells whether a
  *	normalized DN is at or below another.
  *
- *	Every entry carries the entryUUID the directory gave it (empty when
- *	it gave none); an incremental run uses it to apply what changed:
+ *	Every entry carries its sync UUID (the value of the mapping's
+ *	uuid_attribute, entryUUID or 389-ds' nsUniqueId, in the 8-4-4-4-12
+ *	form of the 16 bytes an RFC 4533 server sends; empty when it gave
+ *	none); an incremental run uses it to apply what changed:
  *	model_changes_init(), model_changes_free() manage a change set (what
- *	an RFC 4533 refresh or persist search announced: changed entries with
- *	their DN, deleted UUIDs, and, after a present phase, the UUIDs still
- *	present). model_reads() lists what must be read again for a change
- *	set: each changed entry by itself, or its whole subtree when it may
- *	have moved entries below it (a renamed entry that had entries below
- *	it in the model, an unknown entry with subordinates). model_merge()
- *	then removes from the model every entry the change set deleted,
- *	changed or left out of a present phase, every entry below a subtree
- *	that was read again, and every entry whose UUID the fresh read holds,
- *	and adds the fresh entries (which it takes over, leaving fresh empty).
+ *	an RFC 4533 refresh or persist search announced). model_changed()
+ *	records a changed entry with its DN; model_sync_state() records a
+ *	UUID announced present or deleted (a Sync State control or a
+ *	syncIdSet); model_phase_end() closes a refresh phase the server
+ *	declared a present phase (refreshPresent, or syncDone/refreshDelete
+ *	with refreshDeletes FALSE) or a delete phase, and returns -1 when the
+ *	phase contradicts itself (a present phase that also named deleted
+ *	entries). A present phase that named no present entry at all is read
+ *	as a delete phase (389-ds ends every refresh that way, and sends its
+ *	deletions in a syncIdSet with refreshDeletes TRUE): only a present
+ *	phase that named what is present removes what it did not name.
+ *	model_reads() lists what must be read again for a change set: each
+ *	changed entry by itself, or its whole subtree when it may have moved
+ *	entries below it (a renamed entry that had entries below it in the
+ *	model, an entry the model does not know), and each entry the change
+ *	set removes (deleted, or left out of a present phase), so that the
+ *	merge never removes an entry the directory still holds.
+ *	model_merge() returns -1, leaving the model as it was, when the fresh
+ *	read holds an entry the change set removes (the server's answer is
+ *	inconsistent: read everything); otherwise it removes from the model
+ *	every entry the change set deleted, changed or left out of a present
+ *	phase, every entry below a subtree that was read again, and every
+ *	entry whose UUID the fresh read holds, and adds the fresh entries
+ *	(which it takes over, leaving fresh empty).
  *	model_dump() writes the model in the snapshot format and
  *	model_parse() reads it back; both keep every byte of every value.
  */
@@ -91,7 +107,6 @@ struct rs_model {
 struct rs_changed {
 	char uuid[RS_UUID_LEN + 1];
 	char *dn;		/* as the server returned it */
-	int subordinates;	/* the entry has entries below it */
 };
 
 struct rs_changes {
@@ -101,6 +116,9 @@ struct rs_changes {
 	struct strmap gone;	/* deleted UUIDs */
 	struct strmap present;	/* unchanged UUIDs, in a present phase */
 	int present_phase;	/* what is neither present nor changed is gone */
+	int present_as_delete;	/* a present phase named nothing present */
+	size_t phase_present;	/* present and deleted UUIDs announced */
+	size_t phase_gone;	/* in the refresh phase under way */
 };
 
 enum rs_read_kind {
@@ -140,11 +158,13 @@ int dn_within(const char *, const char *);
 
 void model_changes_init(struct rs_changes *);
 void model_changes_free(struct rs_changes *);
-void model_changed(struct rs_changes *, const char *, const char *, int);
+void model_changed(struct rs_changes *, const char *, const char *);
+void model_sync_state(struct rs_changes *, const char *, int);
+int model_phase_end(struct rs_changes *, int);
 void model_reads(const struct rs_model *, const struct rs_changes *,
     struct rs_reads *);
 void model_reads_free(struct rs_reads *);
-void model_merge(struct rs_model *, const struct rs_changes *,
+int model_merge(struct rs_model *, const struct rs_changes *,
     const struct rs_reads *, struct rs_model *);
 void model_dump(const struct rs_model *, struct buf *);
 int model_parse(const char *, size_t, struct rs_model *);

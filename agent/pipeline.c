@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "notify.h"
@@ -13,6 +14,7 @@
 #include "render.h"
 #include "snapshot.h"
 #include "source.h"
+#include "status.h"
 #include "verify.h"
 
 int
@@ -37,16 +39,26 @@ pipeline_read(const struct rs_config *c, struct rs_model *m,
 	return rc;
 }
 
+/* A full read, and why. */
+static void
+full_because(struct rs_how *how, const char *reason, const char *detail)
+{
+	how->incremental = 0;
+	how->reason = reason;
+	snprintf(how->detail, sizeof(how->detail), "%s", detail);
+}
+
 /* The previous run's snapshot, when it may be used: same source
- * settings, and its generation is the live one, unchanged. */
+ * settings, and its generation is the live one, unchanged. Otherwise -1,
+ * and why in how. */
 static int
 load_snapshot(const struct rs_config *c, const char *source,
-    struct rs_snapshot *old, struct rs_model *m)
+    struct rs_snapshot *old, struct rs_model *m, struct rs_how *how)
 {
 	char live[RS_HASH_HEX + 1];
 	struct rs_err err;
 	struct buf path, text;
-	const char *why = NULL;
+	const char *why = NULL, *code = NULL;
 
 	buf_init(&path);
 	buf_init(&text);
@@ -56,22 +68,26 @@ load_snapshot(const struct rs_config *c, const char *source,
 	buf_reset(&path);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
 	if (read_file(path.data, &text, &err) < 0)
-		why = "no snapshot of a previous run";
+		code = "no_snapshot", why = "no snapshot of a previous run";
 	else if (snapshot_parse(&text, old, m, &err) < 0)
-		why = err.msg;
+		code = "snapshot_damaged", why = err.msg;
 	else if (strcmp(old->source, source) != 0)
-		why = "ldap or mapping settings changed";
+		code = "settings_changed", why = "ldap or mapping settings "
+		    "changed";
 	else if (old->generation != apply_generation(c))
-		why = "it does not name the live generation";
+		code = "tables_changed", why = "it does not name the live "
+		    "generation";
 	else if (snapshot_live_tables(c, live) < 0 ||
 	    strcmp(live, old->tables) != 0)
-		why = "the live tables are not the ones it produced";
+		code = "tables_changed", why = "the live tables are not the "
+		    "ones it produced";
 	else if (old->runs + 1 >= c->full_every)
-		why = "full_every incremental runs were made since the last "
-		    "full read";
+		code = "full_every", why = "full_every incremental runs were "
+		    "made since the last full read";
 	if (why != NULL) {
-		rs_log(RS_LOG_INFO, "full read: %s/%s: %s", c->state_dir,
-		    RS_SNAPSHOT_FILE, why);
+		snprintf(how->detail, sizeof(how->detail), "%s/%s: %s",
+		    c->state_dir, RS_SNAPSHOT_FILE, why);
+		how->reason = code;
 		model_free(m);
 	}
 	buf_free(&path);
@@ -79,10 +95,12 @@ load_snapshot(const struct rs_config *c, const char *source,
 	return why ? -1 : 0;
 }
 
-/* Read again what a change set names, and apply it to the model. */
+/* Read again what a change set names, and apply it to the model; a
+ * failure with RS_EX_TEMPFAIL means: read everything (reason, when not
+ * NULL, says why). */
 int
 pipeline_merge(struct rs_source *src, const struct rs_changes *ch,
-    struct rs_model *m, struct rs_err *err)
+    struct rs_model *m, const char **reason, struct rs_err *err)
 {
 	struct rs_reads r;
 	struct rs_model fresh;
@@ -90,28 +108,42 @@ pipeline_merge(struct rs_source *src, const struct rs_changes *ch,
 
 	model_init(&fresh);
 	model_reads(m, ch, &r);
-	rc = source_fetch(src, &r, &fresh, err);
-	if (rc == 0)
-		model_merge(m, ch, &r, &fresh);
+	if (r.n > 1000 && r.n > (m->nusers + m->nsendas) / 10) {
+		rc = rs_err_set(err, RS_EX_TEMPFAIL, "%zu entries to read "
+		    "again after %zu changes and %zu deletions since the last "
+		    "run; reading everything is cheaper", r.n, ch->n,
+		    ch->gone.count);
+		if (reason)
+			*reason = "many_changes";
+	} else if ((rc = source_fetch(src, &r, &fresh, err)) == 0 &&
+	    (rc = model_merge(m, ch, &r, &fresh)) < 0) {
+		rc = rs_err_set(err, RS_EX_TEMPFAIL, "the sync answer named "
+		    "deleted (or left out of a present phase) an entry that "
+		    "the directory still holds; not trusting it");
+		if (reason)
+			*reason = "inconsistent_sync";
+	}
 	model_reads_free(&r);
 	model_free(&fresh);
 	return rc;
 }
 
-/* Apply what changed since the snapshot's cookie to the model. */
+/* Apply what changed since the snapshot's cookie to the model; on
+ * failure, why in how. */
 static int
 read_changes(struct rs_source *src, const struct rs_snapshot *old,
-    struct rs_snapshot *next, struct rs_model *m, struct rs_err *err)
+    struct rs_snapshot *next, struct rs_model *m, struct rs_how *how,
+    struct rs_err *err)
 {
 	struct rs_changes ch;
+	const char *reason = NULL;
 	int rc;
 
 	rc = source_changes(src, &old->cookie, &ch, &next->cookie, err);
-	if (rc == 0 && ch.n > 1000 && ch.n > (m->nusers + m->nsendas) / 10)
-		rc = rs_err_set(err, RS_EX_TEMPFAIL, "%zu entries changed since the "
-		    "last run; reading everything is cheaper", ch.n);
-	else if (rc == 0)
-		rc = pipeline_merge(src, &ch, m, err);
+	if (rc < 0)
+		reason = source_sync_reason(src);
+	else
+		rc = pipeline_merge(src, &ch, m, &reason, err);
 	if (rc == 0) {
 		next->runs = old->runs + 1;
 		next->unchanged = ch.n == 0 && ch.gone.count == 0 &&
@@ -120,10 +152,13 @@ read_changes(struct rs_source *src, const struct rs_snapshot *old,
 		    old->cookie.len) == 0;
 		if (next->unchanged)
 			next->generation = old->generation;
+		how->changed = ch.n;
+		how->deleted = ch.gone.count;
 		rs_log(RS_LOG_INFO, "incremental read: %zu changed and %zu "
 		    "deleted entries since the last run%s", ch.n, ch.gone.count,
 		    ch.present_phase ? " (present phase)" : "");
-	}
+	} else
+		full_because(how, reason ? reason : "sync_failed", err->msg);
 	model_changes_free(&ch);
 	return rc;
 }
@@ -136,7 +171,10 @@ pipeline_read_all(struct rs_source *src, struct rs_snapshot *next,
 	struct rs_err why;
 
 	if (source_cookie(src, &next->cookie, &why) < 0) {
-		rs_log(RS_LOG_DEBUG, "no incremental runs: %s", why.msg);
+		rs_log(source_tracking(src) != RS_TRACK_NONE ? RS_LOG_WARN :
+		    RS_LOG_DEBUG,
+		    "no sync cookie, so the next run reads everything too: %s",
+		    why.msg);
 		buf_reset(&next->cookie);
 	}
 	next->runs = 0;
@@ -150,39 +188,160 @@ pipeline_resume(const struct rs_config *c, struct rs_snapshot *old,
 {
 	char source[RS_HASH_HEX + 1];
 
+	struct rs_how how;
+	int rc;
+
 	snapshot_source(c, source);
-	return load_snapshot(c, source, old, m);
+	if ((rc = load_snapshot(c, source, old, m, &how)) < 0)
+		rs_log(RS_LOG_INFO, "full read: %s", how.detail);
+	return rc;
 }
 
 /* Read the directory into m: incrementally from the previous run's
- * snapshot when allowed and possible, else in full. next gets what the
- * snapshot of this run will say. */
+ * snapshot when allowed and possible, else in full; how says which, and
+ * why. next gets what the snapshot of this run will say. */
 static int
 pipeline_load(const struct rs_config *c, int full, struct rs_snapshot *next,
-    struct rs_model *m, struct rs_err *err)
+    struct rs_model *m, struct rs_how *how, struct rs_err *err)
 {
 	struct rs_source *src = NULL;
 	struct rs_snapshot old;
-	int rc, incremental = 0;
+	int rc;
 
 	snapshot_init(&old);
 	snapshot_source(c, next->source);
-	if (!full && c->full_every > 0 && load_snapshot(c, next->source, &old,
-	    m) == 0)
-		incremental = 1;
+	memset(how, 0, sizeof(*how));
+	if (full)
+		full_because(how, "full_requested", "sync --full");
+	else if (c->full_every == 0)
+		full_because(how, "incremental_off", "full_every is 0");
 	rc = source_open(c, &src, err);
-	if (rc == 0 && incremental &&
-	    (rc = read_changes(src, &old, next, m, err)) < 0) {
-		rs_log(RS_LOG_INFO, "full read: %s", err->msg);
-		model_free(m);
-		incremental = 0;
-		rc = 0;
+	if (rc == 0 && how->reason == NULL &&
+	    source_tracking(src) == RS_TRACK_NONE)
+		full_because(how, "no_rfc4533", "the server's rootDSE offers "
+		    "no RFC 4533 content synchronization (OpenLDAP: the "
+		    "syncprov overlay; 389-ds: the Content Synchronization "
+		    "plugin) and no AD DirSync");
+	if (rc == 0 && how->reason == NULL &&
+	    load_snapshot(c, next->source, &old, m, how) == 0) {
+		how->incremental = 1;
+		if (read_changes(src, &old, next, m, how, err) < 0)
+			model_free(m);
 	}
-	if (rc == 0 && !incremental)
+	if (rc == 0 && !how->incremental) {
+		rs_log(RS_LOG_INFO, "full read (%s): %s", how->reason,
+		    how->detail);
 		rc = pipeline_read_all(src, next, m, err);
+	}
 	source_close(src);
 	snapshot_free(&old);
 	return rc;
+}
+
+/* The key ids of the run that made the live generation, when that
+ * generation is still live (id -> non-NULL in known). */
+static void
+recorded_keys(const struct rs_config *c, struct strmap *known,
+    unsigned long *gen)
+{
+	struct buf path, text;
+	struct rs_err ignored;
+	char *line, *next;
+
+	buf_init(&path);
+	buf_init(&text);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_KEYIDS_FILE);
+	*gen = 0;
+	if (read_file(path.data, &text, &ignored) == 0 &&
+	    sscanf(buf_str(&text), "generation %lu", gen) == 1 &&
+	    *gen == apply_generation(c))
+		for (line = strchr(text.data, '\n'); line && *++line;
+		    line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next = '\0';
+			*strmap_slot(known, line) = (void *)1;
+		}
+	buf_free(&path);
+	buf_free(&text);
+}
+
+static int
+keys_missing(const struct rs_config *c, size_t n, const char *first,
+    struct rs_err *err)
+{
+	const char *kf = c->secrets.key_file;
+
+	return rs_err_set(err, RS_EX_CONFIG, "secrets.key_file %s (%s:%lu) %s, "
+	    "but %zu send-as entries hold {AES256-GCM} passwords (the first: "
+	    "%s); without the key every one of those routes would be "
+	    "revoked. Give the right path in secrets.key_file or restore the "
+	    "file; nothing was changed", *kf ? kf : "(empty)", c->path,
+	    config_line(c, "secrets.key_file"), !*kf ? "is not set" :
+	    access(kf, F_OK) < 0 ? "does not exist" : "holds no key", n,
+	    first);
+}
+
+/* Encrypted passwords need the keys they were made with: a key file that
+ * is missing or empty, or a key that the live generation's run had and
+ * the key file lost, is a configuration error, never a mass revocation. */
+int
+pipeline_keys_cover(const struct rs_config *c, const struct rs_keyring *keys,
+    const struct rs_model *m, struct rs_err *err)
+{
+	const struct rs_value *v;
+	struct strmap known;
+	unsigned long gen;
+	const char *first = NULL;
+	char id[33], lost[33] = "";
+	size_t i, n = 0;
+
+	strmap_init(&known);
+	recorded_keys(c, &known, &gen);
+	for (i = 0; i < m->nsendas; i++) {
+		v = &m->sendas[i].f[RS_F_PASSWORD];
+		if (v->count == 0 || secret_key_id(v->val, v->len, id,
+		    sizeof(id)) < 0 || (keys->n > 0 && (keyring_has(keys, id) ||
+		    strmap_get(&known, id) == NULL)))
+			continue;
+		if (n++ == 0) {
+			first = m->sendas[i].dn;
+			snprintf(lost, sizeof(lost), "%s", id);
+		}
+	}
+	strmap_free(&known);
+	if (n == 0)
+		return 0;
+	if (keys->n == 0)
+		return keys_missing(c, n, first, err);
+	return rs_err_set(err, RS_EX_CONFIG, "secrets.key_file %s no longer "
+	    "holds key %s, which it held when generation %lu was made live; "
+	    "%zu send-as entries hold {AES256-GCM} passwords made with it "
+	    "(the first: %s). Put the key line back (drop a key only after "
+	    "every value was encrypted again with relaysync encrypt-secret); "
+	    "nothing was changed", c->secrets.key_file, lost, gen, n, first);
+}
+
+void
+pipeline_record_keys(const struct rs_config *c, const struct rs_keyring *keys)
+{
+	struct buf b, old, path;
+	struct rs_err err;
+	size_t i;
+
+	buf_init(&b);
+	buf_init(&old);
+	buf_init(&path);
+	buf_printf(&b, "generation %lu\n", apply_generation(c));
+	for (i = 0; i < keys->n; i++)
+		buf_printf(&b, "%s\n", keys->keys[i].id);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_KEYIDS_FILE);
+	if ((read_file(path.data, &old, &err) < 0 || old.len != b.len ||
+	    memcmp(old.data, b.data, b.len) != 0) &&
+	    apply_state(c, RS_KEYIDS_FILE, &b, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s", err.msg);
+	buf_free(&b);
+	buf_free(&old);
+	buf_free(&path);
 }
 
 /* Decide with the relay's own next hops (unless private gateways are
@@ -200,7 +359,8 @@ decide(const struct rs_config *c, const struct rs_keyring *keys,
 
 	memset(d, 0, sizeof(*d));
 	strmap_init(&ok);
-	if (gated)
+	rc = pipeline_keys_cover(c, keys, m, err);
+	if (rc == 0 && gated)
 		rc = verify_load_ok(c, &ok, err);
 	if (rc == 0 && !c->policy.allow_private_gateways)
 		rc = postconf_own_hops(c->postfix.config_dir, &hops, &nhops,
@@ -321,7 +481,8 @@ stage(const char *name, double *t)
  * run is NULL when the run failed before deciding. */
 static void
 after_run(const struct rs_runopts *o, const struct rs_config *c,
-    const struct rs_run *run, int rc, const char *error, double t0)
+    const struct rs_run *run, int rc, const char *error, double t0,
+    const struct rs_how *how)
 {
 	struct rs_err err;
 	struct buf b;
@@ -329,6 +490,9 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 	if (o->dry_run)
 		return;
 	buf_init(&b);
+	status_record(&b, run, rc, error, how);
+	if (apply_state(c, RS_LASTRUN_FILE, &b, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s", err.msg);
 	if (*c->metrics_file) {
 		report_metrics(&b, run, rc, seconds() - t0);
 		if (apply_file(c->metrics_file, &b, 0644, &err) < 0)
@@ -383,10 +547,22 @@ pipeline_save(const struct rs_config *c, const struct rs_model *m,
 	buf_wipe(&b);
 }
 
+/* sync --diff: the table lines that change, passwords masked. */
+static void
+print_diff(const struct rs_config *c, const struct rs_tables *t)
+{
+	struct buf b;
+
+	buf_init(&b);
+	plan_diff(c, t, &b);
+	fputs(b.len ? b.data : "(no table line changes)\n", stdout);
+	buf_free(&b);
+}
+
 int
 pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_model *m, const struct rs_decision *d,
-    struct rs_snapshot *next, double t0)
+    const struct rs_how *how, struct rs_snapshot *next, double t0)
 {
 	struct rs_tables t;
 	struct rs_plan p;
@@ -402,10 +578,13 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 		return pipeline_fail(&err);
 	}
 	stage("plan", &clock);
+	if (o->diff && rs_verbosity > RS_LOG_ERROR)
+		print_diff(c, &t);
 	memset(&run, 0, sizeof(run));
 	run.dry_run = o->dry_run;
 	run.d = d;
 	run.p = &p;
+	run.how = how;
 	err.code = 0;
 	rc = finish_sync(o, c, &t, &run, &err);
 	run.exit_code = rc;
@@ -423,7 +602,7 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 		pipeline_save(c, m, &t, next);	/* rc OK: t is live */
 		stage("snapshot", &clock);
 	}
-	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0);
+	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0, how);
 	plan_free(&p);
 	render_free(&t);
 	return rc;
@@ -455,11 +634,12 @@ pipeline_clock(void)
 static int
 read_and_decide(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys, struct rs_snapshot *next,
-    struct rs_model *m, struct rs_decision *d, struct rs_err *err)
+    struct rs_model *m, struct rs_decision *d, struct rs_how *how,
+    struct rs_err *err)
 {
 	double clock = seconds();
 
-	if (pipeline_load(c, o->full, next, m, err) < 0)
+	if (pipeline_load(c, o->full, next, m, how, err) < 0)
 		return -1;
 	stage("read", &clock);
 	if (o->verify && verify_first(o, c, keys, m, err) < 0)
@@ -471,6 +651,24 @@ read_and_decide(const struct rs_runopts *o, const struct rs_config *c,
 }
 
 int
+pipeline_held(const struct rs_config *c, struct rs_err *err)
+{
+	struct rs_hold h;
+	struct tm tm;
+	char t[64];
+
+	if (!apply_held(c, &h))
+		return 0;
+	localtime_r(&h.since, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S %Z", &tm);
+	rs_err_set(err, RS_EX_TEMPFAIL, "syncs are held: relaysync rollback "
+	    "made generation %lu live (was %lu) at %s; this run changed "
+	    "nothing. Run relaysync resume to let syncs change the tables "
+	    "again", h.to, h.from, t);
+	return 1;
+}
+
+int
 pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys)
 {
@@ -478,6 +676,7 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	struct rs_snapshot next;
 	struct rs_model m;
 	struct rs_decision d;
+	struct rs_how how;
 	struct rs_err err;
 	double t0 = seconds();
 	int rc;
@@ -487,14 +686,62 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	snapshot_init(&next);
 	if (!o->dry_run && apply_lock(c, &lock, &err) < 0)
 		rc = pipeline_fail(&err);	/* no metrics: another run's */
-	else if (read_and_decide(o, c, keys, &next, &m, &d, &err) < 0) {
+	else if (!o->dry_run && pipeline_held(c, &err)) {
 		rc = pipeline_fail(&err);
-		after_run(o, c, NULL, rc, err.msg, t0);
-	} else
-		rc = pipeline_apply(o, c, &m, &d, &next, t0);
+		after_run(o, c, NULL, rc, err.msg, t0, NULL);
+	} else if (read_and_decide(o, c, keys, &next, &m, &d, &how, &err) < 0) {
+		rc = pipeline_fail(&err);
+		after_run(o, c, NULL, rc, err.msg, t0, &how);
+	} else if ((rc = pipeline_apply(o, c, &m, &d, &how, &next, t0)) ==
+	    RS_EX_OK && !o->dry_run)
+		pipeline_record_keys(c, keys);
 	policy_free(&d);
 	model_free(&m);
 	snapshot_free(&next);
 	apply_unlock(&lock);
 	return rc;
+}
+
+int
+pipeline_rollback(const struct rs_config *c)
+{
+	struct rs_lock lock = { -1 };
+	struct rs_applied ap;
+	struct rs_err err;
+	unsigned long from;
+	int rc;
+
+	if (apply_lock(c, &lock, &err) < 0)
+		return pipeline_fail(&err);
+	if ((rc = apply_rollback(c, &ap, &from, &err)) == 0 || from != 0) {
+		if (apply_hold(c, from, ap.generation, &err) < 0)
+			rc = -1;
+		printf("rolled back %s from generation %lu to generation %lu"
+		    "%s; syncs are held until relaysync resume\n",
+		    c->postfix.map_dir, from, ap.generation, ap.reloaded ?
+		    "; Postfix reloaded" : rc == 0 ? "; Postfix not running "
+		    "or reload off" : "");
+		rs_log(RS_LOG_INFO, "rolled back to generation %lu (was %lu); "
+		    "syncs held until relaysync resume", ap.generation, from);
+	}
+	apply_unlock(&lock);
+	return rc < 0 ? pipeline_fail(&err) : RS_EX_OK;
+}
+
+int
+pipeline_unhold(const struct rs_config *c)
+{
+	struct rs_hold h;
+	struct rs_err err;
+	int rc = 0, was;
+
+	if ((was = apply_held(c, &h)) && (rc = apply_resume(c, &err)) == 0)
+		rs_log(RS_LOG_INFO, "syncs resumed (held since the rollback to "
+		    "generation %lu)", h.to);
+	if (rc == 0)
+		printf(was ? "syncs resumed: the next sync makes the "
+		    "directory's tables live again (generation %lu is live "
+		    "now)\n" : "no hold: syncs were not held (generation %lu "
+		    "is live)\n", apply_generation(c));
+	return rc < 0 ? pipeline_fail(&err) : RS_EX_OK;
 }

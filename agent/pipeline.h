@@ -13,14 +13,19 @@
  *	previous run's snapshot, applied to that snapshot's model) unless
  *	--full is given, full_every is 0 or reached, or the snapshot is
  *	missing, damaged, taken with other ldap or mapping settings, or not
- *	the one of the live generation; a cookie the server refuses, a
- *	server without RFC 4533, or more than 1,000 changed entries that are
- *	also more than a tenth of the model also mean a full read. A run that leaves
+ *	the one of the live generation; a server whose rootDSE offers no
+ *	RFC 4533, a cookie the server refuses, a sync answer that
+ *	contradicts itself or names a live entry deleted, or more than 1,000
+ *	entries to read again that are also more than a tenth of the model
+ *	also mean a full read. The report says which read it was and why
+ *	(struct rs_how in report.h). A run that leaves
  *	the live tables equal to what it rendered saves a new snapshot.
  *	pipeline_resume() loads the previous run's snapshot when it may be
  *	used (-1 otherwise, after logging why); pipeline_read_all() is a
  *	full read that first takes a sync cookie; pipeline_merge() reads
- *	again what a change set names and applies it to a model.
+ *	again what a change set names and applies it to a model (failing
+ *	with RS_EX_TEMPFAIL, and the reason code, when only a full read
+ *	will do).
  *	pipeline_apply() renders, plans and applies a model's decision,
  *	reports, and saves the snapshot when given one; pipeline_save() saves
  *	it (with the SHA-256 of the given tables, or of the live ones); pipeline_clock() is the
@@ -34,6 +39,21 @@
  *	pipeline_check() checks gateways (verify), records the passed ones
  *	in state_dir, prints the results, and returns how many failed.
  *	pipeline_fail() logs an error and returns its exit code.
+ *	pipeline_rollback() makes the previous generation live again
+ *	(apply_rollback(), under the run lock), holds syncs and says so on
+ *	standard output; pipeline_unhold() ends the hold (relaysync resume)
+ *	and says so. Both return an exit code.
+ *	pipeline_held() tells (1, with the RS_EX_TEMPFAIL message naming
+ *	relaysync resume in err) whether relaysync rollback holds syncs; a
+ *	real sync run then changes nothing. Every real run records its
+ *	outcome for relaysync status (status.h).
+ *	Before deciding, every {AES256-GCM} password must find its key
+ *	(pipeline_keys_cover(), also used by check-config): a
+ *	key file that is missing or holds no key while such values exist,
+ *	or a key id that the run which made the live generation had (kept in
+ *	<state_dir>/key-ids by pipeline_record_keys() after each real run)
+ *	and the key file lost while values still name it, fail with
+ *	RS_EX_CONFIG before anything is planned.
  *
  * Diagnostics
  *	Errors are logged with their file, key, DN or address and mapped to
@@ -62,6 +82,7 @@ struct rs_runopts {
 	long parallel;		/* simultaneous gateway checks */
 	enum rs_format format;
 	int no_report;		/* log only (watch) */
+	int diff;		/* print the table lines that change */
 };
 
 int pipeline_sync(const struct rs_runopts *, const struct rs_config *,
@@ -73,10 +94,10 @@ int pipeline_resume(const struct rs_config *, struct rs_snapshot *,
 int pipeline_read_all(struct rs_source *, struct rs_snapshot *,
     struct rs_model *, struct rs_err *);
 int pipeline_merge(struct rs_source *, const struct rs_changes *,
-    struct rs_model *, struct rs_err *);
+    struct rs_model *, const char **, struct rs_err *);
 int pipeline_apply(const struct rs_runopts *, const struct rs_config *,
     const struct rs_model *, const struct rs_decision *,
-    struct rs_snapshot *, double);
+    const struct rs_how *, struct rs_snapshot *, double);
 void pipeline_save(const struct rs_config *, const struct rs_model *,
     const struct rs_tables *, struct rs_snapshot *);
 double pipeline_clock(void);
@@ -87,5 +108,14 @@ int pipeline_candidates(const struct rs_config *, const struct rs_keyring *,
 int pipeline_check(const struct rs_runopts *, const struct rs_config *,
     const struct rs_verdict **, size_t, FILE *, struct rs_err *);
 int pipeline_fail(const struct rs_err *);
+int pipeline_keys_cover(const struct rs_config *, const struct rs_keyring *,
+    const struct rs_model *, struct rs_err *);
+int pipeline_rollback(const struct rs_config *);
+int pipeline_unhold(const struct rs_config *);
+int pipeline_held(const struct rs_config *, struct rs_err *);
+void pipeline_record_keys(const struct rs_config *,
+    const struct rs_keyring *);
+
+#define RS_KEYIDS_FILE	"key-ids"
 
 #endif

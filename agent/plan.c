@@ -3,6 +3,7 @@
  * See plan.h for the contract.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,12 +369,16 @@ load_installed(const struct rs_config *c, const struct rs_tables *nt,
 		buf_reset(&path);
 		buf_printf(&path, "%s/%s", c->postfix.map_dir,
 		    rs_table_names[i]);
-		if (strcmp(in->text[i].data, nt->t[i].data) != 0)
+		if (strcmp(in->text[i].data, nt->t[i].data) != 0) {
 			p->reload = 1;
-		else if (!index_verified(c, rs_table_names[i], &in->text[i])) {
+			p->differs |= 1u << i;
+		} else if (!index_verified(c, rs_table_names[i],
+		    &in->text[i])) {
 			p->verified++;
-			if (!index_agrees(c, path.data, &in->text[i]))
+			if (!index_agrees(c, path.data, &in->text[i])) {
 				p->reload = 1;
+				p->damaged |= 1u << i;
+			}
 		}
 	}
 	buf_free(&path);
@@ -381,8 +386,8 @@ load_installed(const struct rs_config *c, const struct rs_tables *nt,
 	    &in->owners, &present, err) < 0)
 		return -1;
 	p->installed = present;
-	p->apply = p->reload || !present ||
-	    strcmp(in->owners.data, nt->owners.data) != 0;
+	p->owners_differ = strcmp(in->owners.data, nt->owners.data) != 0;
+	p->apply = p->reload || !present || p->owners_differ;
 	if (!present)
 		p->reload = 1;
 	in->all = !present;
@@ -570,6 +575,119 @@ check_limits(const struct rs_config *c, int force, struct rs_plan *p)
 	}
 }
 
+static void add_words(struct rs_plan *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+add_words(struct rs_plan *p, const char *fmt, ...)
+{
+	size_t len = strlen(p->pending);
+	va_list ap;
+
+	snprintf(p->pending + len, sizeof(p->pending) - len, "%s", len ? "; " :
+	    "");
+	len = strlen(p->pending);
+	va_start(ap, fmt);
+	vsnprintf(p->pending + len, sizeof(p->pending) - len, fmt, ap);
+	va_end(ap);
+}
+
+/* What a run would do besides the route changes, in words. */
+static void
+pending_words(const struct rs_config *c, struct rs_plan *p)
+{
+	int i;
+
+	p->pending[0] = '\0';
+	if (!p->apply)
+		return;
+	if (!p->installed) {
+		add_words(p, "creating the table set in %s (no tables are "
+		    "installed yet)", c->postfix.map_dir);
+		return;
+	}
+	for (i = 0; i < RS_T_COUNT; i++)
+		if (p->damaged & (1u << i))
+			add_words(p, "repairing the index of %s (it does not "
+			    "hold the lines of its text table)",
+			    rs_table_names[i]);
+	for (i = 0; p->n == 0 && i < RS_T_COUNT; i++)
+		if (p->differs & (1u << i))
+			add_words(p, "rewriting %s (its lines change, no route "
+			    "does)", rs_table_names[i]);
+	if (p->n == 0 && p->owners_differ)
+		add_words(p, "%s", "updating the owners file (the owner of a "
+		    "route changed)");
+}
+
+/* Append "-old" and "+new" lines, passwords masked. */
+struct diffout {
+	struct buf *out;
+	int table;		/* RS_T_*, or -1 for the owners file */
+	int any;
+};
+
+static void
+diff_line(struct diffout *d, char sign, const char *line)
+{
+	buf_addc(d->out, sign);
+	if (d->table >= 0)
+		render_masked(d->out, d->table, line);
+	else
+		buf_add(d->out, line, strcspn(line, "\n"));
+	buf_addc(d->out, '\n');
+}
+
+static void
+on_table_diff(void *arg, const char *old, const char *new)
+{
+	struct diffout *d = arg;
+
+	d->any = 1;
+	if (old)
+		diff_line(d, '-', old);
+	if (new)
+		diff_line(d, '+', new);
+}
+
+static void
+diff_one(const struct rs_config *c, const char *name, const struct buf *nt,
+    int table, struct buf *out)
+{
+	struct buf old, lines;
+	struct rs_err err;
+	struct diffout d = { &lines, table, 0 };
+	int present = 0;
+
+	buf_init(&old);
+	buf_init(&lines);
+	if (read_installed_file(c->postfix.map_dir, name, &old, &present,
+	    &err) < 0)
+		buf_printf(out, "--- %s: %s\n", name, err.msg);
+	else if (render_diff(old.data, nt->data ? nt->data : "",
+	    on_table_diff, &d) < 0)
+		buf_printf(out, "--- %s/%s (live): not sorted by key; every "
+		    "line is rewritten\n", c->postfix.map_dir, name);
+	else if (d.any)
+		buf_printf(out, "--- %s/%s (live)\n+++ %s (new)\n%s",
+		    c->postfix.map_dir, name, name, buf_str(&lines));
+	buf_wipe(&old);
+	buf_wipe(&lines);
+}
+
+void
+plan_diff(const struct rs_config *c, const struct rs_tables *nt,
+    struct buf *out)
+{
+	int i;
+
+	buf_reset(out);
+	for (i = 0; i < RS_T_COUNT; i++)
+		diff_one(c, rs_table_names[i], &nt->t[i], i, out);
+	diff_one(c, RS_OWNERS_FILE, &nt->owners, -1, out);
+	buf_str(out);
+}
+
 int
 plan_build(const struct rs_config *c, const struct rs_decision *d,
     const struct rs_tables *nt, int force, struct rs_plan *p,
@@ -604,6 +722,7 @@ plan_build(const struct rs_config *c, const struct rs_decision *d,
 		if (p->n)
 			qsort(p->c, p->n, sizeof(*p->c), cmp_change);
 		check_limits(c, force, p);
+		pending_words(c, p);
 	}
 	free_installed(&in);
 	return rc;

@@ -19,7 +19,13 @@
  *	message naming the count and --force) unless force is given. Routes
  *	removed by a decision (a rejection's reason code) are revocations: they
  *	never count.
+ *	plan->pending says in words what a run would do besides the route
+ *	changes: create the table set, repair a damaged index, rewrite a
+ *	table whose lines change while no route does, update the owners file.
  *	plan_free() releases it, wiping the old credentials it read.
+ *	plan_diff() writes, per table (and the owners file) that would
+ *	change, a "--- live" and "+++ new" header and the "-" and "+" lines,
+ *	the password of sasl_passwd lines shown as ********.
  *	An installed index is checked by index_agrees() unless
  *	<state_dir>/index-stamps holds its index_stamp(): the run that last
  *	installed (or checked) it verified it, and it is still the same file
@@ -71,11 +77,17 @@ struct rs_plan {
 	int reload;
 	int refused;
 	char refusal[512];
+	unsigned differs;	/* bit per table whose text changes */
+	unsigned damaged;	/* bit per table whose index is wrong */
+	int owners_differ;
+	char pending[1024];	/* what else a run would do, in words */
 };
 
 int plan_build(const struct rs_config *, const struct rs_decision *,
     const struct rs_tables *, int, struct rs_plan *, struct rs_err *);
 void plan_free(struct rs_plan *);
+void plan_diff(const struct rs_config *, const struct rs_tables *,
+    struct buf *);
 const char *map_suffix(const char *);
 int index_agrees(const struct rs_config *, const char *, const struct buf *);
 void index_stamp(const struct rs_config *, const char *, const struct buf *,

@@ -149,6 +149,20 @@ render_next_line(const char *line)
 	return *line ? line + 1 : line;
 }
 
+void
+render_masked(struct buf *out, int table, const char *line)
+{
+	size_t len = strcspn(line, "\n"), k = render_key_len(line);
+	const char *colon = memchr(line + k, ':', len - k);
+
+	if (rs_table_private[table] && colon != NULL) {
+		buf_add(out, line, (size_t)(colon - line) + 1);
+		buf_adds(out, "********");
+	} else
+		buf_add(out, line, len);
+	buf_str(out);
+}
+
 /* Compare the keys of two lines as the tables are sorted. */
 static int
 cmp_keys(const char *a, const char *b)

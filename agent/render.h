@@ -31,6 +31,9 @@
  *	differs: with the old and the new line, or NULL for the one missing
  *	(lines end at a newline or the end of the text). It returns -1, part
  *	way, when a text is not in strictly ascending order of keys.
+ *	render_masked() appends a table line (without its newline) to a
+ *	buffer, the password of a private table's "login:password" value
+ *	shown as ********.
  *	render_key_len() is the length of a line's key; render_next_line()
  *	points at the line after it (or at the end of the text).
  *	rs_table_names[] are the file names; rs_table_private[] says which
@@ -76,6 +79,7 @@ const char *render_nexthop(struct buf *, const struct rs_route *);
 
 size_t render_key_len(const char *);
 const char *render_next_line(const char *);
+void render_masked(struct buf *, int, const char *);
 typedef void (*render_diff_fn)(void *, const char *, const char *);
 int render_diff(const char *, const char *, render_diff_fn, void *);
 

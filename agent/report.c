@@ -70,6 +70,18 @@ text_change(FILE *fp, const struct rs_change *c)
 }
 
 static void
+text_read(FILE *fp, const struct rs_how *h)
+{
+	if (h == NULL)
+		return;
+	if (h->incremental)
+		fprintf(fp, "read: incremental, %zu changed and %zu deleted "
+		    "entries since the last run\n", h->changed, h->deleted);
+	else
+		fprintf(fp, "read: full (%s: %s)\n", h->reason, h->detail);
+}
+
+static void
 report_text(FILE *fp, const struct rs_run *r)
 {
 	const struct rs_decision *d = r->d;
@@ -89,6 +101,9 @@ report_text(FILE *fp, const struct rs_run *r)
 		    d->v[i].detail, printable(&o, d->v[i].owner_dn,
 		    strlen(d->v[i].owner_dn)));
 	}
+	text_read(fp, r->how);
+	if (r->dry_run && *p->pending)
+		fprintf(fp, "pending   %s\n", p->pending);
 	fprintf(fp, "summary: %zu added, %zu changed, %zu removed, %zu "
 	    "rejected; %zu routes%s%s\n", p->added, p->changed, p->removed,
 	    count_rejected(d), d->nroutes,
@@ -236,6 +251,21 @@ json_rejected(FILE *fp, const struct rs_decision *d)
 }
 
 static void
+json_read(FILE *fp, const struct rs_how *h)
+{
+	if (h == NULL)
+		return;
+	json_kv(fp, "read", h->incremental ? "incremental" : "full", 1);
+	if (h->incremental)
+		fprintf(fp, "\"read_changed\":%zu,\"read_deleted\":%zu,",
+		    h->changed, h->deleted);
+	else {
+		json_kv(fp, "read_reason", h->reason, 1);
+		json_kv(fp, "read_detail", h->detail, 1);
+	}
+}
+
+static void
 report_json(FILE *fp, const struct rs_run *r)
 {
 	const struct rs_plan *p = r->p;
@@ -246,7 +276,9 @@ report_json(FILE *fp, const struct rs_run *r)
 	    r->applied ? "true" : "false", r->reloaded ? "true" : "false",
 	    p->refused ? "true" : "false");
 	json_kv(fp, "refusal", p->refused ? p->refusal : NULL, 1);
+	json_kv(fp, "pending", *p->pending ? p->pending : NULL, 1);
 	json_kv(fp, "error", r->error, 1);
+	json_read(fp, r->how);
 	fprintf(fp, "\"summary\":{\"added\":%zu,\"changed\":%zu,\"removed\":%zu,"
 	    "\"revoked\":%zu,\"vanished\":%zu,\"rejected\":%zu,"
 	    "\"routes\":%zu},", p->added, p->changed, p->removed,
@@ -398,6 +430,13 @@ report_metrics(struct buf *b, const struct rs_run *r, int code, double secs)
 	metric(b, "last_run_exit_code", "The exit code of the last sync run.",
 	    "gauge");
 	buf_printf(b, "relaysync_last_run_exit_code %d\n", code);
+	if (r && r->how) {
+		metric(b, "last_run_incremental", "1 if the last sync run read "
+		    "only what changed (RFC 4533), 0 if it read everything.",
+		    "gauge");
+		buf_printf(b, "relaysync_last_run_incremental %d\n",
+		    r->how->incremental);
+	}
 	if (r)
 		metrics_decision(b, r);
 }

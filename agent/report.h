@@ -5,9 +5,15 @@
  * Functions
  *	report_write() prints every added, changed and removed route and every
  *	rejected send-as entry (address, owner DN, reason code and its
- *	detail), then a summary line. Values from the directory are shown with
+ *	detail), in a dry run what else is pending in words (plan->pending:
+ *	"pending   creating the table set in ..."), then a summary line. Values from the directory are shown with
  *	non-printable bytes as \xNN (text) or escaped (JSON). Passwords never
  *	appear: a changed login or password reads "credentials changed".
+ *
+ *	Both say how the run read the directory (when run->how is set): the
+ *	text in one line ("read: incremental, ..." or "read: full (REASON:
+ *	detail)"), the JSON as "read": "incremental" or "read": "full" with
+ *	"read_reason" (a code of struct rs_how) and "read_detail".
  *
  *	json_str() writes a JSON string: escapes, and invalid UTF-8 as U+FFFD.
  *	report_log() logs one line per applied change (never a secret) and
@@ -17,7 +23,7 @@
  *	could decide anything.
  *	report_metrics() renders the Prometheus text format for node
  *	exporter's textfile collector: last run success, end time, duration
- *	and exit code, routes by kind, rejections by reason code, changes
+ *	and exit code, whether it read incrementally, routes by kind, rejections by reason code, changes
  *	applied; run is NULL when the run failed before deciding.
  *
  * Diagnostics
@@ -33,6 +39,20 @@
 
 enum rs_format { RS_FMT_TEXT, RS_FMT_JSON };
 
+/* How a run read the directory. reason, for a full read: full_requested
+ * (--full), incremental_off (full_every: 0), no_rfc4533 (the server's
+ * rootDSE offers no RFC 4533), no_snapshot, snapshot_damaged,
+ * settings_changed (other ldap or mapping settings), tables_changed (the
+ * live tables or generation are not the snapshot's), full_every,
+ * cookie_refused, inconsistent_sync (the server's answer contradicted
+ * itself or named live entries deleted), many_changes, sync_failed. */
+struct rs_how {
+	int incremental;
+	const char *reason;
+	char detail[2600];	/* an error message and a path */
+	size_t changed, deleted;	/* incremental: entries */
+};
+
 struct rs_run {
 	int dry_run;
 	int applied;		/* a new generation was switched in */
@@ -41,6 +61,7 @@ struct rs_run {
 	int exit_code;
 	const struct rs_decision *d;
 	const struct rs_plan *p;
+	const struct rs_how *how;	/* NULL: not said */
 };
 
 void report_write(FILE *, enum rs_format, const struct rs_run *);

@@ -17,6 +17,9 @@
 #define NONCE_LEN	12
 #define TAG_LEN		16
 
+static const struct rs_key *keyring_find(const struct rs_keyring *,
+    const char *, size_t);
+
 void
 buf_wipe(struct buf *b)
 {
@@ -169,6 +172,28 @@ secret_is_encrypted(const char *s, size_t n)
 	size_t p = sizeof(RS_SECRET_PREFIX) - 1;
 
 	return n >= p && memcmp(s, RS_SECRET_PREFIX, p) == 0;
+}
+
+int
+secret_key_id(const char *s, size_t n, char *id, size_t len)
+{
+	size_t p = sizeof(RS_SECRET_PREFIX) - 1;
+	const char *colon;
+
+	if (!secret_is_encrypted(s, n) ||
+	    (colon = memchr(s + p, ':', n - p)) == NULL ||
+	    !valid_key_id(s + p, (size_t)(colon - s - p)) ||
+	    (size_t)(colon - s - p) >= len)
+		return -1;
+	memcpy(id, s + p, (size_t)(colon - s - p));
+	id[colon - s - p] = '\0';
+	return 0;
+}
+
+int
+keyring_has(const struct rs_keyring *r, const char *id)
+{
+	return keyring_find(r, id, strlen(id)) != NULL;
 }
 
 static const struct rs_key *

@@ -15,7 +15,9 @@
  *	newline is removed.
  *	keyring_load() reads a key file; a missing file gives an empty ring
  *	when the caller allows it. keyring_free() wipes the keys.
- *	secret_is_encrypted() tells whether a value carries the envelope.
+ *	secret_is_encrypted() tells whether a value carries the envelope;
+ *	secret_key_id() copies the key id an envelope names (-1: none).
+ *	keyring_has() tells whether a ring holds a key id.
  *	secret_decrypt(keyring, address, value, len, out, why) opens an
  *	envelope made for address; secret_encrypt(keyring, address, plain,
  *	len, out, err) makes one for address with the first key. buf_wipe() and secret_free_str() clear memory that
@@ -52,6 +54,8 @@ int private_file_read(const char *, struct buf *, struct rs_err *);
 int keyring_load(const char *, int, struct rs_keyring *, struct rs_err *);
 void keyring_free(struct rs_keyring *);
 int secret_is_encrypted(const char *, size_t);
+int secret_key_id(const char *, size_t, char *, size_t);
+int keyring_has(const struct rs_keyring *, const char *);
 int secret_decrypt(const struct rs_keyring *keyring, const char *address,
     const char *value, size_t len, struct buf *out, const char **why);
 int secret_encrypt(const struct rs_keyring *keyring, const char *address,

@@ -60,12 +60,13 @@ void
 snapshot_source(const struct rs_config *c, char *out)
 {
 	const struct rs_mapping *m = &c->mapping;
-	const char **p = xcalloc(10 + RS_F_COUNT + m->n_login_attrs,
+	const char **p = xcalloc(11 + RS_F_COUNT + m->n_login_attrs,
 	    sizeof(*p));
 	size_t n = 0, i;
 
 	p[n++] = c->ldap.uri;
 	p[n++] = c->ldap.base_dn;
+	p[n++] = m->uuid_attr;
 	p[n++] = m->policy_filter;
 	p[n++] = m->policy_allow_attr;
 	p[n++] = m->user_filter;

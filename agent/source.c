@@ -3,27 +3,23 @@
  * See source.h for the contract.
  */
 #include <ldap.h>
-#include <ldap_schema.h>
-#include <netdb.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
+#include <ctype.h>
 #include <poll.h>
 #include <sasl/sasl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "probe.h"
 #include "secret.h"
 #include "source.h"
 #include "validate.h"
 
 #define OID_DIRSYNC		"1.2.840.113556.1.4.841"
-#define OID_NOTIFICATION	"1.2.840.113556.1.4.528"
-#define OID_SHOW_DELETED	"1.2.840.113556.1.4.417"
+#define FALSE_FILTER		"(&(objectClass=*)(!(objectClass=*)))"
 
 struct rs_source {
 	const struct rs_config *c;
@@ -35,12 +31,12 @@ struct rs_source {
 	int ended;		/* the server ended the sync search */
 	int refresh_done;	/* its refresh phase is over */
 	int with_cookie;	/* it started from a cookie */
-	int refresh_deletes;	/* its result said refreshDeletes */
-	const char *base;	/* where source_load() or source_fetch() */
-	int scope;		/* reads, and whether the base may be gone */
-	int missing_ok;
-	struct rs_caps caps;	/* what the rootDSE says */
-	char **ncs;		/* its namingContexts, normalized */
+	int inconsistent;	/* its answers contradict each other */
+	int caps_known;		/* the rootDSE listed supportedControl: */
+	int has_sync;		/* RFC 4533 */
+	int has_paged;		/* RFC 2696 */
+	int has_dirsync;	/* AD DirSync */
+	char **ncs;		/* the rootDSE's namingContexts, normalized */
 	char *nc_root;		/* the one that holds ldap.base_dn */
 	char *base_norm;	/* ldap.base_dn, normalized */
 	double next_scan;	/* DirSync watch: the next present scan */
@@ -48,6 +44,10 @@ struct rs_source {
 	size_t scan_n;		/* how many entries it saw */
 	uint64_t scan_sum;	/* and the sum of their UUIDs' hashes */
 	int dirsync_refused;	/* for lack of rights */
+	const char *reason;	/* why the last sync search failed */
+	const char *base;	/* where source_load() or source_fetch() */
+	int scope;		/* reads, and whether the base may be gone */
+	int missing_ok;
 };
 
 typedef void (*entry_fn)(struct rs_source *, LDAPMessage *, void *);
@@ -64,6 +64,60 @@ ldap_fail(struct rs_source *s, int rc, const char *what, struct rs_err *err)
 	    ldap_err2string(rc), diag && *diag ? " (" : "",
 	    diag && *diag ? diag : "", diag && *diag ? ")" : "");
 	ldap_memfree(diag);
+	return -1;
+}
+
+/* A failure to reach the server: libldap says only "Can't contact LDAP
+ * server" or "Connect error"; probe names the real cause when it can. */
+static int
+connect_fail(struct rs_source *s, int rc, const char *what,
+    struct rs_err *err)
+{
+	char why[1536];
+
+	if ((rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+	    rc == LDAP_TIMEOUT) && probe_ldap(s->c, why, sizeof(why)) == 0 &&
+	    *why)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: %s",
+		    s->c->ldap.uri, why);
+	return ldap_fail(s, rc, what, err);
+}
+
+/* The naming contexts of the server's root DSE, for a base_dn that does
+ * not exist. */
+static void
+naming_contexts(struct rs_source *s, struct buf *out)
+{
+	char *attrs[] = { "namingContexts", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	size_t i;
+
+	if (ldap_search_ext_s(s->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+	    attrs, 0, NULL, NULL, &tv, 1, &res) == LDAP_SUCCESS &&
+	    (e = ldap_first_entry(s->ld, res)) != NULL)
+		v = ldap_get_values_len(s->ld, e, "namingContexts");
+	for (i = 0; v && v[i]; i++)
+		buf_printf(out, "%s%.*s", i ? ", " : "", (int)v[i]->bv_len,
+		    v[i]->bv_val);
+	ldap_value_free_len(v);
+	ldap_msgfree(res);
+}
+
+static int
+no_base(struct rs_source *s, struct rs_err *err)
+{
+	struct buf nc;
+
+	buf_init(&nc);
+	naming_contexts(s, &nc);
+	rs_err_set(err, RS_EX_CONFIG, "ldap %s: ldap.base_dn %s does not exist "
+	    "on the server (%s:%lu); set ldap.base_dn to an entry that exists"
+	    "%s%s", s->c->ldap.uri, s->c->ldap.base_dn, s->c->path,
+	    config_line(s->c, "ldap.base_dn"), nc.len ? "; the server holds "
+	    : "", nc.len ? nc.data : "");
+	buf_free(&nc);
 	return -1;
 }
 
@@ -107,122 +161,12 @@ sasl_quiet(LDAP *ld, unsigned flags, void *defaults, void *in)
 	return LDAP_SUCCESS;
 }
 
-/* ---- why a TLS handshake fails (ldaps://), for the error message ---- */
-
-/* The names a certificate carries: DNS subjectAltNames, else its CN. */
-static void
-cert_names(X509 *cert, struct buf *out)
-{
-	GENERAL_NAMES *alt = X509_get_ext_d2i(cert, NID_subject_alt_name,
-	    NULL, NULL);
-	const GENERAL_NAME *g;
-	char cn[256];
-	int i;
-
-	for (i = 0; alt != NULL && i < sk_GENERAL_NAME_num(alt); i++) {
-		g = sk_GENERAL_NAME_value(alt, i);
-		if (g->type == GEN_DNS)
-			buf_printf(out, "%s%.*s", out->len ? ", " : "",
-			    ASN1_STRING_length(g->d.dNSName),
-			    (const char *)ASN1_STRING_get0_data(g->d.dNSName));
-	}
-	GENERAL_NAMES_free(alt);
-	if (out->len == 0 && X509_NAME_get_text_by_NID(
-	    X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) > 0)
-		buf_printf(out, "%s", cn);
-}
-
-static int
-tcp_connect(const char *host, int port, long timeout)
-{
-	struct addrinfo hints, *ai = NULL;
-	struct timeval tv = { timeout, 0 };
-	char p[16];
-	int fd = -1;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(p, sizeof(p), "%d", port);
-	if (getaddrinfo(host, p, &hints, &ai) != 0)
-		return -1;
-	fd = socket(ai->ai_family, ai->ai_socktype, 0);
-	if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-	    sizeof(tv)) < 0 || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
-	    sizeof(tv)) < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)) {
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
-/* Shake hands with host:port as libldap would and say what is wrong:
- * a certificate not trusted by ca_file, or one for another name. */
-static void
-tls_cause(const char *host, int port, const struct rs_config *c,
-    struct buf *out)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	SSL *ssl = NULL;
-	X509 *cert = NULL;
-	struct buf names;
-	long v;
-	int fd = tcp_connect(host, port, c->ldap.timeout);
-
-	buf_init(&names);
-	if (ctx == NULL || fd < 0 || (*c->ldap.ca_file &&
-	    SSL_CTX_load_verify_locations(ctx, c->ldap.ca_file, NULL) != 1) ||
-	    (ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1)
-		goto out;
-	SSL_set_tlsext_host_name(ssl, host);
-	if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1)
-		X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), host, 0);
-	if (SSL_connect(ssl) != 1 || (cert = SSL_get1_peer_certificate(ssl)) ==
-	    NULL)
-		goto out;
-	v = SSL_get_verify_result(ssl);
-	cert_names(cert, &names);
-	if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH)
-		buf_printf(out, "; TLS: host name mismatch: the server's "
-		    "certificate is for %s, not %s: put that name in ldap.uri",
-		    names.len ? names.data : "another name", host);
-	else if (v != X509_V_OK)
-		buf_printf(out, "; TLS: the server's certificate (%s) is not "
-		    "trusted: %s; ldap.ca_file (%s) must hold the CA that "
-		    "issued it", names.len ? names.data : "no name",
-		    X509_verify_cert_error_string(v), *c->ldap.ca_file ?
-		    c->ldap.ca_file : "not set");
-out:
-	X509_free(cert);
-	SSL_free(ssl);
-	SSL_CTX_free(ctx);
-	if (fd >= 0)
-		close(fd);
-	buf_free(&names);
-}
-
-/* The TLS cause of a failed ldaps:// connection, or "". */
-static void
-ldaps_cause(const struct rs_config *c, struct buf *out)
-{
-	LDAPURLDesc *lud = NULL;
-
-	buf_reset(out);
-	if (ldap_url_parse(c->ldap.uri, &lud) == LDAP_URL_SUCCESS &&
-	    lud->lud_scheme && strcmp(lud->lud_scheme, "ldaps") == 0 &&
-	    lud->lud_host && *lud->lud_host)
-		tls_cause(lud->lud_host, lud->lud_port ? lud->lud_port : 636, c,
-		    out);
-	ldap_free_urldesc(lud);
-	buf_str(out);
-}
-
 static int
 do_bind(struct rs_source *s, struct rs_err *err)
 {
 	const struct rs_config *c = s->c;
 	struct berval cred = { 0, NULL };
-	struct buf pw, why;
+	struct buf pw;
 	int rc;
 
 	if (*c->ldap.sasl_mech) {
@@ -241,16 +185,11 @@ do_bind(struct rs_source *s, struct rs_err *err)
 	rc = ldap_sasl_bind_s(s->ld, *c->ldap.bind_dn ? c->ldap.bind_dn : NULL,
 	    LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 	buf_wipe(&pw);
-	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR) {
-		buf_init(&why);
-		ldaps_cause(c, &why);
-		ldap_fail(s, rc, "cannot connect (check ldap.uri, that the "
-		    "server is running, and for TLS ldap.ca_file)", err);
-		strncat(err->msg, why.data, sizeof(err->msg) -
-		    strlen(err->msg) - 1);
-		buf_free(&why);
-		return -1;
-	}
+	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+	    rc == LDAP_TIMEOUT)
+		return connect_fail(s, rc, "cannot connect (check ldap.uri, "
+		    "that the server is running, and for TLS ldap.ca_file)",
+		    err);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(s, rc, *c->ldap.bind_dn ? "bind as ldap.bind_dn "
 		    "(check the DN and ldap.bind_password_file)" :
@@ -259,20 +198,14 @@ do_bind(struct rs_source *s, struct rs_err *err)
 }
 
 static int
-has_value(struct berval **v, const char *want)
+bv_is(const struct berval *v, const char *s)
 {
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		if (v[i]->bv_len == strlen(want) &&
-		    memcmp(v[i]->bv_val, want, v[i]->bv_len) == 0)
-			return 1;
-	return 0;
+	return v->bv_len == strlen(s) && memcmp(v->bv_val, s, v->bv_len) == 0;
 }
 
 /* The naming contexts (normalized), and the one that holds the base. */
 static void
-naming_contexts(struct rs_source *s, struct berval **v)
+partitions(struct rs_source *s, struct berval **v)
 {
 	size_t i, n = v ? (size_t)ldap_count_values_len(v) : 0, best = 0;
 
@@ -288,57 +221,41 @@ naming_contexts(struct rs_source *s, struct berval **v)
 	}
 }
 
-/* What the server supports, from its rootDSE: controls for following
- * changes, naming contexts, where its schema is. A rootDSE that cannot
- * be read leaves everything unknown. */
-static int
-read_root_dse(struct rs_source *s, struct rs_err *err)
+/* What the server offers, from its rootDSE: a server that lists no
+ * supportedControl (or hides its rootDSE) is tried as if it had both
+ * RFC 4533 and 2696; AD DirSync only when listed. */
+static void
+read_caps(struct rs_source *s)
 {
-	char *attrs[] = { "supportedControl", "namingContexts",
-	    "subschemaSubentry", NULL };
+	char *attrs[] = { "supportedControl", "namingContexts", NULL };
 	struct timeval tv = { s->c->ldap.timeout, 0 };
-	LDAPMessage *res = NULL, *e;
-	struct berval **ctl, **nc, **ss;
-	int rc;
+	LDAPMessage *res = NULL, *e = NULL;
+	struct berval **v, **nc = NULL;
+	size_t i;
 
 	s->base_norm = dn_norm(s->c->ldap.base_dn);
-	rc = ldap_search_ext_s(s->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
-	    attrs, 0, NULL, NULL, &tv, 1, &res);
-	if (rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT) {
-		ldap_msgfree(res);
-		return ldap_fail(s, rc, "rootDSE", err);
+	if (ldap_search_ext_s(s->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+	    attrs, 0, NULL, NULL, &tv, 1, &res) == LDAP_SUCCESS &&
+	    (e = ldap_first_entry(s->ld, res)) != NULL &&
+	    (v = ldap_get_values_len(s->ld, e, "supportedControl")) != NULL) {
+		s->caps_known = 1;
+		for (i = 0; v[i] != NULL; i++) {
+			s->has_sync |= bv_is(v[i], LDAP_CONTROL_SYNC);
+			s->has_paged |= bv_is(v[i], LDAP_CONTROL_PAGEDRESULTS);
+			s->has_dirsync |= bv_is(v[i], OID_DIRSYNC);
+		}
+		ldap_value_free_len(v);
 	}
-	e = rc == LDAP_SUCCESS ? ldap_first_entry(s->ld, res) : NULL;
-	ctl = e ? ldap_get_values_len(s->ld, e, "supportedControl") : NULL;
-	nc = e ? ldap_get_values_len(s->ld, e, "namingContexts") : NULL;
-	ss = e ? ldap_get_values_len(s->ld, e, "subschemaSubentry") : NULL;
-	s->caps.known = ctl != NULL;
-	s->caps.sync = has_value(ctl, LDAP_CONTROL_SYNC);
-	s->caps.dirsync = has_value(ctl, OID_DIRSYNC);
-	s->caps.notify = has_value(ctl, OID_NOTIFICATION);
-	s->caps.show_deleted = has_value(ctl, OID_SHOW_DELETED);
-	if (ss != NULL && ss[0] != NULL)
-		s->caps.subschema = xstrndup(ss[0]->bv_val, ss[0]->bv_len);
-	naming_contexts(s, nc);
-	ldap_value_free_len(ctl);
+	if (e != NULL)
+		nc = ldap_get_values_len(s->ld, e, "namingContexts");
+	partitions(s, nc);
 	ldap_value_free_len(nc);
-	ldap_value_free_len(ss);
 	ldap_msgfree(res);
-	rs_log(RS_LOG_DEBUG, "ldap %s: rootDSE: RFC 4533 %s, DirSync %s, "
-	    "change notification %s; naming context of the base: %s",
-	    s->c->ldap.uri, s->caps.sync ? "yes" : "no", s->caps.dirsync ?
-	    "yes" : "no", s->caps.notify ? "yes" : "no", s->nc_root ?
-	    s->nc_root : "(none listed)");
-	return 0;
-}
-
-enum rs_tracking
-source_tracking(const struct rs_source *s)
-{
-	if (s->caps.sync || !s->caps.known)
-		return RS_TRACK_SYNC;	/* unknown: try, it fails fast */
-	return s->caps.dirsync && s->nc_root ? RS_TRACK_DIRSYNC :
-	    RS_TRACK_NONE;
+	rs_log(RS_LOG_DEBUG, "ldap %s: rootDSE: %s%s; naming context of the "
+	    "base: %s", s->c->ldap.uri,
+	    !s->caps_known ? "no supportedControl; RFC 4533 and 2696 tried" :
+	    s->has_sync ? "RFC 4533 offered" : "no RFC 4533", s->has_dirsync ?
+	    ", DirSync offered" : "", s->nc_root ? s->nc_root : "(none listed)");
 }
 
 int
@@ -359,11 +276,12 @@ source_open(const struct rs_config *c, struct rs_source **out,
 		return -1;
 	if (c->ldap.starttls &&
 	    (rc = ldap_start_tls_s(s->ld, NULL, NULL)) != LDAP_SUCCESS)
-		return ldap_fail(s, rc, "StartTLS (check ldap.ca_file and that "
-		    "the certificate names this host)", err);
+		return connect_fail(s, rc, "StartTLS (check ldap.ca_file and "
+		    "that the certificate names this host)", err);
 	if (do_bind(s, err) < 0)
 		return -1;
-	return read_root_dse(s, err);
+	read_caps(s);
+	return 0;
 }
 
 void
@@ -382,7 +300,6 @@ source_close(struct rs_source *s)
 	free(s->ncs);
 	free(s->nc_root);
 	free(s->base_norm);
-	free(s->caps.subschema);
 	free(s);
 }
 
@@ -405,32 +322,14 @@ uuid_str(const struct berval *u, char *out)
 	}
 }
 
-static int
-subordinates(struct rs_source *s, LDAPMessage *e)
-{
-	struct berval **v = ldap_get_values_len(s->ld, e, "hasSubordinates");
-	int yes = 0;
-
-	if (v != NULL && v[0] != NULL)
-		(void)parse_ldap_bool(v[0]->bv_val, v[0]->bv_len, &yes);
-	ldap_value_free_len(v);
-	return yes;
-}
-
+/* A syncUUID announced present or deleted. */
 static void
-mark_str(struct strmap *set, const char *uuid)
-{
-	*strmap_slot(set, uuid) = (void *)1;
-}
-
-static void
-mark(struct strmap *set, const struct berval *uuid)
+mark(struct rs_source *s, const struct berval *uuid, int present)
 {
 	char u[RS_UUID_LEN + 1];
 
 	uuid_str(uuid, u);
-	if (*u != '\0')
-		*strmap_slot(set, u) = (void *)1;
+	model_sync_state(&s->pending, u, present);
 }
 
 static void
@@ -480,23 +379,33 @@ on_sync_entry(struct rs_source *s, LDAPMessage *msg)
 		goto out;
 	take_cookie(s, ber);
 	rc = 0;
-	if (state == LDAP_SYNC_PRESENT)
-		mark(&s->pending.present, &uuid);
-	else if (state == LDAP_SYNC_DELETE)
-		mark(&s->pending.gone, &uuid);
+	if (state == LDAP_SYNC_PRESENT || state == LDAP_SYNC_DELETE)
+		mark(s, &uuid, state == LDAP_SYNC_PRESENT);
 	else {
 		uuid_str(&uuid, u);
 		dn = ldap_get_dn(s->ld, msg);
 		rs_log(RS_LOG_DEBUG, "ldap sync: %s %s", state ==
 		    LDAP_SYNC_ADD ? "added" : "modified", dn ? dn : "?");
 		if (*u != '\0' && dn != NULL)
-			model_changed(&s->pending, u, dn, subordinates(s, msg));
+			model_changed(&s->pending, u, dn);
 		ldap_memfree(dn);
 	}
 out:
 	ber_free(ber, 1);
 	ldap_controls_free(ctrls);
 	return rc;
+}
+
+/* The end of a refresh phase the server declared a present phase or a
+ * delete phase (RFC 4533 section 3.4). */
+static void
+phase_end(struct rs_source *s, int declared_present)
+{
+	if (model_phase_end(&s->pending, declared_present) < 0)
+		s->inconsistent = 1;
+	else if (s->pending.present_as_delete)
+		rs_log(RS_LOG_DEBUG, "ldap sync: a present phase that named "
+		    "no present entry, read as a delete phase");
 }
 
 /* refreshDelete or refreshPresent: the end of a refresh phase. */
@@ -512,8 +421,7 @@ on_refresh_end(struct rs_source *s, BerElement *ber, ber_tag_t tag)
 	if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDONE &&
 	    ber_scanf(ber, "b", &done) == LBER_ERROR)
 		return -1;
-	if (tag == LDAP_TAG_SYNC_REFRESH_PRESENT)
-		s->pending.present_phase = 1;
+	phase_end(s, tag == LDAP_TAG_SYNC_REFRESH_PRESENT);
 	if (done)
 		s->refresh_done = 1;
 	return 0;
@@ -537,8 +445,7 @@ on_id_set(struct rs_source *s, BerElement *ber)
 	if (ber_scanf(ber, "[W]}", &uuids) == LBER_ERROR)
 		return -1;
 	for (i = 0; uuids != NULL && uuids[i].bv_val != NULL; i++)
-		mark(deletes ? &s->pending.gone : &s->pending.present,
-		    &uuids[i]);
+		mark(s, &uuids[i], !deletes);
 	ber_bvarray_free(uuids);
 	s->changes++;
 	return 0;
@@ -591,21 +498,25 @@ on_sync_result(struct rs_source *s, LDAPMessage *msg, struct rs_err *err)
 	s->ended = 1;
 	rc = ldap_parse_result(s->ld, msg, &code, NULL, &diag, NULL, &ctrls, 0);
 	if (rc == LDAP_SUCCESS && (code == LDAP_SYNC_REFRESH_REQUIRED ||
-	    (code != LDAP_SUCCESS && s->with_cookie)))
+	    (code != LDAP_SUCCESS && s->with_cookie))) {
+		s->reason = "cookie_refused";
 		rc = rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the server no "
 		    "longer accepts the saved sync cookie (%s%s%s)",
 		    s->c->ldap.uri, ldap_err2string(code), diag && *diag ?
 		    ": " : "", diag ? diag : "");
-	else if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
+	} else if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
 		rc = ldap_fail(s, rc != LDAP_SUCCESS ? rc : code, "sync search "
-		    "(RFC 4533; the server needs the syncprov overlay)", err);
-	else if ((c = ldap_control_find(LDAP_CONTROL_SYNC_DONE, ctrls,
-	    NULL)) != NULL && (ber = ber_init(&c->ldctl_value)) != NULL &&
-	    ber_scanf(ber, "{") != LBER_ERROR) {
-		take_cookie(s, ber);
-		if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDELETES)
-			(void)ber_scanf(ber, "b", &deletes);
-		s->refresh_deletes = deletes != 0;
+		    "(RFC 4533; OpenLDAP needs the syncprov overlay, 389-ds the "
+		    "Content Synchronization and Retro Changelog plugins)", err);
+	else {
+		if ((c = ldap_control_find(LDAP_CONTROL_SYNC_DONE, ctrls,
+		    NULL)) != NULL && (ber = ber_init(&c->ldctl_value)) !=
+		    NULL && ber_scanf(ber, "{") != LBER_ERROR) {
+			take_cookie(s, ber);
+			if (ber_peek_tag(ber, &len) == LDAP_TAG_REFRESHDELETES)
+				(void)ber_scanf(ber, "b", &deletes);
+		}
+		phase_end(s, deletes == 0);
 	}
 	ber_free(ber, 1);
 	ldap_controls_free(ctrls);
@@ -647,50 +558,68 @@ sync_step(struct rs_source *s, int ms, struct rs_err *err)
 	if (rc == -1)
 		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: a sync "
 		    "message the client cannot parse", s->c->ldap.uri);
+	if (rc == 0 && s->inconsistent) {
+		s->reason = "inconsistent_sync";
+		return rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the server's "
+		    "sync answer contradicts itself (a present phase that also "
+		    "names deleted entries)", s->c->ldap.uri);
+	}
 	return rc < 0 ? -1 : 1;
 }
 
-#define FALSE_FILTER	"(&(objectClass=*)(!(objectClass=*)))"
+/*
+ * Every sync search is this one search: the whole base, subtree scope,
+ * (objectClass=*), no attributes. A server may tie a cookie to its
+ * search (389-ds does, to the bind DN, base and filter), and RFC 4533
+ * defines a cookie's content by its search: a cookie is only ever used
+ * with the search it came from.
+ */
+#define SYNC_FILTER	"(objectClass=*)"
 
-/* Start a sync search over the whole base (RFC 4533 Sync Request
- * control); the entries it announces come with their DN and
- * hasSubordinates, and are read again by source_fetch(). */
+/* Start the sync search; with page, ask for one entry per page (RFC
+ * 2696): enough to get a cookie without reading, or exceeding a size
+ * limit on, the whole content. */
 static int
-sync_search(struct rs_source *s, int mode, const char *filter,
-    const struct buf *cookie, struct rs_err *err)
+sync_search(struct rs_source *s, int mode, const struct buf *cookie,
+    int page, struct rs_err *err)
 {
-	char *attrs[] = { "hasSubordinates", NULL };
-	LDAPControl ctrl, *ctrls[2] = { &ctrl, NULL };
+	char *attrs[] = { LDAP_NO_ATTRS, NULL };
+	LDAPControl ctrl, *pg = NULL, *ctrls[3] = { &ctrl, NULL, NULL };
 	struct berval bv = { 0, NULL };
 	BerElement *ber = ber_alloc_t(LBER_USE_DER);
 	int rc = LDAP_NO_MEMORY;
 
 	memset(&ctrl, 0, sizeof(ctrl));
-	s->ended = s->refresh_done = s->refresh_deletes = 0;
+	s->ended = s->refresh_done = s->inconsistent = 0;
+	s->reason = "sync_failed";
 	s->with_cookie = cookie != NULL && cookie->len > 0;
-	if (ber != NULL && cookie != NULL && cookie->len > 0) {
+	if (ber != NULL && s->with_cookie) {
 		bv.bv_val = cookie->data;
 		bv.bv_len = cookie->len;
 		rc = ber_printf(ber, "{eOb}", mode, &bv, 0);
 	} else if (ber != NULL)
 		rc = ber_printf(ber, "{eb}", mode, 0);
 	if (ber != NULL && rc >= 0 && ber_flatten2(ber, &ctrl.ldctl_value,
-	    0) == 0) {
+	    0) == 0 && (!page || ldap_create_page_control(s->ld, 1, NULL, 0,
+	    &pg) == LDAP_SUCCESS)) {
 		ctrl.ldctl_oid = LDAP_CONTROL_SYNC;
 		ctrl.ldctl_iscritical = 1;
+		ctrls[1] = pg;
 		rc = ldap_search_ext(s->ld, s->c->ldap.base_dn,
-		    LDAP_SCOPE_SUBTREE, filter, attrs, 0, ctrls, NULL, NULL,
-		    LDAP_NO_LIMIT, &s->sync_msgid);
+		    LDAP_SCOPE_SUBTREE, SYNC_FILTER, attrs, 0, ctrls, NULL,
+		    NULL, LDAP_NO_LIMIT, &s->sync_msgid);
 	} else
 		rc = LDAP_ENCODING_ERROR;
+	ldap_control_free(pg);
 	ber_free(ber, 1);
 	if (rc != LDAP_SUCCESS)
 		return ldap_fail(s, rc, "sync search (RFC 4533)", err);
-	if (cookie != NULL && cookie->len > 0)
+	if (s->with_cookie)
 		set_cookie_buf(s, cookie);
-	rs_log(RS_LOG_DEBUG, "ldap sync search (%s) filter=%s from cookie %s",
-	    mode == LDAP_SYNC_REFRESH_ONLY ? "refreshOnly" :
-	    "refreshAndPersist", filter, cookie && cookie->len ? cookie->data :
+	rs_log(RS_LOG_DEBUG, "ldap sync search (%s%s) base=%s filter=%s from "
+	    "cookie %s", mode == LDAP_SYNC_REFRESH_ONLY ? "refreshOnly" :
+	    "refreshAndPersist", page ? ", one entry per page" : "",
+	    s->c->ldap.base_dn, SYNC_FILTER, s->with_cookie ? cookie->data :
 	    "(none)");
 	return 0;
 }
@@ -717,13 +646,13 @@ refresh(struct rs_source *s, struct rs_err *err)
 /* A refreshOnly search to its end; copy the cookie it ends with (the
  * given one when the server sent none). */
 static int
-refresh_only(struct rs_source *s, const char *filter, const struct buf *cookie,
+refresh_only(struct rs_source *s, const struct buf *cookie, int page,
     struct buf *out, struct rs_err *err)
 {
 	int rc;
 
 	buf_reset(&s->cookie);
-	rc = sync_search(s, LDAP_SYNC_REFRESH_ONLY, filter, cookie, err);
+	rc = sync_search(s, LDAP_SYNC_REFRESH_ONLY, cookie, page, err);
 	if (rc == 0)
 		rc = refresh(s, err);
 	buf_reset(out);
@@ -732,12 +661,40 @@ refresh_only(struct rs_source *s, const char *filter, const struct buf *cookie,
 	return rc;
 }
 
+/* The server does not offer RFC 4533 (its rootDSE says so). */
+static int
+no_sync(struct rs_source *s, struct rs_err *err)
+{
+	s->reason = "no_rfc4533";
+	return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server does "
+	    "not offer RFC 4533 content synchronization (its rootDSE lists no "
+	    "supportedControl %s)", s->c->ldap.uri, LDAP_CONTROL_SYNC);
+}
+
+enum rs_tracking
+source_tracking(const struct rs_source *s)
+{
+	if (source_sync_offered(s))
+		return RS_TRACK_SYNC;
+	return s->has_dirsync && s->nc_root ? RS_TRACK_DIRSYNC : RS_TRACK_NONE;
+}
+
+int
+source_sync_offered(const struct rs_source *s)
+{
+	return !s->caps_known || s->has_sync;
+}
+
+const char *
+source_sync_reason(const struct rs_source *s)
+{
+	return s->reason ? s->reason : "sync_failed";
+}
 
 /*
  * AD DirSync (MS-ADTS 3.1.1.3.4.1.3): a search of the whole naming context
  * with a cookie returns the entries changed since that cookie (with the
- * attributes that changed, their objectGUID, and "name" when they were
- * created, renamed or moved) and the deleted ones (isDeleted, or no DN
+ * attributes that changed and their objectGUID) and the deleted ones (isDeleted, or no DN
  * when the tombstone is not readable). Like RFC 4533, only which entries
  * changed is taken from it; source_fetch() reads them with the mapping's
  * filters. Cookies are kept as "dirsync:" and hexadecimal digits.
@@ -795,7 +752,6 @@ on_dirsync_entry(struct rs_source *s, LDAPMessage *e)
 {
 	struct berval **g = ldap_get_values_len(s->ld, e, "objectGUID");
 	struct berval **del = ldap_get_values_len(s->ld, e, "isDeleted");
-	struct berval **name = ldap_get_values_len(s->ld, e, "name");
 	char u[RS_UUID_LEN + 1], *dn = ldap_get_dn(s->ld, e);
 	int deleted = 0;
 
@@ -808,16 +764,16 @@ on_dirsync_entry(struct rs_source *s, LDAPMessage *e)
 		s->changes++;
 		if (deleted || dn == NULL || *dn == '\0') {
 			rs_log(RS_LOG_DEBUG, "ldap dirsync: deleted %s", u);
-			mark_str(&s->pending.gone, u);
+			/* not a sync state: a present list may follow */
+			*strmap_slot(&s->pending.gone, u) = (void *)1;
 		} else {
 			rs_log(RS_LOG_DEBUG, "ldap dirsync: changed %s", dn);
-			model_changed(&s->pending, u, dn, name != NULL);
+			model_changed(&s->pending, u, dn);
 		}
 	}
 	ldap_memfree(dn);
 	ldap_value_free_len(g);
 	ldap_value_free_len(del);
-	ldap_value_free_len(name);
 }
 
 static int no_tracking(struct rs_source *, struct rs_err *);
@@ -955,9 +911,8 @@ dirsync_watch_scan(struct rs_source *s, struct rs_err *err)
 	s->next_scan = now_ms() + (20 * s->scan_ms > PRESENT_EVERY_MS ?
 	    20 * s->scan_ms : PRESENT_EVERY_MS);
 	if (s->scan_n == n && s->scan_sum == sum && s->changes == 0) {
-		strmap_free(&s->pending.present);	/* nothing vanished */
-		strmap_init(&s->pending.present);
-		s->pending.present_phase = 0;
+		model_changes_free(&s->pending);	/* nothing vanished */
+		model_changes_init(&s->pending);
 	} else
 		s->changes++;
 	return 0;
@@ -975,7 +930,7 @@ no_tracking(struct rs_source *s, struct rs_err *err)
 	return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server offers "
 	    "no way to follow changes: its rootDSE lists neither RFC 4533 "
 	    "(%s) nor AD DirSync (%s) in supportedControl%s", s->c->ldap.uri,
-	    LDAP_CONTROL_SYNC, OID_DIRSYNC, s->caps.dirsync ? ", or no naming "
+	    LDAP_CONTROL_SYNC, OID_DIRSYNC, s->has_dirsync ? ", or no naming "
 	    "context holds ldap.base_dn" : "");
 }
 
@@ -989,18 +944,20 @@ source_can_follow(struct rs_source *s, struct rs_err *err)
 int
 source_cookie(struct rs_source *s, struct buf *cookie, struct rs_err *err)
 {
-	enum rs_tracking t = source_tracking(s);
-	int rc;
+	int page = !s->caps_known || s->has_paged, rc;
 
-	if (t == RS_TRACK_NONE)
-		return no_tracking(s, err);
-	if (t == RS_TRACK_DIRSYNC) {
+	if (source_tracking(s) == RS_TRACK_DIRSYNC) {
 		buf_reset(&s->cookie);
 		rc = dirsync(s, FALSE_FILTER, err);
 		source_watch_cookie(s, cookie);
-	} else
-		rc = refresh_only(s, FALSE_FILTER, NULL, cookie, err);
-
+		model_changes_free(&s->pending);
+		return rc;
+	}
+	if (!source_sync_offered(s))
+		return no_sync(s, err);
+	rc = refresh_only(s, NULL, page, cookie, err);
+	if (page && (rc < 0 || cookie->len == 0))	/* one page refused */
+		rc = refresh_only(s, NULL, 0, cookie, err);
 	model_changes_free(&s->pending);
 	if (rc == 0 && cookie->len == 0)
 		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the sync "
@@ -1012,24 +969,19 @@ int
 source_changes(struct rs_source *s, const struct buf *cookie,
     struct rs_changes *out, struct buf *next, struct rs_err *err)
 {
-	enum rs_tracking t = source_tracking(s);
 	int rc;
 
 	model_changes_free(&s->pending);
-	if (t == RS_TRACK_NONE)
-		rc = no_tracking(s, err);
-	else if (t == RS_TRACK_DIRSYNC) {
+	if (source_tracking(s) == RS_TRACK_DIRSYNC) {
 		buf_reset(&s->cookie);
 		buf_add(&s->cookie, cookie->data, cookie->len);
 		rc = dirsync(s, "(objectClass=*)", err);
 		if (rc == 0)
 			rc = present_scan(s, err);
 		source_watch_cookie(s, next);
-	} else {
-		rc = refresh_only(s, "(objectClass=*)", cookie, next, err);
-		if (rc == 0 && !s->refresh_deletes)
-			s->pending.present_phase = 1;
-	}
+	} else
+		rc = source_sync_offered(s) ? refresh_only(s, cookie, 0, next,
+		    err) : no_sync(s, err);
 	source_watch_take(s, out);
 	return rc;
 }
@@ -1038,20 +990,18 @@ int
 source_watch_start(struct rs_source *s, const struct buf *cookie,
     struct rs_err *err)
 {
-	enum rs_tracking t = source_tracking(s);
-
 	buf_reset(&s->cookie);
-	if (t == RS_TRACK_NONE)
-		return no_tracking(s, err);
-	if (t == RS_TRACK_DIRSYNC) {	/* then asked again every wait */
+	if (source_tracking(s) == RS_TRACK_DIRSYNC) {	/* asked every wait */
 		buf_add(&s->cookie, cookie->data, cookie->len);
 		s->ended = 0;
 		s->next_scan = 0;
 		return dirsync(s, "(objectClass=*)", err) < 0 ? -1 :
 		    dirsync_watch_scan(s, err);
 	}
-	if (sync_search(s, LDAP_SYNC_REFRESH_AND_PERSIST, "(objectClass=*)",
-	    cookie, err) < 0 || refresh(s, err) < 0)
+	if (!source_sync_offered(s))
+		return no_sync(s, err);
+	if (sync_search(s, LDAP_SYNC_REFRESH_AND_PERSIST, cookie, 0, err) < 0 ||
+	    refresh(s, err) < 0)
 		return -1;
 	if (s->ended)
 		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server "
@@ -1245,12 +1195,21 @@ read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
 		return 0;
 	}
 	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
+		ldap_controls_free(ctrls);
+	if (rc == LDAP_SUCCESS && code == LDAP_NO_SUCH_OBJECT &&
+	    s->base == s->c->ldap.base_dn)
+		return no_base(s, err);
+	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
 		return ldap_fail(s, rc != LDAP_SUCCESS ? rc : code, pg->filter,
 		    err);
 	ber_memfree(pg->cookie.bv_val);
 	pg->cookie.bv_val = NULL;
 	pg->cookie.bv_len = 0;
 	pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, ctrls, NULL);
+	if (pr == NULL && s->scope == LDAP_SCOPE_BASE) {
+		ldap_controls_free(ctrls);	/* 389-ds pages no base search */
+		return 0;
+	}
 	if (pr == NULL || ldap_parse_pageresponse_control(s->ld, pr, &est,
 	    &pg->cookie) != LDAP_SUCCESS) {
 		ldap_controls_free(ctrls);
@@ -1319,24 +1278,32 @@ values(struct rs_source *s, LDAPMessage *e, const char *attr)
 	return *attr ? ldap_get_values_len(s->ld, e, attr) : NULL;
 }
 
-/* The entry's entryUUID, or its AD objectGUID in the same form, or an
- * empty string. */
+/* The entry's sync UUID from the mapping's uuid_attribute, in the
+ * 8-4-4-4-12 form: entryUUID is in it already, 389-ds' nsUniqueId
+ * groups the same 32 hex digits 8-8-8-8. Empty when absent or not 32
+ * hex digits; AD's objectGUID (16 bytes) in the form uuid_str() gives
+ * a syncUUID. */
 static void
 entry_uuid(struct rs_source *s, LDAPMessage *e, char *out)
 {
-	struct berval **v = ldap_get_values_len(s->ld, e, "entryUUID");
+	struct berval **v = ldap_get_values_len(s->ld, e,
+	    s->c->mapping.uuid_attr);
+	char hex[33];
+	size_t i, n = 0;
 
 	out[0] = '\0';
-	if (v == NULL) {
-		v = ldap_get_values_len(s->ld, e, "objectGUID");
-		if (v != NULL && v[0] != NULL)
-			uuid_str(v[0], out);
-	} else if (v[0] != NULL && v[0]->bv_len == RS_UUID_LEN &&
-	    memchr(v[0]->bv_val, '\0', RS_UUID_LEN) == NULL) {
-		memcpy(out, v[0]->bv_val, RS_UUID_LEN);
-		out[RS_UUID_LEN] = '\0';
-		str_lower(out);
+	for (i = 0; v != NULL && v[0] != NULL && i < v[0]->bv_len; i++) {
+		if (v[0]->bv_val[i] == '-')
+			continue;
+		if (n == 32 || !isxdigit((unsigned char)v[0]->bv_val[i]))
+			break;
+		hex[n++] = (char)tolower((unsigned char)v[0]->bv_val[i]);
 	}
+	if (v != NULL && v[0] != NULL && i == v[0]->bv_len && n == 32)
+		snprintf(out, RS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s",
+		    hex, hex + 8, hex + 12, hex + 16, hex + 20);
+	else if (v != NULL && v[0] != NULL && v[0]->bv_len == 16)
+		uuid_str(v[0], out);	/* AD's binary objectGUID */
 	ldap_value_free_len(v);
 }
 
@@ -1461,27 +1428,24 @@ load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 {
 	const struct rs_mapping *m = &s->c->mapping;
 	int child = strcmp(m->sendas_layout, "child") == 0;
-	char *pol_attrs[] = { m->policy_allow_attr, "entryUUID", "objectGUID",
-	    NULL };
+	char *pol_attrs[] = { m->policy_allow_attr, m->uuid_attr, NULL };
 	char *no_attrs[] = { LDAP_NO_ATTRS, NULL };
-	char *sa_attrs[RS_F_COUNT + 3], **user_attrs;
+	char *sa_attrs[RS_F_COUNT + 2], **user_attrs;
 	struct buf f;
 	size_t i, n = 0, u = 0;
 	int rc;
 
-	sa_attrs[n++] = "entryUUID";
-	sa_attrs[n++] = "objectGUID";
+	sa_attrs[n++] = m->uuid_attr;
 	for (i = 0; i < RS_F_COUNT; i++)
 		if (*m->attr[i])
 			sa_attrs[n++] = m->attr[i];
 	sa_attrs[n] = NULL;
 	user_attrs = xcalloc(n + m->n_login_attrs + 3, sizeof(*user_attrs));
 	user_attrs[u++] = m->user_mail_attr;
-	user_attrs[u++] = "entryUUID";
-	user_attrs[u++] = "objectGUID";
+	user_attrs[u++] = m->uuid_attr;
 	for (i = 0; i < m->n_login_attrs; i++)
 		user_attrs[u++] = m->login_attrs[i];
-	for (i = 2; i < n && !child; i++)	/* attribute layout: on the user */
+	for (i = 1; i < n && !child; i++)	/* attribute layout: on the user */
 		user_attrs[u++] = sa_attrs[i];
 	rc = paged_search(s, m->policy_filter, pol_attrs, on_policy, model,
 	    err) < 0 || paged_search(s, m->user_filter, user_attrs, on_user,
@@ -1515,7 +1479,7 @@ on_present(struct rs_source *s, LDAPMessage *e, void *arg)
 	entry_uuid(s, e, u);
 	if (*u == '\0')
 		return;
-	mark_str(&s->pending.present, u);
+	model_sync_state(&s->pending, u, 1);
 	for (p = u; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	s->scan_n++;
@@ -1528,7 +1492,7 @@ static int
 present_scan(struct rs_source *s, struct rs_err *err)
 {
 	const struct rs_mapping *m = &s->c->mapping;
-	char *attrs[] = { "entryUUID", "objectGUID", NULL };
+	char *attrs[] = { m->uuid_attr, NULL };
 	double t0 = now_ms();
 	int rc;
 
@@ -1543,7 +1507,9 @@ present_scan(struct rs_source *s, struct rs_err *err)
 	if (rc == 0 && strcmp(m->sendas_layout, "child") == 0)
 		rc = paged_search(s, m->sendas_filter, attrs, on_present, NULL,
 		    err);
-	s->pending.present_phase = 1;
+	if (model_phase_end(&s->pending, 1) < 0 && rc == 0)
+		rc = rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the present "
+		    "list contradicts itself", s->c->ldap.uri);
 	s->scan_ms = now_ms() - t0;
 	rs_log(RS_LOG_DEBUG, "ldap: present scan: %zu entries, %.0f ms",
 	    s->scan_n, s->scan_ms);
@@ -1585,174 +1551,114 @@ source_fetch(struct rs_source *s, const struct rs_reads *r,
 	return 0;
 }
 
-/*
- * check-config's look at the server: does its schema (subschemaSubentry)
- * know every attribute and object class the mapping names, and does the
- * bind account see entries of each kind the profile reads?
- */
-struct known {
-	struct strmap attrs;	/* lower-case names */
-	struct strmap classes;
-	int problems;
-	FILE *out;
-};
-
-static void
-know_names(struct strmap *set, char **names)
-{
-	char *n;
-
-	for (; names != NULL && *names != NULL; names++) {
-		n = xstrdup(*names);
-		str_lower(n);
-		*strmap_slot(set, n) = (void *)1;
-		free(n);
-	}
-}
-
-/* The attribute types and object classes of the server's schema. */
-static int
-read_schema(struct rs_source *s, struct known *k, struct rs_err *err)
-{
-	char *attrs[] = { "attributeTypes", "objectClasses", NULL };
-	struct timeval tv = { s->c->ldap.timeout, 0 };
-	LDAPMessage *res = NULL, *e;
-	LDAPAttributeType *at;
-	LDAPObjectClass *oc;
-	struct berval **v;
-	const char *why;
-	int rc, code, i;
-
-	if (s->caps.subschema == NULL)
-		return rs_err_set(err, RS_EX_UNAVAILABLE, "the rootDSE names no "
-		    "subschemaSubentry");
-	rc = ldap_search_ext_s(s->ld, s->caps.subschema, LDAP_SCOPE_BASE,
-	    "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 1, &res);
-	e = rc == LDAP_SUCCESS ? ldap_first_entry(s->ld, res) : NULL;
-	if (e == NULL) {
-		ldap_msgfree(res);
-		return ldap_fail(s, rc, s->caps.subschema, err);
-	}
-	v = ldap_get_values_len(s->ld, e, "attributeTypes");
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		if ((at = ldap_str2attributetype(v[i]->bv_val, &code, &why,
-		    LDAP_SCHEMA_ALLOW_ALL)) != NULL) {
-			know_names(&k->attrs, at->at_names);
-			ldap_attributetype_free(at);
-		}
-	ldap_value_free_len(v);
-	v = ldap_get_values_len(s->ld, e, "objectClasses");
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		if ((oc = ldap_str2objectclass(v[i]->bv_val, &code, &why,
-		    LDAP_SCHEMA_ALLOW_ALL)) != NULL) {
-			know_names(&k->classes, oc->oc_names);
-			ldap_objectclass_free(oc);
-		}
-	ldap_value_free_len(v);
-	ldap_msgfree(res);
-	return 0;
-}
-
-/* Say so when the schema lacks a name the mapping uses under key. */
-static void
-need(struct known *k, int is_class, const char *name, size_t len,
-    const char *key)
-{
-	char *n = xstrndup(name, len);
-
-	str_lower(n);
-	if (*n != '\0' && strcmp(n, "objectcategory") != 0 &&
-	    strmap_get(is_class ? &k->classes : &k->attrs, n) == NULL) {
-		fprintf(k->out, "schema: the server does not know the %s '%.*s' "
-		    "(%s); import relaysync's schema or fix the mapping\n",
-		    is_class ? "object class" : "attribute", (int)len, name,
-		    key);
-		k->problems++;
-	}
-	free(n);
-}
-
-/* Every attribute a filter tests, and every objectClass it names. */
-static void
-need_filter(struct known *k, const char *f, const char *key)
-{
-	const char *p, *end;
-	size_t n;
-
-	for (p = strchr(f, '('); p != NULL; p = strchr(p + 1, '(')) {
-		if (strchr("&|!(", p[1]) != NULL)
-			continue;
-		n = strcspn(p + 1, "=~<>:)");
-		need(k, 0, p + 1, n, key);
-		if (n == 11 && strncasecmp(p + 1, "objectClass", 11) == 0 &&
-		    p[12] == '=' && p[13] != '*') {
-			end = strchr(p + 13, ')');
-			need(k, 1, p + 13, end ? (size_t)(end - p - 13) :
-			    strlen(p + 13), key);
-		}
-	}
-}
-
-/* Warn when the bind account sees no entry matching a filter. */
-static void
-need_entries(struct rs_source *s, struct known *k, const char *filter,
-    const char *key)
+int
+source_base_exists(struct rs_source *s, struct rs_err *err)
 {
 	char *attrs[] = { LDAP_NO_ATTRS, NULL };
 	struct timeval tv = { s->c->ldap.timeout, 0 };
 	LDAPMessage *res = NULL;
-	int rc, seen;
+	int rc;
 
-	rc = ldap_search_ext_s(s->ld, s->c->ldap.base_dn, LDAP_SCOPE_SUBTREE,
-	    filter, attrs, 0, NULL, NULL, &tv, 1, &res);
-	seen = ldap_count_entries(s->ld, res) > 0 ||
-	    rc == LDAP_SIZELIMIT_EXCEEDED;
+	rc = ldap_search_ext_s(s->ld, s->c->ldap.base_dn, LDAP_SCOPE_BASE,
+	    "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 1, &res);
 	ldap_msgfree(res);
-	if (!seen)
-		fprintf(k->out, "warning: the bind account sees no entry matching "
-		    "%s %s below %s: nothing of this kind will be read; grant it "
-		    "read access (README, Active Directory) or fix the mapping\n",
-		    key, filter, s->c->ldap.base_dn);
+	if (rc == LDAP_NO_SUCH_OBJECT)
+		return no_base(s, err);
+	return rc == LDAP_SUCCESS ? 0 : ldap_fail(s, rc, "ldap.base_dn",
+	    err);
+}
+
+/* The NAMEs of one schema description: "( oid NAME 'a' ..." or
+ * "NAME ( 'a' 'b' )", lower case, into names. */
+static void
+schema_names(const char *v, size_t len, struct strmap *names)
+{
+	const char *p = v, *end = v + len, *q;
+	char *name;
+	int list;
+
+	while (p + 5 < end && strncmp(p, " NAME ", 6) != 0)
+		p++;
+	if (p + 5 >= end)
+		return;
+	p += 6;
+	list = *p == '(';
+	do {
+		while (p < end && *p != '\'' && *p != ')')
+			p++;
+		if (p >= end || *p == ')')
+			break;
+		p++;
+		q = memchr(p, '\'', (size_t)(end - p));
+		if (q == NULL)
+			break;
+		name = xstrndup(p, (size_t)(q - p));
+		str_lower(name);
+		*strmap_slot(names, name) = (void *)1;
+		free(name);
+		p = q + 1;
+	} while (list);
+}
+
+static void
+schema_values(struct rs_source *s, LDAPMessage *e, const char *attr,
+    struct strmap *names)
+{
+	struct berval **v = ldap_get_values_len(s->ld, e, attr);
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		schema_names(v[i]->bv_val, v[i]->bv_len, names);
+	ldap_value_free_len(v);
+}
+
+/* The DN of the subschema entry that governs base_dn. */
+static char *
+subschema_dn(struct rs_source *s)
+{
+	char *attrs[] = { "subschemaSubentry", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	struct berval **v = NULL;
+	const char *bases[] = { s->c->ldap.base_dn, "" };
+	char *dn = NULL;
+	int i;
+
+	for (i = 0; i < 2 && dn == NULL; i++) {
+		if (ldap_search_ext_s(s->ld, bases[i], LDAP_SCOPE_BASE,
+		    "(objectClass=*)", attrs, 0, NULL, NULL, &tv, 1, &res) ==
+		    LDAP_SUCCESS && (e = ldap_first_entry(s->ld, res)) != NULL &&
+		    (v = ldap_get_values_len(s->ld, e, attrs[0])) != NULL &&
+		    v[0] != NULL)
+			dn = xstrndup(v[0]->bv_val, v[0]->bv_len);
+		ldap_value_free_len(v);
+		v = NULL;
+		ldap_msgfree(res);
+		res = NULL;
+	}
+	return dn;
 }
 
 int
-source_check_mapping(struct rs_source *s, FILE *out, struct rs_err *err)
+source_schema(struct rs_source *s, struct strmap *attrs,
+    struct strmap *classes, char **where, struct rs_err *err)
 {
-	const struct rs_mapping *m = &s->c->mapping;
-	int child = strcmp(m->sendas_layout, "child") == 0;
-	struct known k = { .out = out };
-	size_t i;
+	char *want[] = { "attributeTypes", "objectClasses", NULL };
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *res = NULL, *e;
+	int rc;
 
-	strmap_init(&k.attrs);
-	strmap_init(&k.classes);
-	if (read_schema(s, &k, err) == 0) {
-		need(&k, 0, m->policy_allow_attr, strlen(m->policy_allow_attr),
-		    "policy.allow_attribute");
-		need(&k, 0, m->user_mail_attr, strlen(m->user_mail_attr),
-		    "users.mail_attribute");
-		for (i = 0; i < m->n_login_attrs; i++)
-			need(&k, 0, m->login_attrs[i], strlen(m->login_attrs[i]),
-			    "users.login_attribute");
-		for (i = 0; i < RS_F_COUNT; i++)
-			need(&k, 0, m->attr[i], strlen(m->attr[i]),
-			    "sendas.attributes");
-		need_filter(&k, m->policy_filter, "policy.filter");
-		need_filter(&k, m->user_filter, "users.filter");
-		need_filter(&k, m->user_disabled_filter, "users.disabled_filter");
-		need_filter(&k, m->sendas_filter, "sendas.filter");
-		if (k.problems == 0)
-			fprintf(out, "schema: %s knows every attribute and object "
-			    "class of %s: ok\n", s->caps.subschema, m->path);
-	} else
-		fprintf(out, "warning: schema not checked: %s\n", err->msg);
-	need_entries(s, &k, m->user_filter, "users.filter");
-	need_entries(s, &k, m->policy_filter, "policy.filter");
-	if (child)
-		need_entries(s, &k, m->sendas_filter, "sendas.filter");
-	strmap_free(&k.attrs);
-	strmap_free(&k.classes);
-	if (k.problems > 0)
-		return rs_err_set(err, RS_EX_CONFIG, "mapping %s: %d name(s) the "
-		    "server's schema does not know", m->path, k.problems);
-	return 0;
+	if ((*where = subschema_dn(s)) == NULL)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server "
+		    "names no subschemaSubentry for %s (or the account may not "
+		    "read it)", s->c->ldap.uri, s->c->ldap.base_dn);
+	rc = ldap_search_ext_s(s->ld, *where, LDAP_SCOPE_BASE,
+	    "(objectClass=subschema)", want, 0, NULL, NULL, &tv, 1, &res);
+	if (rc == LDAP_SUCCESS && (e = ldap_first_entry(s->ld, res)) != NULL) {
+		schema_values(s, e, want[0], attrs);
+		schema_values(s, e, want[1], classes);
+	} else if (rc == LDAP_SUCCESS)
+		rc = LDAP_NO_RESULTS_RETURNED;
+	ldap_msgfree(res);
+	return rc == LDAP_SUCCESS ? 0 : ldap_fail(s, rc, *where, err);
 }

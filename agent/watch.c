@@ -48,6 +48,7 @@ struct watcher {
 	int unsaved;		/* the model moved on since the snapshot */
 	int read_all;		/* the server refused the cookie: no resume */
 	int fatal;		/* exit code: retrying cannot help */
+	int held;		/* a rollback holds syncs: changes wait */
 };
 
 static void
@@ -113,8 +114,11 @@ get_model(struct watcher *w, struct rs_source *src, struct rs_err *err)
 			return -1;
 		}
 		if (w->snap.cookie.len == 0)
-			return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the "
-			    "server gave no sync cookie", w->c.ldap.uri);
+			return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: "
+			    "watch needs RFC 4533 (OpenLDAP: the syncprov "
+			    "overlay; 389-ds: the Content Synchronization and "
+			    "Retro Changelog plugins) or AD DirSync",
+			    w->c.ldap.uri);
 	}
 	snapshot_source(&w->c, w->snap.source);
 	w->have_model = 1;
@@ -175,9 +179,9 @@ lock_run(struct watcher *w, struct rs_lock *lock)
 	return 0;
 }
 
-/* Decide and apply the model as it is now. */
+/* Decide and apply the model as it is now (how: what was read). */
 static void
-apply_model(struct watcher *w)
+apply_model(struct watcher *w, const struct rs_how *how)
 {
 	struct rs_lock lock = { -1 };
 	struct rs_decision d;
@@ -187,13 +191,34 @@ apply_model(struct watcher *w)
 	memset(&d, 0, sizeof(d));
 	if (lock_run(w, &lock) < 0)
 		return;
+	if (pipeline_held(&w->c, &err)) {
+		if (!w->held)
+			rs_log(RS_LOG_WARN, "watch: %s; directory changes wait "
+			    "until then", err.msg);
+		w->held = 1;
+		apply_unlock(&lock);
+		return;
+	}
+	w->held = 0;
 	if (pipeline_decide(&w->c, &w->keys, &w->m, &d, &err) < 0)
 		pipeline_fail(&err);
-	else
-		(void)pipeline_apply(&w->ro, &w->c, &w->m, &d, NULL, t0);
+	else if (pipeline_apply(&w->ro, &w->c, &w->m, &d, how, NULL, t0) ==
+	    RS_EX_OK)
+		pipeline_record_keys(&w->c, &w->keys);
 	w->unsaved = 1;
 	policy_free(&d);
 	apply_unlock(&lock);
+}
+
+/* After relaysync resume: apply the model that waited during the hold. */
+static void
+apply_waited(struct watcher *w)
+{
+	struct rs_how how;
+
+	memset(&how, 0, sizeof(how));
+	how.incremental = 1;
+	apply_model(w, &how);
 }
 
 /* Save the snapshot (when idle: it takes a while at 100,000 users, and
@@ -223,6 +248,8 @@ next_burst(struct watcher *w, struct rs_source *src)
 			goto lost;
 		if ((total = n) == 0)
 			save(w);
+		if (total == 0 && w->held && !pipeline_held(&w->c, &err))
+			apply_waited(w);
 	}
 	while (total > 0 && !stop_requested) {
 		if ((n = source_watch_wait(src, (int)w->c.watch.window_ms,
@@ -245,21 +272,31 @@ static int
 catch_up(struct watcher *w, struct rs_source *src)
 {
 	struct rs_changes ch;
+	struct rs_how how;
 	struct rs_err err;
 	int rc;
 
 	source_watch_take(src, &ch);
 	rs_log(RS_LOG_DEBUG, "watch: %zu changed, %zu deleted entries%s",
 	    ch.n, ch.gone.count, ch.present_phase ? " (present phase)" : "");
-	rc = pipeline_merge(src, &ch, &w->m, &err);
+	memset(&how, 0, sizeof(how));
+	how.incremental = 1;
+	how.changed = ch.n;
+	how.deleted = ch.gone.count;
+	rc = pipeline_merge(src, &ch, &w->m, NULL, &err);
 	model_changes_free(&ch);
 	if (rc < 0) {
 		rs_log(RS_LOG_WARN, "watch: %s; the installed tables stay as "
-		    "they are", err.msg);
+		    "they are%s", err.msg, err.code == RS_EX_TEMPFAIL ?
+		    "; reading everything again" : "");
+		if (err.code == RS_EX_TEMPFAIL) {
+			drop_model(w);
+			w->read_all = 1;
+		}
 		return -1;
 	}
 	source_watch_cookie(src, &w->snap.cookie);
-	apply_model(w);
+	apply_model(w, &how);
 	return 0;
 }
 

@@ -23,7 +23,9 @@
  *	watch.max_backoff seconds; the search resumes from the last cookie,
  *	and when the server no longer accepts it, the model is read again in
  *	full. SIGHUP reloads the configuration (a bad one is logged and the
- *	old one kept) and reads the model again.
+ *	old one kept) and reads the model again. While relaysync rollback
+ *	holds syncs, watch applies nothing (it says so once); within a
+ *	second of relaysync resume it applies the model as it is then.
  *
  * Diagnostics
  *	Logs each applied change and each run like sync; connection trouble

@@ -563,3 +563,102 @@ ad_modify() {
 ad_tool() {
 	samba-tool "$@" -s "$SAMBA_CONF" -H "$SAMBA_DIR/private/sam.ldb" >>"$T/ad-tool.log" 2>&1
 }
+
+# ---- 389 Directory Server ----
+
+# init_389ds: a private 389-ds instance "rs" made by dscreate under
+# $DS_DIR (its own defaults.inf: no systemd, every path below $DS_DIR),
+# created in a private network namespace, then set to listen on
+# 127.0.0.1:$DS_PORT (ldap) and $DS_TLS_PORT (ldaps, dscreate's
+# self-signed certificate for $DS_HOST, this machine's name, CA in
+# $DS_CONF/ca.crt) with the
+# Content Synchronization and Retro Changelog plugins on. Not started.
+init_389ds() {
+	local p
+	DS_DIR=$T/389ds
+	p=$DS_DIR
+	DS_PORT=$(free_port)
+	DS_TLS_PORT=$(free_port)
+	DS_CONF=$p/etc/dirsrv/slapd-rs
+	DS_ADMIN_DN="cn=Directory Manager"
+	DS_HOST=$(hostname -f 2>/dev/null || hostname)
+	mkdir -p "$p/share/dirsrv/inf" "$p/etc/dirsrv" "$p/lib" "$p/log" "$p/lock" "$p/tmp"
+	chmod 755 "$p" "$p/etc" "$p/etc/dirsrv" "$p/lib" "$p/log" "$p/lock"
+	chmod 1777 "$p/tmp"
+	cp -r /etc/dirsrv/schema /etc/dirsrv/config "$p/etc/dirsrv/"
+	sed -e 's|^with_systemd = .*|with_systemd = 0|' \
+	    -e "s|^sysconf_dir = .*|sysconf_dir = $p/etc|" \
+	    -e "s|^initconfig_dir = .*|initconfig_dir = $p/etc/default|" \
+	    -e "s|^local_state_dir = .*|local_state_dir = $p/var|" \
+	    -e "s|^tmp_dir = .*|tmp_dir = $p/tmp|" \
+	    -e "s|^run_dir = .*|run_dir = $p/run|" \
+	    -e "s|^ldapi = .*|ldapi = $p/run/slapd-{instance_name}.socket|" \
+	    -e "s|^pid_file = .*|pid_file = $p/run/slapd-{instance_name}.pid|" \
+	    -e "s|^inst_dir = .*|inst_dir = $p/lib/slapd-{instance_name}|" \
+	    -e "s|^tmpfiles_d = .*|tmpfiles_d = $p/tmpfiles.d|" \
+	    -e "s|^config_dir = .*|config_dir = $p/etc/dirsrv/slapd-{instance_name}|" \
+	    -e "s|^schema_dir = .*|schema_dir = $p/etc/dirsrv/slapd-{instance_name}/schema|" \
+	    -e "s|^cert_dir = .*|cert_dir = $p/etc/dirsrv/slapd-{instance_name}|" \
+	    -e "s|^lock_dir = .*|lock_dir = $p/lock/slapd-{instance_name}|" \
+	    -e "s|^db_home_dir = .*|db_home_dir = $p/lib/slapd-{instance_name}/dbhome|" \
+	    -e "s|/var/log/dirsrv/|$p/log/|" -e "s|/var/lib/dirsrv/|$p/lib/|" \
+	    /usr/share/dirsrv/inf/defaults.inf >"$p/share/dirsrv/inf/defaults.inf"
+	cat >"$p/rs.inf" <<INF
+[general]
+full_machine_name = $DS_HOST
+strict_host_checking = False
+selinux = False
+start = False
+[slapd]
+instance_name = rs
+port = $DS_PORT
+secure_port = $DS_TLS_PORT
+root_password = $ADMIN_PW
+self_sign_cert = True
+[backend-userroot]
+suffix = $BASE_DN
+create_suffix_entry = True
+INF
+	PREFIX=$p unshare --net sh -c 'ip link set lo up && dscreate from-file "$1"' sh \
+	    "$p/rs.inf" >"$p/dscreate.log" 2>&1 || { tail -20 "$p/dscreate.log"; return 1; }
+	python3 - "$DS_CONF/dse.ldif" <<'PY'
+import sys
+p = sys.argv[1]
+blocks = open(p).read().split("\n\n")
+def set_attr(block, attr, value):
+    lines = [l for l in block.split("\n") if not l.lower().startswith(attr.lower() + ":")]
+    return "\n".join(lines + [f"{attr}: {value}"])
+out = []
+for b in blocks:
+    dn = b.split("\n", 1)[0].lower()
+    if dn == "dn: cn=config":
+        b = set_attr(set_attr(b, "nsslapd-listenhost", "127.0.0.1"), "nsslapd-securelistenhost", "127.0.0.1")
+    elif dn in ("dn: cn=retro changelog plugin,cn=plugins,cn=config",
+                "dn: cn=content synchronization,cn=plugins,cn=config"):
+        b = set_attr(b, "nsslapd-pluginEnabled", "on")
+        if "retro" in dn:
+            b = set_attr(set_attr(b, "nsslapd-attribute", "nsuniqueid:targetUniqueId"),
+                         "nsslapd-exclude-suffix", "cn=config")
+    out.append(b)
+open(p, "w").write("\n\n".join(out))
+PY
+}
+
+# run_389ds: start the instance (ns-slapd in the foreground, -d 0).
+run_389ds() {
+	ns-slapd -D "$DS_CONF" -i "$DS_DIR/run/slapd-rs.pid" -d 0 >>"$DS_DIR/ns-slapd.log" 2>&1 &
+	DS_PID=$!
+	PIDS+=("$DS_PID")
+	wait_port "$DS_PORT"
+}
+
+stop_389ds() {
+	kill "$DS_PID" 2>/dev/null
+	wait "$DS_PID" 2>/dev/null
+}
+
+# ds_modify: ldapmodify as Directory Manager.
+ds_modify() {
+	ldapmodify -x -H "ldap://127.0.0.1:$DS_PORT" -D "$DS_ADMIN_DN" -w "$ADMIN_PW" \
+	    >>"$T/ds-modify.log" 2>&1
+}

@@ -40,7 +40,7 @@ expect_no_grep "check-config never prints the bind password" "$SVC_PW" "$T/out"
 chmod 644 "$T/etc/bind.password"
 rs --config "$CFG" check-config
 expect_eq "a world-readable bind password file exits 78" 78 "$RC"
-expect_grep "the error says how to fix the mode" "chmod 600 $T/etc/bind.password" "$T/err"
+expect_grep "the finding says how to fix the mode" "chmod 600 $T/etc/bind.password" "$T/out"
 printf 'wrong-password\n' >"$T/etc/bind.password"
 chmod 600 "$T/etc/bind.password"
 rs --config "$CFG" sync

@@ -25,6 +25,11 @@ expect_no_grep "no password in the snapshot's header" "alice-gw-SECRET" <(head -
 rs --config "$T/inc.yaml" --verbose sync
 expect_grep "second run: incremental, nothing changed" \
     "incremental read: 0 changed and 0 deleted" "$T/err"
+expect_grep "... and the text report says so in one line" \
+    "^read: incremental, 0 changed and 0 deleted entries since the last run$" "$T/out"
+rs --config "$T/inc.yaml" sync --format json
+expect_eq "... and the JSON report: read incremental" incremental \
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["read"])' "$T/out")"
 expect_no_grep "a no-op incremental run installs nothing" "installed generation" "$T/err"
 
 set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
@@ -83,7 +88,7 @@ rs --config "$T/inc.yaml" sync
 snapshot_cookie "$SNAP" "rid=000,csn=29990101000000.000000Z#000000#000#000000"
 rs --config "$T/inc.yaml" --verbose sync
 expect_eq "a cookie the server refuses: the run still succeeds" 0 "$RC"
-expect_grep "a cookie the server refuses (from the future): a full read, and why" "full read: ldap .*consumer state is newer than provider" "$T/err"
+expect_grep "a cookie the server refuses (from the future): a full read, and why" "full read \(cookie_refused\): ldap .*consumer state is newer than provider" "$T/err"
 rs --config "$T/inc.yaml" --verbose sync
 expect_grep "after it: incremental again" "incremental read" "$T/err"
 snapshot_cookie "$SNAP" "rid=000,csn=19990101000000.000000Z#000000#000#000000"
@@ -165,10 +170,24 @@ PY
 rs --config "$T/inc.yaml" sync --force	# the churn may have left a refused change
 ldap_load "$T/many.ldif" || exit 1
 rs --config "$T/inc.yaml" --verbose sync --force
-expect_grep "1,101 new entries: a full read is cheaper" "1101 entries changed since the last run; reading everything is cheaper" "$T/err"
+expect_grep "1,101 new entries: a full read is cheaper" "full read \(many_changes\): [0-9]+ entries to read again after 1101 changes and 0 deletions since the last run; reading everything is cheaper" "$T/err"
 inc=$(sed -n 's/.*incremental=\([0-9]*\).*/\1/p' "$T/churn.out")
 check "random sequence: most runs were incremental ($inc of $STEPS)" [ "${inc:-0}" -ge $((STEPS * 3 / 4)) ]
 check "random sequence: the directory really changed" \
     [ "$(grep -c '^# step .*: op_' "$T/churn.log")" -ge "$STEPS" ]
+
+# a server whose rootDSE offers no RFC 4533 (slapd without syncprov): no
+# sync search is sent, every run is a full read, and the report says why
+stop_slapd
+start_slapd_conf || exit 1
+ldap_load "$TOP/tests/fixtures/directory.ldif" || exit 1
+MAP_DIR=$T/nosync/relaysync write_config "$T/nosync.yaml"
+sed -i "s|^state_dir: .*|state_dir: $T/state-nosync|" "$T/nosync.yaml"
+mkdir -p "$T/nosync"
+rs --config "$T/nosync.yaml" sync
+rs --config "$T/nosync.yaml" --verbose sync --format json
+expect_eq "no RFC 4533 on the server: a full read, reason no_rfc4533" "0 full no_rfc4533" \
+    "$RC $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["read"], r["read_reason"])' "$T/out")"
+expect_no_grep "... and no sync search was sent" "sync search" "$T/err"
 
 finish

@@ -22,11 +22,26 @@ check "the mappings are installed" test -s /usr/share/relaysync/mappings/openlda
 check "the schema is installed" test -s /usr/share/relaysync/schema/relaysync.ldif \
     -a -s /usr/share/relaysync/schema/relaysync.schema -a -s /usr/share/relaysync/schema/relaysync-ad.ldf \
     -a -s /usr/share/relaysync/mappings/active-directory-attributes.yaml
+check "the 389-ds schema, ACI and schema-over-LDAP helper are installed" \
+    test -s /usr/share/relaysync/schema/60relaysync.ldif \
+    -a -s /usr/share/relaysync/schema/relaysync-aci.ldif \
+    -a -s /usr/share/relaysync/schema/389ds-ldapmodify.awk
 expect_eq "the example configuration is not world-readable" 640 "$(stat -c %a /etc/relaysync/relaysync.yaml)"
 expect_grep "the configuration is a conffile" '^ /etc/relaysync/relaysync.yaml ' \
     <(dpkg-query -W -f='${Conffiles}\n' relaysync)
 expect_eq "the state directory exists, mode 700" 700 "$(stat -c %a /var/lib/relaysync)"
 check "the man pages are installed" test -s /usr/share/man/man8/relaysync.8.gz -a -s /usr/share/man/man5/relaysync.yaml.5.gz
+check "bash completion is installed" test -s /usr/share/bash-completion/completions/relaysync
+expect_eq "bash completion offers the commands" "rollback resume" "$(bash -c '
+_init_completion() { cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}
+	words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+. /usr/share/bash-completion/completions/relaysync
+COMP_WORDS=(relaysync r); COMP_CWORD=1; _relaysync; echo "${COMPREPLY[*]}"')"
+expect_eq "bash completion offers sync's options" "--dry-run --diff" "$(bash -c '
+_init_completion() { cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}
+	words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+. /usr/share/bash-completion/completions/relaysync
+COMP_WORDS=(relaysync --config x.yaml sync --d); COMP_CWORD=4; _relaysync; echo "${COMPREPLY[*]}"')"
 check "the systemd units are installed" test -s /lib/systemd/system/relaysync.service \
     -a -s /lib/systemd/system/relaysync.timer -a -s /lib/systemd/system/relaysync-watch.service
 
@@ -55,7 +70,8 @@ expect_eq "mandoc -T lint is clean on both installed man pages" 0 "$lint"
 [ -s "$T/mandoc.log" ] && sed 's/^/    /' "$T/mandoc.log" | head -10
 man_cmds=$(zcat /usr/share/man/man8/relaysync.8.gz | mandoc -T ascii | col -b)
 missing=""
-for w in sync verify explain watch encrypt-secret check-config postfix-config --dry-run --force --full \
+for w in sync verify explain watch encrypt-secret check-config postfix-config status rollback resume \
+    --diff --dry-run --force --full \
     --format --verify --timeout --parallel --config --verbose --quiet --version --help \
     64 69 73 75 78; do
 	case "$man_cmds" in *"$w"*) ;; *) missing="$missing $w" ;; esac

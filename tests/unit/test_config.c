@@ -157,7 +157,8 @@ test_missing_and_bad(void **state)
 	assert_non_null(strstr(load_error("", &err), "the file is empty"));
 	assert_non_null(strstr(load_error("ldap:\n  uri: ldaps://x\n"
 	    "  base_dn: dc=x\nmapping: /nonexistent/map.yaml\n", &err),
-	    "/nonexistent/map.yaml: cannot open"));
+	    ":4: mapping: cannot open the mapping profile "
+	    "/nonexistent/map.yaml: No such file or directory; give its path"));
 }
 
 static void

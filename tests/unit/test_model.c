@@ -68,7 +68,7 @@ test_merge_rename(void **state)
 	    "x@p.example");
 	user(&m, "03", "uid=v,ou=c," BASE);
 	model_changes_init(&ch);
-	model_changed(&ch, "0a", "ou=b," BASE, 1);
+	model_changed(&ch, "0a", "ou=b," BASE);
 	model_reads(&m, &ch, &r);
 	assert_int_equal(r.n, 2);
 	assert_int_equal(r.r[0].kind, RS_DROP_SUBTREE);
@@ -107,18 +107,132 @@ test_merge_present(void **state)
 	user(&m, "02", "uid=v," BASE);
 	user(&m, "03", "uid=w," BASE);
 	model_changes_init(&ch);
-	ch.present_phase = 1;
-	*strmap_slot(&ch.present, "01") = (void *)1;
-	model_changed(&ch, "03", "uid=w," BASE, 0);
+	model_sync_state(&ch, "01", 1);
+	model_changed(&ch, "03", "uid=w," BASE);
+	assert_int_equal(model_phase_end(&ch, 1), 0);
+	assert_true(ch.present_phase);
 	model_reads(&m, &ch, &r);
-	assert_int_equal(r.n, 1);
+	assert_int_equal(r.n, 2);	/* w changed; v, left out, to verify */
 	assert_int_equal(r.r[0].kind, RS_READ_ENTRY);
+	assert_string_equal(r.r[0].ndn, "uid=w," BASE);
+	assert_int_equal(r.r[1].kind, RS_READ_ENTRY);
+	assert_string_equal(r.r[1].ndn, "uid=v," BASE);
 	user(&fresh, "03", "uid=w," BASE);
 	model_merge(&m, &ch, &r, &fresh);
 	assert_int_equal(m.nusers, 2);
 	assert_non_null(model_user(&m, "uid=u," BASE));
 	assert_null(model_user(&m, "uid=v," BASE));
 	assert_non_null(model_user(&m, "uid=w," BASE));
+	model_reads_free(&r);
+	model_changes_free(&ch);
+	model_free(&fresh);
+	model_free(&m);
+}
+
+/*
+ * What 389-ds sends after one deletion and two modifications: the deleted
+ * UUID in a syncIdSet with refreshDeletes TRUE, the modified entries, and
+ * a syncDone with refreshDeletes FALSE (a "present phase" that named
+ * nothing present). Read as a delete phase: only the deleted entry goes;
+ * the unchanged users and send-as entries (live routes) stay. Read as a
+ * present phase (as relaysync did), every unchanged entry went.
+ */
+static void
+test_phase_389ds(void **state)
+{
+	struct rs_model m, fresh;
+	struct rs_changes ch;
+	struct rs_reads r;
+
+	(void)state;
+	model_init(&m);
+	model_init(&fresh);
+	user(&m, "01", "uid=u," BASE);
+	user(&m, "02", "uid=v," BASE);
+	user(&m, "03", "uid=w," BASE);
+	sendas(&m, "11", "relaysyncSendAsAddress=a@p.example,uid=u," BASE,
+	    "a@p.example");
+	sendas(&m, "12", "relaysyncSendAsAddress=b@p.example,uid=v," BASE,
+	    "b@p.example");
+	sendas(&m, "13", "relaysyncSendAsAddress=c@p.example,uid=w," BASE,
+	    "c@p.example");
+	model_changes_init(&ch);
+	model_sync_state(&ch, "13", 0);		/* syncIdSet, deletes */
+	model_changed(&ch, "01", "uid=u," BASE);
+	model_changed(&ch, "02", "uid=v," BASE);
+	assert_int_equal(model_phase_end(&ch, 1), 0);	/* syncDone FALSE */
+	assert_false(ch.present_phase);
+	assert_true(ch.present_as_delete);
+	model_reads(&m, &ch, &r);
+	assert_int_equal(r.n, 3);	/* u, v and, to verify, c's entry */
+	assert_string_equal(r.r[2].dn,
+	    "relaysyncSendAsAddress=c@p.example,uid=w," BASE);
+	user(&fresh, "01", "uid=u," BASE);
+	user(&fresh, "02", "uid=v," BASE);
+	assert_int_equal(model_merge(&m, &ch, &r, &fresh), 0);
+	assert_int_equal(m.nusers, 3);
+	assert_int_equal(m.nsendas, 2);
+	assert_string_equal(m.sendas[0].uuid, "11");
+	assert_string_equal(m.sendas[1].uuid, "12");
+	model_reads_free(&r);
+	model_changes_free(&ch);
+	model_free(&fresh);
+	model_free(&m);
+}
+
+/* A present phase that also names deleted entries contradicts itself; a
+ * delete phase may name present ones. */
+static void
+test_phase_inconsistent(void **state)
+{
+	struct rs_changes ch;
+
+	(void)state;
+	model_changes_init(&ch);
+	model_sync_state(&ch, "01", 1);
+	model_sync_state(&ch, "02", 0);
+	assert_int_equal(model_phase_end(&ch, 1), -1);
+	model_sync_state(&ch, "03", 1);
+	model_sync_state(&ch, "04", 0);
+	assert_int_equal(model_phase_end(&ch, 0), 0);
+	assert_false(ch.present_phase);
+	/* a present phase (refreshPresent, refreshDone FALSE), then a
+	 * delete phase: both apply */
+	model_changes_free(&ch);
+	model_sync_state(&ch, "01", 1);
+	assert_int_equal(model_phase_end(&ch, 1), 0);
+	model_sync_state(&ch, "02", 0);
+	assert_int_equal(model_phase_end(&ch, 0), 0);
+	assert_true(ch.present_phase);
+	assert_non_null(strmap_get(&ch.gone, "02"));
+	model_changes_free(&ch);
+}
+
+/* The server says an entry is gone, but reading it again finds it: the
+ * merge refuses and leaves the model as it was. */
+static void
+test_merge_still_held(void **state)
+{
+	struct rs_model m, fresh;
+	struct rs_changes ch;
+	struct rs_reads r;
+
+	(void)state;
+	model_init(&m);
+	model_init(&fresh);
+	user(&m, "01", "uid=u," BASE);
+	sendas(&m, "11", "relaysyncSendAsAddress=a@p.example,uid=u," BASE,
+	    "a@p.example");
+	model_changes_init(&ch);
+	model_sync_state(&ch, "11", 0);
+	assert_int_equal(model_phase_end(&ch, 0), 0);
+	model_reads(&m, &ch, &r);
+	assert_int_equal(r.n, 1);
+	sendas(&fresh, "11", "relaysyncSendAsAddress=a@p.example,uid=u," BASE,
+	    "a@p.example");
+	assert_int_equal(model_merge(&m, &ch, &r, &fresh), -1);
+	assert_int_equal(m.nsendas, 1);
+	assert_int_equal(m.nusers, 1);
 	model_reads_free(&r);
 	model_changes_free(&ch);
 	model_free(&fresh);
@@ -183,6 +297,9 @@ main(void)
 		cmocka_unit_test(test_dn_norm),
 		cmocka_unit_test(test_merge_rename),
 		cmocka_unit_test(test_merge_present),
+		cmocka_unit_test(test_phase_389ds),
+		cmocka_unit_test(test_phase_inconsistent),
+		cmocka_unit_test(test_merge_still_held),
 		cmocka_unit_test(test_snapshot_round_trip),
 	};
 

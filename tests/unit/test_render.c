@@ -121,6 +121,24 @@ test_shared_gateway_and_levels(void **state)
 }
 
 static void
+test_masked(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b);
+	render_masked(&b, RS_T_SASL_PASSWD, "a@p.example a@p.example:pw:x\nb");
+	assert_string_equal(b.data, "a@p.example a@p.example:********");
+	buf_reset(&b);
+	render_masked(&b, RS_T_SENDER_RELAY, "a@p.example [h]:587\n");
+	assert_string_equal(b.data, "a@p.example [h]:587");
+	buf_reset(&b);
+	render_masked(&b, RS_T_SASL_PASSWD, "a@p.example nocolon");
+	assert_string_equal(b.data, "a@p.example nocolon");
+	buf_free(&b);
+}
+
+static void
 test_empty(void **state)
 {
 	struct rs_decision d;
@@ -144,6 +162,7 @@ main(void)
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_shared_gateway_and_levels),
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_masked),
 	};
 
 	return cmocka_run_group_tests_name("render", tests, NULL, NULL);

@@ -135,6 +135,23 @@ test_rotation(void **state)
 }
 
 static void
+test_key_id(void **state)
+{
+	char id[33];
+
+	(void)state;
+	assert_int_equal(secret_key_id("{AES256-GCM}k1:AAAA", 19, id,
+	    sizeof(id)), 0);
+	assert_string_equal(id, "k1");
+	assert_int_equal(secret_key_id("plain", 5, id, sizeof(id)), -1);
+	assert_int_equal(secret_key_id("{AES256-GCM}nokey", 17, id,
+	    sizeof(id)), -1);
+	assert_int_equal(secret_key_id("{AES256-GCM}k 1:AA", 18, id,
+	    sizeof(id)), -1);
+	assert_int_equal(secret_key_id("{AES256-GCM}k1:AA", 17, id, 2), -1);
+}
+
+static void
 test_key_files(void **state)
 {
 	struct rs_keyring r;
@@ -186,6 +203,7 @@ main(void)
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_key_files),
+		cmocka_unit_test(test_key_id),
 	};
 
 	return cmocka_run_group_tests_name("secret", tests, NULL, NULL);
