@@ -47,8 +47,9 @@ DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
                postfix postfix-lmdb postfix-cdb libsasl2-modules sasl2-bin \
                python3 python3-aiosmtpd python3-cryptography openssl strace valgrind clang \
                libclang-rt-14-dev mandoc debhelper dpkg-dev fakeroot systemd \
-               time 389-ds-base iproute2 util-linux procps debootstrap \
-               debian-archive-keyring systemd-container
+               time samba samba-ad-provision samba-dsdb-modules 389-ds-base \
+               iproute2 util-linux procps debootstrap debian-archive-keyring \
+               systemd-container
 
 .PHONY: all deps check unit fuzz bench demo install deb clean
 
@@ -120,7 +121,8 @@ install: build/relaysync
 	install -d -m 700 $(DESTDIR)/var/lib/relaysync
 	install -m 755 build/relaysync $(DESTDIR)$(SBINDIR)/relaysync
 	install -m 644 mappings/*.yaml $(DESTDIR)$(DATADIR)/mappings/
-	install -m 644 schema/*.schema schema/*.ldif schema/*.conf schema/*.awk \
+	install -m 644 schema/*.schema schema/*.ldif schema/*.ldf schema/*.conf \
+	    schema/*.awk \
 	    $(DESTDIR)$(DATADIR)/schema/
 	install -m 644 packaging/man/relaysync.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 packaging/man/relaysync.yaml.5 $(DESTDIR)$(MANDIR)/man5/

@@ -172,6 +172,15 @@ check_entries(struct checks *k, struct rs_source *src,
 		fprintf(k->fp, "ldap: the account sees %zu policy entries, %zu "
 		    "users and %zu send-as entries below %s: ok\n", m.npol,
 		    m.nusers, m.nsendas, c->ldap.base_dn);
+	if (m.nusers > 0 && m.nsendas == 0)
+		fprintf(k->fp, "warning: %s sees no send-as entry below %s "
+		    "(sendas.filter %s, mapping %s): nothing will be routed; "
+		    "if there are some, let the account read them (on Active "
+		    "Directory: README, \"Active Directory\")\n",
+		    *c->ldap.bind_dn ? c->ldap.bind_dn : "the anonymous account",
+		    c->ldap.base_dn, *c->mapping.sendas_filter ?
+		    c->mapping.sendas_filter : "(attribute layout)",
+		    c->mapping.path);
 	if (pipeline_keys_cover(c, keys, &m, &err) < 0)
 		finding_err(k, "secrets: ", &err);
 	model_free(&m);

@@ -171,7 +171,8 @@ pipeline_read_all(struct rs_source *src, struct rs_snapshot *next,
 	struct rs_err why;
 
 	if (source_cookie(src, &next->cookie, &why) < 0) {
-		rs_log(source_sync_offered(src) ? RS_LOG_WARN : RS_LOG_DEBUG,
+		rs_log(source_tracking(src) != RS_TRACK_NONE ? RS_LOG_WARN :
+		    RS_LOG_DEBUG,
 		    "no sync cookie, so the next run reads everything too: %s",
 		    why.msg);
 		buf_reset(&next->cookie);
@@ -215,11 +216,12 @@ pipeline_load(const struct rs_config *c, int full, struct rs_snapshot *next,
 	else if (c->full_every == 0)
 		full_because(how, "incremental_off", "full_every is 0");
 	rc = source_open(c, &src, err);
-	if (rc == 0 && how->reason == NULL && !source_sync_offered(src))
+	if (rc == 0 && how->reason == NULL &&
+	    source_tracking(src) == RS_TRACK_NONE)
 		full_because(how, "no_rfc4533", "the server's rootDSE offers "
 		    "no RFC 4533 content synchronization (OpenLDAP: the "
 		    "syncprov overlay; 389-ds: the Content Synchronization "
-		    "plugin)");
+		    "plugin) and no AD DirSync");
 	if (rc == 0 && how->reason == NULL &&
 	    load_snapshot(c, next->source, &old, m, how) == 0) {
 		how->incremental = 1;

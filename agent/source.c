@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <poll.h>
 #include <sasl/sasl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +17,9 @@
 #include "secret.h"
 #include "source.h"
 #include "validate.h"
+
+#define OID_DIRSYNC		"1.2.840.113556.1.4.841"
+#define FALSE_FILTER		"(&(objectClass=*)(!(objectClass=*)))"
 
 struct rs_source {
 	const struct rs_config *c;
@@ -31,6 +35,15 @@ struct rs_source {
 	int caps_known;		/* the rootDSE listed supportedControl: */
 	int has_sync;		/* RFC 4533 */
 	int has_paged;		/* RFC 2696 */
+	int has_dirsync;	/* AD DirSync */
+	char **ncs;		/* the rootDSE's namingContexts, normalized */
+	char *nc_root;		/* the one that holds ldap.base_dn */
+	char *base_norm;	/* ldap.base_dn, normalized */
+	double next_scan;	/* DirSync watch: the next present scan */
+	double scan_ms;		/* how long the last one took */
+	size_t scan_n;		/* how many entries it saw */
+	uint64_t scan_sum;	/* and the sum of their UUIDs' hashes */
+	int dirsync_refused;	/* for lack of rights */
 	const char *reason;	/* why the last sync search failed */
 	const char *base;	/* where source_load() or source_fetch() */
 	int scope;		/* reads, and whether the base may be gone */
@@ -190,17 +203,37 @@ bv_is(const struct berval *v, const char *s)
 	return v->bv_len == strlen(s) && memcmp(v->bv_val, s, v->bv_len) == 0;
 }
 
+/* The naming contexts (normalized), and the one that holds the base. */
+static void
+partitions(struct rs_source *s, struct berval **v)
+{
+	size_t i, n = v ? (size_t)ldap_count_values_len(v) : 0, best = 0;
+
+	s->ncs = xcalloc(n + 1, sizeof(*s->ncs));
+	for (i = 0; i < n; i++) {
+		s->ncs[i] = dn_norm(v[i]->bv_val);
+		if (dn_within(s->base_norm, s->ncs[i]) &&
+		    strlen(s->ncs[i]) >= best) {
+			best = strlen(s->ncs[i]);
+			free(s->nc_root);
+			s->nc_root = xstrndup(v[i]->bv_val, v[i]->bv_len);
+		}
+	}
+}
+
 /* What the server offers, from its rootDSE: a server that lists no
- * supportedControl (or hides its rootDSE) is tried as if it had both. */
+ * supportedControl (or hides its rootDSE) is tried as if it had both
+ * RFC 4533 and 2696; AD DirSync only when listed. */
 static void
 read_caps(struct rs_source *s)
 {
-	char *attrs[] = { "supportedControl", NULL };
+	char *attrs[] = { "supportedControl", "namingContexts", NULL };
 	struct timeval tv = { s->c->ldap.timeout, 0 };
-	LDAPMessage *res = NULL, *e;
-	struct berval **v;
+	LDAPMessage *res = NULL, *e = NULL;
+	struct berval **v, **nc = NULL;
 	size_t i;
 
+	s->base_norm = dn_norm(s->c->ldap.base_dn);
 	if (ldap_search_ext_s(s->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
 	    attrs, 0, NULL, NULL, &tv, 1, &res) == LDAP_SUCCESS &&
 	    (e = ldap_first_entry(s->ld, res)) != NULL &&
@@ -209,13 +242,20 @@ read_caps(struct rs_source *s)
 		for (i = 0; v[i] != NULL; i++) {
 			s->has_sync |= bv_is(v[i], LDAP_CONTROL_SYNC);
 			s->has_paged |= bv_is(v[i], LDAP_CONTROL_PAGEDRESULTS);
+			s->has_dirsync |= bv_is(v[i], OID_DIRSYNC);
 		}
 		ldap_value_free_len(v);
 	}
+	if (e != NULL)
+		nc = ldap_get_values_len(s->ld, e, "namingContexts");
+	partitions(s, nc);
+	ldap_value_free_len(nc);
 	ldap_msgfree(res);
-	rs_log(RS_LOG_DEBUG, "ldap %s: rootDSE: %s", s->c->ldap.uri,
+	rs_log(RS_LOG_DEBUG, "ldap %s: rootDSE: %s%s; naming context of the "
+	    "base: %s", s->c->ldap.uri,
 	    !s->caps_known ? "no supportedControl; RFC 4533 and 2696 tried" :
-	    s->has_sync ? "RFC 4533 offered" : "no RFC 4533");
+	    s->has_sync ? "RFC 4533 offered" : "no RFC 4533", s->has_dirsync ?
+	    ", DirSync offered" : "", s->nc_root ? s->nc_root : "(none listed)");
 }
 
 int
@@ -247,12 +287,19 @@ source_open(const struct rs_config *c, struct rs_source **out,
 void
 source_close(struct rs_source *s)
 {
+	size_t i;
+
 	if (s == NULL)
 		return;
 	if (s->ld)
 		ldap_unbind_ext_s(s->ld, NULL, NULL);
 	model_changes_free(&s->pending);
 	buf_free(&s->cookie);
+	for (i = 0; s->ncs != NULL && s->ncs[i] != NULL; i++)
+		free(s->ncs[i]);
+	free(s->ncs);
+	free(s->nc_root);
+	free(s->base_norm);
 	free(s);
 }
 
@@ -624,6 +671,14 @@ no_sync(struct rs_source *s, struct rs_err *err)
 	    "supportedControl %s)", s->c->ldap.uri, LDAP_CONTROL_SYNC);
 }
 
+enum rs_tracking
+source_tracking(const struct rs_source *s)
+{
+	if (source_sync_offered(s))
+		return RS_TRACK_SYNC;
+	return s->has_dirsync && s->nc_root ? RS_TRACK_DIRSYNC : RS_TRACK_NONE;
+}
+
 int
 source_sync_offered(const struct rs_source *s)
 {
@@ -636,11 +691,268 @@ source_sync_reason(const struct rs_source *s)
 	return s->reason ? s->reason : "sync_failed";
 }
 
+/*
+ * AD DirSync (MS-ADTS 3.1.1.3.4.1.3): a search of the whole naming context
+ * with a cookie returns the entries changed since that cookie (with the
+ * attributes that changed and their objectGUID) and the deleted ones (isDeleted, or no DN
+ * when the tombstone is not readable). Like RFC 4533, only which entries
+ * changed is taken from it; source_fetch() reads them with the mapping's
+ * filters. Cookies are kept as "dirsync:" and hexadecimal digits.
+ */
+#define DIRSYNC_PREFIX	"dirsync:"
+#define DIRSYNC_BYTES	(1024 * 1024)	/* asked per answer */
+
+static void
+dirsync_keep(struct rs_source *s, const struct berval *raw)
+{
+	static const char hex[] = "0123456789abcdef";
+	ber_len_t i;
+
+	buf_reset(&s->cookie);
+	buf_add(&s->cookie, DIRSYNC_PREFIX, strlen(DIRSYNC_PREFIX));
+	for (i = 0; i < raw->bv_len; i++) {
+		buf_add(&s->cookie, &hex[(unsigned char)raw->bv_val[i] >> 4], 1);
+		buf_add(&s->cookie, &hex[raw->bv_val[i] & 15], 1);
+	}
+	buf_str(&s->cookie);
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The raw cookie of a kept one; -1 when it is not a DirSync cookie. */
+static int
+dirsync_raw(const struct buf *kept, struct buf *raw)
+{
+	size_t n = strlen(DIRSYNC_PREFIX), i;
+	int hi, lo;
+	char c;
+
+	if (kept->len < n || memcmp(kept->data, DIRSYNC_PREFIX, n) != 0 ||
+	    (kept->len - n) % 2 != 0)
+		return -1;
+	for (i = n; i < kept->len; i += 2) {
+		if ((hi = hex_digit(kept->data[i])) < 0 ||
+		    (lo = hex_digit(kept->data[i + 1])) < 0)
+			return -1;
+		c = (char)(hi << 4 | lo);
+		buf_add(raw, &c, 1);
+	}
+	return 0;
+}
+
+/* One entry of a DirSync answer. */
+static void
+on_dirsync_entry(struct rs_source *s, LDAPMessage *e)
+{
+	struct berval **g = ldap_get_values_len(s->ld, e, "objectGUID");
+	struct berval **del = ldap_get_values_len(s->ld, e, "isDeleted");
+	char u[RS_UUID_LEN + 1], *dn = ldap_get_dn(s->ld, e);
+	int deleted = 0;
+
+	u[0] = '\0';
+	if (g != NULL && g[0] != NULL)
+		uuid_str(g[0], u);
+	if (del != NULL && del[0] != NULL)
+		(void)parse_ldap_bool(del[0]->bv_val, del[0]->bv_len, &deleted);
+	if (*u != '\0') {
+		s->changes++;
+		if (deleted || dn == NULL || *dn == '\0') {
+			rs_log(RS_LOG_DEBUG, "ldap dirsync: deleted %s", u);
+			/* not a sync state: a present list may follow */
+			*strmap_slot(&s->pending.gone, u) = (void *)1;
+		} else {
+			rs_log(RS_LOG_DEBUG, "ldap dirsync: changed %s", dn);
+			model_changed(&s->pending, u, dn);
+		}
+	}
+	ldap_memfree(dn);
+	ldap_value_free_len(g);
+	ldap_value_free_len(del);
+}
+
+static int no_tracking(struct rs_source *, struct rs_err *);
+
+/* The end of one DirSync search: its code, and the DirSync control with
+ * the next cookie and whether more changes wait. */
+static int
+dirsync_result(struct rs_source *s, LDAPMessage *res, int *more,
+    struct rs_err *err)
+{
+	LDAPControl **ctrls = NULL, *c;
+	BerElement *ber = NULL;
+	struct berval cookie = { 0, NULL };
+	ber_int_t flag = 0, unused = 0;
+	int rc, code = LDAP_OTHER;
+
+	rc = ldap_parse_result(s->ld, res, &code, NULL, NULL, NULL, &ctrls, 0);
+	if (rc == LDAP_SUCCESS && code == LDAP_INSUFFICIENT_ACCESS) {
+		s->dirsync_refused = 1;
+		rc = no_tracking(s, err);
+	} else if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
+		rc = rs_err_set(err, s->with_cookie ? RS_EX_TEMPFAIL :
+		    RS_EX_UNAVAILABLE, "ldap %s: DirSync on %s: %s", s->c->ldap.uri,
+		    s->nc_root, ldap_err2string(rc != LDAP_SUCCESS ? rc : code));
+	else if ((c = ldap_control_find(OID_DIRSYNC, ctrls, NULL)) == NULL ||
+	    (ber = ber_init(&c->ldctl_value)) == NULL ||
+	    ber_scanf(ber, "{iim}", &flag, &unused, &cookie) == LBER_ERROR)
+		rc = rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: DirSync: the "
+		    "server sent no cookie", s->c->ldap.uri);
+	else {
+		dirsync_keep(s, &cookie);
+		*more = flag != 0;
+	}
+	ber_free(ber, 1);
+	ldap_controls_free(ctrls);
+	return rc;
+}
+
+/* Read the messages of one DirSync search to its end. */
+static int
+dirsync_read(struct rs_source *s, int msgid, int *more, struct rs_err *err)
+{
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPMessage *msg;
+	int type, rc;
+
+	for (;;) {
+		type = ldap_result(s->ld, msgid, LDAP_MSG_ONE, &tv, &msg);
+		if (type == 0) {
+			ldap_abandon_ext(s->ld, msgid, NULL, NULL);
+			return ldap_fail(s, LDAP_TIMEOUT, "DirSync", err);
+		}
+		if (type < 0)
+			return ldap_fail(s, LDAP_SERVER_DOWN, "DirSync", err);
+		if (type == LDAP_RES_SEARCH_ENTRY)
+			on_dirsync_entry(s, msg);
+		if (type == LDAP_RES_SEARCH_RESULT)
+			break;
+		ldap_msgfree(msg);
+	}
+	rc = dirsync_result(s, msg, more, err);
+	ldap_msgfree(msg);
+	return rc;
+}
+
+/* DirSync searches from the kept cookie (none: from now, with a filter
+ * that matches nothing) until the server has no more changes. */
+static int
+dirsync(struct rs_source *s, const char *filter, struct rs_err *err)
+{
+	char *attrs[] = { "*", NULL };
+	LDAPControl ctrl, *ctrls[2] = { &ctrl, NULL };
+	struct berval raw = { 0, NULL };
+	BerElement *ber;
+	struct buf r;
+	int rc, msgid, more = 1;
+
+	buf_init(&r);
+	s->with_cookie = s->cookie.len > 0;
+	if (s->with_cookie && dirsync_raw(&s->cookie, &r) < 0) {
+		buf_free(&r);
+		return rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the saved "
+		    "cookie is not a DirSync cookie", s->c->ldap.uri);
+	}
+	for (rc = 0; rc == 0 && more; ) {
+		raw.bv_val = r.data;
+		raw.bv_len = r.len;
+		memset(&ctrl, 0, sizeof(ctrl));
+		ctrl.ldctl_oid = OID_DIRSYNC;
+		ctrl.ldctl_iscritical = 1;
+		ber = ber_alloc_t(LBER_USE_DER);
+		if (ber == NULL || ber_printf(ber, "{iiO}", 0, DIRSYNC_BYTES,
+		    &raw) < 0 || ber_flatten2(ber, &ctrl.ldctl_value, 0) < 0)
+			rc = ldap_fail(s, LDAP_ENCODING_ERROR, "DirSync", err);
+		else if ((rc = ldap_search_ext(s->ld, s->nc_root,
+		    LDAP_SCOPE_SUBTREE, filter, attrs, 0, ctrls, NULL, NULL,
+		    LDAP_NO_LIMIT, &msgid)) != LDAP_SUCCESS)
+			rc = ldap_fail(s, rc, "DirSync", err);
+		else
+			rc = dirsync_read(s, msgid, &more, err);
+		ber_free(ber, 1);
+		buf_reset(&r);
+		if (rc == 0)
+			(void)dirsync_raw(&s->cookie, &r);
+		s->with_cookie = 1;
+	}
+	buf_free(&r);
+	return rc;
+}
+
+static int present_scan(struct rs_source *, struct rs_err *);
+static double now_ms(void);
+
+/*
+ * DirSync shows deletions only to accounts that may read the tombstones
+ * (Windows: "Replicating Directory Changes"; Samba 4.17 shows them to
+ * administrators only). So a DirSync run also lists the UUIDs of every
+ * entry the profile reads (a present phase, UUIDs only): what the model
+ * holds and the list lacks is gone. watch repeats that list every
+ * twenty times as long as it took, at least every PRESENT_EVERY_MS, and
+ * announces it only when the list differs from the previous one.
+ */
+#define PRESENT_EVERY_MS	5000.0
+
+static int
+dirsync_watch_scan(struct rs_source *s, struct rs_err *err)
+{
+	size_t n = s->scan_n;
+	uint64_t sum = s->scan_sum;
+
+	if (now_ms() < s->next_scan)
+		return 0;
+	if (present_scan(s, err) < 0)
+		return -1;
+	s->next_scan = now_ms() + (20 * s->scan_ms > PRESENT_EVERY_MS ?
+	    20 * s->scan_ms : PRESENT_EVERY_MS);
+	if (s->scan_n == n && s->scan_sum == sum && s->changes == 0) {
+		model_changes_free(&s->pending);	/* nothing vanished */
+		model_changes_init(&s->pending);
+	} else
+		s->changes++;
+	return 0;
+}
+
+/* No way to follow changes: say so at once instead of waiting. */
+static int
+no_tracking(struct rs_source *s, struct rs_err *err)
+{
+	if (s->dirsync_refused)
+		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: DirSync on "
+		    "%s refused: the bind account needs the \"Replicating "
+		    "Directory Changes\" right on %s to follow changes (README, "
+		    "Active Directory)", s->c->ldap.uri, s->nc_root, s->nc_root);
+	return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server offers "
+	    "no way to follow changes: its rootDSE lists neither RFC 4533 "
+	    "(%s) nor AD DirSync (%s) in supportedControl%s", s->c->ldap.uri,
+	    LDAP_CONTROL_SYNC, OID_DIRSYNC, s->has_dirsync ? ", or no naming "
+	    "context holds ldap.base_dn" : "");
+}
+
+int
+source_can_follow(struct rs_source *s, struct rs_err *err)
+{
+	return source_tracking(s) == RS_TRACK_NONE || s->dirsync_refused ?
+	    no_tracking(s, err) : 0;
+}
+
 int
 source_cookie(struct rs_source *s, struct buf *cookie, struct rs_err *err)
 {
 	int page = !s->caps_known || s->has_paged, rc;
 
+	if (source_tracking(s) == RS_TRACK_DIRSYNC) {
+		buf_reset(&s->cookie);
+		rc = dirsync(s, FALSE_FILTER, err);
+		source_watch_cookie(s, cookie);
+		model_changes_free(&s->pending);
+		return rc;
+	}
 	if (!source_sync_offered(s))
 		return no_sync(s, err);
 	rc = refresh_only(s, NULL, page, cookie, err);
@@ -660,8 +972,16 @@ source_changes(struct rs_source *s, const struct buf *cookie,
 	int rc;
 
 	model_changes_free(&s->pending);
-	rc = source_sync_offered(s) ? refresh_only(s, cookie, 0, next, err) :
-	    no_sync(s, err);
+	if (source_tracking(s) == RS_TRACK_DIRSYNC) {
+		buf_reset(&s->cookie);
+		buf_add(&s->cookie, cookie->data, cookie->len);
+		rc = dirsync(s, "(objectClass=*)", err);
+		if (rc == 0)
+			rc = present_scan(s, err);
+		source_watch_cookie(s, next);
+	} else
+		rc = source_sync_offered(s) ? refresh_only(s, cookie, 0, next,
+		    err) : no_sync(s, err);
 	source_watch_take(s, out);
 	return rc;
 }
@@ -671,6 +991,13 @@ source_watch_start(struct rs_source *s, const struct buf *cookie,
     struct rs_err *err)
 {
 	buf_reset(&s->cookie);
+	if (source_tracking(s) == RS_TRACK_DIRSYNC) {	/* asked every wait */
+		buf_add(&s->cookie, cookie->data, cookie->len);
+		s->ended = 0;
+		s->next_scan = 0;
+		return dirsync(s, "(objectClass=*)", err) < 0 ? -1 :
+		    dirsync_watch_scan(s, err);
+	}
 	if (!source_sync_offered(s))
 		return no_sync(s, err);
 	if (sync_search(s, LDAP_SYNC_REFRESH_AND_PERSIST, cookie, 0, err) < 0 ||
@@ -713,9 +1040,16 @@ source_watch_wait(struct rs_source *s, int ms, struct rs_err *err)
 	struct pollfd pfd = { -1, POLLIN, 0 };
 	size_t n;
 
-	if (drain(s, err) < 0)
+	if (source_tracking(s) == RS_TRACK_DIRSYNC) {
+		/* DirSync announces nothing: wait, then ask (a signal
+		 * ends the wait early) */
+		if (s->changes == 0 && poll(NULL, 0, ms) == 0 &&
+		    (dirsync(s, "(objectClass=*)", err) < 0 ||
+		    dirsync_watch_scan(s, err) < 0))
+			return -1;
+	} else if (drain(s, err) < 0)
 		return -1;
-	if (s->changes == 0) {
+	if (s->changes == 0 && source_tracking(s) == RS_TRACK_SYNC) {
 		ldap_get_option(s->ld, LDAP_OPT_DESC, &pfd.fd);
 		if (poll(&pfd, 1, ms) <= 0)
 			return 0;
@@ -751,6 +1085,64 @@ struct page {
 	size_t pages;
 };
 
+/* The DN a referral URL names (normalized), or NULL. */
+static char *
+referral_dn(const char *url)
+{
+	LDAPURLDesc *lud = NULL;
+	char *dn = NULL;
+
+	if (ldap_url_parse(url, &lud) == LDAP_URL_SUCCESS && lud->lud_dn)
+		dn = dn_norm(lud->lud_dn);
+	ldap_free_urldesc(lud);
+	return dn;
+}
+
+/* Another of the server's own naming contexts (AD's CN=Configuration,
+ * DomainDnsZones...), which holds no users or policy? */
+static int
+other_partition(const struct rs_source *s, const char *ndn)
+{
+	size_t i;
+
+	for (i = 0; s->ncs != NULL && s->ncs[i] != NULL; i++)
+		if (strcmp(s->ncs[i], ndn) == 0)
+			return s->nc_root == NULL ||
+			    !dn_within(s->base_norm, ndn);
+	return 0;
+}
+
+/* A continuation reference (RFC 4511 4.5.3): skipped when every URL in
+ * it names another partition of the same server, else the search is
+ * incomplete. */
+static int
+reference(struct rs_source *s, LDAPMessage *msg, const char *filter,
+    struct rs_err *err)
+{
+	char **refs = NULL, *dn;
+	int i, skip = 1;
+
+	if (ldap_parse_reference(s->ld, msg, &refs, NULL, 0) != LDAP_SUCCESS ||
+	    refs == NULL || refs[0] == NULL)
+		skip = 0;
+	for (i = 0; skip && refs[i] != NULL; i++) {
+		dn = referral_dn(refs[i]);
+		skip = dn != NULL && other_partition(s, dn);
+		free(dn);
+	}
+	if (skip)
+		rs_log(RS_LOG_DEBUG, "ldap search filter=%s: reference to "
+		    "another partition skipped: %s", filter, refs[0]);
+	else
+		rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: %s: the server "
+		    "refers to %s for part of the answer; relaysync follows no "
+		    "referrals: set ldap.uri to the server that holds that data, "
+		    "or ldap.base_dn to a subtree without it", s->c->ldap.uri,
+		    filter, refs && refs[0] ? refs[0] : "another server");
+	ber_memvfree((void **)refs);
+	return skip ? 0 : -1;
+}
+
 /* Wait for the rest of one page; entries go to fn, the result ends it. */
 static int
 read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
@@ -784,9 +1176,12 @@ read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
 			continue;
 		}
 		if (rc == LDAP_RES_SEARCH_REFERENCE) {
+			rc = reference(s, res, pg->filter, err);
 			ldap_msgfree(res);
+			if (rc == 0)
+				continue;
 			ldap_abandon_ext(s->ld, msgid, NULL, NULL);
-			return ldap_fail(s, LDAP_REFERRAL, pg->filter, err);
+			return -1;
 		}
 		break;
 	}
@@ -886,7 +1281,8 @@ values(struct rs_source *s, LDAPMessage *e, const char *attr)
 /* The entry's sync UUID from the mapping's uuid_attribute, in the
  * 8-4-4-4-12 form: entryUUID is in it already, 389-ds' nsUniqueId
  * groups the same 32 hex digits 8-8-8-8. Empty when absent or not 32
- * hex digits. */
+ * hex digits; AD's objectGUID (16 bytes) in the form uuid_str() gives
+ * a syncUUID. */
 static void
 entry_uuid(struct rs_source *s, LDAPMessage *e, char *out)
 {
@@ -906,6 +1302,8 @@ entry_uuid(struct rs_source *s, LDAPMessage *e, char *out)
 	if (v != NULL && v[0] != NULL && i == v[0]->bv_len && n == 32)
 		snprintf(out, RS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s",
 		    hex, hex + 8, hex + 12, hex + 16, hex + 20);
+	else if (v != NULL && v[0] != NULL && v[0]->bv_len == 16)
+		uuid_str(v[0], out);	/* AD's binary objectGUID */
 	ldap_value_free_len(v);
 }
 
@@ -1007,6 +1405,23 @@ on_sendas(struct rs_source *s, LDAPMessage *e, void *arg)
 	free(dn);
 }
 
+/* A filter with each @NOW_FILETIME@ replaced by the current time as AD
+ * writes it (100 ns units since 1601: accountExpires, lockoutTime). */
+static void
+add_filter_now(struct buf *b, const char *filter)
+{
+	static const char tok[] = "@NOW_FILETIME@";
+	const char *p;
+
+	while ((p = strstr(filter, tok)) != NULL) {
+		buf_add(b, filter, (size_t)(p - filter));
+		buf_printf(b, "%llu", ((unsigned long long)time(NULL) +
+		    11644473600ULL) * 10000000ULL);
+		filter = p + sizeof(tok) - 1;
+	}
+	buf_add(b, filter, strlen(filter));
+}
+
 /* The searches of the mapping profile below s->base, into model. */
 static int
 load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
@@ -1040,8 +1455,10 @@ load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 		return -1;
 	if (*m->user_disabled_filter) {
 		buf_init(&f);
-		buf_printf(&f, "(&%s%s)", m->user_filter,
-		    m->user_disabled_filter);
+		buf_printf(&f, "(&%s", m->user_filter);
+		add_filter_now(&f, m->user_disabled_filter);
+		buf_add(&f, ")", 1);
+		buf_str(&f);
 		rc = paged_search(s, f.data, no_attrs, on_disabled, model, err);
 		buf_free(&f);
 		if (rc < 0)
@@ -1049,6 +1466,54 @@ load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 	}
 	return child ? paged_search(s, m->sendas_filter, sa_attrs, on_sendas,
 	    model, err) : 0;
+}
+
+static void
+on_present(struct rs_source *s, LDAPMessage *e, void *arg)
+{
+	char u[RS_UUID_LEN + 1];
+	uint64_t h = 14695981039346656037ULL;
+	const char *p;
+
+	(void)arg;
+	entry_uuid(s, e, u);
+	if (*u == '\0')
+		return;
+	model_sync_state(&s->pending, u, 1);
+	for (p = u; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	s->scan_n++;
+	s->scan_sum += h;
+}
+
+/* The UUIDs of every entry the profile reads, into the pending change
+ * set as a present phase. */
+static int
+present_scan(struct rs_source *s, struct rs_err *err)
+{
+	const struct rs_mapping *m = &s->c->mapping;
+	char *attrs[] = { m->uuid_attr, NULL };
+	double t0 = now_ms();
+	int rc;
+
+	s->base = s->c->ldap.base_dn;
+	s->scope = LDAP_SCOPE_SUBTREE;
+	s->missing_ok = 0;
+	s->scan_n = 0;
+	s->scan_sum = 0;
+	rc = paged_search(s, m->policy_filter, attrs, on_present, NULL, err);
+	if (rc == 0)
+		rc = paged_search(s, m->user_filter, attrs, on_present, NULL, err);
+	if (rc == 0 && strcmp(m->sendas_layout, "child") == 0)
+		rc = paged_search(s, m->sendas_filter, attrs, on_present, NULL,
+		    err);
+	if (model_phase_end(&s->pending, 1) < 0 && rc == 0)
+		rc = rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the present "
+		    "list contradicts itself", s->c->ldap.uri);
+	s->scan_ms = now_ms() - t0;
+	rs_log(RS_LOG_DEBUG, "ldap: present scan: %zu entries, %.0f ms",
+	    s->scan_n, s->scan_ms);
+	return rc;
 }
 
 int
@@ -1071,6 +1536,8 @@ source_fetch(struct rs_source *s, const struct rs_reads *r,
 	for (i = 0; i < r->n; i++) {
 		if (r->r[i].kind == RS_DROP_SUBTREE)
 			continue;
+		if (!dn_within(r->r[i].ndn, s->base_norm))
+			continue;	/* moved out of ldap.base_dn */
 		n++;
 		subtrees += r->r[i].kind == RS_READ_SUBTREE;
 		s->base = r->r[i].dn;

@@ -57,11 +57,35 @@
  *	source_sync_reason() names why the last sync search failed:
  *	no_rfc4533, cookie_refused, inconsistent_sync or sync_failed.
  *
+ *	Active Directory (DirSync, 1.2.840.113556.1.4.841, when the rootDSE
+ *	lists it and not RFC 4533): the same functions search the naming
+ *	context of the base DN (from the rootDSE's namingContexts) with the
+ *	DirSync control from the cookie (kept as "dirsync:" and hexadecimal
+ *	digits); the entries it returns are the changed ones, tombstones the
+ *	deleted ones. Since tombstones are shown only to privileged accounts
+ *	(Samba 4.17: administrators), each DirSync run of source_changes()
+ *	also lists the UUIDs of every entry the profile reads (a present
+ *	phase); source_watch_wait() asks DirSync again after each wait and
+ *	repeats that list every five seconds at least (twenty times as long
+ *	as it took), announcing it only when it differs from the previous
+ *	one. Changed entries outside ldap.base_dn read as gone.
+ *	source_tracking() says which way the server offers;
+ *	source_can_follow() fails with RS_EX_UNAVAILABLE and a message
+ *	naming what the rootDSE lacks, or the "Replicating Directory
+ *	Changes" right when DirSync was refused, when there is none.
+ *	Continuation references to the server's other naming contexts (AD's
+ *	CN=Configuration, DomainDnsZones, ForestDnsZones below a domain
+ *	root) are skipped; any other reference is an error. Each
+ *	@NOW_FILETIME@ in users.disabled_filter becomes the time of the
+ *	read in AD's units (100 ns since 1601). An AD objectGUID (16 bytes)
+ *	as uuid_attribute is taken in the form of a syncUUID.
+ *
  * Diagnostics
  *	Anything short of a complete answer is an error with RS_EX_UNAVAILABLE
- *	(69): connection or TLS failure (with its cause: probe.h), bind failure, a search error, a
- *	timeout, a size or time limit, a referral or continuation reference,
- *	a connection lost between pages. A filter the client library rejects
+ *	(69): connection or TLS failure (with its cause: probe.h), bind
+ *	failure, a search error, a timeout, a size or time limit, a referral
+ *	or a continuation reference (but to the server's other naming
+ *	contexts), a connection lost between pages. A filter the client library rejects
  *	is RS_EX_CONFIG (78), and so is an ldap.base_dn that does not exist
  *	(the message names the key, its line and the server's naming
  *	contexts). Messages name the URI, the base DN, the filter
@@ -86,6 +110,13 @@
 
 struct rs_source;
 
+/* How a server lets relaysync follow changes. */
+enum rs_tracking {
+	RS_TRACK_NONE,		/* it does not: every run reads everything */
+	RS_TRACK_SYNC,		/* RFC 4533 (OpenLDAP syncprov, 389-ds) */
+	RS_TRACK_DIRSYNC	/* AD DirSync (Windows, Samba) */
+};
+
 int source_open(const struct rs_config *, struct rs_source **,
     struct rs_err *);
 int source_load(struct rs_source *, struct rs_model *, struct rs_err *);
@@ -105,5 +136,7 @@ int source_watch_start(struct rs_source *, const struct buf *,
 void source_watch_take(struct rs_source *, struct rs_changes *);
 int source_watch_wait(struct rs_source *, int, struct rs_err *);
 void source_watch_cookie(struct rs_source *, struct buf *);
+enum rs_tracking source_tracking(const struct rs_source *);
+int source_can_follow(struct rs_source *, struct rs_err *);
 
 #endif

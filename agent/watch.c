@@ -54,6 +54,7 @@ struct watcher {
 	int have_model;
 	int unsaved;		/* the model moved on since the snapshot */
 	int read_all;		/* the server refused the cookie: no resume */
+	int fatal;		/* exit code: retrying cannot help */
 	int held;		/* a rollback holds syncs: changes wait */
 	int ready;		/* READY=1 was sent */
 	int failing;		/* the last apply failed: retry, no watchdog */
@@ -165,11 +166,15 @@ get_model(struct watcher *w, struct rs_source *src, struct rs_err *err)
 		if (pipeline_read_all(src, &w->snap, &w->m, err) < 0)
 			return -1;
 		w->read_all = 0;
+		if (w->snap.cookie.len == 0 && source_can_follow(src, err) < 0) {
+			w->fatal = RS_EX_UNAVAILABLE;	/* no retry helps */
+			return -1;
+		}
 		if (w->snap.cookie.len == 0)
 			return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: "
 			    "watch needs RFC 4533 (OpenLDAP: the syncprov "
 			    "overlay; 389-ds: the Content Synchronization and "
-			    "Retro Changelog plugins)",
+			    "Retro Changelog plugins) or AD DirSync",
 			    w->c.ldap.uri);
 	}
 	snapshot_source(&w->c, w->snap.source);
@@ -187,6 +192,13 @@ connect_watch(struct watcher *w)
 	int rc;
 
 	rc = source_open(&w->c, &src, &err);
+	if (rc == 0 && source_can_follow(src, &err) < 0) {
+		rs_log(RS_LOG_ERROR, "watch: %s; run relaysync sync from a "
+		    "timer instead", err.msg);
+		w->fatal = RS_EX_UNAVAILABLE;
+		source_close(src);
+		return NULL;
+	}
 	if (rc == 0 && (rc = get_model(w, src, &err)) == 0 &&
 	    (rc = source_watch_start(src, &w->snap.cookie, &err)) < 0 &&
 	    err.code == RS_EX_TEMPFAIL) {
@@ -199,7 +211,8 @@ connect_watch(struct watcher *w)
 			rc = source_watch_start(src, &w->snap.cookie, &err);
 	}
 	if (rc < 0) {
-		rs_log(RS_LOG_WARN, "watch: %s", err.msg);
+		rs_log(w->fatal ? RS_LOG_ERROR : RS_LOG_WARN, "watch: %s",
+		    err.msg);
 		source_close(src);
 		return NULL;
 	}
@@ -427,6 +440,8 @@ watch_run(const char *path, const struct rs_runopts *ro)
 			w.ready = 0;	/* READY=1 again after the next apply */
 		}
 		if ((src = connect_watch(&w)) == NULL) {
+			if (w.fatal)
+				break;
 			back_off(&w);
 			continue;
 		}
@@ -441,5 +456,5 @@ watch_run(const char *path, const struct rs_runopts *ro)
 	drop_model(&w);
 	config_free(&w.c);
 	keyring_free(&w.keys);
-	return RS_EX_OK;
+	return w.fatal ? w.fatal : RS_EX_OK;
 }

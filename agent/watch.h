@@ -2,7 +2,8 @@
  * watch - stay connected and apply directory changes within a second.
  *
  * watch keeps the model in memory. An RFC 4533 refreshAndPersist search
- * over the base DN announces which entries changed; changes that arrive
+ * over the base DN (on Active Directory, DirSync asked every wait)
+ * announces which entries changed; changes that arrive
  * within watch.window_ms of each other are coalesced, the announced
  * entries are read again and merged into the model (pipeline_merge()),
  * and the model is decided, rendered, planned and applied like a sync
@@ -40,7 +41,10 @@
  * Diagnostics
  *	Logs each applied change and each run like sync; connection trouble
  *	is logged as a warning with the time until the next attempt. Returns
- *	RS_EX_CONFIG when the configuration cannot be loaded at start.
+ *	RS_EX_CONFIG when the configuration cannot be loaded at start, and
+ *	RS_EX_UNAVAILABLE at once, with an error, when the server offers no
+ *	way to follow changes (its rootDSE lists neither RFC 4533 nor AD
+ *	DirSync): retrying could not help.
  */
 #ifndef RS_WATCH_H
 #define RS_WATCH_H

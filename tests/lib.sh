@@ -492,6 +492,85 @@ CONF
 	wait_port "$SLAPD_PORT"
 }
 
+# ---- Samba AD DC ----
+# Only inside a private network and mount namespace (unshare --net
+# --mount): the DC listens on the namespace's own loopback, and its name
+# dc1.corp.test resolves through a private /etc/hosts bound over the real
+# one in that namespace only.
+
+AD_REALM=corp.test
+AD_BASE="DC=corp,DC=test"
+AD_HOST=dc1.corp.test
+AD_ADMIN_PW="Adm1n-Pass-Word"
+AD_CACHE=$TOP/build/samba-ad-cache
+
+# in_netns: re-run the calling test script inside a private network and
+# mount namespace (call first, right after sourcing this file; the empty
+# $T made for this process is left to the re-run's own).
+in_netns() {
+	[ -n "${RS_IN_NETNS:-}" ] && return 0
+	rmdir "$T" 2>/dev/null
+	exec unshare --net --mount env RS_IN_NETNS=1 bash "$0" "$@"
+}
+
+# provision_samba_ad: a provisioned domain corp.test in $AD_CACHE, made
+# once (samba-tool domain provision with -s /dev/null and --targetdir: its
+# own smb.conf, nothing read from /etc/samba, nothing written to
+# /var/lib/samba); later runs copy it.
+provision_samba_ad() {
+	local d=$AD_CACHE.tmp
+	[ -f "$AD_CACHE/etc/smb.conf" ] && return 0
+	rm -rf "$d"
+	samba-tool domain provision -s /dev/null --targetdir="$d" --realm=CORP.TEST \
+	    --domain=CORP --host-name=dc1 --host-ip=127.0.0.1 --server-role=dc \
+	    --dns-backend=SAMBA_INTERNAL --adminpass="$AD_ADMIN_PW" \
+	    --option="interfaces = lo" --option="bind interfaces only = yes" \
+	    --option="log file = $d/log.%m" --option="panic action = " \
+	    --option="server services = ldap, cldap" \
+	    --option="dsdb:schema update allowed = true" \
+	    >"$T/provision.log" 2>&1 || { tail -20 "$T/provision.log"; return 1; }
+	rm -rf "$AD_CACHE" && mv "$d" "$AD_CACHE"
+}
+
+# start_samba_ad: a Samba AD DC for corp.test from a copy of the
+# provisioned cache in $SAMBA_DIR, on ldaps://dc1.corp.test (CA:
+# $AD_CA); samba -i with its own smb.conf ($SAMBA_CONF).
+start_samba_ad() {
+	local cache=$AD_CACHE i
+	[ -n "${RS_IN_NETNS:-}" ] || { echo "start_samba_ad: not in a private namespace" >&2; return 1; }
+	(flock 9 && provision_samba_ad) 9>"$TOP/build/.samba-ad-cache.lock" || return 1
+	SAMBA_DIR=$T/samba
+	SAMBA_CONF=$SAMBA_DIR/etc/smb.conf
+	cp -a "$cache" "$SAMBA_DIR"
+	sed -i -e "s|$cache.tmp|$SAMBA_DIR|g" -e "s|$cache|$SAMBA_DIR|g" "$SAMBA_CONF"
+	sed -i "/^\[global\]/a\\	pid directory = $SAMBA_DIR/run\n\tncalrpc dir = $SAMBA_DIR/ncalrpc\n\twinbindd socket directory = $SAMBA_DIR/winbindd\n\tntp signd socket directory = $SAMBA_DIR/ntp_signd" "$SAMBA_CONF"
+	if grep -q "$cache" "$SAMBA_CONF"; then echo "smb.conf still names the cache" >&2; return 1; fi
+	ip link set lo up
+	printf '127.0.0.1 localhost %s dc1\n' "$AD_HOST" >"$T/hosts"
+	mount --bind "$T/hosts" /etc/hosts
+	samba -i -s "$SAMBA_CONF" >"$SAMBA_DIR/samba.log" 2>&1 &
+	PIDS+=("$!")
+	AD_CA=$SAMBA_DIR/private/tls/ca.pem
+	for i in $(seq 1 300); do
+		[ -f "$AD_CA" ] && (exec 3<>/dev/tcp/127.0.0.1/636) 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "samba did not open port 636" >&2
+	tail -20 "$SAMBA_DIR/samba.log" >&2
+	return 1
+}
+
+# ad_modify: LDIF on standard input, as the domain's Administrator.
+ad_modify() {
+	LDAPTLS_CACERT=$AD_CA ldapmodify -x -H "ldaps://$AD_HOST" \
+	    -D "Administrator@$AD_REALM" -w "$AD_ADMIN_PW" "$@" >>"$T/ad-modify.log" 2>&1
+}
+
+# ad_tool ARGS...: samba-tool on the DC's database, with the test smb.conf.
+ad_tool() {
+	samba-tool "$@" -s "$SAMBA_CONF" -H "$SAMBA_DIR/private/sam.ldb" >>"$T/ad-tool.log" 2>&1
+}
+
 # ---- 389 Directory Server ----
 
 # init_389ds: a private 389-ds instance "rs" made by dscreate under

@@ -1,9 +1,9 @@
 #!/bin/bash
-# Other directories are mapping profiles, not code: the Active Directory
-# layout (send-as attributes on the user, disabled by the userAccountControl
-# bit through the bitwise matching rule) and the 389-ds layout (nsAccountLock)
-# loaded into the test slapd with a test-only schema for their attribute
-# names; and OpenLDAP's own lock (ppolicy pwdAccountLockedTime).
+# Other directories are mapping profiles, not code: the 389-ds layout
+# (nsAccountLock) loaded into the test slapd with a test-only schema for
+# its attribute names; and OpenLDAP's own lock (ppolicy
+# pwdAccountLockedTime). Active Directory is tested against a real Samba
+# AD DC (test_samba_ad.sh).
 . "$(dirname "$0")/../lib.sh"
 
 # reasons: "address=reason" of every verdict in the JSON report in $T/out.
@@ -26,28 +26,6 @@ run_profile() {	# run_profile NAME FIXTURE
 }
 
 MAP_DIR=$T/postfix/relaysync
-run_profile active-directory ad.ldif || exit 1
-expect_eq "AD profile: sync exits 0" 0 "$RC"
-expect_eq "AD profile: verdicts (disabled by UAC bit 2, computers are no users)" \
-    "ann@partner.example=route dan@partner.example=user_disabled kim@partner.example=policy_forbidden sam@smtps.example=user_disabled" \
-    "$(reasons)"
-expect_eq "AD profile: sender_relay" "ann@partner.example [smtp.partner.example]:587" "$(cat "$MAP_DIR/sender_relay")"
-expect_eq "AD profile: sasl_passwd from the extension attributes" "ann@partner.example ann:ann-gw-SECRET-ad1" \
-    "$(cat "$MAP_DIR/sasl_passwd")"
-expect_grep "AD profile: the owner of an attribute-layout route is the user" \
-    '"owner_dn":"cn=Ann,ou=people,dc=example,dc=com"' "$T/out"
-ldap_modify <<LDIF
-dn: cn=Dan,ou=people,$BASE_DN
-changetype: modify
-replace: userAccountControl
-userAccountControl: 512
-LDIF
-rs --config "$T/active-directory.yaml" sync --format json
-expect_eq "AD profile: enabling Dan's account adds his route" "dan@partner.example=route" \
-    "$(reasons | tr ' ' '\n' | grep '=route' | grep dan)"
-stop_slapd
-rm -rf "$SLAPD_DIR"
-
 run_profile 389ds 389ds.ldif || exit 1
 expect_eq "389ds profile: sync exits 0" 0 "$RC"
 expect_eq "389ds profile: verdicts (nsAccountLock TRUE disables, FALSE does not)" \

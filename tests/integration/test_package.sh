@@ -20,7 +20,8 @@ expect_eq "the installed binary runs" "relaysync 0.1.0" "$(/usr/sbin/relaysync -
 check "the mappings are installed" test -s /usr/share/relaysync/mappings/openldap.yaml \
     -a -s /usr/share/relaysync/mappings/active-directory.yaml -a -s /usr/share/relaysync/mappings/389ds.yaml
 check "the schema is installed" test -s /usr/share/relaysync/schema/relaysync.ldif \
-    -a -s /usr/share/relaysync/schema/relaysync.schema
+    -a -s /usr/share/relaysync/schema/relaysync.schema -a -s /usr/share/relaysync/schema/relaysync-ad.ldf \
+    -a -s /usr/share/relaysync/mappings/active-directory-attributes.yaml
 check "the 389-ds schema, ACI and schema-over-LDAP helper are installed" \
     test -s /usr/share/relaysync/schema/60relaysync.ldif \
     -a -s /usr/share/relaysync/schema/relaysync-aci.ldif \

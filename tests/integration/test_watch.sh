@@ -156,5 +156,18 @@ kill -TERM "$WATCH"
 wait "$WATCH"
 expect_eq "SIGTERM: watch exits 0" 0 "$?"
 cat "$T/watch2.out" "$T/watch2.err" >>"$T/all-output.log"
+
+# a server with no way to follow changes (slapd without syncprov, which
+# then lists no RFC 4533 control in its rootDSE): watch says so and exits
+# 69 at once instead of retrying
+stop_slapd
+rm -f "$SLAPD_DIR"/slapd.d/cn=config/olcDatabase=\{1\}mdb/olcOverlay=\{1\}syncprov.ldif
+sed -i '/^olcModuleLoad: .*syncprov/d' "$SLAPD_DIR"/slapd.d/cn=config/cn=module*.ldif
+run_slapd
+timeout 20 "$RELAYSYNC" --config "$T/rs.yaml" watch >"$T/watch3.out" 2>"$T/watch3.err"
+expect_eq "watch against a server that cannot follow changes exits 69" 69 "$?"
+expect_grep "... naming what the server lacks" \
+    "watch: ldap .*: the server offers no way to follow changes: its rootDSE lists neither RFC 4533" "$T/watch3.err"
+cat "$T/watch3.out" "$T/watch3.err" >>"$T/all-output.log"
 expect_no_grep "no fixture password in watch's output" 'SECRET' "$T/all-output.log"
 finish

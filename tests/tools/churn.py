@@ -20,7 +20,11 @@ incremental counts the runs whose JSON report says "read": "incremental";
 the exit status is 0 when every step compared equal. CHURN_LOCK in the
 environment is the attribute and value that lock a user (default
 pwdAccountLockedTime:000001010000Z, OpenLDAP's ppolicy; 389-ds:
-nsAccountLock:TRUE).
+nsAccountLock:TRUE). With CHURN_DIALECT=ad the directory is Active
+Directory with relaysync's schema (mappings/active-directory.yaml): users
+are CN=...,OU=... entries of class user, send-as entries CN=ADDRESS below
+them, locks flip userAccountControl's bit 2, and only what is below
+CHURN_ROOT (an OU) is touched.
 """
 import json
 import os
@@ -44,12 +48,14 @@ LOCK_ATTR, LOCK_VALUE = os.environ.get(
     "CHURN_LOCK", "pwdAccountLockedTime:000001010000Z").split(":", 1)
 log = open(LOG, "w")
 counter = [0]
+AD = os.environ.get("CHURN_DIALECT") == "ad"
+ROOT = os.environ.get("CHURN_ROOT", BASE)
 
 
 def search(flt, attrs="1.1"):
     out = subprocess.run(
         ["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", URI, "-D", ADMIN,
-         "-w", PW, "-b", BASE, flt] + attrs.split(),
+         "-w", PW, "-b", ROOT, flt] + attrs.split(),
         capture_output=True, text=True, check=True).stdout
     entries = []
     for block in out.strip().split("\n\n"):
@@ -73,6 +79,8 @@ def modify(ldif):
 
 
 def users():
+    if AD:
+        return search("(&(objectClass=user)(objectCategory=person))", "mail userAccountControl")
     return search("(objectClass=inetOrgPerson)", "mail " + LOCK_ATTR)
 
 
@@ -82,7 +90,7 @@ def sendas():
 
 def ous():
     return [o for o in search("(objectClass=organizationalUnit)", "objectClass relaysyncAllowUserGateways")
-            if not o["dn"].startswith("ou=services,")]
+            if not o["dn"].lower().startswith("ou=services,")]
 
 
 def pick(seq):
@@ -92,6 +100,10 @@ def pick(seq):
 def unique():
     counter[0] += 1
     return f"{SEED}x{counter[0]}"
+
+
+def sendas_dn(addr, owner):
+    return f"{'CN' if AD else 'relaysyncSendAsAddress'}={addr},{owner}"
 
 
 def sendas_ldif(dn):
@@ -114,7 +126,7 @@ def op_add_sendas():
     addr = rnd.choice(ADDRS)
     if addr == "bad address":
         addr = "bad\\2Caddress@x.example"
-    modify(sendas_ldif(f"relaysyncSendAsAddress={addr},{u['dn']}"))
+    modify(sendas_ldif(sendas_dn(addr, u["dn"])))
 
 
 def op_modify_sendas():
@@ -143,7 +155,7 @@ def op_rename_sendas():
     if s:
         addr = rnd.choice(ADDRS[:14])
         modify(f"dn: {rnd.choice(s)['dn']}\nchangetype: modrdn\n"
-               f"newrdn: relaysyncSendAsAddress={addr}\ndeleteoldrdn: 1\n")
+               f"newrdn: {sendas_dn(addr, '').rstrip(',')}\ndeleteoldrdn: 1\n")
 
 
 def op_flag():
@@ -166,7 +178,10 @@ def op_lock():
     u = pick(users())
     if u is None:
         return
-    if LOCK_ATTR.lower() in u:
+    if AD:
+        uac = int(u.get("useraccountcontrol", ["544"])[0]) ^ 2
+        modify(f"dn: {u['dn']}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: {uac}\n")
+    elif LOCK_ATTR.lower() in u:
         modify(f"dn: {u['dn']}\nchangetype: modify\ndelete: {LOCK_ATTR}\n")
     else:
         modify(f"dn: {u['dn']}\nchangetype: modify\nadd: {LOCK_ATTR}\n{LOCK_ATTR}: {LOCK_VALUE}\n")
@@ -184,6 +199,10 @@ def op_add_user():
     if o is None:
         return
     uid = "u" + unique()
+    if AD:
+        modify(f"dn: CN={uid},{o['dn']}\nchangetype: add\nobjectClass: user\nsAMAccountName: {uid}\n"
+               f"userAccountControl: 544\nmail: {uid}@example.com\n")
+        return
     modify(f"dn: uid={uid},{o['dn']}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: {uid}\n"
            f"cn: {uid}\nsn: {uid}\nmail: {uid}@example.com\n")
 
@@ -192,7 +211,7 @@ def op_delete_user():
     u = pick(users())
     if u is None:
         return
-    if u["dn"].startswith("cn=relaysync,"):
+    if u["dn"].lower().startswith("cn=relaysync,"):
         return
     kids = [s["dn"] for s in sendas() if s["dn"].lower().endswith("," + u["dn"].lower())]
     modify("".join(f"dn: {k}\nchangetype: delete\n\n" for k in kids) +
@@ -213,6 +232,8 @@ def op_move_user():
 def op_rename_ou():
     o = pick(ous())
     if o is None:
+        return
+    if o["dn"].lower() == ROOT.lower():
         return
     modify(f"dn: {o['dn']}\nchangetype: modrdn\nnewrdn: ou=ou{unique()}\ndeleteoldrdn: 1\n")
 
