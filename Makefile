@@ -47,7 +47,7 @@ DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
                postfix postfix-lmdb postfix-cdb libsasl2-modules sasl2-bin \
                python3 python3-aiosmtpd python3-cryptography openssl strace valgrind clang \
                libclang-rt-14-dev mandoc debhelper dpkg-dev fakeroot systemd \
-               time samba samba-ad-provision samba-dsdb-modules 389-ds-base \
+               time samba samba-ad-provision samba-dsdb-modules samba-vfs-modules 389-ds-base \
                iproute2 util-linux procps debootstrap debian-archive-keyring \
                systemd-container
 
