@@ -158,7 +158,7 @@ json_str(FILE *fp, const char *s, size_t n)
 	fputc('"', fp);
 }
 
-static void
+void
 json_kv(FILE *fp, const char *key, const char *val, int comma)
 {
 	fprintf(fp, "\"%s\":", key);

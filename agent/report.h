@@ -16,6 +16,8 @@
  *	"read_reason" (a code of struct rs_how) and "read_detail".
  *
  *	json_str() writes a JSON string: escapes, and invalid UTF-8 as U+FFFD.
+ *	json_kv(fp, key, value, comma) writes "key":value (null for NULL),
+ *	then a comma when comma is set.
  *	report_log() logs one line per applied change (never a secret) and
  *	one summary line for the run; a run that failed or was refused says
  *	"nothing applied" and counts what was not installed, never as if it
@@ -69,6 +71,7 @@ struct rs_run {
 void report_write(FILE *, enum rs_format, const struct rs_run *);
 void report_log(const struct rs_run *);
 void json_str(FILE *, const char *, size_t);
+void json_kv(FILE *fp, const char *key, const char *value, int comma);
 void report_json_buf(const struct rs_run *, struct buf *);
 void report_failure_json(struct buf *, int, const char *);
 void report_metrics(struct buf *, const struct rs_run *, int, double);

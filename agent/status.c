@@ -231,25 +231,13 @@ show_text(struct view *v, FILE *fp)
 }
 
 static void
-json_field(FILE *fp, const char *key, const char *val, int comma)
-{
-	fprintf(fp, "\"%s\":", key);
-	if (val)
-		json_str(fp, val, strlen(val));
-	else
-		fputs("null", fp);
-	if (comma)
-		fputc(',', fp);
-}
-
-static void
 show_json(struct view *v, FILE *fp)
 {
 	struct buf a;
 
 	buf_init(&a);
 	fputc('{', fp);
-	json_field(fp, "state_dir", v->c->state_dir, 1);
+	json_kv(fp, "state_dir", v->c->state_dir, 1);
 	fputs("\"last_run\":", fp);
 	if (!v->last.present)
 		fputs("null,", fp);
@@ -257,24 +245,24 @@ show_json(struct view *v, FILE *fp)
 		fprintf(fp, "{\"time\":%s,\"exit_code\":%s,",
 		    get(&v->last, "time", &a) ? a.data : "0",
 		    get(&v->last, "exit_code", &a) ? a.data : "null");
-		json_field(fp, "result", get(&v->last, "result", &a), 1);
-		json_field(fp, "read", get(&v->last, "read", &a), 1);
-		json_field(fp, "read_reason", get(&v->last, "read_reason", &a),
+		json_kv(fp, "result", get(&v->last, "result", &a), 1);
+		json_kv(fp, "read", get(&v->last, "read", &a), 1);
+		json_kv(fp, "read_reason", get(&v->last, "read_reason", &a),
 		    1);
-		json_field(fp, "error", get(&v->last, "error", &a), 1);
+		json_kv(fp, "error", get(&v->last, "error", &a), 1);
 		fputs("\"rejected\":{", fp);
 		rejected_text(v, fp, 1);
 		fputs("}},", fp);
 	}
-	json_field(fp, "map_dir", v->c->postfix.map_dir, 1);
+	json_kv(fp, "map_dir", v->c->postfix.map_dir, 1);
 	fprintf(fp, "\"live_generation\":%lu,\"previous_generation\":%lu,",
 	    v->live, v->prev);
 	if (v->routes >= 0)
 		fprintf(fp, "\"routes\":%ld,", v->routes);
 	else
 		fputs("\"routes\":null,", fp);
-	json_field(fp, "timer_next", v->timer_known ? v->timer.data : NULL, 1);
-	json_field(fp, "timer", v->timer.data, 1);
+	json_kv(fp, "timer_next", v->timer_known ? v->timer.data : NULL, 1);
+	json_kv(fp, "timer", v->timer.data, 1);
 	if (v->held)
 		fprintf(fp, "\"hold\":{\"since\":%lld,\"from\":%lu,\"to\":%lu},",
 		    (long long)v->hold.since, v->hold.from, v->hold.to);
