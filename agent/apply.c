@@ -343,26 +343,37 @@ recover_tmplink(struct site *s)
 
 /* Create name below dirfd (never through a link) holding b; shown is
  * the path errors name. */
+/* Write len bytes to *fd (an rs_drain_fn); -1 with errno on failure. */
+static int
+write_all(void *fd, const char *data, size_t len)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		if ((n = write(*(int *)fd, data + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 static int
 write_file_at(int dirfd, const char *name, const char *shown,
     const struct buf *b, mode_t mode, int sync, struct rs_err *err)
 {
-	size_t off = 0;
-	ssize_t n;
 	int fd;
 
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, mode);
 	if (fd < 0)
 		return sys_err(err, "cannot create", shown);
-	while (off < b->len) {
-		if ((n = write(fd, b->data + off, b->len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			return sys_err(err, "cannot write", shown);
-		}
-		off += (size_t)n;
+	if (write_all(&fd, b->data, b->len) < 0) {
+		close(fd);
+		return sys_err(err, "cannot write", shown);
 	}
 	if (sync && fsync(fd) < 0) {
 		close(fd);
@@ -441,6 +452,56 @@ apply_cache(const struct rs_config *c, const char *name, const struct buf *b,
     struct rs_err *err)
 {
 	return state_file(c, name, b, 0, err);
+}
+
+/* fill's output into fd; errno of the first write that failed kept. */
+struct filling {
+	int fd;
+	int error;
+};
+
+static int
+fill_drain(void *arg, const char *data, size_t len)
+{
+	struct filling *f = arg;
+
+	if (f->error == 0 && write_all(&f->fd, data, len) < 0)
+		f->error = errno;
+	return f->error ? -1 : 0;
+}
+
+int
+apply_cache_stream(const struct rs_config *c, const char *name,
+    rs_fill_fn fill, void *arg, struct rs_err *err)
+{
+	struct filling f = { -1, 0 };
+	struct buf tmp, shown;
+	int dfd = safe_dir(c->state_dir, 0700, err), rc = 0;
+
+	if (dfd < 0)
+		return -1;
+	buf_init(&tmp);
+	buf_init(&shown);
+	buf_printf(&tmp, "%s.tmp", name);
+	buf_printf(&shown, "%s/%s", c->state_dir, name);
+	unlinkat(dfd, tmp.data, 0);
+	f.fd = openat(dfd, tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (f.fd < 0)
+		rc = sys_err(err, "cannot create", shown.data);
+	else if (fill(arg, fill_drain, &f) < 0)
+		rc = f.error ? (errno = f.error, sys_err(err, "cannot write",
+		    shown.data)) : 1;
+	if (f.fd >= 0 && close(f.fd) < 0 && rc == 0)
+		rc = sys_err(err, "cannot close", shown.data);
+	if (rc == 0 && renameat(dfd, tmp.data, dfd, name) < 0)
+		rc = sys_err(err, "cannot replace", shown.data);
+	if (rc != 0)
+		unlinkat(dfd, tmp.data, 0);
+	close(dfd);
+	buf_free(&tmp);
+	buf_free(&shown);
+	return rc;
 }
 
 void

@@ -51,9 +51,10 @@
  *	(which it takes over, leaving fresh empty).
  *	model_dump() writes the model in the snapshot format and
  *	model_parse() reads it back; both keep every byte of every value.
- *	model_dump_sealed() is model_dump() where every password that is not
- *	an {AES256-GCM} envelope is replaced by what seal() makes of it (an
- *	envelope); it stops with -1 when seal() fails.
+ *	model_dump_sealed() is model_dump() into a stream (util.h), entry
+ *	by entry, where every password that is not an {AES256-GCM} envelope
+ *	is replaced by what seal() makes of it (an envelope); it stops with
+ *	-1 when seal() fails.
  */
 #ifndef RS_MODEL_H
 #define RS_MODEL_H
@@ -173,7 +174,7 @@ typedef int (*rs_seal_fn)(void *, const struct rs_sendas *, struct buf *);
 
 void model_dump(const struct rs_model *, struct buf *);
 int model_dump_sealed(const struct rs_model *, rs_seal_fn, void *,
-    struct buf *);
+    struct rs_stream *);
 int model_parse(const char *, size_t, struct rs_model *);
 
 #endif

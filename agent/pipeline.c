@@ -510,13 +510,28 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 /* The snapshot for the next incremental run (none without a sync
  * cookie), naming the live generation and its tables: t when the run left
  * them live, else (NULL) read back from map_dir. */
+struct snapshot_fill {
+	const struct rs_snapshot *s;
+	const struct rs_model *m;
+};
+
+static int
+snapshot_fill(void *arg, rs_drain_fn drain, void *to)
+{
+	const struct snapshot_fill *f = arg;
+
+	return snapshot_write(f->s, f->m, drain, to);
+}
+
 void
 pipeline_save(const struct rs_config *c, const struct rs_model *m,
     const struct rs_tables *t, struct rs_snapshot *next)
 {
+	struct snapshot_fill fill;
 	unsigned long live;
 	struct rs_err err;
 	struct buf b;
+	int rc;
 
 	if (next == NULL || next->cookie.len == 0)
 		return;
@@ -525,30 +540,30 @@ pipeline_save(const struct rs_config *c, const struct rs_model *m,
 	buf_printf(&b, "%ld\n", next->runs);
 	if (apply_state(c, RS_RUNS_FILE, &b, &err) < 0)
 		rs_log(RS_LOG_WARN, "%s", err.msg);
-	buf_reset(&b);
-	if (next->unchanged && next->generation == live) {
-		buf_free(&b);
+	buf_free(&b);
+	if (next->unchanged && next->generation == live)
 		return;
-	}
 	next->generation = live;
 	if (t != NULL)
 		snapshot_tables(t, next->tables);
 	else if (snapshot_live_tables(c, next->tables) < 0) {
 		rs_log(RS_LOG_WARN, "cannot read the live tables below %s; the "
 		    "next run reads everything", c->postfix.map_dir);
-		buf_free(&b);
 		return;
 	}
-	if (snapshot_dump(next, m, &b) < 0) {
+	fill.s = next;
+	fill.m = m;
+	rc = apply_cache_stream(c, RS_SNAPSHOT_FILE, snapshot_fill, &fill,
+	    &err);
+	if (rc > 0) {
 		rs_log(RS_LOG_INFO, "no snapshot kept: the directory holds a "
 		    "password in clear and there is no key in %s to keep it "
 		    "encrypted (the next run reads everything)",
 		    c->secrets.key_file);
 		apply_forget(c, RS_SNAPSHOT_FILE);
-	} else if (apply_cache(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
+	} else if (rc < 0)
 		rs_log(RS_LOG_WARN, "%s; the next run reads everything",
 		    err.msg);
-	buf_wipe(&b);
 }
 
 /* sync --diff: the table lines that change, passwords masked. */

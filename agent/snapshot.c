@@ -35,26 +35,41 @@ hex(const unsigned char *md, unsigned n, char *out)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* Hash parts, each followed by a NUL so that no two lists collide. */
-static void
-hash_parts(const char *const *p, const size_t *len, size_t n, char *out)
+static EVP_MD_CTX *
+sha256_new(void)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	size_t i;
 
 	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
 		rs_log(RS_LOG_ERROR, "cannot set up SHA-256 (OpenSSL)");
 		abort();
 	}
+	return ctx;
+}
+
+static void
+sha256_end(EVP_MD_CTX *ctx, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	hex(md, mdlen, out);
+}
+
+/* Hash parts, each followed by a NUL so that no two lists collide. */
+static void
+hash_parts(const char *const *p, const size_t *len, size_t n, char *out)
+{
+	EVP_MD_CTX *ctx = sha256_new();
+	size_t i;
+
 	for (i = 0; i < n; i++) {
 		EVP_DigestUpdate(ctx, p[i], len ? len[i] : strlen(p[i]));
 		EVP_DigestUpdate(ctx, "", 1);
 	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	hex(md, mdlen, out);
+	sha256_end(ctx, out);
 }
 
 void
@@ -150,24 +165,62 @@ seal(void *arg, const struct rs_sendas *s, struct buf *out)
 	    out, &err);
 }
 
+/* What a snapshot's checksum covers goes through it on its way out. */
+struct summed {
+	EVP_MD_CTX *ctx;
+	rs_drain_fn drain;
+	void *arg;
+};
+
+static int
+summed_drain(void *arg, const char *p, size_t n)
+{
+	struct summed *h = arg;
+
+	EVP_DigestUpdate(h->ctx, p, n);
+	return h->drain(h->arg, p, n);
+}
+
+int
+snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
+    rs_drain_fn drain, void *arg)
+{
+	struct summed h = { sha256_new(), drain, arg };
+	char sum[RS_HASH_HEX + 1];
+	struct rs_stream out;
+	int rc;
+
+	stream_init(&out, summed_drain, &h);
+	buf_printf(&out.b, MAGIC "source %s\ngeneration %lu\ntables %s\n"
+	    "cookie %zu:", s->source, s->generation, s->tables, s->cookie.len);
+	buf_add(&out.b, s->cookie.data, s->cookie.len);
+	buf_add(&out.b, "\n", 1);
+	rc = model_dump_sealed(m, s->seal_with ? seal : NULL,
+	    (void *)s->seal_with, &out);
+	if (stream_end(&out) < 0)
+		rc = -1;
+	EVP_DigestUpdate(h.ctx, "", 1);	/* as checksum() */
+	sha256_end(h.ctx, sum);
+	buf_printf(&out.b, "end %s\n", sum);
+	if (rc == 0 && drain(arg, out.b.data, out.b.len) < 0)
+		rc = -1;
+	buf_wipe(&out.b);
+	return rc;
+}
+
+static int
+append_drain(void *arg, const char *p, size_t n)
+{
+	buf_add(arg, p, n);
+	return 0;
+}
+
 int
 snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
     struct buf *b)
 {
-	char sum[RS_HASH_HEX + 1];
-
 	buf_reset(b);
-	buf_printf(b, MAGIC "source %s\ngeneration %lu\ntables %s\n"
-	    "cookie %zu:", s->source, s->generation, s->tables, s->cookie.len);
-	buf_add(b, s->cookie.data, s->cookie.len);
-	buf_add(b, "\n", 1);
-	if (s->seal_with == NULL)
-		model_dump(m, b);
-	else if (model_dump_sealed(m, seal, (void *)s->seal_with, b) < 0)
-		return -1;
-	checksum(b->data, b->len, sum);
-	buf_printf(b, "end %s\n", sum);
-	return 0;
+	return snapshot_write(s, m, append_drain, b);
 }
 
 /* The header after MAGIC; returns where the entries start, or NULL. */

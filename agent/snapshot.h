@@ -26,11 +26,14 @@
  *	snapshot_tables() is the SHA-256 of a set of text tables and the
  *	owners file; snapshot_live_tables() the same of the files below
  *	postfix.map_dir (-1 when one cannot be read).
- *	snapshot_dump() writes a snapshot; snapshot_parse() reads one. With
- *	seal_with set (every real run), a password the directory holds in
- *	clear is written as an {AES256-GCM} envelope of the first local key,
- *	never in clear; without a local key such a snapshot is not written
- *	(-1: the next run reads everything).
+ *	snapshot_write() writes a snapshot to drain, a piece at a time (a
+ *	stream, util.h: the snapshot is never whole in memory), and returns
+ *	-1 when drain or sealing failed; snapshot_dump() writes it into a
+ *	buffer; snapshot_parse() reads one. With seal_with set (every real
+ *	run), a password the directory holds in clear is written as an
+ *	{AES256-GCM} envelope of the first local key, never in clear;
+ *	without a local key such a snapshot is not written (-1: the next run
+ *	reads everything).
  *
  * Diagnostics
  *	snapshot_parse() returns -1 with a message naming what is wrong
@@ -66,6 +69,8 @@ void snapshot_free(struct rs_snapshot *);
 void snapshot_source(const struct rs_config *, char *);
 void snapshot_tables(const struct rs_tables *, char *);
 int snapshot_live_tables(const struct rs_config *, char *);
+int snapshot_write(const struct rs_snapshot *, const struct rs_model *,
+    rs_drain_fn, void *);
 int snapshot_dump(const struct rs_snapshot *, const struct rs_model *,
     struct buf *);
 int snapshot_parse(const struct buf *, struct rs_snapshot *,

@@ -1080,7 +1080,10 @@ now_ms(void)
 
 struct page {
 	const char *filter;
+	char **attrs;
 	struct berval cookie;	/* empty after the last page */
+	LDAPMessage *chain;	/* the page's messages, until handled */
+	int msgid;		/* the page under way */
 	size_t entries;
 	size_t pages;
 };
@@ -1143,55 +1146,48 @@ reference(struct rs_source *s, LDAPMessage *msg, const char *filter,
 	return skip ? 0 : -1;
 }
 
-/* Wait for the rest of one page; entries go to fn, the result ends it. */
+/* Ask for the page after pg->cookie (the first page when it is empty). */
 static int
-read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
-    void *arg, struct rs_err *err)
+send_page(struct rs_source *s, struct page *pg, struct rs_err *err)
 {
-	double deadline = now_ms() + s->c->ldap.timeout * 1e3;
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPControl *ctl, *ctrls[2] = { NULL, NULL };
+	int rc;
+
+	rc = ldap_create_page_control(s->ld, (ber_int_t)s->c->ldap.page_size,
+	    pg->cookie.bv_len ? &pg->cookie : NULL, 1, &ctl);
+	if (rc == LDAP_SUCCESS) {
+		ctrls[0] = ctl;
+		rc = ldap_search_ext(s->ld, s->base, s->scope, pg->filter,
+		    pg->attrs, 0, ctrls, NULL, &tv, LDAP_NO_LIMIT, &pg->msgid);
+		ldap_control_free(ctl);
+	}
+	pg->pages++;
+	return rc == LDAP_SUCCESS ? 0 : ldap_fail(s, rc, pg->filter, err);
+}
+
+static void
+end_of_pages(struct page *pg)
+{
+	ber_memfree(pg->cookie.bv_val);
+	pg->cookie.bv_val = NULL;
+	pg->cookie.bv_len = 0;
+}
+
+/* The result that ends a page: its paged-results cookie into pg. */
+static int
+page_result(struct rs_source *s, struct page *pg, struct rs_err *err)
+{
 	LDAPControl **ctrls = NULL, *pr;
-	LDAPMessage *res;
-	struct timeval tv;
-	double left;
 	int rc, code;
 	ber_int_t est;
 
-	for (;;) {
-		left = deadline - now_ms();
-		tv.tv_sec = left > 0 ? (time_t)(left / 1e3) : 0;
-		tv.tv_usec = left > 0 ? (suseconds_t)((long)left % 1000) * 1000 : 0;
-		rc = ldap_result(s->ld, msgid, LDAP_MSG_ONE, &tv, &res);
-		if (rc == 0) {
-			ldap_abandon_ext(s->ld, msgid, NULL, NULL);
-			return ldap_fail(s, LDAP_TIMEOUT, pg->filter, err);
-		}
-		if (rc < 0) {
-			ldap_get_option(s->ld, LDAP_OPT_RESULT_CODE, &code);
-			return ldap_fail(s, code, pg->filter, err);
-		}
-		if (rc == LDAP_RES_SEARCH_ENTRY) {
-			fn(s, res, arg);
-			pg->entries++;
-			ldap_msgfree(res);
-			continue;
-		}
-		if (rc == LDAP_RES_SEARCH_REFERENCE) {
-			rc = reference(s, res, pg->filter, err);
-			ldap_msgfree(res);
-			if (rc == 0)
-				continue;
-			ldap_abandon_ext(s->ld, msgid, NULL, NULL);
-			return -1;
-		}
-		break;
-	}
-	rc = ldap_parse_result(s->ld, res, &code, NULL, NULL, NULL, &ctrls, 1);
+	rc = ldap_parse_result(s->ld, pg->chain, &code, NULL, NULL, NULL,
+	    &ctrls, 0);
+	end_of_pages(pg);
 	if (rc == LDAP_SUCCESS && code == LDAP_NO_SUCH_OBJECT &&
 	    s->missing_ok) {
 		ldap_controls_free(ctrls);	/* gone since it changed */
-		ber_memfree(pg->cookie.bv_val);
-		pg->cookie.bv_val = NULL;
-		pg->cookie.bv_len = 0;
 		return 0;
 	}
 	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
@@ -1202,9 +1198,6 @@ read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
 	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
 		return ldap_fail(s, rc != LDAP_SUCCESS ? rc : code, pg->filter,
 		    err);
-	ber_memfree(pg->cookie.bv_val);
-	pg->cookie.bv_val = NULL;
-	pg->cookie.bv_len = 0;
 	pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, ctrls, NULL);
 	if (pr == NULL && s->scope == LDAP_SCOPE_BASE) {
 		ldap_controls_free(ctrls);	/* 389-ds pages no base search */
@@ -1221,45 +1214,83 @@ read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
 	return 0;
 }
 
+/* Wait, up to ldap.timeout, for the whole page under way (its entries,
+ * references and result, chained in pg->chain) and read its result. */
+static int
+wait_page(struct rs_source *s, struct page *pg, struct rs_err *err)
+{
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	int rc, code;
+
+	pg->chain = NULL;
+	rc = ldap_result(s->ld, pg->msgid, LDAP_MSG_ALL, &tv, &pg->chain);
+	if (rc == 0) {
+		ldap_abandon_ext(s->ld, pg->msgid, NULL, NULL);
+		return ldap_fail(s, LDAP_TIMEOUT, pg->filter, err);
+	}
+	if (rc < 0) {
+		ldap_get_option(s->ld, LDAP_OPT_RESULT_CODE, &code);
+		return ldap_fail(s, code, pg->filter, err);
+	}
+	return page_result(s, pg, err);
+}
+
+/* A page's entries to fn; its references skipped or refused. */
+static int
+handle_page(struct rs_source *s, struct page *pg, entry_fn fn, void *arg,
+    struct rs_err *err)
+{
+	LDAPMessage *m;
+
+	for (m = ldap_first_message(s->ld, pg->chain); m != NULL;
+	    m = ldap_next_message(s->ld, m)) {
+		if (ldap_msgtype(m) == LDAP_RES_SEARCH_ENTRY) {
+			fn(s, m, arg);
+			pg->entries++;
+		} else if (ldap_msgtype(m) == LDAP_RES_SEARCH_REFERENCE &&
+		    reference(s, m, pg->filter, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A paged search (RFC 2696) whose entries go to fn. The next page is
+ * asked for before this one's entries are handled, so that the server
+ * works on it meanwhile. */
 static int
 paged_search(struct rs_source *s, const char *filter, char **attrs,
     entry_fn fn, void *arg, struct rs_err *err)
 {
-	const struct rs_config *c = s->c;
-	struct timeval tv = { c->ldap.timeout, 0 };
-	struct page pg = { filter, { 0, NULL }, 0, 0 };
-	LDAPControl *ctl, *ctrls[2] = { NULL, NULL };
+	struct page pg = { filter, attrs, { 0, NULL }, NULL, -1, 0, 0 };
 	double t0 = now_ms();
-	int rc, msgid;
+	int rc, more;
 
-	do {
-		rc = ldap_create_page_control(s->ld, (ber_int_t)c->ldap.page_size,
-		    pg.cookie.bv_len ? &pg.cookie : NULL, 1, &ctl);
-		if (rc != LDAP_SUCCESS)
+	rc = send_page(s, &pg, err);
+	while (rc == 0) {
+		if ((rc = wait_page(s, &pg, err)) < 0) {
+			ldap_msgfree(pg.chain);
 			break;
-		ctrls[0] = ctl;
-		rc = ldap_search_ext(s->ld, s->base, s->scope,
-		    filter, attrs, 0, ctrls, NULL, &tv, LDAP_NO_LIMIT, &msgid);
-		ldap_control_free(ctl);
-		if (rc != LDAP_SUCCESS)
-			break;
-		pg.pages++;
-		if (read_page(s, msgid, &pg, fn, arg, err) < 0) {
-			ber_memfree(pg.cookie.bv_val);
-			return -1;
 		}
+		more = pg.cookie.bv_len > 0;
+		if (more)
+			rc = send_page(s, &pg, err);
+		if (rc == 0)
+			rc = handle_page(s, &pg, fn, arg, err);
+		if (rc < 0 && more)
+			ldap_abandon_ext(s->ld, pg.msgid, NULL, NULL);
+		ldap_msgfree(pg.chain);
 		if (!s->missing_ok)
 			rs_log(RS_LOG_DEBUG, "ldap search filter=%s: page %zu, "
 			    "%zu entries so far", filter, pg.pages, pg.entries);
-	} while (pg.cookie.bv_len > 0);
-	ber_memfree(pg.cookie.bv_val);
-	if (rc != LDAP_SUCCESS)
-		return ldap_fail(s, rc, filter, err);
-	if (!s->missing_ok)
+		if (!more)
+			break;
+	}
+	end_of_pages(&pg);
+	if (rc == 0 && !s->missing_ok)
 		rs_log(RS_LOG_DEBUG, "ldap search base=%s filter=%s: %zu entries "
 		    "in %zu pages, %.0f ms", s->base, filter, pg.entries,
 		    pg.pages, now_ms() - t0);
-	return 0;
+	return rc;
 }
 
 static char *

@@ -106,6 +106,40 @@ buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
+void
+stream_init(struct rs_stream *s, rs_drain_fn drain, void *arg)
+{
+	buf_init(&s->b);
+	s->drain = drain;
+	s->arg = arg;
+	s->failed = 0;
+}
+
+static void
+stream_drain(struct rs_stream *s)
+{
+	if (s->drain == NULL)
+		return;
+	if (!s->failed && s->b.len > 0 && s->drain(s->arg, s->b.data,
+	    s->b.len) < 0)
+		s->failed = 1;
+	buf_reset(&s->b);
+}
+
+void
+stream_step(struct rs_stream *s)
+{
+	if (s->b.len >= RS_STREAM_CHUNK)
+		stream_drain(s);
+}
+
+int
+stream_end(struct rs_stream *s)
+{
+	stream_drain(s);
+	return s->failed ? -1 : 0;
+}
+
 static void
 buf_reserve(struct buf *b, size_t more)
 {

@@ -8,6 +8,12 @@
  *	abort the program with a message (there is no useful recovery from
  *	out-of-memory in a sync run; the installed tables stay as they were).
  *	buf_*() build byte strings; buf_str() is always NUL-terminated.
+ *	A stream is a buffer that a producer fills and that is handed to
+ *	its drain (then emptied) whenever it holds RS_STREAM_CHUNK bytes or
+ *	more (stream_step()) and at the end (stream_end(), which returns -1
+ *	when a drain failed; after a failure nothing more is drained): what
+ *	is written to a file need never be whole in memory. A stream
+ *	without a drain keeps everything in its buffer.
  *	strmap_*() is an open-addressing hash map from C strings to pointers;
  *	strmap_free_values() also frees every value.
  *	rs_err_set() records an error message and the exit code it maps to.
@@ -100,6 +106,21 @@ void buf_addc(struct buf *, char);
 void buf_printf(struct buf *, const char *, ...)
 	__attribute__((format(printf, 2, 3)));
 const char *buf_str(struct buf *);
+
+#define RS_STREAM_CHUNK	65536
+
+typedef int (*rs_drain_fn)(void *, const char *, size_t);
+
+struct rs_stream {
+	struct buf b;
+	rs_drain_fn drain;	/* NULL: keep everything in b */
+	void *arg;
+	int failed;
+};
+
+void stream_init(struct rs_stream *, rs_drain_fn, void *);
+void stream_step(struct rs_stream *);
+int stream_end(struct rs_stream *);
 
 void strmap_init(struct strmap *);
 void strmap_free(struct strmap *);
