@@ -26,6 +26,9 @@ LIBS      = -lldap -llber -lyaml -lssl -lcrypto -lcurl
 SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
+# The modules of agent/ in layer order, bottom first: a module includes only
+# its own header and those of modules before it (main.c may include any);
+# tests/integration/test_layers.sh checks this.
 MODULES   = util dn validate config secret model probe source policy render postconf snapshot plan \
             report verify notify apply status pipeline checkconf explain watch
 SRCS      = $(MODULES:%=agent/%.c)
