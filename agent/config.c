@@ -981,6 +981,22 @@ config_source(const struct rs_config *c, const char **parts, size_t max)
 	return p.n;
 }
 
+/* A key's default as YAML writes it. */
+static void
+key_default(const struct yfield *f, char *out, size_t len)
+{
+	if (f->type == Y_BOOL)
+		snprintf(out, len, "%s", f->ldef ? "true" : "false");
+	else if (f->type == Y_LONG)
+		snprintf(out, len, "%ld", f->ldef);
+	else if (f->type == Y_STR || (f->type == Y_NAMES && f->def))
+		snprintf(out, len, "%s", f->def ? f->def : "");
+	else if (f->def)
+		snprintf(out, len, "[%s]", f->def);
+	else
+		snprintf(out, len, "[]");
+}
+
 static int
 nth_key(const struct yfield *fields, const char *prefix, size_t *i,
     struct rs_config_key *key)
@@ -1002,6 +1018,7 @@ nth_key(const struct yfield *fields, const char *prefix, size_t *i,
 			key->source = (f->flags & F_SOURCE) != 0;
 			key->min = f->min;
 			key->max = f->max;
+			key_default(f, key->def, sizeof(key->def));
 			return 0;
 		}
 	}

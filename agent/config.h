@@ -27,7 +27,7 @@
  *	most max pointers (into c) in parts and returns how many there are.
  *	config_key() describes the i-th key of relaysync.yaml (profile 0;
  *	each is printed by config_print()) or of a mapping profile
- *	(profile 1), in file order: -1 past the last one.
+ *	(profile 1), in file order, into *key: -1 past the last one.
  *
  *	The tables in config.c are the only list of keys: loading, the
  *	defaults, config_free(), config_print(), config_source() and
@@ -135,6 +135,8 @@ struct rs_config_key {
 	int source;		/* decides what is read: config_source() */
 	long min;		/* 'n': the bounds */
 	long max;
+	char def[96];		/* the default as YAML writes it ("" when */
+				/* empty or when the key is required) */
 };
 
 int config_load(const char *, struct rs_config *, struct rs_err *);

@@ -506,6 +506,48 @@ test_source_stable(void **state)
 	assert_string_equal(l.source, SOURCE_HASH);
 }
 
+/* relaysync.yaml(5) has an ".It Cm KEY Pq DEFAULT" line for every key of
+ * relaysync.yaml (KEY as the last part of the name, or the whole name),
+ * with the table's default ("required", "empty" or the value). */
+static void
+test_every_key_documented(void **state)
+{
+	struct rs_config_key k;
+	char line[512], want[256], *p;
+	const char *last, *pq;
+	size_t i;
+	FILE *fp;
+	int found;
+
+	(void)state;
+	for (i = 0; config_key(0, i, &k) == 0; i++) {
+		last = strrchr(k.name, '.') ? strrchr(k.name, '.') + 1 : k.name;
+		snprintf(want, sizeof(want), "%s", k.required ? "required" :
+		    k.def[0] ? k.def : "empty");
+		assert_non_null(fp = fopen(SRCDIR
+		    "/packaging/man/relaysync.yaml.5", "r"));
+		for (found = 0; !found && fgets(line, sizeof(line), fp); ) {
+			line[strcspn(line, "\n")] = '\0';
+			if (strncmp(line, ".It Cm ", 7) != 0 ||
+			    (pq = strstr(line, " Pq ")) == NULL)
+				continue;
+			p = line + 7;
+			p[pq - p] = '\0';
+			if (strcmp(p, last) != 0 && strcmp(p, k.name) != 0)
+				continue;
+			found = 1;
+			if (strcmp(pq + 4, want) != 0)
+				fail_msg("relaysync.yaml.5 gives %s's default as "
+				    "'%s', the table as '%s'", k.name, pq + 4,
+				    want);
+		}
+		fclose(fp);
+		if (!found)
+			fail_msg("relaysync.yaml.5 has no '.It Cm %s Pq %s' "
+			    "line", last, want);
+	}
+}
+
 int
 main(void)
 {
@@ -520,6 +562,7 @@ main(void)
 		cmocka_unit_test(test_every_key_printed),
 		cmocka_unit_test(test_source_keys),
 		cmocka_unit_test(test_source_stable),
+		cmocka_unit_test(test_every_key_documented),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
