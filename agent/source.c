@@ -51,7 +51,18 @@ struct rs_source {
 	int missing_ok;
 };
 
-typedef void (*entry_fn)(struct rs_source *, LDAPMessage *, void *);
+/* One entry of a search, read in one pass over its attributes: got[i]
+ * holds the values of want[i] (the search's attributes), NULL when the
+ * entry has none; they point into the entry (not NUL-terminated). */
+#define ENTRY_ATTRS	32
+
+struct entry {
+	char *dn;		/* as the server returned it */
+	char **want;
+	struct berval *got[ENTRY_ATTRS];
+};
+
+typedef void (*entry_fn)(struct rs_source *, const struct entry *, void *);
 
 static int
 ldap_fail(struct rs_source *s, int rc, const char *what, struct rs_err *err)
@@ -1236,17 +1247,69 @@ wait_page(struct rs_source *s, struct page *pg, struct rs_err *err)
 	return page_result(s, pg, err);
 }
 
+static int
+is_attr(const char *name, const struct berval *attr)
+{
+	return strlen(name) == attr->bv_len &&
+	    strncasecmp(name, attr->bv_val, attr->bv_len) == 0;
+}
+
+/* Read msg's DN and, in one pass over its attributes, the values of
+ * the attributes in want into e. */
+static void
+entry_read(struct rs_source *s, LDAPMessage *msg, char **want,
+    struct entry *e)
+{
+	struct berval dn = { 0, NULL }, attr, *vals;
+	BerElement *ber = NULL;
+	size_t i;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	e->want = want;
+	rc = ldap_get_dn_ber(s->ld, msg, &ber, &dn);
+	e->dn = xstrndup(dn.bv_val ? dn.bv_val : "", dn.bv_len);
+	while (rc == LDAP_SUCCESS) {
+		vals = NULL;
+		rc = ldap_get_attribute_ber(s->ld, msg, ber, &attr, &vals);
+		if (rc != LDAP_SUCCESS || attr.bv_val == NULL)
+			break;
+		for (i = 0; i < ENTRY_ATTRS && want[i] != NULL; i++)
+			if (e->got[i] == NULL && vals != NULL &&
+			    vals[0].bv_val != NULL && is_attr(want[i], &attr))
+				break;
+		if (i < ENTRY_ATTRS && want[i] != NULL)
+			e->got[i] = vals;
+		else
+			ber_memfree(vals);
+	}
+	ber_free(ber, 0);
+}
+
+static void
+entry_release(struct entry *e)
+{
+	size_t i;
+
+	for (i = 0; i < ENTRY_ATTRS; i++)
+		ber_memfree(e->got[i]);
+	free(e->dn);
+}
+
 /* A page's entries to fn; its references skipped or refused. */
 static int
 handle_page(struct rs_source *s, struct page *pg, entry_fn fn, void *arg,
     struct rs_err *err)
 {
+	struct entry e;
 	LDAPMessage *m;
 
 	for (m = ldap_first_message(s->ld, pg->chain); m != NULL;
 	    m = ldap_next_message(s->ld, m)) {
 		if (ldap_msgtype(m) == LDAP_RES_SEARCH_ENTRY) {
-			fn(s, m, arg);
+			entry_read(s, m, pg->attrs, &e);
+			fn(s, &e, arg);
+			entry_release(&e);
 			pg->entries++;
 		} else if (ldap_msgtype(m) == LDAP_RES_SEARCH_REFERENCE &&
 		    reference(s, m, pg->filter, err) < 0)
@@ -1294,20 +1357,26 @@ paged_search(struct rs_source *s, const char *filter, char **attrs,
 	return rc;
 }
 
-static char *
-entry_dn(struct rs_source *s, LDAPMessage *e)
+/* The values of attr in an entry read by entry_read(), or NULL. */
+static const struct berval *
+values(const struct entry *e, const char *attr)
 {
-	char *dn = ldap_get_dn(s->ld, e), *r;
+	size_t i;
 
-	r = xstrdup(dn ? dn : "");
-	ldap_memfree(dn);
-	return r;
+	for (i = 0; *attr && i < ENTRY_ATTRS && e->want[i] != NULL; i++)
+		if (strcasecmp(e->want[i], attr) == 0)
+			return e->got[i];
+	return NULL;
 }
 
-static struct berval **
-values(struct rs_source *s, LDAPMessage *e, const char *attr)
+static unsigned
+count_values(const struct berval *v)
 {
-	return *attr ? ldap_get_values_len(s->ld, e, attr) : NULL;
+	unsigned n = 0;
+
+	while (v != NULL && v[n].bv_val != NULL)
+		n++;
+	return n;
 }
 
 /* The entry's sync UUID from the mapping's uuid_attribute, in the
@@ -1316,125 +1385,106 @@ values(struct rs_source *s, LDAPMessage *e, const char *attr)
  * hex digits; AD's objectGUID (16 bytes) in the form uuid_str() gives
  * a syncUUID. */
 static void
-entry_uuid(struct rs_source *s, LDAPMessage *e, char *out)
+entry_uuid(struct rs_source *s, const struct entry *e, char *out)
 {
-	struct berval **v = ldap_get_values_len(s->ld, e,
-	    s->c->mapping.uuid_attr);
+	const struct berval *v = values(e, s->c->mapping.uuid_attr);
 	char hex[33];
 	size_t i, n = 0;
 
 	out[0] = '\0';
-	for (i = 0; v != NULL && v[0] != NULL && i < v[0]->bv_len; i++) {
-		if (v[0]->bv_val[i] == '-')
+	for (i = 0; v != NULL && i < v[0].bv_len; i++) {
+		if (v[0].bv_val[i] == '-')
 			continue;
-		if (n == 32 || !isxdigit((unsigned char)v[0]->bv_val[i]))
+		if (n == 32 || !isxdigit((unsigned char)v[0].bv_val[i]))
 			break;
-		hex[n++] = (char)tolower((unsigned char)v[0]->bv_val[i]);
+		hex[n++] = (char)tolower((unsigned char)v[0].bv_val[i]);
 	}
-	if (v != NULL && v[0] != NULL && i == v[0]->bv_len && n == 32)
+	if (v != NULL && i == v[0].bv_len && n == 32)
 		snprintf(out, RS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s",
 		    hex, hex + 8, hex + 12, hex + 16, hex + 20);
-	else if (v != NULL && v[0] != NULL && v[0]->bv_len == 16)
-		uuid_str(v[0], out);	/* AD's binary objectGUID */
-	ldap_value_free_len(v);
+	else if (v != NULL && v[0].bv_len == 16)
+		uuid_str(v, out);	/* AD's binary objectGUID */
 }
 
 static void
-on_policy(struct rs_source *s, LDAPMessage *e, void *arg)
+on_policy(struct rs_source *s, const struct entry *e, void *arg)
 {
-	struct berval **v = values(s, e, s->c->mapping.policy_allow_attr);
-	char *dn = entry_dn(s, e);
+	const struct berval *v = values(e, s->c->mapping.policy_allow_attr);
 	int allow = 0;
 
 	if (v == NULL)
-		goto out;
-	if (ldap_count_values_len(v) != 1 ||
-	    parse_ldap_bool(v[0]->bv_val, v[0]->bv_len, &allow) < 0) {
+		return;
+	if (count_values(v) != 1 ||
+	    parse_ldap_bool(v[0].bv_val, v[0].bv_len, &allow) < 0) {
 		rs_log(RS_LOG_WARN, "%s: %s is not a single TRUE or FALSE; "
-		    "treated as FALSE", dn, s->c->mapping.policy_allow_attr);
+		    "treated as FALSE", e->dn, s->c->mapping.policy_allow_attr);
 		allow = 0;
 	}
-	entry_uuid(s, e, model_add_policy(arg, dn, allow)->uuid);
-	ldap_value_free_len(v);
-out:
-	free(dn);
+	entry_uuid(s, e, model_add_policy(arg, e->dn, allow)->uuid);
 }
 
-/* Copy the mapped send-as attributes of an entry into s. */
+/* Copy the mapped send-as attributes of an entry into sa. */
 static void
-read_sendas(struct rs_source *src, LDAPMessage *e, struct rs_sendas *s)
+read_sendas(struct rs_source *s, const struct entry *e, struct rs_sendas *sa)
 {
-	const struct rs_mapping *m = &src->c->mapping;
-	struct berval **v;
+	const struct rs_mapping *m = &s->c->mapping;
+	const struct berval *v;
 	int i;
 
-	for (i = 0; i < RS_F_COUNT; i++) {
-		if ((v = values(src, e, m->attr[i])) == NULL)
-			continue;
-		model_set_value(&s->f[i], v[0]->bv_val, v[0]->bv_len,
-		    (unsigned)ldap_count_values_len(v));
-		ldap_value_free_len(v);
-	}
+	for (i = 0; i < RS_F_COUNT; i++)
+		if ((v = values(e, m->attr[i])) != NULL)
+			model_set_value(&sa->f[i], v[0].bv_val, v[0].bv_len,
+			    count_values(v));
 }
 
 /* Every value of the mapping's login attributes, raw (policy checks). */
 static void
-read_logins(struct rs_source *s, LDAPMessage *e, struct rs_user *u)
+read_logins(struct rs_source *s, const struct entry *e, struct rs_user *u)
 {
 	const struct rs_mapping *m = &s->c->mapping;
-	struct berval **v;
+	const struct berval *v;
 	size_t i, j;
 
-	for (i = 0; i < m->n_login_attrs; i++) {
-		if ((v = values(s, e, m->login_attrs[i])) == NULL)
-			continue;
-		for (j = 0; v[j] != NULL; j++)
-			model_add_login(u, v[j]->bv_val, v[j]->bv_len);
-		ldap_value_free_len(v);
-	}
+	for (i = 0; i < m->n_login_attrs; i++)
+		for (v = values(e, m->login_attrs[i]), j = 0;
+		    v != NULL && v[j].bv_val != NULL; j++)
+			model_add_login(u, v[j].bv_val, v[j].bv_len);
 }
 
 static void
-on_user(struct rs_source *s, LDAPMessage *e, void *arg)
+on_user(struct rs_source *s, const struct entry *e, void *arg)
 {
-	struct berval **v = values(s, e, s->c->mapping.user_mail_attr);
-	struct berval **a;
+	const struct berval *v = values(e, s->c->mapping.user_mail_attr);
+	char *mail = v ? xstrndup(v[0].bv_val, v[0].bv_len) : NULL;
 	struct rs_sendas *sa;
 	struct rs_user *u;
-	char *dn = entry_dn(s, e);
 
-	u = model_add_user(arg, dn, v && v[0] ? v[0]->bv_val : "");
+	u = model_add_user(arg, e->dn, mail ? mail : "");
+	free(mail);
 	entry_uuid(s, e, u->uuid);
 	read_logins(s, e, u);
-	ldap_value_free_len(v);
 	if (strcmp(s->c->mapping.sendas_layout, "attribute") == 0 &&
-	    (a = values(s, e, s->c->mapping.attr[RS_F_ADDRESS])) != NULL) {
-		sa = model_add_sendas(arg, dn, dn);
+	    values(e, s->c->mapping.attr[RS_F_ADDRESS]) != NULL) {
+		sa = model_add_sendas(arg, e->dn, e->dn);
 		entry_uuid(s, e, sa->uuid);
 		read_sendas(s, e, sa);
-		ldap_value_free_len(a);
 	}
-	free(dn);
 }
 
 static void
-on_disabled(struct rs_source *s, LDAPMessage *e, void *arg)
+on_disabled(struct rs_source *s, const struct entry *e, void *arg)
 {
-	char *dn = entry_dn(s, e);
-
-	(void)model_set_disabled(arg, dn);
-	free(dn);
+	(void)s;
+	(void)model_set_disabled(arg, e->dn);
 }
 
 static void
-on_sendas(struct rs_source *s, LDAPMessage *e, void *arg)
+on_sendas(struct rs_source *s, const struct entry *e, void *arg)
 {
-	char *dn = entry_dn(s, e);
-	struct rs_sendas *sa = model_add_sendas(arg, dn, NULL);
+	struct rs_sendas *sa = model_add_sendas(arg, e->dn, NULL);
 
 	entry_uuid(s, e, sa->uuid);
 	read_sendas(s, e, sa);
-	free(dn);
 }
 
 /* A filter with each @NOW_FILETIME@ replaced by the current time as AD
@@ -1501,7 +1551,7 @@ load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 }
 
 static void
-on_present(struct rs_source *s, LDAPMessage *e, void *arg)
+on_present(struct rs_source *s, const struct entry *e, void *arg)
 {
 	char u[RS_UUID_LEN + 1];
 	uint64_t h = 14695981039346656037ULL;
