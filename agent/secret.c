@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,10 +144,9 @@ static void
 digest_key_from(const struct rs_key *k)
 {
 	static const char label[] = "relaysync state digest";
-	unsigned int n = sizeof(digest_key);
 
-	HMAC(EVP_sha256(), k->key, sizeof(k->key),
-	    (const unsigned char *)label, sizeof(label) - 1, digest_key, &n);
+	hmac_sha256(k->key, sizeof(k->key), label, sizeof(label) - 1,
+	    digest_key);
 	have_digest_key = 1;
 }
 
@@ -178,15 +176,9 @@ keyring_load(const char *path, int may_be_missing, struct rs_keyring *r,
 void
 secret_keyed_hex(char *hex)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-
-	if (!have_digest_key)
-		return;
-	HMAC(EVP_sha256(), digest_key, sizeof(digest_key),
-	    (const unsigned char *)hex, strlen(hex), md, &n);
-	for (i = 0; i < n && i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (have_digest_key)
+		hmac_sha256_hex(digest_key, sizeof(digest_key), hex, strlen(hex),
+		    hex);
 }
 
 void

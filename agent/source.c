@@ -1072,10 +1072,7 @@ source_watch_cookie(struct rs_source *s, struct buf *out)
 static double
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return monotonic_seconds() * 1e3;
 }
 
 struct page {
