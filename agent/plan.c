@@ -263,8 +263,8 @@ load_installed(const struct rs_config *c, const struct rs_tables *nt,
 	int i, present = 0;
 
 	for (i = 0; i < RS_T_SET; i++)
-		if (read_installed_file(c->postfix.map_dir, rs_table_info[i].name,
-		    &in->text[i], &present, err) < 0)
+		if (read_installed_file(c->postfix.map_dir,
+		    rs_table_info[i].name, &in->text[i], &present, err) < 0)
 			return -1;
 	for (i = 0; i < RS_T_SET; i++)
 		if (rs_table_info[i].postfix)

@@ -59,18 +59,6 @@ private_file_read(const char *path, struct buf *out, struct rs_err *err)
 }
 
 static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 valid_key_id(const char *s, size_t n)
 {
 	size_t i;
@@ -89,7 +77,6 @@ parse_key_line(const char *line, struct rs_key *k)
 {
 	const char *sp = strchr(line, ' ');
 	const char *hex;
-	int i, hi, lo;
 
 	if (sp == NULL || !valid_key_id(line, (size_t)(sp - line)))
 		return -1;
@@ -97,15 +84,9 @@ parse_key_line(const char *line, struct rs_key *k)
 	k->id[sp - line] = '\0';
 	for (hex = sp; *hex == ' '; hex++)
 		;
-	if (strlen(hex) != 64)
+	if (strlen(hex) != 2 * sizeof(k->key))
 		return -1;
-	for (i = 0; i < 32; i++) {
-		if ((hi = hexval(hex[2 * i])) < 0 ||
-		    (lo = hexval(hex[2 * i + 1])) < 0)
-			return -1;
-		k->key[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return 0;
+	return hex_decode(hex, sizeof(k->key), k->key);
 }
 
 static int

@@ -15,16 +15,18 @@
  * level for the next hop says ("none", else "starttls").
  *
  * Line forms (a line's parts: key, value, hop, secret)
- *	RS_LF_PLAIN	key value	    sender_login (value: login names),
- *					    owners (value: the owner DN)
- *	RS_LF_HOP	key hop		    sender_relay (value empty)
- *	RS_LF_VIA	key value:hop	    sender_transport (value: transport)
- *	RS_LF_FILTER	key FILTER value:hop sender_access (value: transport)
- *	RS_LF_LOGIN	key value:secret    sasl_passwd (value: username,
- *					    secret: password; no ":" when the
- *					    secret is NULL)
- *	RS_LF_POLICY	hop value	    tls_policy (key and hop are the
- *					    same; value: the TLS level)
+ *	RS_LF_PLAIN   key value             sender_login (value: login
+ *	                                    names), owners (the owner DN)
+ *	RS_LF_HOP     key hop               sender_relay (value empty)
+ *	RS_LF_VIA     key value:hop         sender_transport (value:
+ *	                                    the transport)
+ *	RS_LF_FILTER  key FILTER value:hop  sender_access (value: the
+ *	                                    transport)
+ *	RS_LF_LOGIN   key value:secret      sasl_passwd (value: username,
+ *	                                    secret: password; no ":" when
+ *	                                    the secret is NULL)
+ *	RS_LF_POLICY  hop value             tls_policy (key and hop are
+ *	                                    the same; value: TLS level)
  *	A hop is a next hop "[host]:port" (IPv6 as "[ipv6:addr]:port").
  *	A valid line has: a key of one or more bytes, none of them space,
  *	tab, newline or NUL, not starting with "#"; a value without newline
@@ -101,9 +103,10 @@ struct rs_tables {
 	size_t nroutes;
 };
 
-/* The parts of a line; each points into the text, of the length given. */
+/* The parts of a line; each points into the text, of the length given
+ * (hop and secret NULL when the line has none). */
 struct rs_line {
-	const char *key, *value, *hop, *secret;	/* hop, secret: NULL if none */
+	const char *key, *value, *hop, *secret;
 	size_t key_len, value_len, hop_len, secret_len;
 };
 

@@ -468,6 +468,31 @@ hex_encode(const void *bytes, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int
+hex_decode(const char *hex, size_t n, unsigned char *out)
+{
+	size_t i;
+	int hi, lo;
+
+	for (i = 0; i < n; i++) {
+		if ((hi = hex_digit(hex[2 * i])) < 0 ||
+		    (lo = hex_digit(hex[2 * i + 1])) < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 static void
 digest_failed(void)
 {

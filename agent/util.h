@@ -36,9 +36,11 @@
  *	lower-case hexadecimal digits and a NUL; sha256_parts_hex(parts, lens,
  *	n, out) that of n parts, each followed by a NUL so that no two lists
  *	collide (lens NULL: the parts are C strings); hmac_sha256(key,
- *	key_len, bytes, len, md) the HMAC-SHA256 as 32 bytes, hmac_sha256_hex()
- *	as 64 digits (out may be the input). hex_encode(bytes, n, out) writes
- *	2n lower-case hexadecimal digits and a NUL.
+ *	key_len, bytes, len, md) the HMAC-SHA256 as 32 bytes,
+ *	hmac_sha256_hex() as 64 digits (out may be the input).
+ *	hex_encode(bytes, n, out) writes 2n lower-case hexadecimal digits and
+ *	a NUL; hex_decode(hex, n, out) reads 2n digits (either case) into n
+ *	bytes, -1 at a non-digit.
  *	monotonic_seconds() is the time in seconds on the monotonic clock,
  *	for measuring how long something took.
  *	url_redact(buf, url) writes url for a message: user and password
@@ -134,6 +136,7 @@ void hmac_sha256(const void *key, size_t key_len, const void *bytes,
 void hmac_sha256_hex(const void *key, size_t key_len, const void *bytes,
     size_t len, char *out);
 void hex_encode(const void *bytes, size_t n, char *out);
+int hex_decode(const char *hex, size_t n, unsigned char *out);
 double monotonic_seconds(void);
 int run_cmd(char *const[], struct buf *);
 int run_cmd_in(char *const[], const char *, struct buf *);

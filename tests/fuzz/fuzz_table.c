@@ -15,7 +15,7 @@
 #include "table.h"
 
 struct parts {
-	char *p[4];		/* key, value, hop, secret (NUL-terminated) */
+	char *p[4];		/* key, value, hop, secret */
 };
 
 static int
