@@ -1210,27 +1210,6 @@ page_result(struct rs_source *s, struct page *pg, struct rs_err *err)
 	return 0;
 }
 
-/* Wait, up to ldap.timeout, for the whole page under way (its entries,
- * references and result, chained in pg->chain) and read its result. */
-static int
-wait_page(struct rs_source *s, struct page *pg, struct rs_err *err)
-{
-	struct timeval tv = { s->c->ldap.timeout, 0 };
-	int rc, code;
-
-	pg->chain = NULL;
-	rc = ldap_result(s->ld, pg->msgid, LDAP_MSG_ALL, &tv, &pg->chain);
-	if (rc == 0) {
-		ldap_abandon_ext(s->ld, pg->msgid, NULL, NULL);
-		return ldap_fail(s, LDAP_TIMEOUT, pg->filter, err);
-	}
-	if (rc < 0) {
-		ldap_get_option(s->ld, LDAP_OPT_RESULT_CODE, &code);
-		return ldap_fail(s, code, pg->filter, err);
-	}
-	return page_result(s, pg, err);
-}
-
 static int
 is_attr(const char *name, const struct berval *attr)
 {
@@ -1302,43 +1281,185 @@ handle_page(struct rs_source *s, struct page *pg, entry_fn fn, void *arg,
 	return 0;
 }
 
-/* A paged search (RFC 2696) whose entries go to fn. The next page is
- * asked for before this one's entries are handled, so that the server
- * works on it meanwhile. */
+/* One search of a lane: its filter, its attributes, who takes its
+ * entries. */
+struct step {
+	const char *filter;
+	char **attrs;
+	entry_fn fn;
+	void *arg;
+};
+
+/* The searches of one connection, one after the other (a server pages
+ * one search at a time per connection: OpenLDAP keeps one paged-results
+ * state per connection), the page under way in pg. */
+struct lane {
+	struct rs_source *s;
+	const struct step *step;
+	size_t nsteps;
+	struct page pg;
+	double t0, deadline;
+};
+
+/* Ask for the first page of the lane's next search, if any. */
+static int
+lane_start(struct lane *l, struct rs_err *err)
+{
+	if (l->nsteps == 0)
+		return 0;
+	memset(&l->pg, 0, sizeof(l->pg));
+	l->pg.filter = l->step->filter;
+	l->pg.attrs = l->step->attrs;
+	l->pg.msgid = -1;
+	l->t0 = now_ms();
+	l->deadline = l->t0 + l->s->c->ldap.timeout * 1e3;
+	return send_page(l->s, &l->pg, err);
+}
+
+static void
+lane_done_log(const struct lane *l)
+{
+	if (!l->s->missing_ok)
+		rs_log(RS_LOG_DEBUG, "ldap search base=%s filter=%s: %zu entries "
+		    "in %zu pages, %.0f ms", l->s->base, l->pg.filter,
+		    l->pg.entries, l->pg.pages, now_ms() - l->t0);
+}
+
+/* A whole page arrived in l->pg.chain: ask for the next page before
+ * handing this one's entries over (the server works on it meanwhile),
+ * then go on with the lane's next search when this one is over. */
+static int
+lane_take(struct lane *l, struct rs_err *err)
+{
+	struct rs_source *s = l->s;
+	int rc, more;
+
+	if ((rc = page_result(s, &l->pg, err)) < 0) {
+		ldap_msgfree(l->pg.chain);
+		return -1;
+	}
+	more = l->pg.cookie.bv_len > 0;
+	if (more && (rc = send_page(s, &l->pg, err)) == 0)
+		l->deadline = now_ms() + s->c->ldap.timeout * 1e3;
+	if (rc == 0)
+		rc = handle_page(s, &l->pg, l->step->fn, l->step->arg, err);
+	ldap_msgfree(l->pg.chain);
+	if (rc < 0)
+		return -1;
+	if (!s->missing_ok)
+		rs_log(RS_LOG_DEBUG, "ldap search filter=%s: page %zu, %zu "
+		    "entries so far", l->pg.filter, l->pg.pages, l->pg.entries);
+	if (more)
+		return 0;
+	lane_done_log(l);
+	end_of_pages(&l->pg);
+	l->step++;
+	l->nsteps--;
+	return lane_start(l, err);
+}
+
+/* Wait until a socket of the busy lanes has data, or up to 100 ms (TLS
+ * may hold decrypted data that poll() does not see: then no wait). */
+static void
+lanes_wait(struct lane *l, size_t n)
+{
+	struct pollfd pfd[2];
+	Sockbuf *sb;
+	size_t i, k = 0;
+
+	for (i = 0; i < n && k < 2; i++) {
+		if (l[i].nsteps == 0)
+			continue;
+		if (ldap_get_option(l[i].s->ld, LDAP_OPT_SOCKBUF, &sb) ==
+		    LDAP_OPT_SUCCESS && ber_sockbuf_ctrl(sb,
+		    LBER_SB_OPT_DATA_READY, NULL) > 0)
+			return;
+		pfd[k].fd = -1;
+		pfd[k].events = POLLIN;
+		ldap_get_option(l[i].s->ld, LDAP_OPT_DESC, &pfd[k].fd);
+		k++;
+	}
+	if (k > 0)
+		(void)poll(pfd, k, 100);
+}
+
+/* Look once at each busy lane (without waiting when more than one is);
+ * -1 on an error or a page past ldap.timeout. */
+static int
+lanes_step(struct lane *l, size_t n, size_t busy, int *took,
+    struct rs_err *err)
+{
+	struct timeval tv;
+	double left;
+	size_t i;
+	int rc, code;
+
+	for (i = 0; i < n; i++) {
+		if (l[i].nsteps == 0)
+			continue;
+		left = busy > 1 ? 0 : l[i].deadline - now_ms();
+		tv.tv_sec = left > 0 ? (time_t)(left / 1e3) : 0;
+		tv.tv_usec = left > 0 ? (suseconds_t)((long)left % 1000) *
+		    1000 : 0;
+		l[i].pg.chain = NULL;
+		rc = ldap_result(l[i].s->ld, l[i].pg.msgid, LDAP_MSG_ALL, &tv,
+		    &l[i].pg.chain);
+		if (rc < 0) {
+			ldap_get_option(l[i].s->ld, LDAP_OPT_RESULT_CODE, &code);
+			return ldap_fail(l[i].s, code, l[i].pg.filter, err);
+		}
+		if (rc > 0) {
+			*took = 1;
+			if (lane_take(&l[i], err) < 0)
+				return -1;
+		} else if (now_ms() >= l[i].deadline)
+			return ldap_fail(l[i].s, LDAP_TIMEOUT, l[i].pg.filter,
+			    err);
+	}
+	return 0;
+}
+
+/* Run lanes side by side, each on its own connection, until all their
+ * searches are over; on error every search under way is abandoned. */
+static int
+run_lanes(struct lane *l, size_t n, struct rs_err *err)
+{
+	size_t i, busy;
+	int rc = 0, took;
+
+	for (i = 0; i < n && rc == 0; i++)
+		rc = lane_start(&l[i], err);
+	while (rc == 0) {
+		for (i = busy = 0; i < n; i++)
+			busy += l[i].nsteps > 0;
+		if (busy == 0)
+			break;
+		took = 0;
+		rc = lanes_step(l, n, busy, &took, err);
+		if (rc == 0 && !took && busy > 1)
+			lanes_wait(l, n);
+	}
+	for (i = 0; i < n; i++) {
+		if (rc < 0 && l[i].nsteps > 0 && l[i].pg.msgid >= 0)
+			ldap_abandon_ext(l[i].s->ld, l[i].pg.msgid, NULL, NULL);
+		end_of_pages(&l[i].pg);
+	}
+	return rc;
+}
+
+/* A paged search (RFC 2696) whose entries go to fn. */
 static int
 paged_search(struct rs_source *s, const char *filter, char **attrs,
     entry_fn fn, void *arg, struct rs_err *err)
 {
-	struct page pg = { filter, attrs, { 0, NULL }, NULL, -1, 0, 0 };
-	double t0 = now_ms();
-	int rc, more;
+	struct step step = { filter, attrs, fn, arg };
+	struct lane l;
 
-	rc = send_page(s, &pg, err);
-	while (rc == 0) {
-		if ((rc = wait_page(s, &pg, err)) < 0) {
-			ldap_msgfree(pg.chain);
-			break;
-		}
-		more = pg.cookie.bv_len > 0;
-		if (more)
-			rc = send_page(s, &pg, err);
-		if (rc == 0)
-			rc = handle_page(s, &pg, fn, arg, err);
-		if (rc < 0 && more)
-			ldap_abandon_ext(s->ld, pg.msgid, NULL, NULL);
-		ldap_msgfree(pg.chain);
-		if (!s->missing_ok)
-			rs_log(RS_LOG_DEBUG, "ldap search filter=%s: page %zu, "
-			    "%zu entries so far", filter, pg.pages, pg.entries);
-		if (!more)
-			break;
-	}
-	end_of_pages(&pg);
-	if (rc == 0 && !s->missing_ok)
-		rs_log(RS_LOG_DEBUG, "ldap search base=%s filter=%s: %zu entries "
-		    "in %zu pages, %.0f ms", s->base, filter, pg.entries,
-		    pg.pages, now_ms() - t0);
-	return rc;
+	memset(&l, 0, sizeof(l));
+	l.s = s;
+	l.step = &step;
+	l.nsteps = 1;
+	return run_lanes(&l, 1, err);
 }
 
 /* The values of attr in an entry read by entry_read(), or NULL. */
@@ -1456,13 +1577,6 @@ on_user(struct rs_source *s, const struct entry *e, void *arg)
 }
 
 static void
-on_disabled(struct rs_source *s, const struct entry *e, void *arg)
-{
-	(void)s;
-	(void)model_set_disabled(arg, e->dn);
-}
-
-static void
 on_sendas(struct rs_source *s, const struct entry *e, void *arg)
 {
 	struct rs_sendas *sa = model_add_sendas(arg, e->dn, NULL);
@@ -1488,50 +1602,111 @@ add_filter_now(struct buf *b, const char *filter)
 	buf_add(b, filter, strlen(filter));
 }
 
-/* The searches of the mapping profile below s->base, into model. */
-static int
-load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
-{
-	const struct rs_mapping *m = &s->c->mapping;
-	int child = strcmp(m->sendas_layout, "child") == 0;
-	char *pol_attrs[] = { m->policy_allow_attr, m->uuid_attr, NULL };
-	char *no_attrs[] = { LDAP_NO_ATTRS, NULL };
-	char *sa_attrs[RS_F_COUNT + 2], **user_attrs;
-	struct buf f;
-	size_t i, n = 0, u = 0;
-	int rc;
+/* The DNs the disabled-users search found: marked once the users are
+ * all in the model (that search may run beside the users' search). */
+struct dn_list {
+	char **dn;
+	size_t n, cap;
+};
 
-	sa_attrs[n++] = m->uuid_attr;
+static void
+on_disabled(struct rs_source *s, const struct entry *e, void *arg)
+{
+	struct dn_list *l = arg;
+
+	(void)s;
+	l->dn = vec_grow(l->dn, &l->cap, l->n, sizeof(*l->dn));
+	l->dn[l->n++] = xstrdup(e->dn);
+}
+
+static void
+mark_disabled(struct dn_list *l, struct rs_model *model)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		(void)model_set_disabled(model, l->dn[i]);
+		free(l->dn[i]);
+	}
+	free(l->dn);
+}
+
+/* The attribute lists of the profile's searches. */
+struct profile_attrs {
+	char *pol[3];
+	char *none[2];
+	char *sendas[RS_F_COUNT + 2];
+	char **user;
+};
+
+static void
+profile_attrs(const struct rs_mapping *m, struct profile_attrs *a)
+{
+	int child = strcmp(m->sendas_layout, "child") == 0;
+	size_t i, n = 0, u = 0;
+
+	a->pol[0] = m->policy_allow_attr;
+	a->pol[1] = m->uuid_attr;
+	a->pol[2] = NULL;
+	a->none[0] = LDAP_NO_ATTRS;
+	a->none[1] = NULL;
+	a->sendas[n++] = m->uuid_attr;
 	for (i = 0; i < RS_F_COUNT; i++)
 		if (*m->attr[i])
-			sa_attrs[n++] = m->attr[i];
-	sa_attrs[n] = NULL;
-	user_attrs = xcalloc(n + m->n_login_attrs + 3, sizeof(*user_attrs));
-	user_attrs[u++] = m->user_mail_attr;
-	user_attrs[u++] = m->uuid_attr;
+			a->sendas[n++] = m->attr[i];
+	a->sendas[n] = NULL;
+	a->user = xcalloc(n + m->n_login_attrs + 3, sizeof(*a->user));
+	a->user[u++] = m->user_mail_attr;
+	a->user[u++] = m->uuid_attr;
 	for (i = 0; i < m->n_login_attrs; i++)
-		user_attrs[u++] = m->login_attrs[i];
+		a->user[u++] = m->login_attrs[i];
 	for (i = 1; i < n && !child; i++)	/* attribute layout: on the user */
-		user_attrs[u++] = sa_attrs[i];
-	rc = paged_search(s, m->policy_filter, pol_attrs, on_policy, model,
-	    err) < 0 || paged_search(s, m->user_filter, user_attrs, on_user,
-	    model, err) < 0 ? -1 : 0;
-	free(user_attrs);
-	if (rc < 0)
-		return -1;
+		a->user[u++] = a->sendas[i];
+}
+
+/* The searches of the mapping profile below s->base, into model: policy
+ * and users on s; disabled users and send-as entries on peer, side by
+ * side, when there is one, else on s after the others. */
+static int
+load(struct rs_source *s, struct rs_source *peer, struct rs_model *model,
+    struct rs_err *err)
+{
+	const struct rs_mapping *m = &s->c->mapping;
+	struct dn_list disabled = { NULL, 0, 0 };
+	struct profile_attrs a;
+	struct step st[4];
+	struct lane l[2];
+	struct buf f;
+	size_t n = 0, split;
+	int rc;
+
+	profile_attrs(m, &a);
+	buf_init(&f);
+	st[n++] = (struct step){ m->policy_filter, a.pol, on_policy, model };
+	st[n++] = (struct step){ m->user_filter, a.user, on_user, model };
+	split = n;
 	if (*m->user_disabled_filter) {
-		buf_init(&f);
 		buf_printf(&f, "(&%s", m->user_filter);
 		add_filter_now(&f, m->user_disabled_filter);
 		buf_add(&f, ")", 1);
-		buf_str(&f);
-		rc = paged_search(s, f.data, no_attrs, on_disabled, model, err);
-		buf_free(&f);
-		if (rc < 0)
-			return -1;
+		st[n++] = (struct step){ buf_str(&f), a.none, on_disabled,
+		    &disabled };
 	}
-	return child ? paged_search(s, m->sendas_filter, sa_attrs, on_sendas,
-	    model, err) : 0;
+	if (strcmp(m->sendas_layout, "child") == 0)
+		st[n++] = (struct step){ m->sendas_filter, a.sendas, on_sendas,
+		    model };
+	memset(l, 0, sizeof(l));
+	l[0].s = s;
+	l[0].step = st;
+	l[0].nsteps = peer ? split : n;
+	l[1].s = peer;
+	l[1].step = st + split;
+	l[1].nsteps = peer ? n - split : 0;
+	rc = run_lanes(l, peer ? 2 : 1, err);
+	mark_disabled(&disabled, model);
+	buf_free(&f);
+	free(a.user);
+	return rc;
 }
 
 static void
@@ -1582,13 +1757,40 @@ present_scan(struct rs_source *s, struct rs_err *err)
 	return rc;
 }
 
+/* A second connection for a full read, so that the server works on two
+ * searches at once; NULL (the read goes on with one) when it cannot be
+ * had. */
+static struct rs_source *
+open_peer(struct rs_source *s)
+{
+	struct rs_source *peer = NULL;
+	struct rs_err why;
+
+	if (source_open(s->c, &peer, &why) < 0) {
+		rs_log(RS_LOG_DEBUG, "ldap %s: no second connection, one search "
+		    "at a time: %s", s->c->ldap.uri, why.msg);
+		source_close(peer);
+		return NULL;
+	}
+	peer->base = s->base;
+	peer->scope = s->scope;
+	peer->missing_ok = s->missing_ok;
+	return peer;
+}
+
 int
 source_load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 {
+	struct rs_source *peer;
+	int rc;
+
 	s->base = s->c->ldap.base_dn;
 	s->scope = LDAP_SCOPE_SUBTREE;
 	s->missing_ok = 0;
-	return load(s, model, err);
+	peer = open_peer(s);
+	rc = load(s, peer, model, err);
+	source_close(peer);
+	return rc;
 }
 
 int
@@ -1609,7 +1811,7 @@ source_fetch(struct rs_source *s, const struct rs_reads *r,
 		s->base = r->r[i].dn;
 		s->scope = r->r[i].kind == RS_READ_SUBTREE ?
 		    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE;
-		if (load(s, fresh, err) < 0)
+		if (load(s, NULL, fresh, err) < 0)
 			return -1;
 	}
 	rs_log(RS_LOG_DEBUG, "ldap: %zu changed entries read again (%zu with "
