@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <poll.h>
 #include <sasl/sasl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,15 +297,33 @@ source_open(const struct rs_config *c, struct rs_source **out,
 	return 0;
 }
 
+/* While two connections are open, and while one is closed, SIGPIPE is
+ * ignored: when the server has gone away, an abandon or unbind sent on a
+ * connection that has not noticed yet must fail with EPIPE, not kill the
+ * run. */
+static void
+sigpipe_ignore(struct sigaction *old)
+{
+	struct sigaction ignore;
+
+	memset(&ignore, 0, sizeof(ignore));
+	ignore.sa_handler = SIG_IGN;
+	sigemptyset(&ignore.sa_mask);
+	sigaction(SIGPIPE, &ignore, old);
+}
+
 void
 source_close(struct rs_source *s)
 {
+	struct sigaction old;
 	size_t i;
 
 	if (s == NULL)
 		return;
+	sigpipe_ignore(&old);
 	if (s->ld)
 		ldap_unbind_ext_s(s->ld, NULL, NULL);
+	sigaction(SIGPIPE, &old, NULL);
 	model_changes_free(&s->pending);
 	buf_free(&s->cookie);
 	for (i = 0; s->ncs != NULL && s->ncs[i] != NULL; i++)
@@ -1781,15 +1800,18 @@ open_peer(struct rs_source *s)
 int
 source_load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 {
+	struct sigaction old;
 	struct rs_source *peer;
 	int rc;
 
 	s->base = s->c->ldap.base_dn;
 	s->scope = LDAP_SCOPE_SUBTREE;
 	s->missing_ok = 0;
+	sigpipe_ignore(&old);
 	peer = open_peer(s);
 	rc = load(s, peer, model, err);
 	source_close(peer);
+	sigaction(SIGPIPE, &old, NULL);
 	return rc;
 }
 

@@ -21,6 +21,8 @@
 int rs_verbosity = RS_LOG_INFO;
 static int log_interactive = 1;
 static int log_journal;	/* standard error is the journal */
+static time_t log_socket_seen;	/* when syslog's socket was last there */
+static time_t log_socket_checked;
 
 static void
 oom(void)
@@ -343,6 +345,22 @@ rs_log_open(void)
 		openlog("relaysync", LOG_PID, LOG_MAIL);
 }
 
+/* Is there a syslog socket to send to? Looked for at most once a second:
+ * without one, syslog() would try to connect for every message, and
+ * the message would be lost all the same. */
+static int
+syslog_there(void)
+{
+	time_t now = time(NULL);
+
+	if (now != log_socket_checked) {
+		log_socket_checked = now;
+		if (access(_PATH_LOG, W_OK) == 0)
+			log_socket_seen = now;
+	}
+	return log_socket_seen == now;
+}
+
 void
 rs_log(enum rs_loglevel level, const char *fmt, ...)
 {
@@ -366,7 +384,7 @@ rs_log(enum rs_loglevel level, const char *fmt, ...)
 	if ((int)level <= rs_verbosity && (log_interactive ||
 	    level != RS_LOG_INFO || rs_verbosity >= RS_LOG_DEBUG))
 		fprintf(stderr, "relaysync: %s: %s\n", tag[level], msg);
-	if (!log_interactive && logged)
+	if (!log_interactive && logged && syslog_there())
 		syslog(prio[level], "%s: %s", tag[level], msg);
 }
 

@@ -29,7 +29,10 @@
  *	information (one line per applied change, one summary per run) goes
  *	to the terminal, the journal or syslog, debug lines (--verbose, which
  *	also shows information on standard error) to standard error and
- *	syslog. Under the journal no line is written twice.
+ *	syslog. Under the journal no line is written twice. Without a syslog
+ *	socket (_PATH_LOG, looked for at most once a second) nothing is sent
+ *	to syslog: the messages would be lost anyway, and each would cost a
+ *	failed connection.
  *	read_file() reads a whole file; str_lower() lower-cases ASCII.
  *	run_cmd() runs a program named by its absolute path (never a PATH
  *	search), with an environment of its own (PATH=/usr/sbin:/usr/bin:
