@@ -36,8 +36,8 @@ SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
 OBJS      = $(MODULES:%=build/%.o)
 SAN_OBJS  = $(MODULES:%=build/san/%.o)
-UNIT      = test_validate test_config test_policy test_table test_render \
-            test_plan test_secret test_model test_dn
+UNIT      = test_util test_validate test_config test_policy test_table \
+            test_render test_plan test_secret test_model test_dn
 UNIT_BINS = $(UNIT:%=build/san/%)
 FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn \
             fuzz_snapshot fuzz_table

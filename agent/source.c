@@ -304,23 +304,25 @@ source_close(struct rs_source *s)
 	free(s);
 }
 
+/* 32 hexadecimal digits in the 8-4-4-4-12 form of a UUID. */
+static void
+uuid_form(const char *hex, char *out)
+{
+	snprintf(out, RS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex,
+	    hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
 /* The string form of a 16-byte syncUUID, as entryUUID shows it. */
 static void
 uuid_str(const struct berval *u, char *out)
 {
-	const unsigned char *b;
-	size_t i, o = 0;
+	char hex[33];
 
 	out[0] = '\0';
 	if (u == NULL || u->bv_len != 16)
 		return;
-	b = (const unsigned char *)u->bv_val;
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		snprintf(out + o, 3, "%02x", b[i]);
-		o += 2;
-	}
+	hex_encode(u->bv_val, 16, hex);
+	uuid_form(hex, out);
 }
 
 /* A syncUUID announced present or deleted. */
@@ -1285,8 +1287,7 @@ entry_uuid(struct rs_source *s, LDAPMessage *e, char *out)
 		hex[n++] = (char)tolower((unsigned char)v[0]->bv_val[i]);
 	}
 	if (v != NULL && v[0] != NULL && i == v[0]->bv_len && n == 32)
-		snprintf(out, RS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s",
-		    hex, hex + 8, hex + 12, hex + 16, hex + 20);
+		uuid_form(hex, out);
 	else if (v != NULL && v[0] != NULL && v[0]->bv_len == 16)
 		uuid_str(v[0], out);	/* AD's binary objectGUID */
 	ldap_value_free_len(v);
