@@ -26,7 +26,7 @@ LIBS      = -lldap -llber -lyaml -lssl -lcrypto -lcurl
 SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
-MODULES   = util config model validate secret probe source policy render postconf snapshot plan \
+MODULES   = util config model validate secret probe source policy render postconf installer snapshot plan \
             report verify notify apply status pipeline checkconf explain watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)

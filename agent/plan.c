@@ -33,18 +33,6 @@ struct installed {
 	size_t lines;		/* installed routes */
 };
 
-const char *
-map_suffix(const char *type)
-{
-	if (strcmp(type, "lmdb") == 0)
-		return ".lmdb";
-	if (strcmp(type, "cdb") == 0)
-		return ".cdb";
-	if (strcmp(type, "texthash") == 0)
-		return NULL;
-	return ".db";
-}
-
 static int
 read_installed_file(const char *dir, const char *name, struct buf *b,
     int *present, struct rs_err *err)
@@ -228,37 +216,6 @@ parse_installed(struct installed *in)
 			old_route(in, key)->owner = xstrdup(val);
 }
 
-static int
-cmp_line(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The lines of a "postmap -s" dump as "key value", sorted, in out. */
-static void
-sorted_dump(char *dump, struct buf *out)
-{
-	char **lines = NULL, *line, *tab, *next;
-	size_t n = 0, cap = 0, i;
-
-	for (line = dump; line && *line; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		if ((tab = strchr(line, '\t')) != NULL)
-			*tab = ' ';
-		lines = vec_grow(lines, &cap, n, sizeof(*lines));
-		lines[n++] = line;
-	}
-	if (n)
-		qsort(lines, n, sizeof(*lines), cmp_line);
-	for (i = 0; i < n; i++) {
-		buf_adds(out, lines[i]);
-		buf_addc(out, '\n');
-	}
-	buf_str(out);
-	free(lines);
-}
-
 /* "name dev inode size mtime sha256-of-text": what a verified index of
  * table name below map_dir looked like; empty when it cannot be read. */
 void
@@ -322,46 +279,10 @@ index_verified(const struct rs_config *c, const char *name,
 	return yes;
 }
 
-int
-index_agrees(const struct rs_config *c, const char *path,
-    const struct buf *text)
-{
-	const char *suffix = map_suffix(c->postfix.map_type);
-	struct buf arg, cmd, dump, sorted;
-	int agrees;
-
-	if (suffix == NULL)
-		return 1;
-	buf_init(&arg);
-	buf_init(&cmd);
-	buf_init(&dump);
-	buf_init(&sorted);
-	buf_printf(&arg, "%s%s", path, suffix);
-	agrees = access(arg.data, F_OK) == 0;	/* else postmap logs a fatal */
-	buf_reset(&arg);
-	buf_printf(&arg, "%s:%s", c->postfix.map_type, path);
-	if (agrees) {
-		char *argv[] = { (char *)config_postfix_cmd(c, "postmap", &cmd),
-		    "-c", c->postfix.config_dir, "-s", arg.data, NULL };
-
-		agrees = run_cmd(argv, &dump) == 0;
-	}
-	if (agrees && dump.len)
-		buf_addc(&dump, '\n');
-	if (agrees)
-		sorted_dump(dump.data ? dump.data : "", &sorted);
-	agrees = agrees && sorted.len == text->len &&
-	    (text->len == 0 || memcmp(sorted.data, text->data, text->len) == 0);
-	buf_free(&arg);
-	buf_free(&cmd);
-	buf_wipe(&dump);
-	buf_wipe(&sorted);
-	return agrees;
-}
-
 static int
-load_installed(const struct rs_config *c, const struct rs_tables *nt,
-    struct installed *in, struct rs_plan *p, struct rs_err *err)
+load_installed(const struct rs_config *c, const struct rs_installer *inst,
+    const struct rs_tables *nt, struct installed *in, struct rs_plan *p,
+    struct rs_err *err)
 {
 	struct buf path;
 	int i, present = 0;
@@ -382,7 +303,7 @@ load_installed(const struct rs_config *c, const struct rs_tables *nt,
 		} else if (!index_verified(c, rs_table_names[i],
 		    &in->text[i])) {
 			p->verified++;
-			if (!index_agrees(c, path.data, &in->text[i])) {
+			if (!inst->verify(c, path.data, &in->text[i])) {
 				p->reload = 1;
 				p->damaged |= 1u << i;
 			}
@@ -696,9 +617,9 @@ plan_diff(const struct rs_config *c, const struct rs_tables *nt,
 }
 
 int
-plan_build(const struct rs_config *c, const struct rs_decision *d,
-    const struct rs_tables *nt, int force, struct rs_plan *p,
-    struct rs_err *err)
+plan_build(const struct rs_config *c, const struct rs_installer *inst,
+    const struct rs_decision *d, const struct rs_tables *nt, int force,
+    struct rs_plan *p, struct rs_err *err)
 {
 	struct installed in;
 	struct old_route *o;
@@ -710,7 +631,7 @@ plan_build(const struct rs_config *c, const struct rs_decision *d,
 	strmap_init(&in.routes);
 	strmap_init(&in.tls);
 	strmap_init(&in.touched);
-	rc = load_installed(c, nt, &in, p, err);
+	rc = load_installed(c, inst, nt, &in, p, err);
 	if (rc == 0) {
 		p->old_routes = in.lines;
 		for (i = 0; i < d->nroutes; i++) {

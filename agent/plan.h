@@ -26,17 +26,14 @@
  *	plan_diff() writes, per table (and the owners file) that would
  *	change, a "--- live" and "+++ new" header and the "-" and "+" lines,
  *	the password of sasl_passwd lines shown as ********.
- *	An installed index is checked by index_agrees() unless
+ *	An installed index is checked by the installer's verify() (inst,
+ *	installer.h: "postmap -s") unless
  *	<state_dir>/index-stamps holds its index_stamp(): the run that last
  *	installed (or checked) it verified it, and it is still the same file
  *	(device, inode, size, modification time) with the same text (SHA-256).
- *	index_agrees() dumps an indexed table with "postmap -s" and tells
- *	whether it holds exactly the lines of the given sorted text (always
- *	true for texthash, which has no index).
  *	index_stamp() is the stamp line of the index of a table in map_dir
  *	(empty when there is none); index_verified() tells whether the index
  *	of a table in map_dir is stamped for the given text.
- *	map_suffix() is the index file suffix of a map type (NULL: none).
  *
  * Diagnostics
  *	plan_build() fails (RS_EX_FAIL) only when an installed table exists
@@ -46,6 +43,7 @@
 #define RS_PLAN_H
 
 #include "config.h"
+#include "installer.h"
 #include "policy.h"
 #include "render.h"
 
@@ -83,13 +81,12 @@ struct rs_plan {
 	char pending[1024];	/* what else a run would do, in words */
 };
 
-int plan_build(const struct rs_config *, const struct rs_decision *,
-    const struct rs_tables *, int, struct rs_plan *, struct rs_err *);
+int plan_build(const struct rs_config *c, const struct rs_installer *inst,
+    const struct rs_decision *d, const struct rs_tables *t, int force,
+    struct rs_plan *p, struct rs_err *err);
 void plan_free(struct rs_plan *);
 void plan_diff(const struct rs_config *, const struct rs_tables *,
     struct buf *);
-const char *map_suffix(const char *);
-int index_agrees(const struct rs_config *, const char *, const struct buf *);
 void index_stamp(const struct rs_config *, const char *, const struct buf *,
     struct buf *);
 int index_verified(const struct rs_config *, const char *,

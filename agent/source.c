@@ -1662,3 +1662,10 @@ source_schema(struct rs_source *s, struct strmap *attrs,
 	ldap_msgfree(res);
 	return rc == LDAP_SUCCESS ? 0 : ldap_fail(s, rc, *where, err);
 }
+
+const struct rs_directory source_ldap = {
+	source_open, source_load, source_fetch, source_cookie, source_changes,
+	source_sync_reason, source_tracking, source_can_follow,
+	source_watch_start, source_watch_wait, source_watch_take,
+	source_watch_cookie, source_close
+};
