@@ -33,7 +33,7 @@ HDRS      = $(wildcard agent/*.h)
 OBJS      = $(MODULES:%=build/%.o)
 SAN_OBJS  = $(MODULES:%=build/san/%.o)
 UNIT      = test_validate test_config test_policy test_render test_plan \
-            test_secret test_model
+            test_secret test_model test_apply test_pipeline
 UNIT_BINS = $(UNIT:%=build/san/%)
 FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn \
             fuzz_snapshot
@@ -70,7 +70,8 @@ build/relaysync: $(OBJS) build/main.o
 build/san/relaysync: $(SAN_OBJS) build/san/main.o
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
-build/san/test_%: tests/unit/test_%.c tests/unit/unit.h $(SAN_OBJS)
+build/san/test_%: tests/unit/test_%.c tests/unit/unit.h tests/unit/fake.h \
+    $(SAN_OBJS)
 	$(CC) $(CFLAGS) $(SANFLAGS) -Iagent -DSRCDIR='"$(CURDIR)"' -o $@ $< \
 	    $(SAN_OBJS) $(LIBS) -lcmocka
 
