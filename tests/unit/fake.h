@@ -10,6 +10,10 @@
  * makes index write an empty index and still succeed (postmap on a full
  * disk).
  *
+ * fake_decision(d, n) is a decision of n accepted routes (at most
+ * FAKE_ROUTES), u00@p.example ... via smtp.p.example:587, each with its
+ * own password fake_pw[i] (set one to change it; "" is "pw<i>").
+ *
  * fake_directory (struct rs_directory, source.h) answers from fake_dir:
  * open fails with RS_EX_UNAVAILABLE when fail_open is set; tracking is
  * fake_dir.tracking; changes hands over fake_dir.changes (then empty)
@@ -19,6 +23,7 @@
 #define RS_FAKE_H
 
 #include "installer.h"
+#include "policy.h"
 #include "source.h"
 
 enum { F_INDEX, F_PUT, F_DEL, F_QUERY, F_VERIFY, F_RUNNING, F_RELOAD,
@@ -224,6 +229,47 @@ fake_reload(const struct rs_config *c, struct buf *out)
 static const struct rs_installer fake_installer = {
 	fake_index, fake_edit, fake_verify, fake_running, fake_reload
 };
+
+#define FAKE_ROUTES	20
+
+static struct rs_sendas fake_sa[FAKE_ROUTES];
+static struct rs_verdict fake_v[FAKE_ROUTES];
+static const struct rs_verdict *fake_r[FAKE_ROUTES];
+static char fake_addr[FAKE_ROUTES][32], fake_pw[FAKE_ROUTES][32];
+
+static void
+fake_decision(struct rs_decision *d, size_t n)
+{
+	struct rs_verdict *v;
+	size_t i;
+
+	memset(d, 0, sizeof(*d));
+	for (i = 0; i < n; i++) {
+		snprintf(fake_addr[i], sizeof(fake_addr[i]), "u%02zu@p.example",
+		    i);
+		if (fake_pw[i][0] == '\0')
+			snprintf(fake_pw[i], sizeof(fake_pw[i]), "pw%zu", i);
+		memset(&fake_sa[i], 0, sizeof(fake_sa[i]));
+		fake_sa[i].dn = "cn=x";
+		v = &fake_v[i];
+		memset(v, 0, sizeof(*v));
+		v->sa = &fake_sa[i];
+		v->owner_dn = "uid=u,dc=example,dc=com";
+		v->detail = "";
+		v->route.address = fake_addr[i];
+		v->route.host = "smtp.p.example";
+		v->route.port = 587;
+		v->route.sec = RS_SEC_STARTTLS;
+		v->route.username = fake_addr[i];
+		v->route.password = fake_pw[i];
+		v->route.logins = "u";
+		fake_r[i] = v;
+	}
+	d->v = fake_v;
+	d->n = n;
+	d->routes = fake_r;
+	d->nroutes = n;
+}
 
 enum { D_OPEN, D_READ, D_FETCH, D_COOKIE, D_CHANGES, D_CLOSE, D_COUNT };
 

@@ -7,15 +7,10 @@
 #include "fake.h"
 #include "secret.h"
 
-#define N	20
+#define N	FAKE_ROUTES
 
 static struct rs_config cfg;
 static char top[64];
-static struct rs_sendas sa[N];
-static struct rs_verdict v[N];
-static const struct rs_verdict *r[N];
-static struct rs_decision d;
-static char addr[N][32], pw[N][32];
 
 static int
 setup(void **state)
@@ -45,46 +40,15 @@ teardown(void **state)
 	return 0;
 }
 
-/* N routes, u00..u19@p.example, each with its own password. */
-static void
-routes(size_t n)
-{
-	size_t i;
-
-	memset(&d, 0, sizeof(d));
-	for (i = 0; i < n; i++) {
-		snprintf(addr[i], sizeof(addr[i]), "u%02zu@p.example", i);
-		if (pw[i][0] == '\0')
-			snprintf(pw[i], sizeof(pw[i]), "pw%zu", i);
-		memset(&sa[i], 0, sizeof(sa[i]));
-		sa[i].dn = "cn=x";
-		memset(&v[i], 0, sizeof(v[i]));
-		v[i].sa = &sa[i];
-		v[i].owner_dn = "uid=u,dc=example,dc=com";
-		v[i].detail = "";
-		v[i].route.address = addr[i];
-		v[i].route.host = "smtp.p.example";
-		v[i].route.port = 587;
-		v[i].route.sec = RS_SEC_STARTTLS;
-		v[i].route.username = addr[i];
-		v[i].route.password = pw[i];
-		v[i].route.logins = "u";
-		r[i] = &v[i];
-	}
-	d.v = v;
-	d.n = n;
-	d.routes = r;
-	d.nroutes = n;
-}
-
 /* Install n routes; 0 or -1 as apply_tables() returned. */
 static int
 install(size_t n, struct rs_applied *ap, struct rs_err *err)
 {
+	struct rs_decision d;
 	struct rs_tables t;
 	int rc;
 
-	routes(n);
+	fake_decision(&d, n);
 	render_tables(&d, "secure", &t);
 	rc = apply_tables(&cfg, &fake_installer, &t, 1, ap, err);
 	render_free(&t);
@@ -194,7 +158,7 @@ test_patch(void **state)
 	snprintf(path, sizeof(path), "%s/maps/sender_relay.db", top);
 	assert_int_equal(stat(path, &before), 0);
 	memset(&fake_inst, 0, sizeof(fake_inst));
-	strcpy(pw[3], "rotated");
+	strcpy(fake_pw[3], "rotated");
 	assert_int_equal(install(N, &ap, &err), 0);
 	assert_int_equal(ap.generation, 2);
 	assert_int_equal(fake_inst.calls[F_INDEX], 0);
@@ -204,7 +168,7 @@ test_patch(void **state)
 	assert_index_whole("sasl_passwd");
 	assert_int_equal(stat(path, &after), 0);
 	assert_int_equal(before.st_ino, after.st_ino);	/* shared */
-	pw[3][0] = '\0';
+	fake_pw[3][0] = '\0';
 }
 
 /* A failed step of the patch falls back to indexing the whole table; the
@@ -221,7 +185,7 @@ patch_fails_at(int op, const char *where)
 	assert_int_equal(install(N, &ap, &err), 0);
 	memset(&fake_inst, 0, sizeof(fake_inst));
 	fake_inst.fail[op] = 1;
-	strcpy(pw[5], "rotated");
+	strcpy(fake_pw[5], "rotated");
 	capture_start(&saved, path);
 	assert_int_equal(install(N, &ap, &err), 0);
 	buf_init(&log);
@@ -233,7 +197,7 @@ patch_fails_at(int op, const char *where)
 	    "building it from scratch", where);
 	assert_non_null(strstr(log.data, want));
 	buf_free(&log);
-	pw[5][0] = '\0';
+	fake_pw[5][0] = '\0';
 }
 
 static void
@@ -302,7 +266,7 @@ test_index_fails(void **state)
 	slurp("sasl_passwd", &before);
 	memset(&fake_inst, 0, sizeof(fake_inst));
 	fake_inst.fail[F_INDEX] = fake_inst.fail[F_PUT] = 1;
-	strcpy(pw[1], "rotated");
+	strcpy(fake_pw[1], "rotated");
 	assert_int_equal(install(N, &ap, &err), -1);
 	assert_int_equal(err.code, RS_EX_CANTCREAT);
 	assert_int_equal(live(), 1);
@@ -311,7 +275,7 @@ test_index_fails(void **state)
 	assert_int_equal(fake_inst.calls[F_RELOAD], 0);
 	buf_free(&before);
 	buf_free(&after);
-	pw[1][0] = '\0';
+	fake_pw[1][0] = '\0';
 }
 
 /* postmap exits 0 but the index is empty (a full disk): refused. */
@@ -325,14 +289,14 @@ test_verify_fails(void **state)
 	assert_int_equal(install(N, &ap, &err), 0);
 	fake_inst.empty_index = 1;
 	fake_inst.fail[F_PUT] = 1;	/* no patch: a whole index */
-	strcpy(pw[2], "rotated");
+	strcpy(fake_pw[2], "rotated");
 	assert_int_equal(install(N, &ap, &err), -1);
 	assert_int_equal(err.code, RS_EX_CANTCREAT);
 	assert_non_null(strstr(err.msg, "but it does not hold exactly the "
 	    "lines of"));
 	assert_int_equal(live(), 1);
 	assert_index_whole("sasl_passwd");
-	pw[2][0] = '\0';
+	fake_pw[2][0] = '\0';
 }
 
 /* The reload fails after the switch: the new generation is live (exit
@@ -348,7 +312,7 @@ test_reload(void **state)
 	(void)state;
 	assert_int_equal(install(N, &ap, &err), 0);
 	fake_inst.fail[F_RELOAD] = 1;
-	strcpy(pw[4], "rotated");
+	strcpy(fake_pw[4], "rotated");
 	assert_int_equal(install(N, &ap, &err), -1);
 	assert_int_equal(err.code, RS_EX_FAIL);
 	assert_non_null(strstr(err.msg, "the new tables are installed but "
@@ -366,7 +330,7 @@ test_reload(void **state)
 	/* Postfix not running: nothing to reload, no failure. */
 	memset(&fake_inst, 0, sizeof(fake_inst));
 	fake_inst.stopped = 1;
-	pw[4][0] = '\0';
+	fake_pw[4][0] = '\0';
 	assert_int_equal(install(N, &ap, &err), 0);
 	assert_int_equal(fake_inst.calls[F_RUNNING], 1);
 	assert_int_equal(fake_inst.calls[F_RELOAD], 0);
