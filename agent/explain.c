@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "apply.h"
+#include "dn.h"
 #include "explain.h"
 #include "render.h"
 #include "secret.h"

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dn.h"
 #include "policy.h"
 
 /* Each hint is a sentence about one address (where "%s" stands): what is
@@ -332,25 +333,6 @@ check_credentials(struct ctx *x, struct rs_verdict *v)
 	return 0;
 }
 
-/* Does the entry's own RDN name attr? (AVAs joined by '+', escapes.) */
-static int
-rdn_names(const char *dn, const char *attr)
-{
-	size_t n = strlen(attr);
-	const char *p = dn;
-
-	while (*p && *p != ',') {
-		if (strncasecmp(p, attr, n) == 0 && p[n] == '=')
-			return 1;
-		for (; *p && *p != ',' && *p != '+'; p++)
-			if (*p == '\\' && p[1])
-				p++;
-		if (*p == '+')
-			p++;
-	}
-	return 0;
-}
-
 /*
  * The verified flag counts only as an attribute an administrator set: an
  * entry named by it was renamed (modrdn) to carry it, which slapd's ACLs
@@ -364,7 +346,7 @@ is_verified(const struct rs_config *c, const struct rs_sendas *sa)
 	int ok = 0;
 
 	return f->count == 1 && parse_ldap_bool(f->val, f->len, &ok) == 0 &&
-	    ok && !(*attr && rdn_names(sa->dn, attr));
+	    ok && !(*attr && dn_rdn_names(sa->dn, attr));
 }
 
 static int

@@ -60,26 +60,10 @@ hash_parts(const char *const *p, const size_t *len, size_t n, char *out)
 void
 snapshot_source(const struct rs_config *c, char *out)
 {
-	const struct rs_mapping *m = &c->mapping;
-	const char **p = xcalloc(11 + RS_F_COUNT + m->n_login_attrs,
-	    sizeof(*p));
-	size_t n = 0, i;
+	size_t n = config_source(c, NULL, 0);
+	const char **p = xcalloc(n, sizeof(*p));
 
-	p[n++] = c->ldap.uri;
-	p[n++] = c->ldap.base_dn;
-	p[n++] = m->uuid_attr;
-	p[n++] = m->policy_filter;
-	p[n++] = m->policy_allow_attr;
-	p[n++] = m->user_filter;
-	p[n++] = m->user_mail_attr;
-	p[n++] = m->user_disabled_filter;
-	p[n++] = m->sendas_layout;
-	p[n++] = m->sendas_filter;
-	for (i = 0; i < RS_F_COUNT; i++)
-		p[n++] = m->attr[i];
-	p[n++] = "login_attribute";
-	for (i = 0; i < m->n_login_attrs; i++)
-		p[n++] = m->login_attrs[i];
+	config_source(c, p, n);
 	hash_parts(p, NULL, n, out);
 	free(p);
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dn.h"
 #include "probe.h"
 #include "secret.h"
 #include "source.h"
