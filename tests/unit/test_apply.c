@@ -4,6 +4,7 @@
 
 #include "unit.h"
 #include "apply.h"
+#include "plan.h"
 #include "fake.h"
 #include "secret.h"
 
@@ -25,6 +26,7 @@ setup(void **state)
 	snprintf(extra, sizeof(extra), "postfix:\n  map_dir: %s/maps\n"
 	    "  map_type: hash\nstate_dir: %s/state\n", top, top);
 	memset(&fake_inst, 0, sizeof(fake_inst));
+	memset(fake_pw, 0, sizeof(fake_pw));
 	return test_config(&cfg, extra, &err);
 }
 
@@ -169,6 +171,60 @@ test_patch(void **state)
 	assert_int_equal(stat(path, &after), 0);
 	assert_int_equal(before.st_ino, after.st_ino);	/* shared */
 	fake_pw[3][0] = '\0';
+}
+
+/* More than a tenth of a table's lines changed: its index is built
+ * whole, not patched. */
+static void
+test_many_changes(void **state)
+{
+	struct rs_applied ap;
+	struct rs_err err;
+
+	(void)state;
+	assert_int_equal(install(N, &ap, &err), 0);
+	memset(&fake_inst, 0, sizeof(fake_inst));
+	strcpy(fake_pw[1], "rotated");
+	strcpy(fake_pw[2], "rotated");	/* two of twenty: a tenth, patched */
+	assert_int_equal(install(N, &ap, &err), 0);
+	assert_int_equal(fake_inst.calls[F_INDEX], 0);
+	assert_int_equal(fake_inst.calls[F_PUT], 1);
+	memset(&fake_inst, 0, sizeof(fake_inst));
+	strcpy(fake_pw[3], "rotated");
+	strcpy(fake_pw[4], "rotated");
+	strcpy(fake_pw[5], "rotated");	/* three: more than a tenth */
+	assert_int_equal(install(N, &ap, &err), 0);
+	assert_int_equal(fake_inst.calls[F_INDEX], 1);
+	assert_int_equal(fake_inst.calls[F_PUT], 0);
+	assert_index_whole("sasl_passwd");
+}
+
+/* Without the stamp that says a run verified the live index, an
+ * unchanged table is not shared (nor patched): written and indexed
+ * whole, and checked. */
+static void
+test_unstamped(void **state)
+{
+	struct rs_applied ap;
+	struct rs_err err;
+	struct stat before, after;
+	char path[256];
+
+	(void)state;
+	assert_int_equal(install(N, &ap, &err), 0);
+	snprintf(path, sizeof(path), "%s/state/%s", top, RS_INDEX_STAMPS);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/maps/sender_relay.db", top);
+	assert_int_equal(stat(path, &before), 0);
+	memset(&fake_inst, 0, sizeof(fake_inst));
+	strcpy(fake_pw[6], "rotated");
+	assert_int_equal(install(N, &ap, &err), 0);
+	assert_int_equal(fake_inst.calls[F_INDEX], RS_T_COUNT);
+	assert_int_equal(fake_inst.calls[F_VERIFY], RS_T_COUNT);
+	assert_int_equal(fake_inst.calls[F_PUT], 0);
+	assert_int_equal(stat(path, &after), 0);
+	assert_true(before.st_ino != after.st_ino);
+	assert_index_whole("sender_relay");
 }
 
 /* A failed step of the patch falls back to indexing the whole table; the
@@ -356,6 +412,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_first_install, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_patch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_changes, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_unstamped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_patch_put_fails, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_patch_query_fails, setup,

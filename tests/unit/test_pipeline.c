@@ -191,6 +191,7 @@ setup(void **state)
 	    "  map_type: hash\nstate_dir: %s/state\npolicy:\n"
 	    "  allow_private_gateways: true\n", top, top);
 	memset(&fake_inst, 0, sizeof(fake_inst));
+	memset(fake_pw, 0, sizeof(fake_pw));
 	memset(&fake_dir, 0, sizeof(fake_dir));
 	fake_dir.tracking = RS_TRACK_SYNC;
 	model_changes_init(&fake_dir.changes);
