@@ -53,7 +53,6 @@ choice(struct rs_how *how, enum rs_run_read read, const char *reason,
 enum rs_run_read
 pipeline_choose(const struct rs_read_facts *f, struct rs_how *how)
 {
-	char detail[512];
 	long runs = 0;
 
 	memset(how, 0, sizeof(*how));
@@ -74,15 +73,16 @@ pipeline_choose(const struct rs_read_facts *f, struct rs_how *how)
 	if (f->snapshot(f->arg, &runs, how) < 0)
 		return RS_RUN_FULL;	/* why: in how */
 	if (runs + 1 >= f->full_every) {
-		snprintf(detail, sizeof(detail), "%s: full_every incremental "
-		    "runs were made since the last full read",
+		choice(how, RS_RUN_FULL, "full_every", "");
+		snprintf(how->detail, sizeof(how->detail), "%s: full_every "
+		    "incremental runs were made since the last full read",
 		    f->snapshot_file);
-		return choice(how, RS_RUN_FULL, "full_every", detail);
+		return RS_RUN_FULL;
 	}
 	return choice(how, RS_RUN_INCREMENTAL, NULL, "");
 }
 
-/* The previous run's snapshot, and the models it holds. */
+/* Where the previous run's snapshot goes: old, and its model m. */
 struct previous {
 	const struct rs_config *c;
 	const char *source;		/* this run's snapshot_source() */
