@@ -669,7 +669,8 @@ static const char *const patch_where[] = {
 };
 
 /* Take the steps of patching index (of table i, at path in g) one after
- * the other; the first that fails, or P_DONE. */
+ * the other, each that succeeds moving step on to the next; the first
+ * that fails, or P_DONE. */
 static enum patch_step
 patch_steps(const struct site *s, const struct gdir *g, int i,
     const char *path, const char *index, const struct rs_tables *t,
@@ -762,7 +763,8 @@ static const char *const share_where[] = {
 
 /* Share a table with the live generation when its text is the same and
  * its index (the suffix; NULL: none, as for texthash and the owners file)
- * is stamped verified for that text. */
+ * is stamped verified for that text; step moves on with each check that
+ * passes, and the log names the first that did not. */
 static int
 share_unchanged(const struct site *s, const struct gdir *g,
     const char *name, const struct buf *text, const char *index)
