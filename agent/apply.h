@@ -67,6 +67,11 @@
  *	(the installed set is untouched), with the file and the system error
  *	or postmap's own message; RS_EX_FAIL (1) when the reload fails after
  *	the switch.
+ *	An unchanged table is shared with the live generation (hard links)
+ *	and a changed one's index patched from a copy of the live one, each
+ *	as a sequence of steps; when one stops it, the log names that step
+ *	(debug for the checks that decide, info for a failed command or
+ *	link) and the table is written and indexed whole.
  */
 #ifndef RS_APPLY_H
 #define RS_APPLY_H
