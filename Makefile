@@ -29,17 +29,18 @@ SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 # The modules of agent/ in layer order, bottom first: a module includes only
 # its own header and those of modules before it (main.c may include any);
 # tests/integration/test_layers.sh checks this.
-MODULES   = util dn validate config secret model probe source policy render postconf installer snapshot plan \
-            report verify notify apply status pipeline checkconf explain watch
+MODULES   = util dn validate config secret model probe source policy table render \
+            postconf snapshot stamp installer plan report verify notify apply status \
+            pipeline checkconf explain watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
 OBJS      = $(MODULES:%=build/%.o)
 SAN_OBJS  = $(MODULES:%=build/san/%.o)
-UNIT      = test_validate test_config test_policy test_render test_plan \
-            test_secret test_model test_dn test_apply test_pipeline
+UNIT      = test_validate test_config test_policy test_table test_render \
+            test_plan test_secret test_model test_dn test_apply test_pipeline
 UNIT_BINS = $(UNIT:%=build/san/%)
 FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn \
-            fuzz_snapshot
+            fuzz_snapshot fuzz_table
 FUZZ_BINS = $(FUZZ:%=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \

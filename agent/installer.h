@@ -18,16 +18,12 @@
  *	remove keys), RS_EDIT_QUERY ("postmap -q -": out gets "key<TAB>value"
  *	per key found, the status is 1 when none was). The exit status.
  *	verify(c, path, text): 1 when the index of the table at path holds
- *	exactly the lines of text (sorted "key value" lines: "postmap -s",
- *	sorted, compared byte for byte), else 0; always 1 for a map_type
- *	without an index (texthash). postmap can exit 0 with an empty index
- *	when the disk is full: apply verifies every index it writes.
+ *	exactly the lines of text, else 0 (index_agrees() of stamp.h: "postmap
+ *	-s", sorted, compared byte for byte; always 1 for texthash). postmap
+ *	can exit 0 with an empty index when the disk is full: apply verifies
+ *	every index it writes.
  *	running(c, out): "postfix status"; 0 when that Postfix is running.
  *	reload(c, out): "postfix reload"; the exit status.
- *
- * Functions
- *	map_suffix(map_type) is the index file suffix of a map type (NULL:
- *	none, as for texthash).
  *
  * Diagnostics
  *	None: the callers name the command, the file and the fix.
@@ -51,7 +47,5 @@ struct rs_installer {
 };
 
 extern const struct rs_installer installer_postfix;
-
-const char *map_suffix(const char *map_type);
 
 #endif

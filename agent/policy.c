@@ -5,9 +5,6 @@
  * Each check below either passes or sets the verdict's reason; the checks
  * run in the order of DESIGN.md and stop at the first failure.
  */
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,24 +390,18 @@ void
 policy_fingerprint(const struct rs_keyring *keys, const struct rs_route *r,
     char *hex)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-	int keyed = keys != NULL && keys->n > 0;
 	struct buf in;
 
 	buf_init(&in);
 	buf_printf(&in, "relaysync gateway-check\n%s\n%s\n%d\n%d\n%s\n", r->address,
 	    r->host, r->port, (int)r->sec, r->username ? r->username : "");
-	if (keyed) {
+	if (keys != NULL && keys->n > 0) {
 		buf_adds(&in, r->password ? r->password : "");
-		HMAC(EVP_sha256(), keys->keys[0].key, sizeof(keys->keys[0].key),
-		    (const unsigned char *)in.data, in.len, md, &n);
+		hmac_sha256_hex(keys->keys[0].key, sizeof(keys->keys[0].key),
+		    in.data, in.len, hex);
 	} else
-		SHA256((const unsigned char *)in.data, in.len, md), n = 32;
+		sha256_hex(in.data, in.len, hex);
 	buf_wipe(&in);
-	for (i = 0; i < n && i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	hex[64] = '\0';
 }
 
 static void

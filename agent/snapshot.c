@@ -2,7 +2,6 @@
  * snapshot - what the previous run knew, for an incremental run.
  * See snapshot.h for the contract.
  */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,37 +25,6 @@ snapshot_free(struct rs_snapshot *s)
 	snapshot_init(s);
 }
 
-static void
-hex(const unsigned char *md, unsigned n, char *out)
-{
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-/* Hash parts, each followed by a NUL so that no two lists collide. */
-static void
-hash_parts(const char *const *p, const size_t *len, size_t n, char *out)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	size_t i;
-
-	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		rs_log(RS_LOG_ERROR, "cannot set up SHA-256 (OpenSSL)");
-		abort();
-	}
-	for (i = 0; i < n; i++) {
-		EVP_DigestUpdate(ctx, p[i], len ? len[i] : strlen(p[i]));
-		EVP_DigestUpdate(ctx, "", 1);
-	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	hex(md, mdlen, out);
-}
-
 void
 snapshot_source(const struct rs_config *c, char *out)
 {
@@ -64,24 +32,22 @@ snapshot_source(const struct rs_config *c, char *out)
 	const char **p = xcalloc(n, sizeof(*p));
 
 	config_source(c, p, n);
-	hash_parts(p, NULL, n, out);
+	sha256_parts_hex(p, NULL, n, out);
 	free(p);
 }
 
 void
 snapshot_tables(const struct rs_tables *t, char *out)
 {
-	const char *p[RS_T_COUNT + 1];
-	size_t len[RS_T_COUNT + 1];
+	const char *p[RS_T_SET];
+	size_t len[RS_T_SET];
 	int i;
 
-	for (i = 0; i < RS_T_COUNT; i++) {
+	for (i = 0; i < RS_T_SET; i++) {
 		p[i] = t->t[i].data ? t->t[i].data : "";
 		len[i] = t->t[i].len;
 	}
-	p[i] = t->owners.data ? t->owners.data : "";
-	len[i] = t->owners.len;
-	hash_parts(p, len, RS_T_COUNT + 1, out);
+	sha256_parts_hex(p, len, RS_T_SET, out);
 	secret_keyed_hex(out);	/* sasl_passwd is in it */
 }
 
@@ -95,12 +61,11 @@ snapshot_live_tables(const struct rs_config *c, char *out)
 
 	memset(&t, 0, sizeof(t));
 	buf_init(&path);
-	for (i = 0; i <= RS_T_COUNT && rc == 0; i++) {
+	for (i = 0; i < RS_T_SET && rc == 0; i++) {
 		buf_reset(&path);
 		buf_printf(&path, "%s/%s", c->postfix.map_dir,
-		    i < RS_T_COUNT ? rs_table_names[i] : RS_OWNERS_FILE);
-		rc = read_file(path.data, i < RS_T_COUNT ? &t.t[i] : &t.owners,
-		    &err);
+		    rs_table_info[i].name);
+		rc = read_file(path.data, &t.t[i], &err);
 	}
 	if (rc == 0)
 		snapshot_tables(&t, out);
@@ -114,7 +79,7 @@ checksum(const char *text, size_t len, char *out)
 {
 	const char *p[1] = { text };
 
-	hash_parts(p, &len, 1, out);
+	sha256_parts_hex(p, &len, 1, out);
 }
 
 /* A plain password as an envelope of the local key, so that no password

@@ -25,6 +25,7 @@
 #include "installer.h"
 #include "policy.h"
 #include "source.h"
+#include "stamp.h"
 
 enum { F_INDEX, F_PUT, F_DEL, F_QUERY, F_VERIFY, F_RUNNING, F_RELOAD,
 	F_COUNT };

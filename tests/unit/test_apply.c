@@ -4,7 +4,7 @@
 
 #include "unit.h"
 #include "apply.h"
-#include "plan.h"
+#include "render.h"
 #include "fake.h"
 #include "secret.h"
 
@@ -137,7 +137,7 @@ test_first_install(void **state)
 	assert_int_equal(fake_inst.calls[F_VERIFY], RS_T_COUNT);
 	assert_int_equal(fake_inst.calls[F_PUT], 0);
 	for (i = 0; i < RS_T_COUNT; i++)
-		assert_index_whole(rs_table_names[i]);
+		assert_index_whole(rs_table_info[i].name);
 	buf_init(&b);
 	slurp("sasl_passwd", &b);
 	assert_non_null(strstr(b.data, "u07@p.example u07@p.example:pw7\n"));
@@ -287,13 +287,13 @@ test_patch_delete(void **state)
 	assert_int_equal(fake_inst.calls[F_INDEX], 0);
 	assert_true(fake_inst.calls[F_DEL] >= 3);
 	for (i = 0; i < RS_T_COUNT; i++)
-		assert_index_whole(rs_table_names[i]);
+		assert_index_whole(rs_table_info[i].name);
 	memset(&fake_inst, 0, sizeof(fake_inst));
 	fake_inst.fail[F_DEL] = 1;
 	assert_int_equal(install(N - 2, &ap, &err), 0);
 	assert_int_equal(fake_inst.calls[F_INDEX], fake_inst.calls[F_DEL]);
 	for (i = 0; i < RS_T_COUNT; i++)
-		assert_index_whole(rs_table_names[i]);
+		assert_index_whole(rs_table_info[i].name);
 }
 
 /* postmap fails: nothing is switched, the live generation stays. */
