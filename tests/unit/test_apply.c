@@ -4,6 +4,7 @@
 
 #include "unit.h"
 #include "apply.h"
+#include "plan.h"
 #include "render.h"
 #include "fake.h"
 #include "secret.h"
@@ -227,6 +228,47 @@ test_unstamped(void **state)
 	assert_index_whole("sender_relay");
 }
 
+/* plan trusts a stamped index; an unstamped one is dumped (the
+ * installer's verify), and one that does not hold its text is repaired. */
+static void
+test_plan_checks_indexes(void **state)
+{
+	struct rs_decision d;
+	struct rs_tables t;
+	struct rs_applied ap;
+	struct rs_plan p;
+	struct rs_err err;
+	char path[256];
+
+	(void)state;
+	assert_int_equal(install(N, &ap, &err), 0);
+	fake_decision(&d, N);
+	render_tables(&d, "secure", &t);
+	memset(&fake_inst, 0, sizeof(fake_inst));
+	assert_int_equal(plan_build(&cfg, &fake_installer, &d, &t, 0, &p,
+	    &err), 0);
+	assert_int_equal(fake_inst.calls[F_VERIFY], 0);	/* stamped */
+	assert_int_equal(p.apply, 0);
+	plan_free(&p);
+	snprintf(path, sizeof(path), "%s/state/%s", top, RS_INDEX_STAMPS);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(plan_build(&cfg, &fake_installer, &d, &t, 0, &p,
+	    &err), 0);
+	assert_int_equal(fake_inst.calls[F_VERIFY], RS_T_COUNT);
+	assert_int_equal(p.verified, RS_T_COUNT);
+	assert_int_equal(p.apply, 0);
+	plan_free(&p);
+	fake_inst.fail[F_VERIFY] = 1;	/* every index damaged */
+	assert_int_equal(plan_build(&cfg, &fake_installer, &d, &t, 0, &p,
+	    &err), 0);
+	assert_int_equal(p.apply, 1);
+	assert_int_equal(p.reload, 1);
+	assert_int_equal(p.damaged, (1u << RS_T_COUNT) - 1);
+	assert_int_equal(p.n, 0);	/* no route changes */
+	plan_free(&p);
+	render_free(&t);
+}
+
 /* A failed step of the patch falls back to indexing the whole table; the
  * log names the step. */
 static void
@@ -412,6 +454,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_first_install, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_patch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_checks_indexes, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_many_changes, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unstamped, setup, teardown),
