@@ -206,6 +206,14 @@ test_limits(void **state)
 	    "policy.max_removals = 1)"));
 	assert_non_null(strstr(p.refusal, "--force"));
 	plan_free(&p);
+	/* As many as policy.max_removals: allowed. */
+	cfg.policy.max_removals = 2;
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 0, &p,
+	    &err), 0);
+	assert_int_equal(p.vanished, 2);
+	assert_int_equal(p.refused, 0);
+	cfg.policy.max_removals = 1;
+	plan_free(&p);
 	render_free(&t);
 
 	/* Revocations (a decision removed them) are never held back, even
