@@ -53,14 +53,14 @@ struct rs_source {
 };
 
 /* One entry of a search, read in one pass over its attributes: got[i]
- * holds the values of want[i] (the search's attributes), NULL when the
- * entry has none; they point into the entry (not NUL-terminated). */
-#define ENTRY_ATTRS	32
-
+ * holds the values of want[i] (the search's attributes, n of them), NULL
+ * when the entry has none; they point into the entry (not
+ * NUL-terminated). */
 struct entry {
 	char *dn;		/* as the server returned it */
 	char **want;
-	struct berval *got[ENTRY_ATTRS];
+	struct berval **got;
+	size_t n;
 };
 
 typedef void (*entry_fn)(struct rs_source *, const struct entry *, void *);
@@ -1289,18 +1289,16 @@ is_attr(const char *name, const struct berval *attr)
 }
 
 /* Read msg's DN and, in one pass over its attributes, the values of
- * the attributes in want into e. */
+ * the attributes e->want into e->got. */
 static void
-entry_read(struct rs_source *s, LDAPMessage *msg, char **want,
-    struct entry *e)
+entry_read(struct rs_source *s, LDAPMessage *msg, struct entry *e)
 {
 	struct berval dn = { 0, NULL }, attr, *vals;
 	BerElement *ber = NULL;
 	size_t i;
 	int rc;
 
-	memset(e, 0, sizeof(*e));
-	e->want = want;
+	memset(e->got, 0, e->n * sizeof(*e->got));
 	rc = ldap_get_dn_ber(s->ld, msg, &ber, &dn);
 	e->dn = xstrndup(dn.bv_val ? dn.bv_val : "", dn.bv_len);
 	while (rc == LDAP_SUCCESS) {
@@ -1308,11 +1306,11 @@ entry_read(struct rs_source *s, LDAPMessage *msg, char **want,
 		rc = ldap_get_attribute_ber(s->ld, msg, ber, &attr, &vals);
 		if (rc != LDAP_SUCCESS || attr.bv_val == NULL)
 			break;
-		for (i = 0; i < ENTRY_ATTRS && want[i] != NULL; i++)
+		for (i = 0; i < e->n; i++)
 			if (e->got[i] == NULL && vals != NULL &&
-			    vals[0].bv_val != NULL && is_attr(want[i], &attr))
+			    vals[0].bv_val != NULL && is_attr(e->want[i], &attr))
 				break;
-		if (i < ENTRY_ATTRS && want[i] != NULL)
+		if (i < e->n)
 			e->got[i] = vals;
 		else
 			ber_memfree(vals);
@@ -1325,7 +1323,7 @@ entry_release(struct entry *e)
 {
 	size_t i;
 
-	for (i = 0; i < ENTRY_ATTRS; i++)
+	for (i = 0; i < e->n; i++)
 		ber_memfree(e->got[i]);
 	free(e->dn);
 }
@@ -1335,21 +1333,25 @@ static int
 handle_page(struct rs_source *s, struct page *pg, entry_fn fn, void *arg,
     struct rs_err *err)
 {
-	struct entry e;
+	struct entry e = { NULL, pg->attrs, NULL, 0 };
 	LDAPMessage *m;
+	int rc = 0;
 
-	for (m = ldap_first_message(s->ld, pg->chain); m != NULL;
+	while (e.want[e.n] != NULL)
+		e.n++;
+	e.got = xcalloc(e.n + 1, sizeof(*e.got));
+	for (m = ldap_first_message(s->ld, pg->chain); m != NULL && rc == 0;
 	    m = ldap_next_message(s->ld, m)) {
 		if (ldap_msgtype(m) == LDAP_RES_SEARCH_ENTRY) {
-			entry_read(s, m, pg->attrs, &e);
+			entry_read(s, m, &e);
 			fn(s, &e, arg);
 			entry_release(&e);
 			pg->entries++;
-		} else if (ldap_msgtype(m) == LDAP_RES_SEARCH_REFERENCE &&
-		    reference(s, m, pg->filter, err) < 0)
-			return -1;
+		} else if (ldap_msgtype(m) == LDAP_RES_SEARCH_REFERENCE)
+			rc = reference(s, m, pg->filter, err);
 	}
-	return 0;
+	free(e.got);
+	return rc;
 }
 
 /* One search of a lane: its filter, its attributes, who takes its
@@ -1539,7 +1541,7 @@ values(const struct entry *e, const char *attr)
 {
 	size_t i;
 
-	for (i = 0; *attr && i < ENTRY_ATTRS && e->want[i] != NULL; i++)
+	for (i = 0; *attr && i < e->n; i++)
 		if (strcasecmp(e->want[i], attr) == 0)
 			return e->got[i];
 	return NULL;
