@@ -64,16 +64,16 @@ struct rs_snapshot {
 	const struct rs_keyring *seal_with;	/* see snapshot_dump() */
 };
 
-void snapshot_init(struct rs_snapshot *);
-void snapshot_free(struct rs_snapshot *);
-void snapshot_source(const struct rs_config *, char *);
-void snapshot_tables(const struct rs_tables *, char *);
-int snapshot_live_tables(const struct rs_config *, char *);
-int snapshot_write(const struct rs_snapshot *, const struct rs_model *,
-    rs_drain_fn, void *);
-int snapshot_dump(const struct rs_snapshot *, const struct rs_model *,
-    struct buf *);
-int snapshot_parse(const struct buf *, struct rs_snapshot *,
-    struct rs_model *, struct rs_err *);
+void snapshot_init(struct rs_snapshot *s);
+void snapshot_free(struct rs_snapshot *s);
+void snapshot_source(const struct rs_config *c, char *out);
+void snapshot_tables(const struct rs_tables *t, char *out);
+int snapshot_live_tables(const struct rs_config *c, char *out);
+int snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
+    rs_drain_fn drain, void *arg);
+int snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
+    struct buf *b);
+int snapshot_parse(const struct buf *b, struct rs_snapshot *s,
+    struct rs_model *m, struct rs_err *err);
 
 #endif
