@@ -27,7 +27,7 @@ SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
 MODULES   = util config model validate secret probe source policy render postconf snapshot plan \
-            report verify notify apply status pipeline checkconf explain watch
+            report verify summary notify apply status pipeline checkconf explain watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
 OBJS      = $(MODULES:%=build/%.o)

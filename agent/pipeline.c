@@ -15,6 +15,7 @@
 #include "snapshot.h"
 #include "source.h"
 #include "status.h"
+#include "summary.h"
 #include "verify.h"
 
 int
@@ -48,6 +49,37 @@ full_because(struct rs_how *how, const char *reason, const char *detail)
 	snprintf(how->detail, sizeof(how->detail), "%s", detail);
 }
 
+/* How many incremental runs were made since the last full read. */
+static void
+save_runs(const struct rs_config *c, long runs)
+{
+	struct rs_err err;
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%ld\n", runs);
+	if (apply_state(c, RS_RUNS_FILE, &b, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s", err.msg);
+	buf_free(&b);
+}
+
+static long
+load_runs(const struct rs_config *c)
+{
+	struct rs_err err;
+	struct buf path, text;
+	long runs;
+
+	buf_init(&path);
+	buf_init(&text);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_RUNS_FILE);
+	runs = read_file(path.data, &text, &err) == 0 ?
+	    strtol(buf_str(&text), NULL, 10) : 0;
+	buf_free(&path);
+	buf_free(&text);
+	return runs;
+}
+
 /* The previous run's snapshot, when it may be used: same source
  * settings, and its generation is the live one, unchanged. Otherwise -1,
  * and why in how. */
@@ -62,10 +94,7 @@ load_snapshot(const struct rs_config *c, const char *source,
 
 	buf_init(&path);
 	buf_init(&text);
-	buf_printf(&path, "%s/%s", c->state_dir, RS_RUNS_FILE);
-	old->runs = read_file(path.data, &text, &err) == 0 ?
-	    strtol(buf_str(&text), NULL, 10) : 0;
-	buf_reset(&path);
+	old->runs = load_runs(c);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
 	if (read_file(path.data, &text, &err) < 0)
 		code = "no_snapshot", why = "no snapshot of a previous run";
@@ -510,45 +539,97 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 /* The snapshot for the next incremental run (none without a sync
  * cookie), naming the live generation and its tables: t when the run left
  * them live, else (NULL) read back from map_dir. */
-void
+int
 pipeline_save(const struct rs_config *c, const struct rs_model *m,
     const struct rs_tables *t, struct rs_snapshot *next)
 {
 	unsigned long live;
 	struct rs_err err;
 	struct buf b;
+	int rc = 0;
 
 	if (next == NULL || next->cookie.len == 0)
-		return;
+		return -1;
 	live = apply_generation(c);
+	save_runs(c, next->runs);
+	if (next->unchanged && next->generation == live)
+		return 0;
 	buf_init(&b);
-	buf_printf(&b, "%ld\n", next->runs);
-	if (apply_state(c, RS_RUNS_FILE, &b, &err) < 0)
-		rs_log(RS_LOG_WARN, "%s", err.msg);
-	buf_reset(&b);
-	if (next->unchanged && next->generation == live) {
-		buf_free(&b);
-		return;
-	}
 	next->generation = live;
 	if (t != NULL)
 		snapshot_tables(t, next->tables);
 	else if (snapshot_live_tables(c, next->tables) < 0) {
 		rs_log(RS_LOG_WARN, "cannot read the live tables below %s; the "
 		    "next run reads everything", c->postfix.map_dir);
-		buf_free(&b);
-		return;
+		rc = -1;
 	}
-	if (snapshot_dump(next, m, &b) < 0) {
+	if (rc == 0 && snapshot_dump(next, m, &b) < 0) {
 		rs_log(RS_LOG_INFO, "no snapshot kept: the directory holds a "
 		    "password in clear and there is no key in %s to keep it "
 		    "encrypted (the next run reads everything)",
 		    c->secrets.key_file);
 		apply_forget(c, RS_SNAPSHOT_FILE);
-	} else if (apply_cache(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
+		rc = -1;
+	} else if (rc == 0 && apply_cache(c, RS_SNAPSHOT_FILE, &b, &err) < 0) {
 		rs_log(RS_LOG_WARN, "%s; the next run reads everything",
 		    err.msg);
+		rc = -1;
+	}
 	buf_wipe(&b);
+	return rc;
+}
+
+/* The summary of a decision whose tables are live, for the next run to
+ * tell quickly that nothing changed (none when next says nothing of
+ * the decision's inputs). */
+static void
+save_summary(const struct rs_config *c, const struct rs_decision *d,
+    const struct rs_snapshot *next)
+{
+	struct rs_summary s;
+	struct rs_err err;
+	struct buf rejected, text, old, path;
+	size_t i;
+
+	summary_init(&s);
+	buf_init(&rejected);
+	buf_init(&text);
+	buf_init(&old);
+	buf_init(&path);
+	memcpy(s.source, next->source, sizeof(s.source));
+	memcpy(s.inputs, next->inputs, sizeof(s.inputs));
+	s.generation = apply_generation(c);
+	buf_add(&s.cookie, next->cookie.data, next->cookie.len);
+	summary_files(c, &s.files);
+	s.routes = d->nroutes;
+	for (i = 0; i < d->nroutes; i++)
+		s.relay += d->routes[i]->route.sec != RS_SEC_SSL;
+	summary_rejections(d, &rejected);
+	summary_dump(&s, &rejected, &text);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_SUMMARY_FILE);
+	if ((read_file(path.data, &old, &err) < 0 || old.len != text.len ||
+	    memcmp(old.data, text.data, text.len) != 0) &&
+	    (apply_cache(c, RS_REJECTED_FILE, &rejected, &err) < 0 ||
+	    apply_cache(c, RS_SUMMARY_FILE, &text, &err) < 0))
+		rs_log(RS_LOG_WARN, "%s", err.msg);
+	summary_free(&s);
+	buf_free(&rejected);
+	buf_free(&text);
+	buf_free(&old);
+	buf_free(&path);
+}
+
+/* The report, the failure if any, and the log lines of a run. */
+static void
+tell(const struct rs_runopts *o, const struct rs_run *run,
+    const struct rs_err *err)
+{
+	if (rs_verbosity > RS_LOG_ERROR && !o->no_report)
+		report_write(stdout, o->format, run);
+	if (err->code)
+		pipeline_fail(err);
+	if (!o->dry_run)
+		report_log(run);
 }
 
 /* sync --diff: the table lines that change, passwords masked. */
@@ -593,17 +674,16 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	rc = finish_sync(o, c, &t, &run, &err);
 	run.exit_code = rc;
 	stage("apply", &clock);
-	if (rs_verbosity > RS_LOG_ERROR && !o->no_report)
-		report_write(stdout, o->format, &run);
-	if (err.code)
-		pipeline_fail(&err);
-	if (!o->dry_run)
-		report_log(&run);
+	tell(o, &run, &err);
 	if (!o->dry_run && rc == RS_EX_OK && !p.apply && p.verified &&
 	    apply_stamps(c, &t, &err) < 0)
 		rs_log(RS_LOG_WARN, "%s", err.msg);
-	if (!o->dry_run && rc == RS_EX_OK) {
-		pipeline_save(c, m, &t, next);	/* rc OK: t is live */
+	if (!o->dry_run && rc == RS_EX_OK && next != NULL) {
+		/* rc OK: t is live */
+		if (pipeline_save(c, m, &t, next) == 0 && *next->inputs)
+			save_summary(c, d, next);
+		else
+			apply_forget(c, RS_SUMMARY_FILE);
 		stage("snapshot", &clock);
 	}
 	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0, how);
@@ -672,6 +752,160 @@ pipeline_held(const struct rs_config *c, struct rs_err *err)
 	return 1;
 }
 
+/* The decision's inputs besides the directory (summary_inputs()); ""
+ * when the relay's own next hops cannot be listed. */
+static void
+decision_inputs(const struct rs_config *c, char *out)
+{
+	struct rs_err ignored;
+	char **hops = NULL;
+	size_t n = 0;
+
+	*out = '\0';
+	if (c->policy.allow_private_gateways ||
+	    postconf_own_hops(c, &hops, &n, &ignored) == 0)
+		summary_inputs(c, hops, n, out);
+	postconf_free_hops(hops, n);
+}
+
+/* Does the last run's summary describe this run but for what the
+ * directory may have changed: same settings, inputs, live generation and
+ * files, and no full read due? */
+static int
+summary_current(const struct rs_config *c, const char *inputs,
+    struct rs_summary *s, long *runs)
+{
+	char source[RS_HASH_HEX + 1];
+	struct rs_err err;
+	struct buf path, text, files;
+	int ok;
+
+	buf_init(&path);
+	buf_init(&text);
+	buf_init(&files);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_SUMMARY_FILE);
+	snapshot_source(c, source);
+	*runs = load_runs(c);
+	ok = *inputs && c->full_every > 0 && *runs + 1 < c->full_every &&
+	    read_file(path.data, &text, &err) == 0 &&
+	    summary_parse(&text, s, &err) == 0 &&
+	    strcmp(s->source, source) == 0 && strcmp(s->inputs, inputs) == 0 &&
+	    s->generation == apply_generation(c);
+	if (ok) {
+		summary_files(c, &files);
+		ok = files.len == s->files.len &&
+		    memcmp(files.data, s->files.data, files.len) == 0;
+	}
+	buf_free(&path);
+	buf_free(&text);
+	buf_free(&files);
+	return ok;
+}
+
+/* Does the directory say that nothing changed since the summary's
+ * cookie? -1 when it cannot be asked (err says why). */
+static int
+directory_unchanged(const struct rs_config *c, const struct rs_summary *s,
+    struct rs_err *err)
+{
+	struct rs_source *src = NULL;
+	struct rs_changes ch;
+	struct rs_err why;
+	struct buf cookie;
+	int same = 0;
+
+	buf_init(&cookie);
+	model_changes_init(&ch);
+	if (source_open(c, &src, err) < 0)
+		same = -1;
+	else if (source_tracking(src) != RS_TRACK_NONE &&
+	    source_changes(src, &s->cookie, &ch, &cookie, &why) == 0)
+		same = ch.n == 0 && ch.gone.count == 0 && !ch.present_phase &&
+		    cookie.len == s->cookie.len &&
+		    memcmp(cookie.data, s->cookie.data, cookie.len) == 0;
+	source_close(src);
+	model_changes_free(&ch);
+	buf_free(&cookie);
+	return same;
+}
+
+/* Report an incremental run that found nothing changed, from the
+ * summary's decision; -1 when its rejections cannot be read back. */
+static int
+report_quick(const struct rs_runopts *o, const struct rs_config *c,
+    const struct rs_keyring *keys, const struct rs_summary *s, long runs,
+    double t0)
+{
+	struct rs_decision d;
+	struct rs_plan p;
+	struct rs_run run;
+	struct rs_how how;
+	struct rs_err err;
+	struct buf path, rejected;
+	int rc;
+
+	buf_init(&path);
+	buf_init(&rejected);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_REJECTED_FILE);
+	rc = read_file(path.data, &rejected, &err) < 0 ? -1 :
+	    summary_decision(s, &rejected, &d);
+	if (rc == 0) {
+		memset(&p, 0, sizeof(p));
+		p.installed = 1;
+		p.old_routes = p.new_routes = d.nroutes;
+		memset(&how, 0, sizeof(how));
+		how.incremental = 1;
+		memset(&run, 0, sizeof(run));
+		run.dry_run = o->dry_run;
+		run.d = &d;
+		run.p = &p;
+		run.how = &how;
+		err.code = 0;
+		rs_log(RS_LOG_INFO, "incremental read: 0 changed and 0 deleted "
+		    "entries since the last run");
+		rs_log(RS_LOG_DEBUG, "nothing changed: the last run's decision "
+		    "stands (%s/%s)", c->state_dir, RS_SUMMARY_FILE);
+		tell(o, &run, &err);
+		if (!o->dry_run) {
+			save_runs(c, runs + 1);
+			pipeline_record_keys(c, keys);
+		}
+		after_run(o, c, &run, RS_EX_OK, NULL, t0, &how);
+		summary_decision_free(&d);
+	}
+	buf_free(&path);
+	buf_free(&rejected);
+	return rc;
+}
+
+/* An incremental run that the directory tells nothing changed since the
+ * last run's summary: reported from the summary, without loading the
+ * snapshot or deciding. 1 when done, 0 when the run must read and
+ * decide, -1 when the directory cannot be reached (err). inputs gets
+ * the decision's inputs, for the summary this run leaves. */
+static int
+sync_quick(const struct rs_runopts *o, const struct rs_config *c,
+    const struct rs_keyring *keys, char *inputs, double t0,
+    struct rs_err *err)
+{
+	struct rs_summary s;
+	double clock = seconds();
+	long runs;
+	int rc = 0;
+
+	decision_inputs(c, inputs);
+	if (o->full || o->verify || o->diff)
+		return 0;
+	summary_init(&s);
+	if (summary_current(c, inputs, &s, &runs) &&
+	    (rc = directory_unchanged(c, &s, err)) == 1) {
+		stage("read", &clock);
+		rc = report_quick(o, c, keys, &s, runs, t0) == 0;
+	}
+	summary_free(&s);
+	return rc;
+}
+
 int
 pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys)
@@ -694,6 +928,13 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	else if (!o->dry_run && pipeline_held(c, &err)) {
 		rc = pipeline_fail(&err);
 		after_run(o, c, NULL, rc, err.msg, t0, NULL);
+	} else if ((rc = sync_quick(o, c, keys, next.inputs, t0, &err)) != 0) {
+		if (rc < 0) {
+			memset(&how, 0, sizeof(how));
+			rc = pipeline_fail(&err);
+			after_run(o, c, NULL, rc, err.msg, t0, &how);
+		} else
+			rc = RS_EX_OK;
 	} else if (read_and_decide(o, c, keys, &next, &m, &d, &how, &err) < 0) {
 		rc = pipeline_fail(&err);
 		after_run(o, c, NULL, rc, err.msg, t0, &how);

@@ -27,8 +27,10 @@
  *	with RS_EX_TEMPFAIL, and the reason code, when only a full read
  *	will do).
  *	pipeline_apply() renders, plans and applies a model's decision,
- *	reports, and saves the snapshot when given one; pipeline_save() saves
- *	it (with the SHA-256 of the given tables, or of the live ones); pipeline_clock() is the
+ *	reports, and saves the snapshot when given one, and with it the
+ *	run's summary (summary.h); pipeline_save() saves the snapshot (with
+ *	the SHA-256 of the given tables, or of the live ones) and returns 0
+ *	when a snapshot of the live generation is kept; pipeline_clock() is the
  *	monotonic clock it measures a run's duration with.
  *	pipeline_read() reads the directory into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
@@ -98,7 +100,7 @@ int pipeline_merge(struct rs_source *, const struct rs_changes *,
 int pipeline_apply(const struct rs_runopts *, const struct rs_config *,
     const struct rs_model *, const struct rs_decision *,
     const struct rs_how *, struct rs_snapshot *, double);
-void pipeline_save(const struct rs_config *, const struct rs_model *,
+int pipeline_save(const struct rs_config *, const struct rs_model *,
     const struct rs_tables *, struct rs_snapshot *);
 double pipeline_clock(void);
 int pipeline_decide(const struct rs_config *, const struct rs_keyring *,

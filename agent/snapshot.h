@@ -58,6 +58,8 @@ struct rs_snapshot {
 				 * (RS_RUNS_FILE, not in the snapshot) */
 	struct buf cookie;
 	int unchanged;		/* the saved snapshot already says all this */
+	char inputs[RS_HASH_HEX + 1];	/* summary_inputs() of the run, not
+					 * in the snapshot; "": unknown */
 	const struct rs_keyring *seal_with;	/* see snapshot_dump() */
 };
 
