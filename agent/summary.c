@@ -11,6 +11,7 @@
 #include "plan.h"
 #include "render.h"
 #include "secret.h"
+#include "snapshot.h"
 #include "summary.h"
 #include "verify.h"
 
@@ -89,15 +90,15 @@ summary_inputs(const struct rs_config *c, char *const *own_hops,
 	buf_free(&path);
 }
 
-/* One line for a file below map_dir; nothing when it does not exist. */
+/* One line for a file; nothing when it does not exist. */
 static void
-file_line(const struct rs_config *c, const char *name, const char *suffix,
+file_line(const char *dir, const char *name, const char *suffix,
     struct buf *path, struct buf *out)
 {
 	struct stat st;
 
 	buf_reset(path);
-	buf_printf(path, "%s/%s%s", c->postfix.map_dir, name, suffix);
+	buf_printf(path, "%s/%s%s", dir, name, suffix);
 	if (stat(path->data, &st) == 0)
 		buf_printf(out, "file %s%s %ju %ju %jd %jd.%09ld %jd.%09ld\n",
 		    name, suffix, (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
@@ -116,11 +117,14 @@ summary_files(const struct rs_config *c, struct buf *out)
 	buf_init(&path);
 	buf_reset(out);
 	for (i = 0; i < RS_T_COUNT; i++) {
-		file_line(c, rs_table_names[i], "", &path, out);
+		file_line(c->postfix.map_dir, rs_table_names[i], "", &path,
+		    out);
 		if (suffix != NULL)
-			file_line(c, rs_table_names[i], suffix, &path, out);
+			file_line(c->postfix.map_dir, rs_table_names[i], suffix,
+			    &path, out);
 	}
-	file_line(c, RS_OWNERS_FILE, "", &path, out);
+	file_line(c->postfix.map_dir, RS_OWNERS_FILE, "", &path, out);
+	file_line(c->state_dir, RS_SNAPSHOT_FILE, "", &path, out);
 	buf_str(out);
 	buf_free(&path);
 }

@@ -22,9 +22,11 @@
  *	check) and the relay's own next hops (own_hops, n_own_hops): any
  *	change of these means deciding again.
  *	summary_files(c, out) writes one line per live file below
- *	postfix.map_dir (text tables, their indexes, the owners file):
- *	name, device, inode, size, modification and change times. A file
- *	written, replaced, linked or touched changes its line.
+ *	postfix.map_dir (text tables, their indexes, the owners file) and
+ *	for the snapshot: name, device, inode, size, modification and change
+ *	times. A file written, replaced, linked or touched changes its line,
+ *	so that a run after such a change loads the snapshot and says what
+ *	it found (a damaged snapshot, tables edited by hand).
  *	summary_rejections(d, out) writes the rejected verdicts of a
  *	decision; summary_dump(s, rejected, out) writes a summary for them.
  *	summary_parse(text, s, err) reads a summary back, checking its end
