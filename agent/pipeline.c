@@ -245,6 +245,8 @@ pipeline_load(const struct rs_config *c, int full, struct rs_snapshot *next,
 	else if (c->full_every == 0)
 		full_because(how, "incremental_off", "full_every is 0");
 	rc = source_open(c, &src, err);
+	if (rc == 0)
+		next->present_scans = source_tracking(src) == RS_TRACK_DIRSYNC;
 	if (rc == 0 && how->reason == NULL &&
 	    source_tracking(src) == RS_TRACK_NONE)
 		full_because(how, "no_rfc4533", "the server's rootDSE offers "
@@ -583,8 +585,8 @@ pipeline_save(const struct rs_config *c, const struct rs_model *m,
  * tell quickly that nothing changed (none when next says nothing of
  * the decision's inputs). */
 static void
-save_summary(const struct rs_config *c, const struct rs_decision *d,
-    const struct rs_snapshot *next)
+save_summary(const struct rs_config *c, const struct rs_model *m,
+    const struct rs_decision *d, const struct rs_snapshot *next)
 {
 	struct rs_summary s;
 	struct rs_err err;
@@ -604,8 +606,10 @@ save_summary(const struct rs_config *c, const struct rs_decision *d,
 	s.routes = d->nroutes;
 	for (i = 0; i < d->nroutes; i++)
 		s.relay += d->routes[i]->route.sec != RS_SEC_SSL;
-	summary_rejections(d, &rejected);
-	summary_dump(&s, &rejected, &text);
+	if (next->present_scans)
+		summary_uuids(m, s.present);
+	summary_rejections(d, &rejected, s.rejected);
+	summary_dump(&s, &text);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SUMMARY_FILE);
 	if ((read_file(path.data, &old, &err) < 0 || old.len != text.len ||
 	    memcmp(old.data, text.data, text.len) != 0) &&
@@ -681,7 +685,7 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	if (!o->dry_run && rc == RS_EX_OK && next != NULL) {
 		/* rc OK: t is live */
 		if (pipeline_save(c, m, &t, next) == 0 && *next->inputs)
-			save_summary(c, d, next);
+			save_summary(c, m, d, next);
 		else
 			apply_forget(c, RS_SUMMARY_FILE);
 		stage("snapshot", &clock);
@@ -802,31 +806,65 @@ summary_current(const struct rs_config *c, const char *inputs,
 	return ok;
 }
 
+/* Did the directory name nothing changed, and, in a present phase,
+ * exactly what the summary's model held? */
+static int
+nothing_changed(const struct rs_changes *ch, const struct rs_summary *s)
+{
+	char present[RS_HASH_HEX + 1];
+
+	if (ch->n != 0 || ch->gone.count != 0)
+		return 0;
+	if (!ch->present_phase)
+		return 1;
+	if (strcmp(s->present, "-") == 0)
+		return 0;
+	summary_present(ch, present);
+	return strcmp(present, s->present) == 0;
+}
+
 /* Does the directory say that nothing changed since the summary's
- * cookie? -1 when it cannot be asked (err says why). */
+ * cookie? cookie gets the one to keep. -1 when it cannot be asked (err
+ * says why). */
 static int
 directory_unchanged(const struct rs_config *c, const struct rs_summary *s,
-    struct rs_err *err)
+    struct buf *cookie, struct rs_err *err)
 {
 	struct rs_source *src = NULL;
 	struct rs_changes ch;
 	struct rs_err why;
-	struct buf cookie;
 	int same = 0;
 
-	buf_init(&cookie);
 	model_changes_init(&ch);
 	if (source_open(c, &src, err) < 0)
 		same = -1;
 	else if (source_tracking(src) != RS_TRACK_NONE &&
-	    source_changes(src, &s->cookie, &ch, &cookie, &why) == 0)
-		same = ch.n == 0 && ch.gone.count == 0 && !ch.present_phase &&
-		    cookie.len == s->cookie.len &&
-		    memcmp(cookie.data, s->cookie.data, cookie.len) == 0;
+	    source_changes(src, &s->cookie, &ch, cookie, &why) == 0)
+		same = nothing_changed(&ch, s);
 	source_close(src);
 	model_changes_free(&ch);
-	buf_free(&cookie);
 	return same;
+}
+
+/* A new cookie with nothing changed: the summary keeps it (the
+ * snapshot's older one stays valid: nothing changed in between). */
+static void
+move_cookie(const struct rs_config *c, struct rs_summary *s,
+    const struct buf *cookie)
+{
+	struct rs_err err;
+	struct buf text;
+
+	if (cookie->len == s->cookie.len &&
+	    memcmp(cookie->data, s->cookie.data, cookie->len) == 0)
+		return;
+	buf_init(&text);
+	buf_reset(&s->cookie);
+	buf_add(&s->cookie, cookie->data, cookie->len);
+	summary_dump(s, &text);
+	if (apply_cache(c, RS_SUMMARY_FILE, &text, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s", err.msg);
+	buf_free(&text);
 }
 
 /* Report an incremental run that found nothing changed, from the
@@ -889,6 +927,7 @@ sync_quick(const struct rs_runopts *o, const struct rs_config *c,
     struct rs_err *err)
 {
 	struct rs_summary s;
+	struct buf cookie;
 	double clock = seconds();
 	long runs;
 	int rc = 0;
@@ -897,12 +936,16 @@ sync_quick(const struct rs_runopts *o, const struct rs_config *c,
 	if (o->full || o->verify || o->diff)
 		return 0;
 	summary_init(&s);
+	buf_init(&cookie);
 	if (summary_current(c, inputs, &s, &runs) &&
-	    (rc = directory_unchanged(c, &s, err)) == 1) {
+	    (rc = directory_unchanged(c, &s, &cookie, err)) == 1) {
 		stage("read", &clock);
 		rc = report_quick(o, c, keys, &s, runs, t0) == 0;
+		if (rc == 1 && !o->dry_run)
+			move_cookie(c, &s, &cookie);
 	}
 	summary_free(&s);
+	buf_free(&cookie);
 	return rc;
 }
 

@@ -60,6 +60,7 @@ struct rs_snapshot {
 	int unchanged;		/* the saved snapshot already says all this */
 	char inputs[RS_HASH_HEX + 1];	/* summary_inputs() of the run, not
 					 * in the snapshot; "": unknown */
+	int present_scans;	/* the server answers with present phases */
 	const struct rs_keyring *seal_with;	/* see snapshot_dump() */
 };
 

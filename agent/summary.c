@@ -130,6 +130,13 @@ summary_files(const struct rs_config *c, struct buf *out)
 }
 
 static void
+keyed_sum(const char *p, size_t len, char *out)
+{
+	sha256_hex(p, len, out);
+	secret_keyed_hex(out);
+}
+
+static void
 add_field(struct buf *b, const char *p, size_t len)
 {
 	buf_printf(b, " %zu:", len);
@@ -137,7 +144,7 @@ add_field(struct buf *b, const char *p, size_t len)
 }
 
 void
-summary_rejections(const struct rs_decision *d, struct buf *out)
+summary_rejections(const struct rs_decision *d, struct buf *out, char *sum)
 {
 	const struct rs_verdict *v;
 	const struct rs_value *a;
@@ -157,26 +164,81 @@ summary_rejections(const struct rs_decision *d, struct buf *out)
 		buf_addc(out, '\n');
 	}
 	buf_str(out);
+	keyed_sum(out->data, out->len, sum);
 }
 
-static void
-keyed_sum(const char *p, size_t len, char *out)
+static int
+cmp_str(const void *a, const void *b)
 {
-	sha256_hex(p, len, out);
-	secret_keyed_hex(out);
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The SHA-256 of a set of strings: sorted, each once, NUL-terminated. */
+static void
+set_digest(const char **v, size_t n, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0, i;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t k;
+
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		rs_log(RS_LOG_ERROR, "cannot set up SHA-256 (OpenSSL)");
+		abort();
+	}
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (k = 0; k < n; k++)
+		if (k == 0 || strcmp(v[k], v[k - 1]) != 0)
+			EVP_DigestUpdate(ctx, v[k], strlen(v[k]) + 1);
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	for (i = 0; i < mdlen && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 void
-summary_dump(const struct rs_summary *s, const struct buf *rejected,
-    struct buf *out)
+summary_uuids(const struct rs_model *m, char *out)
+{
+	const char **v = xcalloc(m->npol + m->nusers + m->nsendas + 1,
+	    sizeof(*v));
+	size_t n = 0, i;
+
+	for (i = 0; i < m->npol; i++)
+		if (*m->pol[i].uuid)
+			v[n++] = m->pol[i].uuid;
+	for (i = 0; i < m->nusers; i++)
+		if (*m->users[i].uuid)
+			v[n++] = m->users[i].uuid;
+	for (i = 0; i < m->nsendas; i++)
+		if (*m->sendas[i].uuid)
+			v[n++] = m->sendas[i].uuid;
+	set_digest(v, n, out);
+	free(v);
+}
+
+void
+summary_present(const struct rs_changes *ch, char *out)
+{
+	const char **v = xcalloc(ch->present.count + 1, sizeof(*v));
+	size_t n = 0, i;
+
+	for (i = 0; i < ch->present.cap; i++)
+		if (ch->present.slots[i].key != NULL)
+			v[n++] = ch->present.slots[i].key;
+	set_digest(v, n, out);
+	free(v);
+}
+
+void
+summary_dump(const struct rs_summary *s, struct buf *out)
 {
 	char sum[65];
 
-	keyed_sum(rejected->data ? rejected->data : "", rejected->len, sum);
 	buf_reset(out);
 	buf_printf(out, MAGIC "source %s\ngeneration %lu\ninputs %s\n"
-	    "routes %zu %zu\nrejected %s\ncookie %zu:", s->source,
-	    s->generation, s->inputs, s->routes, s->relay, sum, s->cookie.len);
+	    "routes %zu %zu\nrejected %s\npresent %s\ncookie %zu:", s->source,
+	    s->generation, s->inputs, s->routes, s->relay, s->rejected,
+	    *s->present ? s->present : "-", s->cookie.len);
 	buf_add(out, s->cookie.data, s->cookie.len);
 	buf_addc(out, '\n');
 	buf_add(out, s->files.data, s->files.len);
@@ -202,9 +264,10 @@ summary_parse(const struct buf *text, struct rs_summary *s,
 		return rs_err_set(err, RS_EX_FAIL, "summary checksum mismatch");
 	p += strlen(MAGIC);
 	if (sscanf(p, "source %64[0-9a-f]\ngeneration %lu\ninputs "
-	    "%64[0-9a-f]\nroutes %zu %zu\nrejected %64[0-9a-f]\ncookie "
-	    "%zu:%n", s->source, &s->generation, s->inputs, &s->routes,
-	    &s->relay, s->rejected, &n, &used) != 7 || used == 0 ||
+	    "%64[0-9a-f]\nroutes %zu %zu\nrejected %64[0-9a-f]\npresent "
+	    "%64[0-9a-f-]\ncookie %zu:%n", s->source, &s->generation,
+	    s->inputs, &s->routes, &s->relay, s->rejected, s->present, &n,
+	    &used) != 8 || used == 0 ||
 	    (size_t)(last - (p + used)) < n + 1 || p[used + n] != '\n')
 		return rs_err_set(err, RS_EX_FAIL, "damaged summary header");
 	buf_reset(&s->cookie);

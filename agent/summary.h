@@ -27,8 +27,14 @@
  *	times. A file written, replaced, linked or touched changes its line,
  *	so that a run after such a change loads the snapshot and says what
  *	it found (a damaged snapshot, tables edited by hand).
- *	summary_rejections(d, out) writes the rejected verdicts of a
- *	decision; summary_dump(s, rejected, out) writes a summary for them.
+ *	summary_uuids(m, out) is the SHA-256 of the sorted set of the sync
+ *	UUIDs a model holds; summary_present(ch, out) the same of the UUIDs a
+ *	present phase named. When the server answers every run with a
+ *	present phase (AD DirSync: source.h), the two agree when nothing
+ *	vanished from what the model holds.
+ *	summary_rejections(d, out, sum) writes the rejected verdicts of a
+ *	decision and their keyed SHA-256 (for the summary's rejected);
+ *	summary_dump(s, out) writes a summary.
  *	summary_parse(text, s, err) reads a summary back, checking its end
  *	line; summary_decision(s, rejected, d) rebuilds, from a summary and
  *	the text of its rejections file (which it checks against the
@@ -44,6 +50,7 @@
 #define RS_SUMMARY_H
 
 #include "config.h"
+#include "model.h"
 #include "policy.h"
 #include "util.h"
 
@@ -58,6 +65,7 @@ struct rs_summary {
 	struct buf files;	/* summary_files() of the live generation */
 	size_t routes, relay;
 	char rejected[65];	/* keyed SHA-256 of the rejections file */
+	char present[65];	/* summary_uuids() of the model, or "-" */
 };
 
 void summary_init(struct rs_summary *s);
@@ -65,9 +73,11 @@ void summary_free(struct rs_summary *s);
 void summary_inputs(const struct rs_config *c, char *const *own_hops,
     size_t n_own_hops, char *out);
 void summary_files(const struct rs_config *c, struct buf *out);
-void summary_rejections(const struct rs_decision *d, struct buf *out);
-void summary_dump(const struct rs_summary *s, const struct buf *rejected,
-    struct buf *out);
+void summary_rejections(const struct rs_decision *d, struct buf *out,
+    char *sum);
+void summary_uuids(const struct rs_model *m, char *out);
+void summary_present(const struct rs_changes *ch, char *out);
+void summary_dump(const struct rs_summary *s, struct buf *out);
 int summary_parse(const struct buf *text, struct rs_summary *s,
     struct rs_err *err);
 int summary_decision(const struct rs_summary *s, struct buf *rejected,
