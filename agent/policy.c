@@ -6,7 +6,7 @@
  * run in the order of DESIGN.md and stop at the first failure.
  */
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
 #include <openssl/sha.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -124,6 +124,7 @@ struct ctx {
 	const struct rs_policy_env *env;
 	struct strmap claims;	/* lower-case address -> claims, see below */
 	struct strmap below;	/* parent DN -> what it inherits, + 1 */
+	EVP_MAC_CTX *mac;	/* HMAC under the first key, or NULL */
 };
 
 /* A claims count: entries in the low bits, verified ones above. */
@@ -390,12 +391,77 @@ check_claims(struct ctx *x, struct rs_verdict *v)
 	    "the address has more than one verified claim");
 }
 
+/* An HMAC-SHA256 context under the first key, ready to be copied for
+ * each fingerprint; NULL without keys. */
+static EVP_MAC_CTX *
+mac_new(const struct rs_keyring *keys)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_utf8_string("digest", "SHA256", 0), OSSL_PARAM_END };
+	EVP_MAC *mac;
+	EVP_MAC_CTX *ctx = NULL;
+
+	if (keys == NULL || keys->n == 0)
+		return NULL;
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (ctx = EVP_MAC_CTX_new(mac)) == NULL ||
+	    !EVP_MAC_init(ctx, keys->keys[0].key, sizeof(keys->keys[0].key),
+	    params)) {
+		rs_log(RS_LOG_ERROR, "cannot set up HMAC-SHA256 (OpenSSL)");
+		abort();
+	}
+	EVP_MAC_free(mac);
+	return ctx;
+}
+
+/* The fingerprint with a context of mac_new() (NULL: unkeyed). */
+static void
+fingerprint(const EVP_MAC_CTX *base, const struct rs_route *r, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	size_t n = 0, i;
+	EVP_MAC_CTX *ctx;
+	struct buf in;
+
+	buf_init(&in);
+	buf_printf(&in, "relaysync gateway-check\n%s\n%s\n%d\n%d\n%s\n", r->address,
+	    r->host, r->port, (int)r->sec, r->username ? r->username : "");
+	if (base != NULL) {
+		buf_adds(&in, r->password ? r->password : "");
+		if ((ctx = EVP_MAC_CTX_dup(base)) == NULL ||
+		    !EVP_MAC_update(ctx, (const unsigned char *)in.data,
+		    in.len) || !EVP_MAC_final(ctx, md, &n, sizeof(md))) {
+			rs_log(RS_LOG_ERROR, "HMAC-SHA256 failed (OpenSSL)");
+			abort();
+		}
+		EVP_MAC_CTX_free(ctx);
+	} else
+		SHA256((const unsigned char *)in.data, in.len, md), n = 32;
+	buf_wipe(&in);
+	for (i = 0; i < n && i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+}
+
+void
+policy_fingerprint(const struct rs_keyring *keys, const struct rs_route *r,
+    char *hex)
+{
+	EVP_MAC_CTX *mac = mac_new(keys);
+
+	fingerprint(mac, r, hex);
+	EVP_MAC_CTX_free(mac);
+}
+
 static int
 check_gateway(struct ctx *x, struct rs_verdict *v)
 {
 	const char *ok;
 
-	policy_fingerprint(x->keys, &v->route, v->fingerprint);
+	fingerprint(x->mac, &v->route, v->fingerprint);
 	if (!x->c->policy.require_gateway_check)
 		return 0;
 	ok = x->env && x->env->checked ? strmap_get(x->env->checked,
@@ -405,30 +471,6 @@ check_gateway(struct ctx *x, struct rs_verdict *v)
 		    "changed since its last passed check" : "no passed check "
 		    "of this gateway is recorded");
 	return 0;
-}
-
-void
-policy_fingerprint(const struct rs_keyring *keys, const struct rs_route *r,
-    char *hex)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-	int keyed = keys != NULL && keys->n > 0;
-	struct buf in;
-
-	buf_init(&in);
-	buf_printf(&in, "relaysync gateway-check\n%s\n%s\n%d\n%d\n%s\n", r->address,
-	    r->host, r->port, (int)r->sec, r->username ? r->username : "");
-	if (keyed) {
-		buf_adds(&in, r->password ? r->password : "");
-		HMAC(EVP_sha256(), keys->keys[0].key, sizeof(keys->keys[0].key),
-		    (const unsigned char *)in.data, in.len, md, &n);
-	} else
-		SHA256((const unsigned char *)in.data, in.len, md), n = 32;
-	buf_wipe(&in);
-	for (i = 0; i < n && i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	hex[64] = '\0';
 }
 
 static void
@@ -489,10 +531,12 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
     const struct rs_keyring *keys, const struct rs_policy_env *env,
     struct rs_decision *d)
 {
-	struct ctx x = { m, c, keys, env, { NULL, 0, 0 }, { NULL, 0, 0 } };
+	struct ctx x = { m, c, keys, env, { NULL, 0, 0 }, { NULL, 0, 0 },
+	    NULL };
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
+	x.mac = mac_new(keys);
 	count_claims(&x);
 	d->n = m->nsendas;
 	d->v = xcalloc(d->n, sizeof(*d->v));
@@ -502,6 +546,7 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
 	}
 	strmap_free(&x.claims);
 	strmap_free(&x.below);
+	EVP_MAC_CTX_free(x.mac);
 	qsort(d->v, d->n, sizeof(*d->v), cmp_verdict);
 	d->routes = xcalloc(d->n, sizeof(*d->routes));
 	for (i = 0; i < d->n; i++)
