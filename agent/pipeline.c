@@ -80,6 +80,26 @@ load_runs(const struct rs_config *c)
 	return runs;
 }
 
+/* The snapshot's journal, when there is one, applied to it. */
+static int
+replay_journal(const struct rs_config *c, struct rs_snapshot *old,
+    struct rs_model *m, struct rs_err *err)
+{
+	struct buf path, text;
+	int rc = 0;
+
+	buf_init(&path);
+	buf_init(&text);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_JOURNAL_FILE);
+	if (read_file(path.data, &text, err) == 0 &&
+	    (rc = snapshot_replay(&text, old, m, err)) == 0)
+		rs_log(RS_LOG_DEBUG, "snapshot: %s replayed (%zu bytes)",
+		    RS_JOURNAL_FILE, text.len);
+	buf_wipe(&text);
+	buf_free(&path);
+	return rc;
+}
+
 /* The previous run's snapshot, when it may be used: same source
  * settings, and its generation is the live one, unchanged. Otherwise -1,
  * and why in how. */
@@ -98,7 +118,8 @@ load_snapshot(const struct rs_config *c, const char *source,
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
 	if (read_file(path.data, &text, &err) < 0)
 		code = "no_snapshot", why = "no snapshot of a previous run";
-	else if (snapshot_parse(&text, old, m, &err) < 0)
+	else if (snapshot_parse(&text, old, m, &err) < 0 ||
+	    replay_journal(c, old, m, &err) < 0)
 		code = "snapshot_damaged", why = err.msg;
 	else if (strcmp(old->source, source) != 0)
 		code = "settings_changed", why = "ldap or mapping settings "
@@ -124,12 +145,25 @@ load_snapshot(const struct rs_config *c, const char *source,
 	return why ? -1 : 0;
 }
 
+/* model_merge(), with the journal record of the merge made first (it
+ * takes fresh over) when there is a next snapshot. */
+static int
+merge_recorded(struct rs_model *m, const struct rs_changes *ch,
+    const struct rs_reads *r, struct rs_model *fresh,
+    struct rs_snapshot *next)
+{
+	if (next != NULL)
+		(void)snapshot_record(next, ch, fresh);	/* none: a whole one */
+	return model_merge(m, ch, r, fresh);
+}
+
 /* Read again what a change set names, and apply it to the model; a
  * failure with RS_EX_TEMPFAIL means: read everything (reason, when not
  * NULL, says why). */
 int
 pipeline_merge(struct rs_source *src, const struct rs_changes *ch,
-    struct rs_model *m, const char **reason, struct rs_err *err)
+    struct rs_model *m, const char **reason, struct rs_snapshot *next,
+    struct rs_err *err)
 {
 	struct rs_reads r;
 	struct rs_model fresh;
@@ -145,7 +179,7 @@ pipeline_merge(struct rs_source *src, const struct rs_changes *ch,
 		if (reason)
 			*reason = "many_changes";
 	} else if ((rc = source_fetch(src, &r, &fresh, err)) == 0 &&
-	    (rc = model_merge(m, ch, &r, &fresh)) < 0) {
+	    (rc = merge_recorded(m, ch, &r, &fresh, next)) < 0) {
 		rc = rs_err_set(err, RS_EX_TEMPFAIL, "the sync answer named "
 		    "deleted (or left out of a present phase) an entry that "
 		    "the directory still holds; not trusting it");
@@ -172,9 +206,12 @@ read_changes(struct rs_source *src, const struct rs_snapshot *old,
 	if (rc < 0)
 		reason = source_sync_reason(src);
 	else
-		rc = pipeline_merge(src, &ch, m, &reason, err);
+		rc = pipeline_merge(src, &ch, m, &reason, next, err);
 	if (rc == 0) {
 		next->runs = old->runs + 1;
+		memcpy(next->base, old->base, sizeof(next->base));
+		next->size = old->size;
+		buf_add(&next->journal, old->journal.data, old->journal.len);
 		next->unchanged = ch.n == 0 && ch.gone.count == 0 &&
 		    !ch.present_phase && next->cookie.len == old->cookie.len &&
 		    memcmp(next->cookie.data, old->cookie.data,
@@ -565,7 +602,15 @@ pipeline_save(const struct rs_config *c, const struct rs_model *m,
 		    "next run reads everything", c->postfix.map_dir);
 		rc = -1;
 	}
-	if (rc == 0 && snapshot_dump(next, m, &b) < 0) {
+	if (rc == 0 && snapshot_journal(next, &b) == 0) {
+		rs_log(RS_LOG_DEBUG, "snapshot: a record added to %s (%zu "
+		    "bytes)", RS_JOURNAL_FILE, b.len);
+		if (apply_cache(c, RS_JOURNAL_FILE, &b, &err) < 0) {
+			rs_log(RS_LOG_WARN, "%s; the next run reads everything",
+			    err.msg);
+			rc = -1;
+		}
+	} else if (rc == 0 && snapshot_dump(next, m, &b) < 0) {
 		rs_log(RS_LOG_INFO, "no snapshot kept: the directory holds a "
 		    "password in clear and there is no key in %s to keep it "
 		    "encrypted (the next run reads everything)",
@@ -576,7 +621,8 @@ pipeline_save(const struct rs_config *c, const struct rs_model *m,
 		rs_log(RS_LOG_WARN, "%s; the next run reads everything",
 		    err.msg);
 		rc = -1;
-	}
+	} else if (rc == 0)
+		apply_forget(c, RS_JOURNAL_FILE);
 	buf_wipe(&b);
 	return rc;
 }

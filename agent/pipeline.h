@@ -25,7 +25,8 @@
  *	full read that first takes a sync cookie; pipeline_merge() reads
  *	again what a change set names and applies it to a model (failing
  *	with RS_EX_TEMPFAIL, and the reason code, when only a full read
- *	will do).
+ *	will do), making the snapshot journal's record of it when given
+ *	the next snapshot (snapshot.h).
  *	pipeline_apply() renders, plans and applies a model's decision,
  *	reports, and saves the snapshot when given one, and with it the
  *	run's summary (summary.h); pipeline_save() saves the snapshot (with
@@ -96,7 +97,8 @@ int pipeline_resume(const struct rs_config *, struct rs_snapshot *,
 int pipeline_read_all(struct rs_source *, struct rs_snapshot *,
     struct rs_model *, struct rs_err *);
 int pipeline_merge(struct rs_source *, const struct rs_changes *,
-    struct rs_model *, const char **, struct rs_err *);
+    struct rs_model *, const char **, struct rs_snapshot *,
+    struct rs_err *);
 int pipeline_apply(const struct rs_runopts *, const struct rs_config *,
     const struct rs_model *, const struct rs_decision *,
     const struct rs_how *, struct rs_snapshot *, double);

@@ -125,6 +125,7 @@ summary_files(const struct rs_config *c, struct buf *out)
 	}
 	file_line(c->postfix.map_dir, RS_OWNERS_FILE, "", &path, out);
 	file_line(c->state_dir, RS_SNAPSHOT_FILE, "", &path, out);
+	file_line(c->state_dir, RS_JOURNAL_FILE, "", &path, out);
 	buf_str(out);
 	buf_free(&path);
 }
