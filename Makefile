@@ -26,17 +26,21 @@ LIBS      = -lldap -llber -lyaml -lssl -lcrypto -lcurl
 SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 
-MODULES   = util config model validate secret probe source policy render postconf snapshot plan \
-            report verify summary notify apply status pipeline checkconf explain watch
+# The modules of agent/ in layer order, bottom first: a module includes only
+# its own header and those of modules before it (main.c may include any);
+# tests/integration/test_layers.sh checks this.
+MODULES   = util dn validate config secret model probe source policy table render \
+            postconf snapshot stamp plan report verify summary notify apply status \
+            pipeline checkconf explain watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
 OBJS      = $(MODULES:%=build/%.o)
 SAN_OBJS  = $(MODULES:%=build/san/%.o)
-UNIT      = test_validate test_config test_policy test_render test_plan \
-            test_secret test_model
+UNIT      = test_validate test_config test_policy test_table test_render \
+            test_plan test_secret test_model test_dn
 UNIT_BINS = $(UNIT:%=build/san/%)
 FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn \
-            fuzz_snapshot
+            fuzz_snapshot fuzz_table
 FUZZ_BINS = $(FUZZ:%=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \

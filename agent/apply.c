@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "apply.h"
-#include "plan.h"
+#include "secret.h"
+#include "stamp.h"
 
 enum layout { L_NONE, L_LINK, L_DIR };
 
@@ -546,7 +547,7 @@ on_diff(void *arg, const char *old, const char *new)
 	if (new != NULL)
 		add_line(&p->put, new, line_len(new));
 	else
-		add_line(&p->del, old, render_key_len(old));
+		add_line(&p->del, old, table_key_len(old));
 	p->n++;
 }
 
@@ -555,7 +556,7 @@ count_lines(const char *text)
 {
 	size_t n = 0;
 
-	for (; *text; text = render_next_line(text))
+	for (; *text; text = table_next_line(text))
 		n++;
 	return n;
 }
@@ -646,8 +647,8 @@ patch_shows(const struct site *s, const struct gdir *g, const char *map,
 	buf_init(&keys);
 	buf_init(&out);
 	buf_init(&want);
-	for (l = p->put.data; l && *l; l = render_next_line(l)) {
-		k = render_key_len(l);
+	for (l = p->put.data; l && *l; l = table_next_line(l)) {
+		k = table_key_len(l);
 		v = k + strspn(l + k, " \t");
 		add_line(&keys, l, k);
 		buf_add(&want, l, k);
@@ -673,7 +674,7 @@ patch_index(const struct site *s, const struct gdir *g, int i,
 {
 	const struct rs_config *c = s->c;
 	const char *suffix = map_suffix(c->postfix.map_type);
-	const char *name = rs_table_names[i];
+	const char *name = rs_table_info[i].name;
 	struct patch p;
 	struct buf old, index, map, out;
 	int rc = -1;
@@ -688,8 +689,8 @@ patch_index(const struct site *s, const struct gdir *g, int i,
 	buf_printf(&index, "%s%s", name, suffix);
 	buf_printf(&map, "%s:%s/%s", c->postfix.map_type, g->path.data, name);
 	if (read_at(s->lfd, name, &old) == 0 &&
-	    index_verified(c, name, &old) &&
-	    render_diff(buf_str(&old), t->t[i].data ? t->t[i].data : "",
+	    stamp_verified(c, name, &old) &&
+	    table_diff(buf_str(&old), t->t[i].data ? t->t[i].data : "",
 	    on_diff, &p) == 0 &&
 	    p.n * 10 <= count_lines(t->t[i].data ? t->t[i].data : "") &&
 	    copy_live(s, g, index.data) == 0 &&
@@ -742,49 +743,53 @@ share_unchanged(const struct site *s, const struct gdir *g,
 	buf_init(&live);
 	same = read_at(s->lfd, name, &live) == 0 && live.len == text->len &&
 	    memcmp(live.data, text->data ? text->data : "", text->len) == 0 &&
-	    (index == NULL || index_verified(s->c, name, text)) &&
+	    (index == NULL || stamp_verified(s->c, name, text)) &&
 	    link_live(s, g, name, "") == 0 &&
 	    (index == NULL || link_live(s, g, name, index) == 0);
 	buf_wipe(&live);
 	return same ? 0 : -1;
 }
 
-/* Write table name (text and index) into g, mode 0600 when private. */
+/* Write the text of table i into g with its mode, removing what a
+ * half-shared table left (its text and index, suffix; NULL: none). */
 static int
-put_table(const struct site *s, const struct gdir *g, const char *name,
-    const struct buf *text, int private, struct rs_err *err)
+put_table(const struct gdir *g, int i,
+    const struct buf *text, const char *suffix, struct rs_err *err)
 {
-	const char *suffix = map_suffix(s->c->postfix.map_type);
+	const char *name = rs_table_info[i].name;
 	struct buf path;
 	int rc;
 
 	buf_init(&path);
 	buf_printf(&path, "%s/%s", g->path.data, name);
-	unlinkat(g->fd, name, 0);	/* a half-shared table: start again */
+	unlinkat(g->fd, name, 0);
 	if (suffix != NULL) {
 		buf_adds(&path, suffix);
 		unlinkat(g->fd, path.data + g->path.len + 1, 0);
 		path.len -= strlen(suffix);
 		buf_str(&path);
 	}
-	rc = write_file_at(g->fd, name, path.data, text, private ? 0600 :
-	    0640, 1, err);
+	rc = write_file_at(g->fd, name, path.data, text, rs_table_info[i].mode,
+	    1, err);
 	buf_free(&path);
 	return rc;
 }
 
+/* Table i of the set into g: shared with the live generation, or written
+ * and, for a Postfix table, its index patched or rebuilt. */
 static int
 write_table(const struct site *s, const struct gdir *g, int i,
     const struct rs_tables *t, struct rs_err *err)
 {
-	const char *name = rs_table_names[i];
+	const char *name = rs_table_info[i].name;
+	const char *suffix = rs_table_info[i].postfix ?
+	    map_suffix(s->c->postfix.map_type) : NULL;
 
-	if (share_unchanged(s, g, name, &t->t[i],
-	    map_suffix(s->c->postfix.map_type)) == 0)
+	if (share_unchanged(s, g, name, &t->t[i], suffix) == 0)
 		return 0;
-	if (put_table(s, g, name, &t->t[i], rs_table_private[i], err) < 0)
+	if (put_table(g, i, &t->t[i], suffix, err) < 0)
 		return -1;
-	if (patch_index(s, g, i, t) < 0)
+	if (rs_table_info[i].postfix && patch_index(s, g, i, t) < 0)
 		return postmap(s, g, name, &t->t[i], err);
 	return 0;
 }
@@ -795,14 +800,8 @@ write_generation(const struct site *s, const struct gdir *g,
 {
 	int i, rc = 0;
 
-	for (i = 0; i < RS_T_COUNT && rc == 0; i++)
+	for (i = 0; i < RS_T_SET && rc == 0; i++)
 		rc = write_table(s, g, i, t, err);
-	if (rc == 0 && share_unchanged(s, g, RS_OWNERS_FILE, &t->owners,
-	    NULL) < 0) {
-		unlinkat(g->fd, RS_OWNERS_FILE, 0);
-		rc = write_file_at(g->fd, RS_OWNERS_FILE, g->path.data,
-		    &t->owners, 0640, 1, err);
-	}
 	if (rc == 0 && fsync(g->fd) < 0)
 		rc = sys_err(err, "cannot fsync", g->path.data);
 	return rc;
@@ -970,19 +969,13 @@ int
 apply_stamps(const struct rs_config *c, const struct rs_tables *t,
     struct rs_err *err)
 {
-	struct buf all, line;
-	int i, rc;
+	struct buf all;
+	int rc;
 
 	buf_init(&all);
-	buf_init(&line);
-	for (i = 0; i < RS_T_COUNT; i++) {
-		index_stamp(c, rs_table_names[i], &t->t[i], &line);
-		buf_add(&all, line.data, line.len);
-	}
-	buf_str(&all);
+	stamp_file(c, t, &all);
 	rc = apply_state(c, RS_INDEX_STAMPS, &all, err);
 	buf_free(&all);
-	buf_free(&line);
 	return rc;
 }
 
@@ -1045,13 +1038,12 @@ previous_generation(const struct site *s, unsigned long gen)
 		if (parse_gen(e->d_name, &n) < 0 || n >= gen || n <= best)
 			continue;
 		whole = 1;
-		for (i = 0; i <= RS_T_COUNT && whole; i++) {
+		for (i = 0; i < RS_T_SET && whole; i++) {
 			buf_reset(&p);
-			buf_printf(&p, "%lu/%s", n, i == RS_T_COUNT ?
-			    RS_OWNERS_FILE : rs_table_names[i]);
+			buf_printf(&p, "%lu/%s", n, rs_table_info[i].name);
 			whole = fstatat(s->gfd, p.data, &st,
 			    AT_SYMLINK_NOFOLLOW) == 0;
-			if (whole && suffix && i < RS_T_COUNT) {
+			if (whole && suffix && rs_table_info[i].postfix) {
 				buf_adds(&p, suffix);
 				whole = fstatat(s->gfd, p.data, &st,
 				    AT_SYMLINK_NOFOLLOW) == 0;

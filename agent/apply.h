@@ -41,9 +41,9 @@
  *	apply_tables() installs a table set and, when postfix.reload is true
  *	and the Postfix tables changed, runs "postfix -c <config_dir> reload"
  *	if that Postfix is running. It reports what it did in *out.
- *	apply_tables() and apply_stamps() record the index_stamp() of each
- *	index they verified in <state_dir>/index-stamps, so that plan need not
- *	dump it again while it stays the same file.
+ *	apply_tables() and apply_stamps() write <state_dir>/index-stamps, the
+ *	stamp_file() of the indexes they verified (stamp.h), so that plan need
+ *	not dump them again while they stay the same files.
  *	apply_generation() is the number of the live generation (0 when
  *	map_dir is missing or a plain directory); a snapshot names it.
  *	apply_generations() gives it and the newest whole generation kept
@@ -73,7 +73,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "render.h"
+#include "table.h"
 
 struct rs_lock {
 	int fd;

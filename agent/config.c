@@ -2,10 +2,15 @@
  * config - load and validate relaysync.yaml and its mapping profile.
  * See config.h for the contract.
  *
- * Both files are read by one table-driven walker: a table of fields per
- * YAML mapping says each key's type, where it is stored and its limits.
- * The line of every key seen is remembered so that checks made after
- * loading (which need several keys at once) can still name a line.
+ * One table per YAML mapping is the only description of the keys: each
+ * entry gives a key's type, where it is stored, its limits, its default,
+ * whether it decides what is read from the directory (F_SOURCE: it goes
+ * into config_source(), so a snapshot taken under another value is not
+ * used) and how config_print() shows it. Loading, defaults, freeing,
+ * printing, config_source() and config_key() all walk these tables; no
+ * other list of keys exists. The line of every key seen is remembered so
+ * that checks made after loading (which need several keys at once) can
+ * still name a line.
  */
 #include <stdarg.h>
 #include <errno.h>
@@ -23,18 +28,33 @@ const char *const rs_field_names[RS_F_COUNT] = {
 	"verified"
 };
 
+/* Y_NAMES: one string, or a list of them; Y_STRLIST: a list. */
 enum ytype { Y_STR, Y_BOOL, Y_LONG, Y_STRLIST, Y_NAMES, Y_MAP };
 
-/* Y_NAMES: one string, or a list of them. */
+enum yshow {			/* how config_print() shows a value */
+	SHOW_VALUE,		/* as it is */
+	SHOW_URL,		/* credentials and query redacted */
+	SHOW_OR_POSTCONF,	/* "(from postconf)" when empty */
+	SHOW_PROFILE		/* the path, then "(profile name)" */
+};
+
+#define F_REQUIRED	1	/* the key must be given */
+#define F_SOURCE	2	/* decides what is read: config_source() */
 
 struct yfield {
-	const char *key;
+	const char *key;	/* C member path; users see the last part */
 	enum ytype type;
-	size_t off;
-	const struct yfield *sub;
-	int required;
-	long min;
+	size_t off;		/* of the value (lists: of the array) */
+	size_t n_off;		/* lists: of the size_t count */
+	const struct yfield *sub;	/* Y_MAP: the keys inside */
+	unsigned flags;
+	long min;		/* Y_LONG: the bounds */
 	long max;
+	const char *def;	/* Y_STR: NULL or a copy of this; lists: */
+				/* empty or a list of this one name */
+	long ldef;		/* Y_BOOL, Y_LONG */
+	enum yshow show;	/* relaysync.yaml only: the profile's keys */
+				/* are not printed */
 };
 
 struct yctx {
@@ -44,113 +64,147 @@ struct yctx {
 	struct rs_err *err;
 };
 
-#define STR(s, f)	{ #f, Y_STR, offsetof(s, f), NULL, 0, 0, 0 }
-#define BOOL(s, f)	{ #f, Y_BOOL, offsetof(s, f), NULL, 0, 0, 0 }
-#define LONG(s, f, lo, hi) { #f, Y_LONG, offsetof(s, f), NULL, 0, lo, hi }
-#define END		{ NULL, Y_STR, 0, NULL, 0, 0, 0 }
+/* offsetof(s, f), refusing to compile unless member f has type t. */
+#define OFF(s, f, t)	(offsetof(s, f) + 0 * sizeof(struct { \
+	_Static_assert(_Generic(((s *)0)->f, t: 1, default: 0), \
+	    #s "." #f " is not of type " #t " as its table entry says"); \
+	char c; }))
+
+#define STR(s, f, d, ...) { .key = #f, .type = Y_STR, \
+	.off = OFF(s, f, char *), .def = d, __VA_ARGS__ }
+#define BOOL(s, f, d)	{ .key = #f, .type = Y_BOOL, \
+	.off = OFF(s, f, int), .ldef = d }
+#define LONG(s, f, d, lo, hi) { .key = #f, .type = Y_LONG, \
+	.off = OFF(s, f, long), .ldef = d, .min = lo, .max = hi }
+#define LIST(s, f, n, ty, d, ...) { .key = #f, .type = ty, \
+	.off = OFF(s, f, char **), .n_off = OFF(s, n, size_t), .def = d, \
+	__VA_ARGS__ }
+#define MAP(k, t, ...)	{ .key = k, .type = Y_MAP, .sub = t, __VA_ARGS__ }
+#define END		{ .key = NULL }
+
+/* load_map() notes in a fixed array which keys of a mapping it saw. */
+#define MAX_KEYS	32
+#define FITS(t)	_Static_assert(sizeof(t) / sizeof(t[0]) - 1 <= MAX_KEYS, \
+	#t " has more keys than load_map() can track; raise MAX_KEYS")
 
 typedef struct rs_config C;
 typedef struct rs_mapping M;
 
+#define CA_BUNDLE	"/etc/ssl/certs/ca-certificates.crt"
+
 static const struct yfield ldap_fields[] = {
-	{ "uri", Y_STR, offsetof(C, ldap.uri), NULL, 1, 0, 0 },
-	BOOL(C, ldap.starttls), BOOL(C, ldap.allow_plaintext),
-	STR(C, ldap.bind_dn), STR(C, ldap.bind_password_file),
-	STR(C, ldap.sasl_mech),
-	{ "base_dn", Y_STR, offsetof(C, ldap.base_dn), NULL, 1, 0, 0 },
-	STR(C, ldap.ca_file),
-	LONG(C, ldap.timeout, 1, 3600), LONG(C, ldap.page_size, 1, 100000),
+	STR(C, ldap.uri, NULL, .flags = F_REQUIRED | F_SOURCE),
+	BOOL(C, ldap.starttls, 0), BOOL(C, ldap.allow_plaintext, 0),
+	STR(C, ldap.bind_dn, ""), STR(C, ldap.bind_password_file, ""),
+	STR(C, ldap.sasl_mech, ""),
+	STR(C, ldap.base_dn, NULL, .flags = F_REQUIRED | F_SOURCE),
+	STR(C, ldap.ca_file, CA_BUNDLE),
+	LONG(C, ldap.timeout, 10, 1, 3600),
+	LONG(C, ldap.page_size, 500, 1, 100000),
 	END
 };
 
 static const struct yfield policy_fields[] = {
-	BOOL(C, policy.default_allow),
-	{ "internal_domains", Y_STRLIST, offsetof(C, policy.internal_domains),
-	    NULL, 0, 0, 0 },
-	BOOL(C, policy.require_verified), BOOL(C, policy.allow_insecure),
-	BOOL(C, policy.allow_private_gateways),
-	BOOL(C, policy.require_gateway_check),
-	LONG(C, policy.max_removals, 0, 100000000),
+	BOOL(C, policy.default_allow, 0),
+	LIST(C, policy.internal_domains, policy.n_internal_domains, Y_STRLIST,
+	    NULL),
+	BOOL(C, policy.require_verified, 1), BOOL(C, policy.allow_insecure, 0),
+	BOOL(C, policy.allow_private_gateways, 0),
+	BOOL(C, policy.require_gateway_check, 0),
+	LONG(C, policy.max_removals, 500, 0, 100000000),
 	END
 };
 
 static const struct yfield postfix_fields[] = {
-	STR(C, postfix.map_dir), STR(C, postfix.map_type),
-	STR(C, postfix.config_dir), STR(C, postfix.command_directory),
-	STR(C, postfix.tls_level),
-	STR(C, postfix.tls_ca_file), BOOL(C, postfix.reload),
+	STR(C, postfix.map_dir, "/etc/postfix/relaysync"),
+	STR(C, postfix.map_type, "lmdb"),
+	STR(C, postfix.config_dir, "/etc/postfix"),
+	STR(C, postfix.command_directory, "", .show = SHOW_OR_POSTCONF),
+	STR(C, postfix.tls_level, "secure"),
+	STR(C, postfix.tls_ca_file, CA_BUNDLE), BOOL(C, postfix.reload, 1),
 	END
 };
 
 static const struct yfield secrets_fields[] = {
-	STR(C, secrets.key_file), END
+	STR(C, secrets.key_file, "/etc/relaysync/secret.key"), END
 };
 
 static const struct yfield notify_fields[] = {
-	STR(C, notify.webhook_url), END
+	STR(C, notify.webhook_url, "", .show = SHOW_URL), END
 };
 
 static const struct yfield watch_fields[] = {
-	LONG(C, watch.window_ms, 0, 10000), LONG(C, watch.max_backoff, 1, 3600),
+	LONG(C, watch.window_ms, 200, 0, 10000),
+	LONG(C, watch.max_backoff, 60, 1, 3600),
 	END
 };
 
 static const struct yfield config_fields[] = {
-	{ "ldap", Y_MAP, 0, ldap_fields, 1, 0, 0 },
-	{ "mapping", Y_STR, offsetof(C, mapping_path), NULL, 0, 0, 0 },
-	{ "policy", Y_MAP, 0, policy_fields, 0, 0, 0 },
-	{ "postfix", Y_MAP, 0, postfix_fields, 0, 0, 0 },
-	{ "secrets", Y_MAP, 0, secrets_fields, 0, 0, 0 },
-	STR(C, state_dir), LONG(C, full_every, 0, 1000000),
-	STR(C, metrics_file),
-	{ "notify", Y_MAP, 0, notify_fields, 0, 0, 0 },
-	{ "watch", Y_MAP, 0, watch_fields, 0, 0, 0 },
+	MAP("ldap", ldap_fields, .flags = F_REQUIRED),
+	{ .key = "mapping", .type = Y_STR, .off = OFF(C, mapping_path, char *),
+	    .def = "/usr/share/relaysync/mappings/openldap.yaml",
+	    .show = SHOW_PROFILE },
+	MAP("policy", policy_fields), MAP("postfix", postfix_fields),
+	MAP("secrets", secrets_fields),
+	STR(C, state_dir, "/var/lib/relaysync"),
+	LONG(C, full_every, 288, 0, 1000000), STR(C, metrics_file, ""),
+	MAP("notify", notify_fields), MAP("watch", watch_fields),
 	END
 };
 
+#define MSTR(k, f, d, fl) { .key = k, .type = Y_STR, \
+	.off = OFF(M, f, char *), .def = d, .flags = fl }
+#define REQ_SOURCE	(F_REQUIRED | F_SOURCE)
+
 static const struct yfield map_policy_fields[] = {
-	{ "filter", Y_STR, offsetof(M, policy_filter), NULL, 1, 0, 0 },
-	{ "allow_attribute", Y_STR, offsetof(M, policy_allow_attr), NULL, 1,
-	    0, 0 },
+	MSTR("filter", policy_filter, NULL, REQ_SOURCE),
+	MSTR("allow_attribute", policy_allow_attr, NULL, REQ_SOURCE),
 	END
 };
 
 static const struct yfield map_user_fields[] = {
-	{ "filter", Y_STR, offsetof(M, user_filter), NULL, 1, 0, 0 },
-	{ "mail_attribute", Y_STR, offsetof(M, user_mail_attr), NULL, 0, 0,
-	    0 },
-	{ "disabled_filter", Y_STR, offsetof(M, user_disabled_filter), NULL,
-	    0, 0, 0 },
-	{ "login_attribute", Y_NAMES, offsetof(M, login_attrs), NULL, 0, 0,
-	    0 },
+	MSTR("filter", user_filter, NULL, REQ_SOURCE),
+	MSTR("mail_attribute", user_mail_attr, "mail", F_SOURCE),
+	MSTR("disabled_filter", user_disabled_filter, "", F_SOURCE),
+	{ .key = "login_attribute", .type = Y_NAMES,
+	    .off = OFF(M, login_attrs, char **),
+	    .n_off = OFF(M, n_login_attrs, size_t), .def = "uid",
+	    .flags = F_SOURCE },
 	END
 };
 
-#define ATTR(k, i, req) { k, Y_STR, offsetof(M, attr[i]), NULL, req, 0, 0 }
+#define ATTR(k, i, fl)	MSTR(k, attr[i], "", (fl) | F_SOURCE)
 
 static const struct yfield map_attr_fields[] = {
-	ATTR("address", RS_F_ADDRESS, 1), ATTR("host", RS_F_HOST, 1),
-	ATTR("port", RS_F_PORT, 0), ATTR("security", RS_F_SECURITY, 0),
-	ATTR("username", RS_F_USERNAME, 0), ATTR("password", RS_F_PASSWORD, 0),
+	ATTR("address", RS_F_ADDRESS, F_REQUIRED),
+	ATTR("host", RS_F_HOST, F_REQUIRED), ATTR("port", RS_F_PORT, 0),
+	ATTR("security", RS_F_SECURITY, 0),
+	ATTR("username", RS_F_USERNAME, 0),
+	ATTR("password", RS_F_PASSWORD, 0),
 	ATTR("verified", RS_F_VERIFIED, 0),
 	END
 };
 
 static const struct yfield map_sendas_fields[] = {
-	{ "layout", Y_STR, offsetof(M, sendas_layout), NULL, 0, 0, 0 },
-	{ "filter", Y_STR, offsetof(M, sendas_filter), NULL, 0, 0, 0 },
-	{ "attributes", Y_MAP, 0, map_attr_fields, 1, 0, 0 },
+	MSTR("layout", sendas_layout, "child", F_SOURCE),
+	MSTR("filter", sendas_filter, "", F_SOURCE),
+	MAP("attributes", map_attr_fields, .flags = F_REQUIRED),
 	END
 };
 
 static const struct yfield mapping_fields[] = {
-	STR(M, name),
-	{ "uuid_attribute", Y_STR, offsetof(M, uuid_attr), NULL, 0, 0, 0 },
-	{ "policy", Y_MAP, 0, map_policy_fields, 1, 0, 0 },
-	{ "users", Y_MAP, 0, map_user_fields, 1, 0, 0 },
-	{ "sendas", Y_MAP, 0, map_sendas_fields, 1, 0, 0 },
+	MSTR("name", name, "", 0),
+	MSTR("uuid_attribute", uuid_attr, "entryUUID", F_SOURCE),
+	MAP("policy", map_policy_fields, .flags = F_REQUIRED),
+	MAP("users", map_user_fields, .flags = F_REQUIRED),
+	MAP("sendas", map_sendas_fields, .flags = F_REQUIRED),
 	END
 };
+
+FITS(ldap_fields); FITS(policy_fields); FITS(postfix_fields);
+FITS(secrets_fields); FITS(notify_fields); FITS(watch_fields);
+FITS(config_fields); FITS(map_policy_fields); FITS(map_user_fields);
+FITS(map_attr_fields); FITS(map_sendas_fields); FITS(mapping_fields);
 
 /* Keys are written as C member paths ("ldap.uri"); users see the last
  * component. */
@@ -161,6 +215,10 @@ field_key(const struct yfield *f)
 
 	return dot ? dot + 1 : f->key;
 }
+
+/* Where field f's value (a list's array) and a list's count are. */
+#define AT(base, f, type)	((type *)(void *)((char *)(base) + (f)->off))
+#define COUNT(base, f)	((size_t *)(void *)((char *)(base) + (f)->n_off))
 
 static unsigned long
 node_line(const yaml_node_t *n)
@@ -266,6 +324,15 @@ free_list(char ***dst, size_t *count)
 	*count = 0;
 }
 
+static void
+list_of_one(char ***dst, size_t *count, const char *name)
+{
+	free_list(dst, count);
+	*dst = xcalloc(1, sizeof(char *));
+	(*dst)[0] = xstrdup(name);
+	*count = 1;
+}
+
 /* A single string where a list of names may stand: a list of one. */
 static int
 set_one_name(struct yctx *y, yaml_node_t *n, const char *key, char ***dst,
@@ -273,10 +340,7 @@ set_one_name(struct yctx *y, yaml_node_t *n, const char *key, char ***dst,
 {
 	if (scalar_is_null(n))
 		return yerr(y, n, key, "expected a name or a list of names");
-	free_list(dst, count);
-	*dst = xcalloc(1, sizeof(char *));
-	(*dst)[0] = xstrdup((const char *)n->data.scalar.value);
-	*count = 1;
+	list_of_one(dst, count, (const char *)n->data.scalar.value);
 	return 0;
 }
 
@@ -313,23 +377,21 @@ static int
 load_value(struct yctx *y, yaml_node_t *n, const struct yfield *f,
     const char *key, void *base)
 {
-	char *p = (char *)base + f->off;
-
 	switch (f->type) {
 	case Y_STR:
-		return set_str(y, n, key, (char **)(void *)p);
+		return set_str(y, n, key, AT(base, f, char *));
 	case Y_BOOL:
-		return set_bool(y, n, key, (int *)(void *)p);
+		return set_bool(y, n, key, AT(base, f, int));
 	case Y_LONG:
-		return set_long(y, n, f, key, (long *)(void *)p);
+		return set_long(y, n, f, key, AT(base, f, long));
 	case Y_NAMES:
 		if (n->type == YAML_SCALAR_NODE)
-			return set_one_name(y, n, key, (char ***)(void *)p,
-			    (size_t *)(void *)(p + sizeof(char **)));
+			return set_one_name(y, n, key, AT(base, f, char **),
+			    COUNT(base, f));
 		/* FALLTHROUGH */
-	case Y_STRLIST:		/* the count follows the array pointer */
-		return set_list(y, n, key, (char ***)(void *)p,
-		    (size_t *)(void *)(p + sizeof(char **)));
+	case Y_STRLIST:
+		return set_list(y, n, key, AT(base, f, char **),
+		    COUNT(base, f));
 	case Y_MAP:
 		return load_map(y, n, f->sub, key, base);
 	}
@@ -369,7 +431,7 @@ check_required(struct yctx *y, yaml_node_t *map, const struct yfield *fields,
 	size_t i;
 
 	for (i = 0, f = fields; f->key; f++, i++) {
-		if (!f->required || seen[i])
+		if (!(f->flags & F_REQUIRED) || seen[i])
 			continue;
 		snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." :
 		    "", field_key(f));
@@ -383,7 +445,7 @@ static int
 load_map(struct yctx *y, yaml_node_t *map, const struct yfield *fields,
     const char *prefix, void *base)
 {
-	unsigned char seen[32] = { 0 };
+	unsigned char seen[MAX_KEYS] = { 0 };
 	yaml_node_pair_t *pair;
 	yaml_node_t *k, *v;
 	const struct yfield *f;
@@ -538,23 +600,56 @@ mapping_check(struct yctx *y, const struct rs_mapping *m)
 	return 0;
 }
 
+/* The defaults of the table's keys: strings copied, lists of one. */
+static void
+set_defaults(const struct yfield *fields, void *base)
+{
+	const struct yfield *f;
+
+	for (f = fields; f->key; f++) {
+		switch (f->type) {
+		case Y_STR:
+			*AT(base, f, char *) = f->def ? xstrdup(f->def) : NULL;
+			break;
+		case Y_BOOL:
+			*AT(base, f, int) = (int)f->ldef;
+			break;
+		case Y_LONG:
+			*AT(base, f, long) = f->ldef;
+			break;
+		case Y_STRLIST:
+		case Y_NAMES:
+			if (f->def != NULL)
+				list_of_one(AT(base, f, char **),
+				    COUNT(base, f), f->def);
+			break;
+		case Y_MAP:
+			set_defaults(f->sub, base);
+			break;
+		}
+	}
+}
+
+static void
+free_fields(const struct yfield *fields, void *base)
+{
+	const struct yfield *f;
+
+	for (f = fields; f->key; f++) {
+		if (f->type == Y_STR)
+			free(*AT(base, f, char *));
+		else if (f->type == Y_STRLIST || f->type == Y_NAMES)
+			free_list(AT(base, f, char **), COUNT(base, f));
+		else if (f->type == Y_MAP)
+			free_fields(f->sub, base);
+	}
+}
+
 static void
 mapping_defaults(struct rs_mapping *m)
 {
-	int i;
-
 	memset(m, 0, sizeof(*m));
-	m->name = xstrdup("");
-	m->uuid_attr = xstrdup("entryUUID");
-	m->user_mail_attr = xstrdup("mail");
-	m->user_disabled_filter = xstrdup("");
-	m->sendas_layout = xstrdup("child");
-	m->sendas_filter = xstrdup("");
-	m->login_attrs = xcalloc(1, sizeof(char *));
-	m->login_attrs[0] = xstrdup("uid");
-	m->n_login_attrs = 1;
-	for (i = 0; i < RS_F_COUNT; i++)
-		m->attr[i] = xstrdup("");
+	set_defaults(mapping_fields, m);
 }
 
 int
@@ -576,21 +671,8 @@ mapping_load(const char *file, struct rs_mapping *m, struct rs_err *err)
 void
 mapping_free(struct rs_mapping *m)
 {
-	int i;
-
+	free_fields(mapping_fields, m);
 	free(m->path);
-	free(m->name);
-	free(m->uuid_attr);
-	free(m->policy_filter);
-	free(m->policy_allow_attr);
-	free(m->user_filter);
-	free(m->user_mail_attr);
-	free(m->user_disabled_filter);
-	free(m->sendas_layout);
-	free(m->sendas_filter);
-	free_list(&m->login_attrs, &m->n_login_attrs);
-	for (i = 0; i < RS_F_COUNT; i++)
-		free(m->attr[i]);
 	strmap_free(&m->lines);
 	memset(m, 0, sizeof(*m));
 }
@@ -599,29 +681,7 @@ static void
 config_defaults(struct rs_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->ldap.bind_dn = xstrdup("");
-	c->ldap.bind_password_file = xstrdup("");
-	c->ldap.sasl_mech = xstrdup("");
-	c->ldap.ca_file = xstrdup("/etc/ssl/certs/ca-certificates.crt");
-	c->ldap.timeout = 10;
-	c->ldap.page_size = 500;
-	c->mapping_path = xstrdup("/usr/share/relaysync/mappings/openldap.yaml");
-	c->policy.max_removals = 500;
-	c->policy.require_verified = 1;
-	c->postfix.map_dir = xstrdup("/etc/postfix/relaysync");
-	c->postfix.map_type = xstrdup("lmdb");
-	c->postfix.config_dir = xstrdup("/etc/postfix");
-	c->postfix.command_directory = xstrdup("");
-	c->postfix.tls_level = xstrdup("secure");
-	c->postfix.tls_ca_file = xstrdup("/etc/ssl/certs/ca-certificates.crt");
-	c->postfix.reload = 1;
-	c->secrets.key_file = xstrdup("/etc/relaysync/secret.key");
-	c->state_dir = xstrdup("/var/lib/relaysync");
-	c->full_every = 288;
-	c->metrics_file = xstrdup("");
-	c->notify.webhook_url = xstrdup("");
-	c->watch.window_ms = 200;
-	c->watch.max_backoff = 60;
+	set_defaults(config_fields, c);
 }
 
 static int
@@ -796,80 +856,179 @@ mapping_line(const struct rs_mapping *m, const char *key)
 void
 config_free(struct rs_config *c)
 {
-	size_t i;
-
+	free_fields(config_fields, c);
 	free(c->path);
-	free(c->ldap.uri);
-	free(c->ldap.bind_dn);
-	free(c->ldap.bind_password_file);
-	free(c->ldap.sasl_mech);
-	free(c->ldap.base_dn);
-	free(c->ldap.ca_file);
-	free(c->mapping_path);
-	for (i = 0; i < c->policy.n_internal_domains; i++)
-		free(c->policy.internal_domains[i]);
-	free(c->policy.internal_domains);
-	free(c->postfix.map_dir);
-	free(c->postfix.map_type);
-	free(c->postfix.config_dir);
-	free(c->postfix.command_directory);
-	free(c->postfix.tls_level);
-	free(c->postfix.tls_ca_file);
-	free(c->secrets.key_file);
-	free(c->state_dir);
-	free(c->metrics_file);
-	free(c->notify.webhook_url);
 	mapping_free(&c->mapping);
 	strmap_free(&c->lines);
 	memset(c, 0, sizeof(*c));
 }
 
-static const char *
-yn(int b)
+
+static void
+print_list(char *const *v, size_t n, FILE *fp)
 {
-	return b ? "true" : "false";
+	size_t i;
+
+	fputc('[', fp);
+	for (i = 0; i < n; i++)
+		fprintf(fp, "%s%s", i ? ", " : "", v[i]);
+	fputc(']', fp);
+}
+
+static void
+print_str(const struct yfield *f, const struct rs_config *c, FILE *fp)
+{
+	const char *s = *AT(c, f, char *);
+	struct buf url;
+
+	switch (f->show) {
+	case SHOW_VALUE:
+		fputs(s, fp);
+		break;
+	case SHOW_URL:
+		buf_init(&url);
+		fputs(*s ? url_redact(&url, s) : "", fp);
+		buf_free(&url);
+		break;
+	case SHOW_OR_POSTCONF:
+		fputs(*s ? s : "(from postconf)", fp);
+		break;
+	case SHOW_PROFILE:
+		fprintf(fp, "%s (%s)", s, c->mapping.name);
+		break;
+	}
+}
+
+/* "key: value" lines, a mapping's keys indented below "key:". */
+static void
+print_fields(const struct yfield *fields, const struct rs_config *c,
+    int depth, FILE *fp)
+{
+	const struct yfield *f;
+
+	for (f = fields; f->key; f++) {
+		fprintf(fp, "%*s%s:%s", 2 * depth, "", field_key(f),
+		    f->type == Y_MAP ? "\n" : " ");
+		if (f->type == Y_MAP)
+			print_fields(f->sub, c, depth + 1, fp);
+		else if (f->type == Y_STR)
+			print_str(f, c, fp);
+		else if (f->type == Y_BOOL)
+			fputs(*AT(c, f, int) ? "true" : "false", fp);
+		else if (f->type == Y_LONG)
+			fprintf(fp, "%ld", *AT(c, f, long));
+		else
+			print_list(*AT(c, f, char **), *COUNT(c, f), fp);
+		if (f->type != Y_MAP)
+			fputc('\n', fp);
+	}
 }
 
 void
 config_print(const struct rs_config *c, FILE *fp)
 {
-	struct buf url;
+	fprintf(fp, "config: %s\n", c->path);
+	print_fields(config_fields, c, 0, fp);
+}
+
+struct parts {
+	const char **v;
+	size_t n;
+	size_t max;
+};
+
+static void
+add_part(struct parts *p, const char *s)
+{
+	if (p->n < p->max)
+		p->v[p->n] = s;
+	p->n++;
+}
+
+/* The F_SOURCE strings in table order (lists 0), or each F_SOURCE list
+ * as its key then its items (lists 1). */
+static void
+source_parts(const struct yfield *fields, const void *base, int lists,
+    struct parts *p)
+{
+	const struct yfield *f;
 	size_t i;
 
-	buf_init(&url);
-	fprintf(fp, "config: %s\nldap:\n  uri: %s\n  starttls: %s\n"
-	    "  allow_plaintext: %s\n  bind_dn: %s\n  bind_password_file: %s\n"
-	    "  sasl_mech: %s\n  base_dn: %s\n  ca_file: %s\n  timeout: %ld\n"
-	    "  page_size: %ld\n", c->path, c->ldap.uri, yn(c->ldap.starttls),
-	    yn(c->ldap.allow_plaintext), c->ldap.bind_dn,
-	    c->ldap.bind_password_file, c->ldap.sasl_mech, c->ldap.base_dn,
-	    c->ldap.ca_file, c->ldap.timeout, c->ldap.page_size);
-	fprintf(fp, "mapping: %s (%s)\npolicy:\n  default_allow: %s\n"
-	    "  internal_domains: [", c->mapping_path, c->mapping.name,
-	    yn(c->policy.default_allow));
-	for (i = 0; i < c->policy.n_internal_domains; i++)
-		fprintf(fp, "%s%s", i ? ", " : "",
-		    c->policy.internal_domains[i]);
-	fprintf(fp, "]\n  require_verified: %s\n  allow_insecure: %s\n"
-	    "  allow_private_gateways: %s\n  require_gateway_check: %s\n"
-	    "  max_removals: %ld\npostfix:\n  map_dir: %s\n  map_type: %s\n"
-	    "  config_dir: %s\n  command_directory: %s\n  tls_level: %s\n"
-	    "  tls_ca_file: %s\n"
-	    "  reload: %s\nsecrets:\n  key_file: %s\nstate_dir: %s\n"
-	    "full_every: %ld\nmetrics_file: %s\nnotify:\n  webhook_url: %s\n"
-	    "watch:\n  window_ms: %ld\n  max_backoff: %ld\n",
-	    yn(c->policy.require_verified), yn(c->policy.allow_insecure),
-	    yn(c->policy.allow_private_gateways),
-	    yn(c->policy.require_gateway_check), c->policy.max_removals,
-	    c->postfix.map_dir, c->postfix.map_type,
-	    c->postfix.config_dir, c->postfix.command_directory[0] ?
-	    c->postfix.command_directory : "(from postconf)",
-	    c->postfix.tls_level,
-	    c->postfix.tls_ca_file, yn(c->postfix.reload),
-	    c->secrets.key_file, c->state_dir, c->full_every, c->metrics_file,
-	    *c->notify.webhook_url ? url_redact(&url, c->notify.webhook_url) :
-	    "", c->watch.window_ms, c->watch.max_backoff);
-	buf_free(&url);
+	for (f = fields; f->key; f++) {
+		if (f->type == Y_MAP)
+			source_parts(f->sub, base, lists, p);
+		if (!(f->flags & F_SOURCE))
+			continue;
+		if (f->type == Y_STR && !lists)
+			add_part(p, *AT(base, f, char *));
+		if ((f->type == Y_STRLIST || f->type == Y_NAMES) && lists) {
+			add_part(p, field_key(f));
+			for (i = 0; i < *COUNT(base, f); i++)
+				add_part(p, (*AT(base, f, char **))[i]);
+		}
+	}
+}
+
+size_t
+config_source(const struct rs_config *c, const char **parts, size_t max)
+{
+	struct parts p = { parts, 0, max };
+
+	source_parts(config_fields, c, 0, &p);
+	source_parts(mapping_fields, &c->mapping, 0, &p);
+	source_parts(config_fields, c, 1, &p);
+	source_parts(mapping_fields, &c->mapping, 1, &p);
+	return p.n;
+}
+
+/* A key's default as YAML writes it. */
+static void
+key_default(const struct yfield *f, char *out, size_t len)
+{
+	if (f->type == Y_BOOL)
+		snprintf(out, len, "%s", f->ldef ? "true" : "false");
+	else if (f->type == Y_LONG)
+		snprintf(out, len, "%ld", f->ldef);
+	else if (f->type == Y_STR || (f->type == Y_NAMES && f->def))
+		snprintf(out, len, "%s", f->def ? f->def : "");
+	else if (f->def)
+		snprintf(out, len, "[%s]", f->def);
+	else
+		snprintf(out, len, "[]");
+}
+
+static int
+nth_key(const struct yfield *fields, const char *prefix, size_t *i,
+    struct rs_config_key *key)
+{
+	const struct yfield *f;
+	char name[sizeof(key->name)];
+
+	for (f = fields; f->key; f++) {
+		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." :
+		    "", field_key(f));
+		if (f->type == Y_MAP) {
+			if (nth_key(f->sub, name, i, key) == 0)
+				return 0;
+		} else if ((*i)-- == 0) {
+			memcpy(key->name, name, sizeof(name));
+			key->type = f->type == Y_STR ? 's' : f->type == Y_BOOL ?
+			    'b' : f->type == Y_LONG ? 'n' : 'l';
+			key->required = (f->flags & F_REQUIRED) != 0;
+			key->source = (f->flags & F_SOURCE) != 0;
+			key->min = f->min;
+			key->max = f->max;
+			key_default(f, key->def, sizeof(key->def));
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+config_key(int profile, size_t i, struct rs_config_key *key)
+{
+	return nth_key(profile ? mapping_fields : config_fields, "", &i, key);
 }
 
 const char *

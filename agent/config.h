@@ -19,6 +19,19 @@
  *	config_line() is the line of a key ("ldap.base_dn") in the
  *	configuration file, mapping_line() in the mapping profile (0: the
  *	key was not given, its default applies).
+ *	config_source() lists the values of the settings that decide what
+ *	is read from the directory (ldap.uri, ldap.base_dn, the profile's
+ *	uuid_attribute, filters, attributes, layout and login attributes):
+ *	first every such string in the order of the tables in config.c,
+ *	then each such list as its key followed by its items. It stores at
+ *	most max pointers (into c) in parts and returns how many there are.
+ *	config_key() describes the i-th key of relaysync.yaml (profile 0;
+ *	each is printed by config_print()) or of a mapping profile
+ *	(profile 1), in file order, into *key: -1 past the last one.
+ *
+ *	The tables in config.c are the only list of keys: loading, the
+ *	defaults, config_free(), config_print(), config_source() and
+ *	config_key() are all derived from them.
  *
  * Diagnostics
  *	Every error names the file, the line and the key, says what is wrong
@@ -114,6 +127,18 @@ struct rs_config {
 	struct strmap lines;	/* "ldap.base_dn" -> its line in path */
 };
 
+struct rs_config_key {
+	char name[64];		/* "ldap.uri", "sendas.attributes.host" */
+	char type;		/* 's' string, 'b' true/false, 'n' number, */
+				/* 'l' list of strings */
+	int required;		/* must be given */
+	int source;		/* decides what is read: config_source() */
+	long min;		/* 'n': the bounds */
+	long max;
+	char def[96];		/* the default as YAML writes it ("" when */
+				/* empty or when the key is required) */
+};
+
 int config_load(const char *, struct rs_config *, struct rs_err *);
 void config_free(struct rs_config *);
 int mapping_load(const char *, struct rs_mapping *, struct rs_err *);
@@ -125,5 +150,8 @@ const char *config_map_path(const struct rs_config *, const char *,
     struct buf *);
 const char *config_postfix_cmd(const struct rs_config *, const char *,
     struct buf *);
+size_t config_source(const struct rs_config *c, const char **parts,
+    size_t max);
+int config_key(int profile, size_t i, struct rs_config_key *key);
 
 #endif

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "apply.h"
+#include "dn.h"
 #include "explain.h"
 #include "render.h"
 #include "secret.h"
@@ -69,13 +70,13 @@ address_lines(const char *address, const struct buf *t, struct strmap *out,
 	buf_init(&l);
 	for (i = 0; i < RS_T_COUNT; i++)
 		for (line = t[i].data; line && *line;
-		    line = render_next_line(line)) {
-			if (render_key_len(line) != alen ||
+		    line = table_next_line(line)) {
+			if (table_key_len(line) != alen ||
 			    strncasecmp(line, address, alen) != 0)
 				continue;
 			buf_reset(&l);
-			buf_printf(&l, "%-17s ", rs_table_names[i]);
-			render_masked(&l, i, line);
+			buf_printf(&l, "%-17s ", rs_table_info[i].name);
+			table_masked(&l, i, line);
 			*strmap_slot(out, l.data) = (void *)(uintptr_t)++n;
 			buf_printf(raw, "%d %.*s\n", i,
 			    (int)strcspn(line, "\n"), line);
@@ -407,7 +408,7 @@ load_live(struct ex *x)
 		buf_init(&x->live[i]);
 		buf_reset(&path);
 		buf_printf(&path, "%s/%s", x->c->postfix.map_dir,
-		    rs_table_names[i]);
+		    rs_table_info[i].name);
 		if (read_file(path.data, &x->live[i], &err) == 0)
 			x->has_live = 1;
 		buf_str(&x->live[i]);

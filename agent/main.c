@@ -98,13 +98,6 @@ static const char usage_text[] =
     "configuration error\n";
 
 static int
-fail(const struct rs_err *err)
-{
-	rs_log(RS_LOG_ERROR, "%s", err->msg);
-	return err->code ? err->code : RS_EX_FAIL;
-}
-
-static int
 usage(const char *msg)
 {
 	if (msg)
@@ -122,7 +115,7 @@ load_config(const struct opts *o, struct rs_config *c, struct rs_keyring *k)
 	memset(k, 0, sizeof(*k));
 	if (config_load(o->config, c, &err) < 0 ||
 	    keyring_load(c->secrets.key_file, 1, k, &err) < 0)
-		return fail(&err);
+		return rs_fail(&err);
 	return 0;
 }
 
@@ -140,10 +133,10 @@ load_decision(const struct opts *o, int gated, struct rs_config *c,
 	if ((rc = load_config(o, c, k)) != 0)
 		return rc;
 	if (pipeline_read(c, m, &err) < 0)
-		return fail(&err);
+		return rs_fail(&err);
 	if ((gated ? pipeline_decide(c, k, m, d, &err) :
 	    pipeline_candidates(c, k, m, d, &err)) < 0)
-		return fail(&err);
+		return rs_fail(&err);
 	return 0;
 }
 
@@ -195,9 +188,9 @@ cmd_verify(const struct opts *o)
 	if (o->arg && n == 0) {
 		rs_err_set(&err, RS_EX_FAIL, "%s has no accepted route; "
 		    "relaysync sync --dry-run says why", o->arg);
-		rc = fail(&err);
+		rc = rs_fail(&err);
 	} else if ((rc = pipeline_check(&o->run, &c, sel, n, stdout, &err)) < 0)
-		rc = fail(&err);
+		rc = rs_fail(&err);
 	else
 		rc = rc ? RS_EX_FAIL : RS_EX_OK;
 	free(sel);
@@ -232,7 +225,7 @@ config_only(const struct opts *o, struct rs_config *c)
 {
 	struct rs_err err;
 
-	return config_load(o->config, c, &err) < 0 ? fail(&err) : 0;
+	return config_load(o->config, c, &err) < 0 ? rs_fail(&err) : 0;
 }
 
 static int
@@ -259,13 +252,13 @@ cmd_postfix_config(const struct opts *o)
 
 	if (config_load(o->config, &c, &err) < 0) {
 		config_free(&c);
-		return fail(&err);
+		return rs_fail(&err);
 	}
 	if ((rc = postconf_prescribe(&c, o->service, &set, &err)) == 0)
 		postconf_print(&set, c.postfix.config_dir, stdout);
 	postconf_set_free(&set);
 	config_free(&c);
-	return rc < 0 ? fail(&err) : RS_EX_OK;
+	return rc < 0 ? rs_fail(&err) : RS_EX_OK;
 }
 
 static int
@@ -307,7 +300,7 @@ cmd_encrypt_secret(const struct opts *o)
 	if (config_load(o->config, &c, &err) < 0 ||
 	    keyring_load(c.secrets.key_file, 0, &keys, &err) < 0) {
 		config_free(&c);
-		return fail(&err);
+		return rs_fail(&err);
 	}
 	if (valid_address(o->arg, strlen(o->arg), &why) < 0)
 		rs_err_set(&err, RS_EX_USAGE, "%s: %s; give the send-as address "
@@ -325,7 +318,7 @@ cmd_encrypt_secret(const struct opts *o)
 	buf_free(&out);
 	keyring_free(&keys);
 	config_free(&c);
-	return rc < 0 ? fail(&err) : RS_EX_OK;
+	return rc < 0 ? rs_fail(&err) : RS_EX_OK;
 }
 
 static int

@@ -2,12 +2,12 @@
  * model - what relaysync knows about the directory, as plain C structs.
  * See model.h for the contract.
  */
-#include <ldap.h>
 #include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dn.h"
 #include "model.h"
 #include "secret.h"
 
@@ -63,62 +63,6 @@ model_free(struct rs_model *m)
 	strmap_free(&m->pol_by_dn);
 	strmap_free(&m->user_by_dn);
 	model_init(m);
-}
-
-/*
- * The comparison form of a DN: libldap's LDAPv3 normalization (spacing,
- * escapes), then lower case. Attribute values in the DNs relaysync walks
- * (dc, ou, cn, uid, mail) all compare case-insensitively.
- */
-/* Is a DN already in LDAPv3 string form, whatever its case: no escapes,
- * quotes, spaces, multi-valued RDNs or other specials? */
-static int
-plain_dn(const char *dn)
-{
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)dn; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '=' || *p == ',' ||
-		    *p == '.' || *p == '@' || *p == '-' || *p == '_'))
-			return 0;
-	return *dn != '\0' && strchr(dn, '=') != NULL;
-}
-
-char *
-dn_norm(const char *dn)
-{
-	char *out = NULL, *r;
-
-	if (plain_dn(dn)) {
-		r = xstrdup(dn);
-		str_lower(r);
-		return r;
-	}
-	if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAP, &out,
-	    LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS || out == NULL)
-		r = xstrdup(dn);
-	else {
-		r = xstrdup(out);
-		ldap_memfree(out);
-	}
-	str_lower(r);
-	return r;
-}
-
-/* The parent of a normalized DN: after the first unescaped comma. */
-const char *
-dn_parent(const char *dn)
-{
-	const char *p;
-
-	for (p = dn; *p; p++) {
-		if (*p == '\\' && p[1] != '\0')
-			p++;
-		else if (*p == ',')
-			return p + 1;
-	}
-	return NULL;
 }
 
 static struct rs_sendas *
@@ -235,18 +179,6 @@ model_set_disabled(struct rs_model *m, const char *dn)
 	if (u == NULL)
 		return -1;
 	u->disabled = 1;
-	return 0;
-}
-
-/* Is the normalized DN dn at or below root? */
-int
-dn_within(const char *dn, const char *root)
-{
-	const char *p;
-
-	for (p = dn; p != NULL; p = dn_parent(p))
-		if (strcmp(p, root) == 0)
-			return 1;
 	return 0;
 }
 

@@ -15,10 +15,7 @@
  *	model_set_disabled() marks a user. model_add_login(user, value, len)
  *	adds one raw value of the mapping's login attributes to a user. model_user() and model_policy()
  *	find an entry by normalized DN.
- *	dn_norm() returns a DN in the form used for all comparisons (LDAPv3
- *	string form, lower case); dn_parent() points into a normalized DN at
- *	its parent, or returns NULL at the top; dn_within() tells whether a
- *	normalized DN is at or below another.
+ *	"Normalized DN" means dn_norm()'s form (see dn.h).
  *
  *	Every entry carries its sync UUID (the value of the mapping's
  *	uuid_attribute, entryUUID or 389-ds' nsUniqueId, in the 8-4-4-4-12
@@ -154,10 +151,6 @@ int model_set_disabled(struct rs_model *, const char *);
 struct rs_user *model_user(const struct rs_model *, const char *);
 const struct rs_ou_policy *model_policy(const struct rs_model *,
     const char *);
-
-char *dn_norm(const char *);
-const char *dn_parent(const char *);
-int dn_within(const char *, const char *);
 
 void model_changes_init(struct rs_changes *);
 void model_changes_free(struct rs_changes *);

@@ -18,13 +18,6 @@
 #include "summary.h"
 #include "verify.h"
 
-int
-pipeline_fail(const struct rs_err *err)
-{
-	rs_log(RS_LOG_ERROR, "%s", err->msg);
-	return err->code ? err->code : RS_EX_FAIL;
-}
-
 /* Read the directory into a model. */
 int
 pipeline_read(const struct rs_config *c, struct rs_model *m,
@@ -525,20 +518,11 @@ finish_sync(const struct rs_runopts *o, const struct rs_config *c,
 	return RS_EX_OK;
 }
 
-static double
-seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Log, with --verbose, how long the stage that just ended took. */
 static void
 stage(const char *name, double *t)
 {
-	double now = seconds();
+	double now = monotonic_seconds();
 
 	rs_log(RS_LOG_DEBUG, "%s: %.0f ms", name, (now - *t) * 1e3);
 	*t = now;
@@ -561,7 +545,7 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 	if (apply_state(c, RS_LASTRUN_FILE, &b, &err) < 0)
 		rs_log(RS_LOG_WARN, "%s", err.msg);
 	if (*c->metrics_file) {
-		report_metrics(&b, run, rc, seconds() - t0);
+		report_metrics(&b, run, rc, monotonic_seconds() - t0);
 		if (apply_file(c->metrics_file, &b, 0644, &err) < 0)
 			rs_log(RS_LOG_WARN, "metrics_file: %s", err.msg);
 	}
@@ -677,7 +661,7 @@ tell(const struct rs_runopts *o, const struct rs_run *run,
 	if (rs_verbosity > RS_LOG_ERROR && !o->no_report)
 		report_write(stdout, o->format, run);
 	if (err->code)
-		pipeline_fail(err);
+		rs_fail(err);
 	if (!o->dry_run)
 		report_log(run);
 }
@@ -703,14 +687,14 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	struct rs_plan p;
 	struct rs_run run;
 	struct rs_err err;
-	double clock = seconds();
+	double clock = monotonic_seconds();
 	int rc;
 
 	render_tables(d, c->postfix.tls_level, &t);
 	stage("render", &clock);
 	if (plan_build(c, d, &t, o->force, &p, &err) < 0) {
 		render_free(&t);
-		return pipeline_fail(&err);
+		return rs_fail(&err);
 	}
 	stage("plan", &clock);
 	if (o->diff && rs_verbosity > RS_LOG_ERROR)
@@ -757,12 +741,6 @@ verify_first(const struct rs_runopts *o, const struct rs_config *c,
 	return rc < 0 ? -1 : 0;
 }
 
-double
-pipeline_clock(void)
-{
-	return seconds();
-}
-
 
 /* Read, check gateways when asked, and decide. */
 static int
@@ -771,7 +749,7 @@ read_and_decide(const struct rs_runopts *o, const struct rs_config *c,
     struct rs_model *m, struct rs_decision *d, struct rs_how *how,
     struct rs_err *err)
 {
-	double clock = seconds();
+	double clock = monotonic_seconds();
 
 	if (pipeline_load(c, o->full, next, m, how, err) < 0)
 		return -1;
@@ -974,7 +952,7 @@ sync_quick(const struct rs_runopts *o, const struct rs_config *c,
 {
 	struct rs_summary s;
 	struct buf cookie;
-	double clock = seconds();
+	double clock = monotonic_seconds();
 	long runs;
 	int rc = 0;
 
@@ -1005,7 +983,7 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	struct rs_decision d;
 	struct rs_how how;
 	struct rs_err err;
-	double t0 = seconds();
+	double t0 = monotonic_seconds();
 	int rc;
 
 	memset(&d, 0, sizeof(d));
@@ -1013,19 +991,19 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	snapshot_init(&next);
 	next.seal_with = keys;
 	if (!o->dry_run && apply_lock(c, &lock, &err) < 0)
-		rc = pipeline_fail(&err);	/* no metrics: another run's */
+		rc = rs_fail(&err);	/* no metrics: another run's */
 	else if (!o->dry_run && pipeline_held(c, &err)) {
-		rc = pipeline_fail(&err);
+		rc = rs_fail(&err);
 		after_run(o, c, NULL, rc, err.msg, t0, NULL);
 	} else if ((rc = sync_quick(o, c, keys, next.inputs, t0, &err)) != 0) {
 		if (rc < 0) {
 			memset(&how, 0, sizeof(how));
-			rc = pipeline_fail(&err);
+			rc = rs_fail(&err);
 			after_run(o, c, NULL, rc, err.msg, t0, &how);
 		} else
 			rc = RS_EX_OK;
 	} else if (read_and_decide(o, c, keys, &next, &m, &d, &how, &err) < 0) {
-		rc = pipeline_fail(&err);
+		rc = rs_fail(&err);
 		after_run(o, c, NULL, rc, err.msg, t0, &how);
 	} else if ((rc = pipeline_apply(o, c, &m, &d, &how, &next, t0)) ==
 	    RS_EX_OK && !o->dry_run)
@@ -1047,7 +1025,7 @@ pipeline_rollback(const struct rs_config *c)
 	int rc;
 
 	if (apply_lock(c, &lock, &err) < 0)
-		return pipeline_fail(&err);
+		return rs_fail(&err);
 	if ((rc = apply_rollback(c, &ap, &from, &err)) == 0 || from != 0) {
 		if (apply_hold(c, from, ap.generation, &err) < 0)
 			rc = -1;
@@ -1060,7 +1038,7 @@ pipeline_rollback(const struct rs_config *c)
 		    "syncs held until relaysync resume", ap.generation, from);
 	}
 	apply_unlock(&lock);
-	return rc < 0 ? pipeline_fail(&err) : RS_EX_OK;
+	return rc < 0 ? rs_fail(&err) : RS_EX_OK;
 }
 
 int
@@ -1078,5 +1056,5 @@ pipeline_unhold(const struct rs_config *c)
 		    "directory's tables live again (generation %lu is live "
 		    "now)\n" : "no hold: syncs were not held (generation %lu "
 		    "is live)\n", apply_generation(c));
-	return rc < 0 ? pipeline_fail(&err) : RS_EX_OK;
+	return rc < 0 ? rs_fail(&err) : RS_EX_OK;
 }

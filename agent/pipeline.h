@@ -31,8 +31,8 @@
  *	reports, and saves the snapshot when given one, and with it the
  *	run's summary (summary.h); pipeline_save() saves the snapshot (with
  *	the SHA-256 of the given tables, or of the live ones) and returns 0
- *	when a snapshot of the live generation is kept; pipeline_clock() is the
- *	monotonic clock it measures a run's duration with.
+ *	when a snapshot of the live generation is kept. A run's duration is
+ *	measured with monotonic_seconds() (util.h).
  *	pipeline_read() reads the directory into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
  *	the policy requires them, and the relay's own next hops (postconf)
@@ -41,7 +41,6 @@
  *	off: the routes that verify checks and the gate then filters.
  *	pipeline_check() checks gateways (verify), records the passed ones
  *	in state_dir, prints the results, and returns how many failed.
- *	pipeline_fail() logs an error and returns its exit code.
  *	pipeline_rollback() makes the previous generation live again
  *	(apply_rollback(), under the run lock), holds syncs and says so on
  *	standard output; pipeline_unhold() ends the hold (relaysync resume)
@@ -104,14 +103,12 @@ int pipeline_apply(const struct rs_runopts *, const struct rs_config *,
     const struct rs_how *, struct rs_snapshot *, double);
 int pipeline_save(const struct rs_config *, const struct rs_model *,
     const struct rs_tables *, struct rs_snapshot *);
-double pipeline_clock(void);
 int pipeline_decide(const struct rs_config *, const struct rs_keyring *,
     const struct rs_model *, struct rs_decision *, struct rs_err *);
 int pipeline_candidates(const struct rs_config *, const struct rs_keyring *,
     const struct rs_model *, struct rs_decision *, struct rs_err *);
 int pipeline_check(const struct rs_runopts *, const struct rs_config *,
     const struct rs_verdict **, size_t, FILE *, struct rs_err *);
-int pipeline_fail(const struct rs_err *);
 int pipeline_keys_cover(const struct rs_config *, const struct rs_keyring *,
     const struct rs_model *, struct rs_err *);
 int pipeline_rollback(const struct rs_config *);

@@ -13,6 +13,7 @@
 
 #include "plan.h"
 #include "secret.h"
+#include "stamp.h"
 
 /* One route as the installed tables describe it. */
 struct old_route {
@@ -24,26 +25,13 @@ struct old_route {
 };
 
 struct installed {
-	struct buf text[RS_T_COUNT];
-	struct buf owners;
+	struct buf text[RS_T_SET];
 	struct strmap routes;	/* address -> struct old_route */
-	struct strmap tls;	/* nexthop -> level (points into text) */
+	struct strmap tls;	/* next hop -> level */
 	struct strmap touched;	/* addresses whose lines differ */
 	int all;		/* compare every address (touched unknown) */
 	size_t lines;		/* installed routes */
 };
-
-const char *
-map_suffix(const char *type)
-{
-	if (strcmp(type, "lmdb") == 0)
-		return ".lmdb";
-	if (strcmp(type, "cdb") == 0)
-		return ".cdb";
-	if (strcmp(type, "texthash") == 0)
-		return NULL;
-	return ".db";
-}
 
 static int
 read_installed_file(const char *dir, const char *name, struct buf *b,
@@ -68,26 +56,6 @@ read_installed_file(const char *dir, const char *name, struct buf *b,
 	return rc;
 }
 
-/* Split the next "key value" line of a table; NULL at the end. */
-static char *
-next_line(char **cursor, char **value)
-{
-	char *line = *cursor, *nl, *sp;
-
-	while (line && *line) {
-		if ((nl = strchr(line, '\n')) != NULL)
-			*nl = '\0';
-		*cursor = nl ? nl + 1 : NULL;
-		if (*line != '#' && (sp = strchr(line, ' ')) != NULL) {
-			*sp = '\0';
-			*value = sp + 1;
-			return line;
-		}
-		line = *cursor;
-	}
-	return NULL;
-}
-
 static struct old_route *
 old_route(struct installed *in, const char *address)
 {
@@ -98,34 +66,89 @@ old_route(struct installed *in, const char *address)
 	return *slot;
 }
 
+/* The next hop -> TLS level of the installed tls_policy. */
 static void
-parse_gateways(struct installed *in, enum rs_table t)
+read_levels(struct installed *in)
 {
-	static const char smtps[] = RS_SMTPS_TRANSPORT ":";
-	char *cur = in->text[t].data, *key, *val, *nh;
-	const char *level, *mode;
-	struct old_route *r;
-	struct buf b;
+	const char *cur = in->text[RS_T_TLS_POLICY].data;
+	struct rs_line l;
+	struct buf hop;
+	void **slot;
 
-	buf_init(&b);
-	while ((key = next_line(&cur, &val)) != NULL) {
-		in->lines++;
-		if (!in->all && strmap_get(&in->touched, key) == NULL)
-			continue;
-		nh = val;
-		if (t == RS_T_SENDER_TRANSPORT &&
-		    strncmp(val, smtps, sizeof(smtps) - 1) == 0)
-			nh = val + sizeof(smtps) - 1;
-		level = strmap_get(&in->tls, nh);
-		mode = t == RS_T_SENDER_TRANSPORT ? "ssl" :
-		    level && strcmp(level, "none") == 0 ? "none" : "starttls";
-		buf_reset(&b);
-		buf_printf(&b, "%s %s", nh, mode);
-		r = old_route(in, key);
-		free(r->gateway);
-		r->gateway = xstrdup(b.data);
+	buf_init(&hop);
+	while (table_next(RS_T_TLS_POLICY, &cur, &l)) {
+		buf_reset(&hop);
+		buf_add(&hop, l.hop, l.hop_len);
+		slot = strmap_slot(&in->tls, buf_str(&hop));
+		free(*slot);
+		*slot = xstrndup(l.value, l.value_len);
 	}
-	buf_free(&b);
+	buf_free(&hop);
+}
+
+/* The "[host]:port security" of each route of gateway table t whose
+ * address can have changed; every line counts as an installed route. */
+static void
+read_gateways(struct installed *in, enum rs_table t)
+{
+	const char *cur = in->text[t].data, *level, *sec;
+	struct old_route *r;
+	struct rs_line l;
+	struct buf gw, key;
+
+	buf_init(&gw);
+	buf_init(&key);
+	while (table_next(t, &cur, &l)) {
+		in->lines++;
+		buf_reset(&key);
+		buf_add(&key, l.key, l.key_len);
+		if (!in->all && strmap_get(&in->touched, buf_str(&key)) == NULL)
+			continue;
+		buf_reset(&gw);
+		buf_add(&gw, l.hop, l.hop_len);
+		level = strmap_get(&in->tls, buf_str(&gw));
+		sec = rs_table_info[t].security ? rs_table_info[t].security :
+		    level && strcmp(level, "none") == 0 ? "none" : "starttls";
+		buf_printf(&gw, " %s", sec);
+		r = old_route(in, key.data);
+		free(r->gateway);
+		r->gateway = xstrdup(gw.data);
+	}
+	buf_free(&gw);
+	buf_free(&key);
+}
+
+/* Where table t's value goes in a route. */
+static char **
+route_field(struct old_route *r, enum rs_table t)
+{
+	return t == RS_T_SASL_PASSWD ? &r->login : t == RS_T_SENDER_LOGIN ?
+	    &r->logins : &r->owner;
+}
+
+/* The value of table t (all after the key: sasl_passwd's user:password)
+ * for each route read from the gateway tables. */
+static void
+read_values(struct installed *in, enum rs_table t)
+{
+	const char *cur = in->text[t].data;
+	struct old_route *r;
+	struct rs_line l;
+	struct buf key;
+	char **f;
+
+	buf_init(&key);
+	while (table_next(t, &cur, &l)) {
+		buf_reset(&key);
+		buf_add(&key, l.key, l.key_len);
+		if ((r = strmap_get(&in->routes, buf_str(&key))) == NULL)
+			continue;
+		f = route_field(r, t);
+		secret_free_str(*f);
+		*f = xstrndup(l.value, l.secret ? (size_t)(l.secret +
+		    l.secret_len - l.value) : l.value_len);
+	}
+	buf_free(&key);
 }
 
 /*
@@ -143,63 +166,52 @@ touch_key(void *arg, const char *old, const char *new)
 {
 	struct touch *t = arg;
 	const char *l = old ? old : new;
-	char *k = xstrndup(l, strcspn(l, " \t\n"));
+	char *k = xstrndup(l, table_key_len(l));
 
 	*strmap_slot(t->set, k) = (void *)1;
 	free(k);
 }
 
-/* Touch every address of a relay or transport text routed through one of
- * the next hops in hops. */
+/* Touch every address of gateway table t routed through one of the next
+ * hops in hops. */
 static void
-touch_hops(struct strmap *set, const struct strmap *hops, const char *text)
+touch_hops(struct strmap *set, const struct strmap *hops, enum rs_table t,
+    const char *text)
 {
-	static const char smtps[] = RS_SMTPS_TRANSPORT ":";
-	const char *l, *v;
-	struct buf nh;
-	size_t k;
+	struct rs_line l;
+	struct buf b;
 
-	buf_init(&nh);
-	for (l = text; *l; l += strcspn(l, "\n"), l += *l == '\n') {
-		k = strcspn(l, " \t\n");
-		v = l + k + strspn(l + k, " \t");
-		if (strncmp(v, smtps, sizeof(smtps) - 1) == 0)
-			v += sizeof(smtps) - 1;
-		buf_reset(&nh);
-		buf_add(&nh, v, strcspn(v, "\n"));
-		if (strmap_get(hops, nh.data) != NULL) {
-			buf_reset(&nh);
-			buf_add(&nh, l, k);
-			*strmap_slot(set, nh.data) = (void *)1;
-		}
+	buf_init(&b);
+	while (table_next(t, &text, &l)) {
+		buf_reset(&b);
+		buf_add(&b, l.hop, l.hop_len);
+		if (strmap_get(hops, buf_str(&b)) == NULL)
+			continue;
+		buf_reset(&b);
+		buf_add(&b, l.key, l.key_len);
+		*strmap_slot(set, buf_str(&b)) = (void *)1;
 	}
-	buf_free(&nh);
+	buf_free(&b);
 }
 
 static void
 find_touched(struct installed *in, const struct rs_tables *nt)
 {
-	enum rs_table tabs[] = { RS_T_SENDER_RELAY, RS_T_SENDER_TRANSPORT,
-	    RS_T_SASL_PASSWD, RS_T_SENDER_ACCESS, RS_T_SENDER_LOGIN };
 	struct strmap hops;
-	struct touch t = { &hops };
-	size_t i;
-	int rc;
+	struct touch t;
+	int i, rc = 0;
 
 	strmap_init(&hops);
-	rc = render_diff(in->text[RS_T_TLS_POLICY].data,
-	    nt->t[RS_T_TLS_POLICY].data, touch_key, &t);
-	t.set = &in->touched;
-	for (i = 0; i < sizeof(tabs) / sizeof(tabs[0]) && rc == 0; i++)
-		rc = render_diff(in->text[tabs[i]].data, nt->t[tabs[i]].data,
-		    touch_key, &t);
-	if (rc == 0)
-		rc = render_diff(in->owners.data, nt->owners.data, touch_key,
-		    &t);
-	for (i = 0; i < 2 && rc == 0 && hops.count > 0; i++) {
-		touch_hops(&in->touched, &hops, in->text[tabs[i]].data);
-		touch_hops(&in->touched, &hops, nt->t[tabs[i]].data);
+	for (i = 0; i < RS_T_SET && rc == 0; i++) {
+		t.set = rs_table_info[i].form == RS_LF_POLICY ? &hops :
+		    &in->touched;
+		rc = table_diff(in->text[i].data, nt->t[i].data, touch_key, &t);
 	}
+	for (i = 0; i < RS_T_SET && rc == 0 && hops.count > 0; i++)
+		if (rs_table_info[i].gateway) {
+			touch_hops(&in->touched, &hops, i, in->text[i].data);
+			touch_hops(&in->touched, &hops, i, nt->t[i].data);
+		}
 	in->all = rc < 0;
 	strmap_free(&hops);
 }
@@ -207,193 +219,59 @@ find_touched(struct installed *in, const struct rs_tables *nt)
 static void
 parse_installed(struct installed *in)
 {
-	char *cur, *key, *val;
+	int i;
 
-	cur = in->text[RS_T_TLS_POLICY].data;
-	while ((key = next_line(&cur, &val)) != NULL)
-		*strmap_slot(&in->tls, key) = val;
-	parse_gateways(in, RS_T_SENDER_RELAY);
-	parse_gateways(in, RS_T_SENDER_TRANSPORT);
-	cur = in->text[RS_T_SASL_PASSWD].data;
-	while ((key = next_line(&cur, &val)) != NULL)
-		if (strmap_get(&in->routes, key))
-			old_route(in, key)->login = xstrdup(val);
-	cur = in->text[RS_T_SENDER_LOGIN].data;
-	while ((key = next_line(&cur, &val)) != NULL)
-		if (strmap_get(&in->routes, key))
-			old_route(in, key)->logins = xstrdup(val);
-	cur = in->owners.data;
-	while ((key = next_line(&cur, &val)) != NULL)
-		if (strmap_get(&in->routes, key))
-			old_route(in, key)->owner = xstrdup(val);
+	read_levels(in);
+	for (i = 0; i < RS_T_SET; i++)
+		if (rs_table_info[i].gateway)
+			read_gateways(in, i);
+	read_values(in, RS_T_SASL_PASSWD);
+	read_values(in, RS_T_SENDER_LOGIN);
+	read_values(in, RS_T_OWNERS);
 }
 
-static int
-cmp_line(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The lines of a "postmap -s" dump as "key value", sorted, in out. */
+/* Does installed table i differ from the new one, or its index from its
+ * text? */
 static void
-sorted_dump(char *dump, struct buf *out)
+check_installed(const struct rs_config *c, const struct installed *in,
+    const struct rs_tables *nt, int i, struct rs_plan *p)
 {
-	char **lines = NULL, *line, *tab, *next;
-	size_t n = 0, cap = 0, i;
-
-	for (line = dump; line && *line; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		if ((tab = strchr(line, '\t')) != NULL)
-			*tab = ' ';
-		lines = vec_grow(lines, &cap, n, sizeof(*lines));
-		lines[n++] = line;
-	}
-	if (n)
-		qsort(lines, n, sizeof(*lines), cmp_line);
-	for (i = 0; i < n; i++) {
-		buf_adds(out, lines[i]);
-		buf_addc(out, '\n');
-	}
-	buf_str(out);
-	free(lines);
-}
-
-/* "name dev inode size mtime sha256-of-text": what a verified index of
- * table name below map_dir looked like; empty when it cannot be read. */
-void
-index_stamp(const struct rs_config *c, const char *name,
-    const struct buf *text, struct buf *out)
-{
-	const char *suffix = map_suffix(c->postfix.map_type);
-	char sum[65];
+	const char *name = rs_table_info[i].name;
 	struct buf path;
-	struct stat st;
 
-	buf_reset(out);
+	if (strcmp(in->text[i].data, nt->t[i].data) != 0) {
+		p->reload = 1;
+		p->differs |= 1u << i;
+		return;
+	}
+	if (stamp_verified(c, name, &in->text[i]))
+		return;
+	p->verified++;
 	buf_init(&path);
-	buf_printf(&path, "%s/%s%s", c->postfix.map_dir, name,
-	    suffix ? suffix : "");
-	if (suffix != NULL && stat(path.data, &st) == 0) {
-		sha256_hex(text->data ? text->data : "", text->len, sum);
-		secret_keyed_hex(sum);	/* the text may hold passwords */
-		buf_printf(out, "%s %ju %ju %jd %jd.%09ld %s\n", name,
-		    (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
-		    (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
-		    st.st_mtim.tv_nsec, sum);
+	buf_printf(&path, "%s/%s", c->postfix.map_dir, name);
+	if (!index_agrees(c, path.data, &in->text[i])) {
+		p->reload = 1;
+		p->damaged |= 1u << i;
 	}
 	buf_free(&path);
-}
-
-/* Did a run verify this installed index (dump against its text), and
- * is it still the same file? */
-static int
-index_stamped(const struct rs_config *c, const char *name,
-    const struct buf *text, const struct buf *stamps)
-{
-	struct buf line;
-	const char *p;
-	int yes = 0;
-
-	buf_init(&line);
-	index_stamp(c, name, text, &line);
-	for (p = stamps->data; line.len && p != NULL && !yes;
-	    p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		yes = strncmp(p, line.data, line.len) == 0;
-	buf_free(&line);
-	return yes;
-}
-
-int
-index_verified(const struct rs_config *c, const char *name,
-    const struct buf *text)
-{
-	struct buf path, stamps;
-	struct rs_err ignored;
-	int yes;
-
-	buf_init(&path);
-	buf_init(&stamps);
-	buf_printf(&path, "%s/%s", c->state_dir, RS_INDEX_STAMPS);
-	yes = read_file(path.data, &stamps, &ignored) == 0 &&
-	    index_stamped(c, name, text, &stamps);
-	buf_free(&path);
-	buf_free(&stamps);
-	return yes;
-}
-
-int
-index_agrees(const struct rs_config *c, const char *path,
-    const struct buf *text)
-{
-	const char *suffix = map_suffix(c->postfix.map_type);
-	struct buf arg, cmd, dump, sorted;
-	int agrees;
-
-	if (suffix == NULL)
-		return 1;
-	buf_init(&arg);
-	buf_init(&cmd);
-	buf_init(&dump);
-	buf_init(&sorted);
-	buf_printf(&arg, "%s%s", path, suffix);
-	agrees = access(arg.data, F_OK) == 0;	/* else postmap logs a fatal */
-	buf_reset(&arg);
-	buf_printf(&arg, "%s:%s", c->postfix.map_type, path);
-	if (agrees) {
-		char *argv[] = { (char *)config_postfix_cmd(c, "postmap", &cmd),
-		    "-c", c->postfix.config_dir, "-s", arg.data, NULL };
-
-		agrees = run_cmd(argv, &dump) == 0;
-	}
-	if (agrees && dump.len)
-		buf_addc(&dump, '\n');
-	if (agrees)
-		sorted_dump(dump.data ? dump.data : "", &sorted);
-	agrees = agrees && sorted.len == text->len &&
-	    (text->len == 0 || memcmp(sorted.data, text->data, text->len) == 0);
-	buf_free(&arg);
-	buf_free(&cmd);
-	buf_wipe(&dump);
-	buf_wipe(&sorted);
-	return agrees;
 }
 
 static int
 load_installed(const struct rs_config *c, const struct rs_tables *nt,
     struct installed *in, struct rs_plan *p, struct rs_err *err)
 {
-	struct buf path;
 	int i, present = 0;
 
-	buf_init(&path);
-	for (i = 0; i < RS_T_COUNT; i++) {
-		if (read_installed_file(c->postfix.map_dir, rs_table_names[i],
-		    &in->text[i], &present, err) < 0) {
-			buf_free(&path);
+	for (i = 0; i < RS_T_SET; i++)
+		if (read_installed_file(c->postfix.map_dir,
+		    rs_table_info[i].name, &in->text[i], &present, err) < 0)
 			return -1;
-		}
-		buf_reset(&path);
-		buf_printf(&path, "%s/%s", c->postfix.map_dir,
-		    rs_table_names[i]);
-		if (strcmp(in->text[i].data, nt->t[i].data) != 0) {
-			p->reload = 1;
-			p->differs |= 1u << i;
-		} else if (!index_verified(c, rs_table_names[i],
-		    &in->text[i])) {
-			p->verified++;
-			if (!index_agrees(c, path.data, &in->text[i])) {
-				p->reload = 1;
-				p->damaged |= 1u << i;
-			}
-		}
-	}
-	buf_free(&path);
-	if (read_installed_file(c->postfix.map_dir, RS_OWNERS_FILE,
-	    &in->owners, &present, err) < 0)
-		return -1;
+	for (i = 0; i < RS_T_SET; i++)
+		if (rs_table_info[i].postfix)
+			check_installed(c, in, nt, i, p);
 	p->installed = present;
-	p->owners_differ = strcmp(in->owners.data, nt->owners.data) != 0;
+	p->owners_differ = strcmp(in->text[RS_T_OWNERS].data,
+	    nt->t[RS_T_OWNERS].data) != 0;
 	p->apply = p->reload || !present || p->owners_differ;
 	if (!present)
 		p->reload = 1;
@@ -421,11 +299,10 @@ free_installed(struct installed *in)
 		free(r);
 	}
 	strmap_free(&in->routes);
-	strmap_free(&in->tls);
+	strmap_free_values(&in->tls);
 	strmap_free(&in->touched);
-	for (i = 0; i < RS_T_COUNT; i++)
+	for (i = 0; i < RS_T_SET; i++)
 		buf_wipe(&in->text[i]);
-	buf_free(&in->owners);
 }
 
 static struct rs_change *
@@ -465,7 +342,7 @@ diff_route(struct rs_plan *p, const struct rs_verdict *v, struct old_route *o)
 	buf_init(&gw);
 	buf_init(&login);
 	buf_init(&dn);
-	render_nexthop(&gw, r);
+	table_hop(&gw, r->host, r->port);
 	buf_printf(&gw, " %s", security_name(r->sec));
 	if (r->username)
 		buf_printf(&login, "%s:%s", r->username, r->password);
@@ -617,11 +494,11 @@ pending_words(const struct rs_config *c, struct rs_plan *p)
 		if (p->damaged & (1u << i))
 			add_words(p, "repairing the index of %s (it does not "
 			    "hold the lines of its text table)",
-			    rs_table_names[i]);
+			    rs_table_info[i].name);
 	for (i = 0; p->n == 0 && i < RS_T_COUNT; i++)
 		if (p->differs & (1u << i))
 			add_words(p, "rewriting %s (its lines change, no route "
-			    "does)", rs_table_names[i]);
+			    "does)", rs_table_info[i].name);
 	if (p->n == 0 && p->owners_differ)
 		add_words(p, "%s", "updating the owners file (the owner of a "
 		    "route changed)");
@@ -630,7 +507,7 @@ pending_words(const struct rs_config *c, struct rs_plan *p)
 /* Append "-old" and "+new" lines, passwords masked. */
 struct diffout {
 	struct buf *out;
-	int table;		/* RS_T_*, or -1 for the owners file */
+	enum rs_table table;
 	int any;
 };
 
@@ -638,10 +515,7 @@ static void
 diff_line(struct diffout *d, char sign, const char *line)
 {
 	buf_addc(d->out, sign);
-	if (d->table >= 0)
-		render_masked(d->out, d->table, line);
-	else
-		buf_add(d->out, line, strcspn(line, "\n"));
+	table_masked(d->out, d->table, line);
 	buf_addc(d->out, '\n');
 }
 
@@ -658,9 +532,10 @@ on_table_diff(void *arg, const char *old, const char *new)
 }
 
 static void
-diff_one(const struct rs_config *c, const char *name, const struct buf *nt,
-    int table, struct buf *out)
+diff_one(const struct rs_config *c, enum rs_table table, const struct buf *nt,
+    struct buf *out)
 {
+	const char *name = rs_table_info[table].name;
 	struct buf old, lines;
 	struct rs_err err;
 	struct diffout d = { &lines, table, 0 };
@@ -671,7 +546,7 @@ diff_one(const struct rs_config *c, const char *name, const struct buf *nt,
 	if (read_installed_file(c->postfix.map_dir, name, &old, &present,
 	    &err) < 0)
 		buf_printf(out, "--- %s: %s\n", name, err.msg);
-	else if (render_diff(old.data, nt->data ? nt->data : "",
+	else if (table_diff(old.data, nt->data ? nt->data : "",
 	    on_table_diff, &d) < 0)
 		buf_printf(out, "--- %s/%s (live): not sorted by key; every "
 		    "line is rewritten\n", c->postfix.map_dir, name);
@@ -689,9 +564,8 @@ plan_diff(const struct rs_config *c, const struct rs_tables *nt,
 	int i;
 
 	buf_reset(out);
-	for (i = 0; i < RS_T_COUNT; i++)
-		diff_one(c, rs_table_names[i], &nt->t[i], i, out);
-	diff_one(c, RS_OWNERS_FILE, &nt->owners, -1, out);
+	for (i = 0; i < RS_T_SET; i++)
+		diff_one(c, i, &nt->t[i], out);
 	buf_str(out);
 }
 

@@ -26,17 +26,9 @@
  *	plan_diff() writes, per table (and the owners file) that would
  *	change, a "--- live" and "+++ new" header and the "-" and "+" lines,
  *	the password of sasl_passwd lines shown as ********.
- *	An installed index is checked by index_agrees() unless
- *	<state_dir>/index-stamps holds its index_stamp(): the run that last
- *	installed (or checked) it verified it, and it is still the same file
- *	(device, inode, size, modification time) with the same text (SHA-256).
- *	index_agrees() dumps an indexed table with "postmap -s" and tells
- *	whether it holds exactly the lines of the given sorted text (always
- *	true for texthash, which has no index).
- *	index_stamp() is the stamp line of the index of a table in map_dir
- *	(empty when there is none); index_verified() tells whether the index
- *	of a table in map_dir is stamped for the given text.
- *	map_suffix() is the index file suffix of a map type (NULL: none).
+ *	An installed index is checked by index_agrees() unless its stamp
+ *	(stamp.h) says a run verified it and it is still the same file with
+ *	the same text. plan reads the installed lines through table.h.
  *
  * Diagnostics
  *	plan_build() fails (RS_EX_FAIL) only when an installed table exists
@@ -88,13 +80,5 @@ int plan_build(const struct rs_config *, const struct rs_decision *,
 void plan_free(struct rs_plan *);
 void plan_diff(const struct rs_config *, const struct rs_tables *,
     struct buf *);
-const char *map_suffix(const char *);
-int index_agrees(const struct rs_config *, const char *, const struct buf *);
-void index_stamp(const struct rs_config *, const char *, const struct buf *,
-    struct buf *);
-int index_verified(const struct rs_config *, const char *,
-    const struct buf *);
-
-#define RS_INDEX_STAMPS	"index-stamps"
 
 #endif

@@ -5,15 +5,13 @@
  * Each check below either passes or sets the verdict's reason; the checks
  * run in the order of DESIGN.md and stop at the first failure.
  */
-#include <openssl/evp.h>
-#include <openssl/core_names.h>
-#include <openssl/sha.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "dn.h"
 #include "policy.h"
 
 /* Each hint is a sentence about one address (where "%s" stands): what is
@@ -124,7 +122,6 @@ struct ctx {
 	const struct rs_policy_env *env;
 	struct strmap claims;	/* lower-case address -> claims, see below */
 	struct strmap below;	/* parent DN -> what it inherits, + 1 */
-	EVP_MAC_CTX *mac;	/* HMAC under the first key, or NULL */
 };
 
 /* A claims count: entries in the low bits, verified ones above. */
@@ -333,25 +330,6 @@ check_credentials(struct ctx *x, struct rs_verdict *v)
 	return 0;
 }
 
-/* Does the entry's own RDN name attr? (AVAs joined by '+', escapes.) */
-static int
-rdn_names(const char *dn, const char *attr)
-{
-	size_t n = strlen(attr);
-	const char *p = dn;
-
-	while (*p && *p != ',') {
-		if (strncasecmp(p, attr, n) == 0 && p[n] == '=')
-			return 1;
-		for (; *p && *p != ',' && *p != '+'; p++)
-			if (*p == '\\' && p[1])
-				p++;
-		if (*p == '+')
-			p++;
-	}
-	return 0;
-}
-
 /*
  * The verified flag counts only as an attribute an administrator set: an
  * entry named by it was renamed (modrdn) to carry it, which slapd's ACLs
@@ -365,7 +343,7 @@ is_verified(const struct rs_config *c, const struct rs_sendas *sa)
 	int ok = 0;
 
 	return f->count == 1 && parse_ldap_bool(f->val, f->len, &ok) == 0 &&
-	    ok && !(*attr && rdn_names(sa->dn, attr));
+	    ok && !(*attr && dn_rdn_names(sa->dn, attr));
 }
 
 static int
@@ -391,77 +369,12 @@ check_claims(struct ctx *x, struct rs_verdict *v)
 	    "the address has more than one verified claim");
 }
 
-/* An HMAC-SHA256 context under the first key, ready to be copied for
- * each fingerprint; NULL without keys. */
-static EVP_MAC_CTX *
-mac_new(const struct rs_keyring *keys)
-{
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_utf8_string("digest", "SHA256", 0), OSSL_PARAM_END };
-	EVP_MAC *mac;
-	EVP_MAC_CTX *ctx = NULL;
-
-	if (keys == NULL || keys->n == 0)
-		return NULL;
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
-	    (ctx = EVP_MAC_CTX_new(mac)) == NULL ||
-	    !EVP_MAC_init(ctx, keys->keys[0].key, sizeof(keys->keys[0].key),
-	    params)) {
-		rs_log(RS_LOG_ERROR, "cannot set up HMAC-SHA256 (OpenSSL)");
-		abort();
-	}
-	EVP_MAC_free(mac);
-	return ctx;
-}
-
-/* The fingerprint with a context of mac_new() (NULL: unkeyed). */
-static void
-fingerprint(const EVP_MAC_CTX *base, const struct rs_route *r, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	size_t n = 0, i;
-	EVP_MAC_CTX *ctx;
-	struct buf in;
-
-	buf_init(&in);
-	buf_printf(&in, "relaysync gateway-check\n%s\n%s\n%d\n%d\n%s\n", r->address,
-	    r->host, r->port, (int)r->sec, r->username ? r->username : "");
-	if (base != NULL) {
-		buf_adds(&in, r->password ? r->password : "");
-		if ((ctx = EVP_MAC_CTX_dup(base)) == NULL ||
-		    !EVP_MAC_update(ctx, (const unsigned char *)in.data,
-		    in.len) || !EVP_MAC_final(ctx, md, &n, sizeof(md))) {
-			rs_log(RS_LOG_ERROR, "HMAC-SHA256 failed (OpenSSL)");
-			abort();
-		}
-		EVP_MAC_CTX_free(ctx);
-	} else
-		SHA256((const unsigned char *)in.data, in.len, md), n = 32;
-	buf_wipe(&in);
-	for (i = 0; i < n && i < 32; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[64] = '\0';
-}
-
-void
-policy_fingerprint(const struct rs_keyring *keys, const struct rs_route *r,
-    char *hex)
-{
-	EVP_MAC_CTX *mac = mac_new(keys);
-
-	fingerprint(mac, r, hex);
-	EVP_MAC_CTX_free(mac);
-}
-
 static int
 check_gateway(struct ctx *x, struct rs_verdict *v)
 {
 	const char *ok;
 
-	fingerprint(x->mac, &v->route, v->fingerprint);
+	policy_fingerprint(x->keys, &v->route, v->fingerprint);
 	if (!x->c->policy.require_gateway_check)
 		return 0;
 	ok = x->env && x->env->checked ? strmap_get(x->env->checked,
@@ -471,6 +384,24 @@ check_gateway(struct ctx *x, struct rs_verdict *v)
 		    "changed since its last passed check" : "no passed check "
 		    "of this gateway is recorded");
 	return 0;
+}
+
+void
+policy_fingerprint(const struct rs_keyring *keys, const struct rs_route *r,
+    char *hex)
+{
+	struct buf in;
+
+	buf_init(&in);
+	buf_printf(&in, "relaysync gateway-check\n%s\n%s\n%d\n%d\n%s\n", r->address,
+	    r->host, r->port, (int)r->sec, r->username ? r->username : "");
+	if (keys != NULL && keys->n > 0) {
+		buf_adds(&in, r->password ? r->password : "");
+		hmac_sha256_hex(keys->keys[0].key, sizeof(keys->keys[0].key),
+		    in.data, in.len, hex);
+	} else
+		sha256_hex(in.data, in.len, hex);
+	buf_wipe(&in);
 }
 
 static void
@@ -531,12 +462,10 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
     const struct rs_keyring *keys, const struct rs_policy_env *env,
     struct rs_decision *d)
 {
-	struct ctx x = { m, c, keys, env, { NULL, 0, 0 }, { NULL, 0, 0 },
-	    NULL };
+	struct ctx x = { m, c, keys, env, { NULL, 0, 0 }, { NULL, 0, 0 } };
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
-	x.mac = mac_new(keys);
 	count_claims(&x);
 	d->n = m->nsendas;
 	d->v = xcalloc(d->n, sizeof(*d->v));
@@ -546,7 +475,6 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
 	}
 	strmap_free(&x.claims);
 	strmap_free(&x.below);
-	EVP_MAC_CTX_free(x.mac);
 	qsort(d->v, d->n, sizeof(*d->v), cmp_verdict);
 	d->routes = xcalloc(d->n, sizeof(*d->routes));
 	for (i = 0; i < d->n; i++)

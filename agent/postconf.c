@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "postconf.h"
-#include "render.h"
+#include "table.h"
 
 #define DEFAULT_SERVICE	"submission/inet"
 #define SEP		", \t\r\n"
@@ -154,12 +154,12 @@ transport(const struct rs_config *c, const char *name, int wrapper)
 	buf_printf(&b, " -o smtp_sasl_auth_enable=yes"
 	    " -o smtp_sender_dependent_authentication=yes");
 	buf_printf(&b, " -o smtp_sasl_password_maps=%s",
-	    config_map_path(c, rs_table_names[RS_T_SASL_PASSWD], &m));
+	    config_map_path(c, rs_table_info[RS_T_SASL_PASSWD].name, &m));
 	buf_printf(&b, " -o smtp_sasl_security_options=noanonymous"
 	    " -o smtp_sasl_tls_security_options=noanonymous");
 	buf_printf(&b, " -o smtp_tls_security_level=%s", c->postfix.tls_level);
 	buf_printf(&b, " -o smtp_tls_policy_maps=%s",
-	    config_map_path(c, rs_table_names[RS_T_TLS_POLICY], &m));
+	    config_map_path(c, rs_table_info[RS_T_TLS_POLICY].name, &m));
 	buf_printf(&b, " -o smtp_tls_CAfile=%s", c->postfix.tls_ca_file);
 	if (wrapper)
 		buf_printf(&b, " -o smtp_tls_wrappermode=yes");
@@ -178,14 +178,16 @@ service_settings(const struct rs_config *c, struct rs_pf_set *set,
 	buf_init(&live);
 	buf_init(&m);
 	buf_init(&a);
-	ours[0] = config_map_path(c, rs_table_names[RS_T_SENDER_LOGIN], &m);
+	ours[0] = config_map_path(c, rs_table_info[RS_T_SENDER_LOGIN].name,
+	    &m);
 	if ((rc = live_value(c, set->service,
 	    "smtpd_sender_login_maps", &live, err)) == 0)
 		add(set, RS_PF_SERVICE, "smtpd_sender_login_maps",
 		    prepend(ours, 1, live.data));
 	ours[0] = "reject_known_sender_login_mismatch";
 	ours[1] = "check_sender_access";
-	ours[2] = config_map_path(c, rs_table_names[RS_T_SENDER_ACCESS], &a);
+	ours[2] = config_map_path(c, rs_table_info[RS_T_SENDER_ACCESS].name,
+	    &a);
 	if (rc == 0 && (rc = live_value(c, set->service,
 	    "smtpd_sender_restrictions", &live, err)) == 0)
 		add(set, RS_PF_SERVICE, "smtpd_sender_restrictions",

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,18 +59,6 @@ private_file_read(const char *path, struct buf *out, struct rs_err *err)
 }
 
 static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 valid_key_id(const char *s, size_t n)
 {
 	size_t i;
@@ -90,7 +77,6 @@ parse_key_line(const char *line, struct rs_key *k)
 {
 	const char *sp = strchr(line, ' ');
 	const char *hex;
-	int i, hi, lo;
 
 	if (sp == NULL || !valid_key_id(line, (size_t)(sp - line)))
 		return -1;
@@ -98,15 +84,9 @@ parse_key_line(const char *line, struct rs_key *k)
 	k->id[sp - line] = '\0';
 	for (hex = sp; *hex == ' '; hex++)
 		;
-	if (strlen(hex) != 64)
+	if (strlen(hex) != 2 * sizeof(k->key))
 		return -1;
-	for (i = 0; i < 32; i++) {
-		if ((hi = hexval(hex[2 * i])) < 0 ||
-		    (lo = hexval(hex[2 * i + 1])) < 0)
-			return -1;
-		k->key[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return 0;
+	return hex_decode(hex, sizeof(k->key), k->key);
 }
 
 static int
@@ -145,10 +125,9 @@ static void
 digest_key_from(const struct rs_key *k)
 {
 	static const char label[] = "relaysync state digest";
-	unsigned int n = sizeof(digest_key);
 
-	HMAC(EVP_sha256(), k->key, sizeof(k->key),
-	    (const unsigned char *)label, sizeof(label) - 1, digest_key, &n);
+	hmac_sha256(k->key, sizeof(k->key), label, sizeof(label) - 1,
+	    digest_key);
 	have_digest_key = 1;
 }
 
@@ -178,15 +157,9 @@ keyring_load(const char *path, int may_be_missing, struct rs_keyring *r,
 void
 secret_keyed_hex(char *hex)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-
-	if (!have_digest_key)
-		return;
-	HMAC(EVP_sha256(), digest_key, sizeof(digest_key),
-	    (const unsigned char *)hex, strlen(hex), md, &n);
-	for (i = 0; i < n && i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (have_digest_key)
+		hmac_sha256_hex(digest_key, sizeof(digest_key), hex, strlen(hex),
+		    hex);
 }
 
 void

@@ -2,7 +2,6 @@
  * snapshot - what the previous run knew, for an incremental run.
  * See snapshot.h for the contract.
  */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,78 +29,29 @@ snapshot_free(struct rs_snapshot *s)
 	snapshot_init(s);
 }
 
-static void
-hex(const unsigned char *md, unsigned n, char *out)
-{
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-/* Hash parts, each followed by a NUL so that no two lists collide. */
-static void
-hash_parts(const char *const *p, const size_t *len, size_t n, char *out)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	size_t i;
-
-	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		rs_log(RS_LOG_ERROR, "cannot set up SHA-256 (OpenSSL)");
-		abort();
-	}
-	for (i = 0; i < n; i++) {
-		EVP_DigestUpdate(ctx, p[i], len ? len[i] : strlen(p[i]));
-		EVP_DigestUpdate(ctx, "", 1);
-	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	hex(md, mdlen, out);
-}
-
 void
 snapshot_source(const struct rs_config *c, char *out)
 {
-	const struct rs_mapping *m = &c->mapping;
-	const char **p = xcalloc(11 + RS_F_COUNT + m->n_login_attrs,
-	    sizeof(*p));
-	size_t n = 0, i;
+	size_t n = config_source(c, NULL, 0);
+	const char **p = xcalloc(n, sizeof(*p));
 
-	p[n++] = c->ldap.uri;
-	p[n++] = c->ldap.base_dn;
-	p[n++] = m->uuid_attr;
-	p[n++] = m->policy_filter;
-	p[n++] = m->policy_allow_attr;
-	p[n++] = m->user_filter;
-	p[n++] = m->user_mail_attr;
-	p[n++] = m->user_disabled_filter;
-	p[n++] = m->sendas_layout;
-	p[n++] = m->sendas_filter;
-	for (i = 0; i < RS_F_COUNT; i++)
-		p[n++] = m->attr[i];
-	p[n++] = "login_attribute";
-	for (i = 0; i < m->n_login_attrs; i++)
-		p[n++] = m->login_attrs[i];
-	hash_parts(p, NULL, n, out);
+	config_source(c, p, n);
+	sha256_parts_hex(p, NULL, n, out);
 	free(p);
 }
 
 void
 snapshot_tables(const struct rs_tables *t, char *out)
 {
-	const char *p[RS_T_COUNT + 1];
-	size_t len[RS_T_COUNT + 1];
+	const char *p[RS_T_SET];
+	size_t len[RS_T_SET];
 	int i;
 
-	for (i = 0; i < RS_T_COUNT; i++) {
+	for (i = 0; i < RS_T_SET; i++) {
 		p[i] = t->t[i].data ? t->t[i].data : "";
 		len[i] = t->t[i].len;
 	}
-	p[i] = t->owners.data ? t->owners.data : "";
-	len[i] = t->owners.len;
-	hash_parts(p, len, RS_T_COUNT + 1, out);
+	sha256_parts_hex(p, len, RS_T_SET, out);
 	secret_keyed_hex(out);	/* sasl_passwd is in it */
 }
 
@@ -115,12 +65,11 @@ snapshot_live_tables(const struct rs_config *c, char *out)
 
 	memset(&t, 0, sizeof(t));
 	buf_init(&path);
-	for (i = 0; i <= RS_T_COUNT && rc == 0; i++) {
+	for (i = 0; i < RS_T_SET && rc == 0; i++) {
 		buf_reset(&path);
 		buf_printf(&path, "%s/%s", c->postfix.map_dir,
-		    i < RS_T_COUNT ? rs_table_names[i] : RS_OWNERS_FILE);
-		rc = read_file(path.data, i < RS_T_COUNT ? &t.t[i] : &t.owners,
-		    &err);
+		    rs_table_info[i].name);
+		rc = read_file(path.data, &t.t[i], &err);
 	}
 	if (rc == 0)
 		snapshot_tables(&t, out);
@@ -134,7 +83,7 @@ checksum(const char *text, size_t len, char *out)
 {
 	const char *p[1] = { text };
 
-	hash_parts(p, &len, 1, out);
+	sha256_parts_hex(p, &len, 1, out);
 }
 
 /* A plain password as an envelope of the local key, so that no password
@@ -279,7 +228,7 @@ chain(const char *prev, const char *p, size_t len, char *out)
 	const char *parts[2] = { prev, p };
 	size_t lens[2] = { RS_HASH_HEX, len };
 
-	hash_parts(parts, lens, 2, out);
+	sha256_parts_hex(parts, lens, 2, out);
 }
 
 int

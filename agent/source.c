@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dn.h"
 #include "probe.h"
 #include "secret.h"
 #include "source.h"
@@ -705,45 +706,32 @@ source_sync_reason(const struct rs_source *s)
 static void
 dirsync_keep(struct rs_source *s, const struct berval *raw)
 {
-	static const char hex[] = "0123456789abcdef";
-	ber_len_t i;
+	char *hex = xmalloc(2 * raw->bv_len + 1);
 
+	hex_encode(raw->bv_val, raw->bv_len, hex);
 	buf_reset(&s->cookie);
-	buf_add(&s->cookie, DIRSYNC_PREFIX, strlen(DIRSYNC_PREFIX));
-	for (i = 0; i < raw->bv_len; i++) {
-		buf_add(&s->cookie, &hex[(unsigned char)raw->bv_val[i] >> 4], 1);
-		buf_add(&s->cookie, &hex[raw->bv_val[i] & 15], 1);
-	}
-	buf_str(&s->cookie);
-}
-
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	buf_adds(&s->cookie, DIRSYNC_PREFIX);
+	buf_adds(&s->cookie, hex);
+	free(hex);
 }
 
 /* The raw cookie of a kept one; -1 when it is not a DirSync cookie. */
 static int
 dirsync_raw(const struct buf *kept, struct buf *raw)
 {
-	size_t n = strlen(DIRSYNC_PREFIX), i;
-	int hi, lo;
-	char c;
+	size_t n = strlen(DIRSYNC_PREFIX), len;
+	unsigned char *b;
+	int rc;
 
 	if (kept->len < n || memcmp(kept->data, DIRSYNC_PREFIX, n) != 0 ||
 	    (kept->len - n) % 2 != 0)
 		return -1;
-	for (i = n; i < kept->len; i += 2) {
-		if ((hi = hex_digit(kept->data[i])) < 0 ||
-		    (lo = hex_digit(kept->data[i + 1])) < 0)
-			return -1;
-		c = (char)(hi << 4 | lo);
-		buf_add(raw, &c, 1);
-	}
-	return 0;
+	len = (kept->len - n) / 2;
+	b = xmalloc(len + 1);
+	if ((rc = hex_decode(kept->data + n, len, b)) == 0)
+		buf_add(raw, b, len);
+	free(b);
+	return rc;
 }
 
 /* One entry of a DirSync answer. */
@@ -1072,10 +1060,7 @@ source_watch_cookie(struct rs_source *s, struct buf *out)
 static double
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return monotonic_seconds() * 1e3;
 }
 
 struct page {

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "apply.h"
-#include "render.h"
+#include "table.h"
 #include "status.h"
 
 /* One line's value: newlines become spaces. */
@@ -97,9 +97,10 @@ live_routes(const struct rs_config *c)
 
 	buf_init(&path);
 	buf_init(&text);
-	buf_printf(&path, "%s/%s", c->postfix.map_dir, RS_OWNERS_FILE);
+	buf_printf(&path, "%s/%s", c->postfix.map_dir,
+	    rs_table_info[RS_T_OWNERS].name);
 	if (read_file(path.data, &text, &err) == 0)
-		for (n = 0, p = buf_str(&text); *p; p = render_next_line(p))
+		for (n = 0, p = buf_str(&text); *p; p = table_next_line(p))
 			n += *p != '#' && *p != '\n';
 	buf_free(&path);
 	buf_free(&text);

@@ -2,17 +2,16 @@
  * summary - what the last run decided, in brief.
  * See summary.h for the contract.
  */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "plan.h"
-#include "render.h"
 #include "secret.h"
 #include "snapshot.h"
+#include "stamp.h"
 #include "summary.h"
+#include "table.h"
 #include "verify.h"
 
 #define MAGIC	"relaysync-summary 1\n"
@@ -33,61 +32,48 @@ summary_free(struct rs_summary *s)
 	summary_init(s);
 }
 
-/* Add a length-prefixed part to a digest, so that no two lists collide. */
-static void
-digest_part(EVP_MD_CTX *ctx, const void *p, size_t len)
-{
-	char n[32];
-
-	snprintf(n, sizeof(n), "%zu:", len);
-	EVP_DigestUpdate(ctx, n, strlen(n));
-	EVP_DigestUpdate(ctx, p, len);
-}
-
-/* Add a file's bytes (or that it cannot be read) to a digest. */
-static void
-digest_file(EVP_MD_CTX *ctx, const char *path)
-{
-	struct rs_err ignored;
-	struct buf b;
-
-	buf_init(&b);
-	if (path != NULL && *path && read_file(path, &b, &ignored) == 0)
-		digest_part(ctx, b.data, b.len);
-	else
-		digest_part(ctx, "-", 1);
-	buf_wipe(&b);
-}
+#define INPUT_FILES	4
 
 void
 summary_inputs(const struct rs_config *c, char *const *own_hops,
     size_t n_own_hops, char *out)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0, i;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	struct buf path;
-	size_t h;
+	const char *files[INPUT_FILES] = { c->path, c->mapping_path,
+	    c->secrets.key_file, NULL };
+	const char **parts = xcalloc(1 + INPUT_FILES + n_own_hops,
+	    sizeof(*parts));
+	size_t *lens = xcalloc(1 + INPUT_FILES + n_own_hops, sizeof(*lens));
+	struct buf text[INPUT_FILES], path;
+	struct rs_err ignored;
+	size_t n = 0, i;
 
-	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		rs_log(RS_LOG_ERROR, "cannot set up SHA-256 (OpenSSL)");
-		abort();
-	}
 	buf_init(&path);
-	digest_part(ctx, RELAYSYNC_VERSION, strlen(RELAYSYNC_VERSION));
-	digest_file(ctx, c->path);
-	digest_file(ctx, c->mapping_path);
-	digest_file(ctx, c->secrets.key_file);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_VERIFY_STATE);
-	digest_file(ctx, c->policy.require_gateway_check ? path.data : NULL);
-	for (h = 0; h < n_own_hops; h++)
-		digest_part(ctx, own_hops[h], strlen(own_hops[h]));
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	for (i = 0; i < mdlen && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	if (c->policy.require_gateway_check)
+		files[3] = path.data;
+	parts[n] = RELAYSYNC_VERSION;
+	lens[n++] = strlen(RELAYSYNC_VERSION);
+	for (i = 0; i < INPUT_FILES; i++, n++) {
+		buf_init(&text[i]);
+		if (files[i] == NULL || !*files[i] ||
+		    read_file(files[i], &text[i], &ignored) < 0) {
+			buf_reset(&text[i]);
+			buf_adds(&text[i], "-");	/* none */
+		}
+		parts[n] = text[i].data;
+		lens[n] = text[i].len;
+	}
+	for (i = 0; i < n_own_hops; i++, n++) {
+		parts[n] = own_hops[i];
+		lens[n] = strlen(own_hops[i]);
+	}
+	sha256_parts_hex(parts, lens, n, out);
 	secret_keyed_hex(out);	/* it covers the key file */
+	for (i = 0; i < INPUT_FILES; i++)
+		buf_wipe(&text[i]);
 	buf_free(&path);
+	free(parts);
+	free(lens);
 }
 
 /* One line for a file; nothing when it does not exist. */
@@ -116,18 +102,69 @@ summary_files(const struct rs_config *c, struct buf *out)
 
 	buf_init(&path);
 	buf_reset(out);
-	for (i = 0; i < RS_T_COUNT; i++) {
-		file_line(c->postfix.map_dir, rs_table_names[i], "", &path,
+	for (i = 0; i < RS_T_SET; i++) {
+		file_line(c->postfix.map_dir, rs_table_info[i].name, "", &path,
 		    out);
-		if (suffix != NULL)
-			file_line(c->postfix.map_dir, rs_table_names[i], suffix,
-			    &path, out);
+		if (suffix != NULL && rs_table_info[i].postfix)
+			file_line(c->postfix.map_dir, rs_table_info[i].name,
+			    suffix, &path, out);
 	}
-	file_line(c->postfix.map_dir, RS_OWNERS_FILE, "", &path, out);
 	file_line(c->state_dir, RS_SNAPSHOT_FILE, "", &path, out);
 	file_line(c->state_dir, RS_JOURNAL_FILE, "", &path, out);
 	buf_str(out);
 	buf_free(&path);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The SHA-256 of a set of strings: sorted, each once. */
+static void
+set_digest(const char **v, size_t n, char *out)
+{
+	size_t k, kept = 0;
+
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (k = 0; k < n; k++)
+		if (kept == 0 || strcmp(v[k], v[kept - 1]) != 0)
+			v[kept++] = v[k];
+	sha256_parts_hex(v, NULL, kept, out);
+}
+
+void
+summary_uuids(const struct rs_model *m, char *out)
+{
+	const char **v = xcalloc(m->npol + m->nusers + m->nsendas + 1,
+	    sizeof(*v));
+	size_t n = 0, i;
+
+	for (i = 0; i < m->npol; i++)
+		if (*m->pol[i].uuid)
+			v[n++] = m->pol[i].uuid;
+	for (i = 0; i < m->nusers; i++)
+		if (*m->users[i].uuid)
+			v[n++] = m->users[i].uuid;
+	for (i = 0; i < m->nsendas; i++)
+		if (*m->sendas[i].uuid)
+			v[n++] = m->sendas[i].uuid;
+	set_digest(v, n, out);
+	free(v);
+}
+
+void
+summary_present(const struct rs_changes *ch, char *out)
+{
+	const char **v = xcalloc(ch->present.count + 1, sizeof(*v));
+	size_t n = 0, i;
+
+	for (i = 0; i < ch->present.cap; i++)
+		if (ch->present.slots[i].key != NULL)
+			v[n++] = ch->present.slots[i].key;
+	set_digest(v, n, out);
+	free(v);
 }
 
 static void
@@ -166,68 +203,6 @@ summary_rejections(const struct rs_decision *d, struct buf *out, char *sum)
 	}
 	buf_str(out);
 	keyed_sum(out->data, out->len, sum);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The SHA-256 of a set of strings: sorted, each once, NUL-terminated. */
-static void
-set_digest(const char **v, size_t n, char *out)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0, i;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	size_t k;
-
-	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		rs_log(RS_LOG_ERROR, "cannot set up SHA-256 (OpenSSL)");
-		abort();
-	}
-	qsort(v, n, sizeof(*v), cmp_str);
-	for (k = 0; k < n; k++)
-		if (k == 0 || strcmp(v[k], v[k - 1]) != 0)
-			EVP_DigestUpdate(ctx, v[k], strlen(v[k]) + 1);
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	for (i = 0; i < mdlen && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-void
-summary_uuids(const struct rs_model *m, char *out)
-{
-	const char **v = xcalloc(m->npol + m->nusers + m->nsendas + 1,
-	    sizeof(*v));
-	size_t n = 0, i;
-
-	for (i = 0; i < m->npol; i++)
-		if (*m->pol[i].uuid)
-			v[n++] = m->pol[i].uuid;
-	for (i = 0; i < m->nusers; i++)
-		if (*m->users[i].uuid)
-			v[n++] = m->users[i].uuid;
-	for (i = 0; i < m->nsendas; i++)
-		if (*m->sendas[i].uuid)
-			v[n++] = m->sendas[i].uuid;
-	set_digest(v, n, out);
-	free(v);
-}
-
-void
-summary_present(const struct rs_changes *ch, char *out)
-{
-	const char **v = xcalloc(ch->present.count + 1, sizeof(*v));
-	size_t n = 0, i;
-
-	for (i = 0; i < ch->present.cap; i++)
-		if (ch->present.slots[i].key != NULL)
-			v[n++] = ch->present.slots[i].key;
-	set_digest(v, n, out);
-	free(v);
 }
 
 void

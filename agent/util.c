@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -286,6 +288,13 @@ rs_err_set(struct rs_err *err, int code, const char *fmt, ...)
 	return -1;
 }
 
+int
+rs_fail(const struct rs_err *err)
+{
+	rs_log(RS_LOG_ERROR, "%s", err->msg);
+	return err->code ? err->code : RS_EX_FAIL;
+}
+
 void
 rs_log_open(void)
 {
@@ -445,19 +454,115 @@ run_cmd_in(char *const argv[], const char *in, struct buf *out)
 	return WEXITSTATUS(status);
 }
 
-/* The SHA-256 of len bytes, as 64 lower-case hexadecimal digits. */
+void
+hex_encode(const void *bytes, size_t n, char *out)
+{
+	static const char digit[] = "0123456789abcdef";
+	const unsigned char *b = bytes;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digit[b[i] >> 4];
+		out[2 * i + 1] = digit[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int
+hex_decode(const char *hex, size_t n, unsigned char *out)
+{
+	size_t i;
+	int hi, lo;
+
+	for (i = 0; i < n; i++) {
+		if ((hi = hex_digit(hex[2 * i])) < 0 ||
+		    (lo = hex_digit(hex[2 * i + 1])) < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static void
+digest_failed(void)
+{
+	rs_log(RS_LOG_ERROR, "cannot compute SHA-256 (OpenSSL)");
+	abort();
+}
+
+/* SHA-256 of n parts, each followed by a NUL when sep, into out. */
+static void
+sha256_of(const char *const *part, const size_t *len, size_t n, int sep,
+    char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t i;
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+
+	for (i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(ctx, part[i], len ? len[i] :
+		    strlen(part[i])) && (!sep || EVP_DigestUpdate(ctx, "", 1));
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		digest_failed();
+	hex_encode(md, mdlen, out);
+}
+
 void
 sha256_hex(const void *p, size_t len, char *out)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned i, n = 0;
+	const char *part = p;
 
-	if (!EVP_Digest(p, len, md, &n, EVP_sha256(), NULL)) {
-		rs_log(RS_LOG_ERROR, "cannot compute SHA-256 (OpenSSL)");
-		abort();
-	}
-	for (i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	sha256_of(&part, &len, 1, 0, out);
+}
+
+void
+sha256_parts_hex(const char *const *parts, const size_t *lens, size_t n,
+    char *out)
+{
+	sha256_of(parts, lens, n, 1, out);
+}
+
+void
+hmac_sha256(const void *key, size_t key_len, const void *p, size_t len,
+    unsigned char md[32])
+{
+	unsigned n = 32;
+
+	if (HMAC(EVP_sha256(), key, (int)key_len, p, len, md, &n) == NULL)
+		digest_failed();
+}
+
+void
+hmac_sha256_hex(const void *key, size_t key_len, const void *p, size_t len,
+    char *out)
+{
+	unsigned char md[32];
+
+	hmac_sha256(key, key_len, p, len, md);
+	hex_encode(md, sizeof(md), out);
+}
+
+double
+monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* A URL for messages: its user and password and its query left out. */

@@ -10,7 +10,10 @@
  *	buf_*() build byte strings; buf_str() is always NUL-terminated.
  *	strmap_*() is an open-addressing hash map from C strings to pointers;
  *	strmap_free_values() also frees every value.
- *	rs_err_set() records an error message and the exit code it maps to.
+ *	rs_err_set(err, code, fmt, ...) records an error message and the exit
+ *	code it maps to, and returns -1. rs_fail(err) logs the message as an
+ *	error and returns its exit code (RS_EX_FAIL when it has none): the
+ *	end of a command that failed.
  *	rs_log_open() decides where rs_log() writes: when standard error is a
  *	terminal, to it; when it is the journal (JOURNAL_STREAM names it, as
  *	systemd sets it for a service), to it only, each line with the
@@ -28,8 +31,18 @@
  *	/dev/null, collects its standard output and error, and returns its
  *	exit status (-1 when it could not run, 128+N when killed by signal N);
  *	run_cmd_in() does the same with standard input from a file.
- *	sha256_hex() writes the SHA-256 of a byte string as 64 hexadecimal
- *	digits and a NUL.
+ *	The one digest helper (OpenSSL; a failure aborts the program):
+ *	sha256_hex(bytes, len, out) writes the SHA-256 of a byte string as 64
+ *	lower-case hexadecimal digits and a NUL; sha256_parts_hex(parts, lens,
+ *	n, out) that of n parts, each followed by a NUL so that no two lists
+ *	collide (lens NULL: the parts are C strings); hmac_sha256(key,
+ *	key_len, bytes, len, md) the HMAC-SHA256 as 32 bytes,
+ *	hmac_sha256_hex() as 64 digits (out may be the input).
+ *	hex_encode(bytes, n, out) writes 2n lower-case hexadecimal digits and
+ *	a NUL; hex_decode(hex, n, out) reads 2n digits (either case) into n
+ *	bytes, -1 at a non-digit.
+ *	monotonic_seconds() is the time in seconds on the monotonic clock,
+ *	for measuring how long something took.
  *	url_redact(buf, url) writes url for a message: user and password
  *	shown as ***, and the query and fragment as ?*** (they often carry
  *	tokens).
@@ -109,12 +122,22 @@ void *strmap_get(const struct strmap *, const char *);
 
 int rs_err_set(struct rs_err *, int, const char *, ...)
 	__attribute__((format(printf, 3, 4)));
+int rs_fail(const struct rs_err *err);
 void rs_log_open(void);
 void rs_log(enum rs_loglevel, const char *, ...)
 	__attribute__((format(printf, 2, 3)));
 
 int read_file(const char *, struct buf *, struct rs_err *);
-void sha256_hex(const void *, size_t, char *);
+void sha256_hex(const void *bytes, size_t len, char *out);
+void sha256_parts_hex(const char *const *parts, const size_t *lens, size_t n,
+    char *out);
+void hmac_sha256(const void *key, size_t key_len, const void *bytes,
+    size_t len, unsigned char md[32]);
+void hmac_sha256_hex(const void *key, size_t key_len, const void *bytes,
+    size_t len, char *out);
+void hex_encode(const void *bytes, size_t n, char *out);
+int hex_decode(const char *hex, size_t n, unsigned char *out);
+double monotonic_seconds(void);
 int run_cmd(char *const[], struct buf *);
 int run_cmd_in(char *const[], const char *, struct buf *);
 void str_lower(char *);

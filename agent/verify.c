@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "render.h"
+#include "table.h"
 #include "verify.h"
 
 const char *
@@ -168,7 +168,7 @@ verify_routes(const struct rs_config *c, const struct rs_verdict **routes,
 static void
 gateway(struct buf *b, const struct rs_route *r)
 {
-	render_nexthop(b, r);
+	table_hop(b, r->host, r->port);
 	buf_printf(b, " %s", security_name(r->sec));
 }
 

@@ -268,7 +268,7 @@ apply_model(struct watcher *w, const struct rs_how *how)
 	struct rs_lock lock = { -1 };
 	struct rs_decision d;
 	struct rs_err err;
-	double t0 = pipeline_clock();
+	double t0 = monotonic_seconds();
 	int rc;
 
 	memset(&d, 0, sizeof(d));
@@ -288,7 +288,7 @@ apply_model(struct watcher *w, const struct rs_how *how)
 	}
 	w->held = 0;
 	if (pipeline_decide(&w->c, &w->keys, &w->m, &d, &err) < 0)
-		rc = pipeline_fail(&err);
+		rc = rs_fail(&err);
 	else if ((rc = pipeline_apply(&w->ro, &w->c, &w->m, &d, how, NULL,
 	    t0)) == RS_EX_OK)
 		pipeline_record_keys(&w->c, &w->keys);

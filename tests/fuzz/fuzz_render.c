@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dn.h"
 #include "policy.h"
 #include "render.h"
 

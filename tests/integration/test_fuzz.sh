@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 secs=${FUZZ_SMOKE_SECONDS:-4}
-targets="validate config render secret dn snapshot"
+targets="validate config render secret dn snapshot table"
 "$TOP/tests/fuzz/run" "$secs" $(for t in $targets; do echo "$TOP/build/fuzz/fuzz_$t"; done) \
     >"$T/fuzz.out" 2>&1
 expect_eq "every fuzz target ran without a failure" 0 "$?"

@@ -1,38 +1,10 @@
-/* Unit tests: model - DN normalization, merging a change set, and the
- * snapshot format. */
-#include <ldap.h>
-
+/* Unit tests: model - merging a change set, and the snapshot format. */
 #include "unit.h"
+#include "dn.h"
 #include "model.h"
 #include "snapshot.h"
 
 #define BASE "dc=example,dc=com"
-
-/* The fast path for plain DNs gives what libldap gives. */
-static void
-test_dn_norm(void **state)
-{
-	const char *dns[] = { "UID=Bob,OU=Sales,DC=Example,DC=Com",
-	    "relaysyncSendAsAddress=Bob.X@Partner.example,uid=bob," BASE,
-	    "cn=a_b-c," BASE, "uid=a,ou=x\\2Cy," BASE, "uid=a, ou=b," BASE,
-	    "cn=A+sn=B," BASE };
-	char *ours, *ldap = NULL;
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(dns) / sizeof(dns[0]); i++) {
-		ours = dn_norm(dns[i]);
-		assert_int_equal(ldap_dn_normalize(dns[i], LDAP_DN_FORMAT_LDAP,
-		    &ldap, LDAP_DN_FORMAT_LDAPV3), LDAP_SUCCESS);
-		str_lower(ldap);
-		assert_string_equal(ours, ldap);
-		ldap_memfree(ldap);
-		free(ours);
-	}
-	ours = dn_norm("uid=a, ou=b," BASE);
-	assert_string_equal(ours, "uid=a,ou=b," BASE);
-	free(ours);
-}
 
 static struct rs_sendas *
 sendas(struct rs_model *m, const char *uuid, const char *dn, const char *addr)
@@ -294,7 +266,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dn_norm),
 		cmocka_unit_test(test_merge_rename),
 		cmocka_unit_test(test_merge_present),
 		cmocka_unit_test(test_phase_389ds),

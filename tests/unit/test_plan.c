@@ -255,7 +255,7 @@ test_no_change_and_first_run(void **state)
 	put("tls_policy", t.t[RS_T_TLS_POLICY].data);
 	put("sender_access", t.t[RS_T_SENDER_ACCESS].data);
 	put("sender_login", t.t[RS_T_SENDER_LOGIN].data);
-	put("owners", t.owners.data);
+	put("owners", t.t[RS_T_OWNERS].data);
 	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
 	assert_int_equal(p.n, 0);
 	assert_int_equal(p.apply, 0);

@@ -1,5 +1,6 @@
 /* Unit tests: policy - inheritance and every reason code, in order. */
 #include "unit.h"
+#include "dn.h"
 #include "policy.h"
 #include "secret.h"
 
