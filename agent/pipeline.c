@@ -204,6 +204,7 @@ read_changes(struct rs_source *src, const struct rs_snapshot *old,
 		next->runs = old->runs + 1;
 		memcpy(next->base, old->base, sizeof(next->base));
 		next->size = old->size;
+		next->records = old->records;
 		buf_add(&next->journal, old->journal.data, old->journal.len);
 		next->unchanged = ch.n == 0 && ch.gone.count == 0 &&
 		    !ch.present_phase && next->cookie.len == old->cookie.len &&

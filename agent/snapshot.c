@@ -238,6 +238,7 @@ snapshot_journal(const struct rs_snapshot *next, struct buf *out)
 	struct buf rec;
 
 	if (next->record.len == 0 || *next->base == '\0' ||
+	    next->records >= RS_JOURNAL_RECORDS ||
 	    (next->journal.len + next->record.len) * 8 > next->size)
 		return -1;
 	buf_reset(out);
@@ -403,6 +404,7 @@ snapshot_replay(const struct buf *journal, struct rs_snapshot *s,
 		return rs_err_set(err, RS_EX_FAIL, "%s does not follow this "
 		    "snapshot", RS_JOURNAL_FILE);
 	memcpy(prev, s->base, sizeof(prev));
+	s->records = 0;
 	for (p += hl + RS_HASH_HEX + 1; p < end; p = rec + n + 69) {
 		if (end - p < 3 || memcmp(p, "R ", 2) != 0)
 			return rs_err_set(err, RS_EX_FAIL, "%s: damaged",
@@ -423,6 +425,7 @@ snapshot_replay(const struct buf *journal, struct rs_snapshot *s,
 			return rs_err_set(err, RS_EX_FAIL, "%s: damaged record",
 			    RS_JOURNAL_FILE);
 		memcpy(prev, sum, sizeof(prev));
+		s->records++;
 	}
 	buf_reset(&s->journal);
 	buf_add(&s->journal, journal->data, journal->len);

@@ -22,9 +22,10 @@
  * again (model_dump(), sealed), each record ending with "end" and the
  * SHA-256 of the previous record's end and its own text. Loading
  * replays the records on the snapshot's model as the runs merged them
- * (model_reads(), model_merge()). A journal that grew past an eighth of
- * the snapshot, a change set with a present phase, a full read, and
- * watch write the whole snapshot again and remove the journal.
+ * (model_reads(), model_merge(), each a pass over the model). A journal
+ * that would grow past an eighth of the snapshot or RS_JOURNAL_RECORDS
+ * records, a change set with a present phase, a full read, and watch
+ * write the whole snapshot again and remove the journal.
  *
  * How many incremental runs were made since the last full read is kept
  * apart, in <state_dir>/incremental-runs, so that a run that changed
@@ -68,6 +69,7 @@
 #define RS_SNAPSHOT_FILE	"snapshot"
 #define RS_RUNS_FILE		"incremental-runs"
 #define RS_JOURNAL_FILE		"snapshot-journal"
+#define RS_JOURNAL_RECORDS	4
 #define RS_HASH_HEX		64
 
 struct rs_snapshot {
@@ -85,6 +87,7 @@ struct rs_snapshot {
 	char base[RS_HASH_HEX + 1];	/* the loaded snapshot's end line */
 	size_t size;		/* and its length */
 	struct buf journal;	/* its journal as loaded (verified) */
+	size_t records;		/* how many records it holds */
 	struct buf record;	/* this run's journal record, if any */
 };
 
