@@ -37,7 +37,7 @@ HDRS      = $(wildcard agent/*.h)
 OBJS      = $(MODULES:%=build/%.o)
 SAN_OBJS  = $(MODULES:%=build/san/%.o)
 UNIT      = test_validate test_config test_policy test_table test_render \
-            test_plan test_secret test_model test_dn
+            test_plan test_secret test_model test_dn test_summary
 UNIT_BINS = $(UNIT:%=build/san/%)
 FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn \
             fuzz_snapshot fuzz_table
