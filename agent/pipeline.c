@@ -94,10 +94,11 @@ replay_journal(const struct rs_config *c, struct rs_snapshot *old,
 }
 
 /* The previous run's snapshot, when it may be used: same source
- * settings, and its generation is the live one, unchanged. Otherwise -1,
- * and why in how. */
+ * settings, and its generation is the live one, unchanged (known when
+ * live_known: the last run's summary named the live files and the
+ * snapshot as they are). Otherwise -1, and why in how. */
 static int
-load_snapshot(const struct rs_config *c, const char *source,
+load_snapshot(const struct rs_config *c, const char *source, int live_known,
     struct rs_snapshot *old, struct rs_model *m, struct rs_how *how)
 {
 	char live[RS_HASH_HEX + 1];
@@ -120,8 +121,8 @@ load_snapshot(const struct rs_config *c, const char *source,
 	else if (old->generation != apply_generation(c))
 		code = "tables_changed", why = "it does not name the live "
 		    "generation";
-	else if (snapshot_live_tables(c, live) < 0 ||
-	    strcmp(live, old->tables) != 0)
+	else if (!live_known && (snapshot_live_tables(c, live) < 0 ||
+	    strcmp(live, old->tables) != 0))
 		code = "tables_changed", why = "the live tables are not the "
 		    "ones it produced";
 	else if (old->runs + 1 >= c->full_every)
@@ -252,7 +253,7 @@ pipeline_resume(const struct rs_config *c, struct rs_snapshot *old,
 	int rc;
 
 	snapshot_source(c, source);
-	if ((rc = load_snapshot(c, source, old, m, &how)) < 0)
+	if ((rc = load_snapshot(c, source, 0, old, m, &how)) < 0)
 		rs_log(RS_LOG_INFO, "full read: %s", how.detail);
 	return rc;
 }
@@ -285,7 +286,8 @@ pipeline_load(const struct rs_config *c, int full, struct rs_snapshot *next,
 		    "syncprov overlay; 389-ds: the Content Synchronization "
 		    "plugin) and no AD DirSync");
 	if (rc == 0 && how->reason == NULL &&
-	    load_snapshot(c, next->source, &old, m, how) == 0) {
+	    load_snapshot(c, next->source, next->live_known, &old, m,
+	    how) == 0) {
 		how->incremental = 1;
 		if (read_changes(src, &old, next, m, how, err) < 0)
 			model_free(m);
@@ -944,13 +946,15 @@ report_quick(const struct rs_runopts *o, const struct rs_config *c,
 /* An incremental run that the directory tells nothing changed since the
  * last run's summary: reported from the summary, without loading the
  * snapshot or deciding. 1 when done, 0 when the run must read and
- * decide, -1 when the directory cannot be reached (err). inputs gets
- * the decision's inputs, for the summary this run leaves. */
+ * decide, -1 when the directory cannot be reached (err). next gets the
+ * decision's inputs, for the summary this run leaves, and whether the
+ * summary vouches for the live files. */
 static int
 sync_quick(const struct rs_runopts *o, const struct rs_config *c,
-    const struct rs_keyring *keys, char *inputs, double t0,
+    const struct rs_keyring *keys, struct rs_snapshot *next, double t0,
     struct rs_err *err)
 {
+	char *inputs = next->inputs;
 	struct rs_summary s;
 	struct buf cookie;
 	double clock = monotonic_seconds();
@@ -962,7 +966,7 @@ sync_quick(const struct rs_runopts *o, const struct rs_config *c,
 		return 0;
 	summary_init(&s);
 	buf_init(&cookie);
-	if (summary_current(c, inputs, &s, &runs) &&
+	if ((next->live_known = summary_current(c, inputs, &s, &runs)) &&
 	    (rc = directory_unchanged(c, &s, &cookie, err)) == 1) {
 		stage("read", &clock);
 		rc = report_quick(o, c, keys, &s, runs, t0) == 0;
@@ -996,7 +1000,7 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	else if (!o->dry_run && pipeline_held(c, &err)) {
 		rc = rs_fail(&err);
 		after_run(o, c, NULL, rc, err.msg, t0, NULL);
-	} else if ((rc = sync_quick(o, c, keys, next.inputs, t0, &err)) != 0) {
+	} else if ((rc = sync_quick(o, c, keys, &next, t0, &err)) != 0) {
 		if (rc < 0) {
 			memset(&how, 0, sizeof(how));
 			rc = rs_fail(&err);

@@ -83,6 +83,8 @@ struct rs_snapshot {
 	char inputs[RS_HASH_HEX + 1];	/* summary_inputs() of the run, not
 					 * in the snapshot; "": unknown */
 	int present_scans;	/* the server answers with present phases */
+	int live_known;		/* the summary names the live files as they
+				 * are: no need to hash them again */
 	const struct rs_keyring *seal_with;	/* see snapshot_dump() */
 	char base[RS_HASH_HEX + 1];	/* the loaded snapshot's end line */
 	size_t size;		/* and its length */
