@@ -30,14 +30,16 @@ SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 # its own header and those of modules before it (main.c may include any);
 # tests/integration/test_layers.sh checks this.
 MODULES   = util dn validate config secret model probe source policy table render \
-            postconf snapshot stamp plan report verify summary notify apply status \
+            postconf snapshot stamp installer plan report verify summary notify \
+            apply status \
             pipeline checkconf explain watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
 OBJS      = $(MODULES:%=build/%.o)
 SAN_OBJS  = $(MODULES:%=build/san/%.o)
-UNIT      = test_validate test_config test_policy test_table test_render \
-            test_plan test_secret test_model test_dn test_summary
+UNIT      = test_util test_validate test_config test_policy test_table \
+            test_render test_plan test_secret test_model test_dn test_apply \
+            test_pipeline test_summary
 UNIT_BINS = $(UNIT:%=build/san/%)
 FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn \
             fuzz_snapshot fuzz_table
@@ -74,7 +76,8 @@ build/relaysync: $(OBJS) build/main.o
 build/san/relaysync: $(SAN_OBJS) build/san/main.o
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
-build/san/test_%: tests/unit/test_%.c tests/unit/unit.h $(SAN_OBJS)
+build/san/test_%: tests/unit/test_%.c tests/unit/unit.h tests/unit/fake.h \
+    $(SAN_OBJS)
 	$(CC) $(CFLAGS) $(SANFLAGS) -Iagent -DSRCDIR='"$(CURDIR)"' -o $@ $< \
 	    $(SAN_OBJS) $(LIBS) -lcmocka
 

@@ -22,6 +22,7 @@ enum layout { L_NONE, L_LINK, L_DIR };
 
 struct site {
 	const struct rs_config *c;
+	const struct rs_installer *inst;	/* Postfix's commands */
 	struct buf gens;	/* <map_dir>.generations */
 	struct buf parent;	/* the directory holding map_dir */
 	struct buf gname;	/* <base>.generations */
@@ -471,47 +472,40 @@ postmap(const struct site *s, const struct gdir *g, const char *name,
 {
 	const struct rs_config *c = s->c;
 	const char *suffix = map_suffix(c->postfix.map_type);
-	struct buf arg, cmd, out, path;
+	struct buf cmd, out, path, index;
 	int rc;
 
 	if (suffix == NULL)
 		return 0;
-	buf_init(&arg);
 	buf_init(&cmd);
 	buf_init(&out);
 	buf_init(&path);
+	buf_init(&index);
 	buf_printf(&path, "%s/%s", g->path.data, name);
-	buf_printf(&arg, "%s:%s", c->postfix.map_type, path.data);
-	{
-		char *argv[] = { (char *)config_postfix_cmd(c, "postmap", &cmd),
-		    "-c", c->postfix.config_dir, arg.data, NULL };
-
-		rc = run_cmd(argv, &out);
-	}
-	if (rc != 0)
-		rs_err_set(err, RS_EX_CANTCREAT, "%s -c %s %s failed "
+	buf_printf(&index, "%s%s", name, suffix);
+	if ((rc = s->inst->index(c, path.data, &out)) != 0)
+		rs_err_set(err, RS_EX_CANTCREAT, "%s -c %s %s:%s failed "
 		    "(status %d): %s; the installed tables are unchanged",
-		    cmd.data, c->postfix.config_dir, arg.data, rc,
+		    config_postfix_cmd(c, "postmap", &cmd),
+		    c->postfix.config_dir, c->postfix.map_type, path.data, rc,
 		    buf_str(&out));
-	buf_reset(&arg);
-	buf_printf(&arg, "%s%s", name, suffix);
-	if (rc == 0 && fsync_at(g->fd, arg.data, O_RDONLY) < 0)
-		rc = sys_err(err, "cannot fsync", arg.data);
-	if (rc == 0 && !index_agrees(c, path.data, text))
+	else if (fsync_at(g->fd, index.data, O_RDONLY) < 0)
+		rc = sys_err(err, "cannot fsync", index.data);
+	else if (!s->inst->verify(c, path.data, text))
 		rc = rs_err_set(err, RS_EX_CANTCREAT, "postmap wrote %s%s but "
 		    "it does not hold exactly the lines of %s (is the disk "
 		    "full?); the installed tables are unchanged", path.data,
 		    suffix, path.data);
-	buf_free(&arg);
 	buf_free(&cmd);
 	buf_free(&out);
 	buf_free(&path);
+	buf_free(&index);
 	return rc ? -1 : 0;
 }
 
 /*
  * Patching an index instead of rebuilding it: when the live index of a
- * table is stamped as verified for the live text (plan.h), and few lines
+ * table is stamped as verified for the live text (stamp.h), and few lines
  * changed, the new generation starts from a copy of that index, gets the
  * added and changed lines with "postmap -i -r" and loses the removed keys
  * with "postmap -d -", and "postmap -q -" then shows that every changed key
@@ -605,38 +599,31 @@ read_at(int dirfd, const char *name, struct buf *out)
 	return n < 0 ? -1 : 0;
 }
 
-/* Run "postmap -c <config_dir> opt arg map" with standard input from a
+/* Edit or query (op) the index of table path with standard input from a
  * temporary file holding in (0600: sasl_passwd lines hold passwords). */
 static int
-postmap_in(const struct site *s, const struct gdir *g, const char *opt,
-    const char *map, const struct buf *in, struct buf *out)
+postmap_in(const struct site *s, const struct gdir *g, enum rs_edit op,
+    const char *path, const struct buf *in, struct buf *out)
 {
-	struct buf cmd, tmp;
+	struct buf tmp;
 	struct rs_err err;
 	int rc;
 
-	buf_init(&cmd);
 	buf_init(&tmp);
 	buf_printf(&tmp, "%s/.postmap-input", g->path.data);
 	unlinkat(g->fd, ".postmap-input", 0);
 	rc = write_file_at(g->fd, ".postmap-input", tmp.data, in, 0600, 1,
 	    &err);
-	if (rc == 0) {
-		char *argv[] = { (char *)config_postfix_cmd(s->c, "postmap",
-		    &cmd), "-c", s->c->postfix.config_dir, (char *)opt,
-		    strcmp(opt, "-i") == 0 ? "-r" : "-", (char *)map, NULL };
-
-		rc = run_cmd_in(argv, tmp.data, out);
-	}
+	if (rc == 0)
+		rc = s->inst->edit(s->c, op, path, tmp.data, out);
 	unlinkat(g->fd, ".postmap-input", 0);
 	buf_free(&tmp);
-	buf_free(&cmd);
 	return rc;
 }
 
 /* Does "postmap -q -" show every put line and none of the removed keys? */
 static int
-patch_shows(const struct site *s, const struct gdir *g, const char *map,
+patch_shows(const struct site *s, const struct gdir *g, const char *path,
     const struct patch *p)
 {
 	struct buf keys, out, want;
@@ -656,7 +643,7 @@ patch_shows(const struct site *s, const struct gdir *g, const char *map,
 		add_line(&want, l + v, line_len(l) - v);
 	}
 	buf_add(&keys, p->del.data, p->del.len);
-	rc = postmap_in(s, g, "-q", map, &keys, &out);
+	rc = postmap_in(s, g, RS_EDIT_QUERY, path, &keys, &out);
 	if (out.len)
 		buf_add(&out, "\n", 1);
 	rc = (rc == 0 || (rc == 1 && want.len == 0)) && out.len == want.len &&
@@ -667,51 +654,86 @@ patch_shows(const struct site *s, const struct gdir *g, const char *map,
 	return rc;
 }
 
+/* The steps of patching an index, in order. Those before P_COPY only
+ * decide whether to patch; a failure of a later one is worth a line in
+ * the log, which names it (the index is then built from scratch). */
+enum patch_step { P_READ, P_STAMPED, P_DIFF, P_FEW, P_COPY, P_PUT, P_DEL,
+	P_SHOWS, P_FSYNC, P_DONE };
+
+static const char *const patch_where[] = {
+	"reading the live text", "finding the live index stamped verified",
+	"comparing the texts", "more than a tenth of the lines changed",
+	"copying the live index", "postmap -i -r (adding and changing lines)",
+	"postmap -d - (removing keys)",
+	"postmap -q - (the patched index does not show every change)",
+	"fsyncing the patched index"
+};
+
+/* Take the steps of patching index (of table i, at path in g) one after
+ * the other, each that succeeds moving step on to the next; the first
+ * that fails, or P_DONE. */
+static enum patch_step
+patch_steps(const struct site *s, const struct gdir *g, int i,
+    const char *path, const char *index, const struct rs_tables *t,
+    struct patch *p)
+{
+	const char *name = rs_table_info[i].name;
+	const char *text = t->t[i].data ? t->t[i].data : "";
+	struct buf old, out;
+	enum patch_step step = P_READ;
+
+	buf_init(&old);
+	buf_init(&out);
+	if (read_at(s->lfd, name, &old) == 0 && ++step &&
+	    stamp_verified(s->c, name, &old) && ++step &&
+	    table_diff(buf_str(&old), text, on_diff, p) == 0 && ++step &&
+	    p->n * 10 <= count_lines(text) && ++step &&
+	    copy_live(s, g, index) == 0 && ++step &&
+	    (p->put.len == 0 || postmap_in(s, g, RS_EDIT_PUT, path, &p->put,
+	    &out) == 0) && ++step &&
+	    (p->del.len == 0 || postmap_in(s, g, RS_EDIT_DEL, path, &p->del,
+	    &out) == 0) && ++step &&
+	    patch_shows(s, g, path, p) && ++step &&
+	    fsync_at(g->fd, index, O_RDONLY) == 0)
+		step = P_DONE;
+	buf_wipe(&old);
+	buf_wipe(&out);
+	return step;
+}
+
 /* Patch a copy of the live index of table i into g; -1: rebuild. */
 static int
 patch_index(const struct site *s, const struct gdir *g, int i,
     const struct rs_tables *t)
 {
-	const struct rs_config *c = s->c;
-	const char *suffix = map_suffix(c->postfix.map_type);
+	const char *suffix = map_suffix(s->c->postfix.map_type);
 	const char *name = rs_table_info[i].name;
+	enum patch_step step;
 	struct patch p;
-	struct buf old, index, map, out;
-	int rc = -1;
+	struct buf index, path;
 
-	if (suffix == NULL || strcmp(c->postfix.map_type, "cdb") == 0)
+	if (suffix == NULL || strcmp(s->c->postfix.map_type, "cdb") == 0)
 		return -1;
 	memset(&p, 0, sizeof(p));
-	buf_init(&old);
 	buf_init(&index);
-	buf_init(&map);
-	buf_init(&out);
+	buf_init(&path);
 	buf_printf(&index, "%s%s", name, suffix);
-	buf_printf(&map, "%s:%s/%s", c->postfix.map_type, g->path.data, name);
-	if (read_at(s->lfd, name, &old) == 0 &&
-	    stamp_verified(c, name, &old) &&
-	    table_diff(buf_str(&old), t->t[i].data ? t->t[i].data : "",
-	    on_diff, &p) == 0 &&
-	    p.n * 10 <= count_lines(t->t[i].data ? t->t[i].data : "") &&
-	    copy_live(s, g, index.data) == 0 &&
-	    (p.put.len == 0 || postmap_in(s, g, "-i", map.data, &p.put,
-	    &out) == 0) && (p.del.len == 0 || postmap_in(s, g, "-d",
-	    map.data, &p.del, &out) == 0) &&
-	    patch_shows(s, g, map.data, &p) &&
-	    fsync_at(g->fd, index.data, O_RDONLY) == 0)
-		rc = 0;
-	if (rc < 0)
-		unlinkat(g->fd, index.data, 0);
-	else
+	buf_printf(&path, "%s/%s", g->path.data, name);
+	step = patch_steps(s, g, i, path.data, index.data, t, &p);
+	if (step == P_DONE)
 		rs_log(RS_LOG_DEBUG, "%s: %zu changed lines patched into a copy "
 		    "of the live index", name, p.n);
-	buf_wipe(&old);
+	else {
+		unlinkat(g->fd, index.data, 0);
+		rs_log(step < P_COPY ? RS_LOG_DEBUG : RS_LOG_INFO, "%s: index "
+		    "not patched (%s); building it from scratch", name,
+		    patch_where[step]);
+	}
 	buf_wipe(&p.put);
 	buf_free(&p.del);
 	buf_free(&index);
-	buf_free(&map);
-	buf_wipe(&out);
-	return rc;
+	buf_free(&path);
+	return step == P_DONE ? 0 : -1;
 }
 
 /* Hard-link a file of the live generation into g (generations are never
@@ -730,24 +752,41 @@ link_live(const struct site *s, const struct gdir *g, const char *name,
 	return rc;
 }
 
+/* The steps of sharing a table with the live generation, in order; those
+ * before S_LINK only decide whether it can be shared. */
+enum share_step { S_READ, S_SAME, S_STAMPED, S_LINK, S_LINK_INDEX, S_DONE };
+
+static const char *const share_where[] = {
+	"reading the live text", "its text changed",
+	"finding the live index stamped verified",
+	"linking the live text", "linking the live index"
+};
+
 /* Share a table with the live generation when its text is the same and
  * its index (the suffix; NULL: none, as for texthash and the owners file)
- * is stamped verified for that text. */
+ * is stamped verified for that text; step moves on with each check that
+ * passes, and the log names the first that did not. */
 static int
 share_unchanged(const struct site *s, const struct gdir *g,
     const char *name, const struct buf *text, const char *index)
 {
+	enum share_step step = S_READ;
 	struct buf live;
-	int same;
 
 	buf_init(&live);
-	same = read_at(s->lfd, name, &live) == 0 && live.len == text->len &&
-	    memcmp(live.data, text->data ? text->data : "", text->len) == 0 &&
-	    (index == NULL || stamp_verified(s->c, name, text)) &&
-	    link_live(s, g, name, "") == 0 &&
-	    (index == NULL || link_live(s, g, name, index) == 0);
+	if (read_at(s->lfd, name, &live) == 0 && ++step &&
+	    live.len == text->len && memcmp(live.data, text->data ?
+	    text->data : "", text->len) == 0 && ++step &&
+	    (index == NULL || stamp_verified(s->c, name, text)) && ++step &&
+	    link_live(s, g, name, "") == 0 && ++step &&
+	    (index == NULL || link_live(s, g, name, index) == 0))
+		step = S_DONE;
 	buf_wipe(&live);
-	return same ? 0 : -1;
+	if (step != S_DONE)
+		rs_log(step < S_LINK ? RS_LOG_DEBUG : RS_LOG_INFO, "%s: not "
+		    "shared with the live generation (%s); writing it", name,
+		    share_where[step]);
+	return step == S_DONE ? 0 : -1;
 }
 
 /* Write the text of table i into g with its mode, removing what a
@@ -856,34 +895,26 @@ switch_link(struct site *s, unsigned long gen, struct rs_err *err)
 	return rc;
 }
 
+/* Reload Postfix when it is running (not running: nothing to do). */
 static int
-reload(const struct rs_config *c, struct rs_applied *out, struct rs_err *err)
+reload(const struct rs_config *c, const struct rs_installer *inst,
+    struct rs_applied *out, struct rs_err *err)
 {
 	struct buf cmd, o;
-	int rc;
+	int rc = 0;
 
 	buf_init(&cmd);
 	buf_init(&o);
-	config_postfix_cmd(c, "postfix", &cmd);
-	{
-		char *status[] = { cmd.data, "-c", c->postfix.config_dir,
-		    "status", NULL };
-		char *rl[] = { cmd.data, "-c", c->postfix.config_dir, "reload",
-		    NULL };
-
-		if (run_cmd(status, &o) != 0) {
-			rs_log(RS_LOG_INFO, "Postfix (%s) is not running; it "
-			    "will read the new tables when it starts",
-			    c->postfix.config_dir);
-			rc = 0;
-		} else if ((rc = run_cmd(rl, &o)) != 0)
-			rs_err_set(err, RS_EX_FAIL, "the new tables are "
-			    "installed but postfix -c %s reload failed (status "
-			    "%d, %s): %s", c->postfix.config_dir, rc, cmd.data,
-			    buf_str(&o));
-		else
-			out->reloaded = 1;
-	}
+	if (inst->running(c, &o) != 0)
+		rs_log(RS_LOG_INFO, "Postfix (%s) is not running; it will read "
+		    "the new tables when it starts", c->postfix.config_dir);
+	else if ((rc = inst->reload(c, &o)) != 0)
+		rs_err_set(err, RS_EX_FAIL, "the new tables are installed but "
+		    "postfix -c %s reload failed (status %d, %s): %s",
+		    c->postfix.config_dir, rc, config_postfix_cmd(c, "postfix",
+		    &cmd), buf_str(&o));
+	else
+		out->reloaded = 1;
 	buf_free(&cmd);
 	buf_free(&o);
 	return rc ? -1 : 0;
@@ -992,8 +1023,9 @@ apply_generation(const struct rs_config *c)
 }
 
 int
-apply_tables(const struct rs_config *c, const struct rs_tables *t,
-    int tables_changed, struct rs_applied *out, struct rs_err *err)
+apply_tables(const struct rs_config *c, const struct rs_installer *inst,
+    const struct rs_tables *t, int tables_changed, struct rs_applied *out,
+    struct rs_err *err)
 {
 	struct site s;
 	mode_t mask = umask(022);
@@ -1001,6 +1033,7 @@ apply_tables(const struct rs_config *c, const struct rs_tables *t,
 
 	memset(out, 0, sizeof(*out));
 	rc = site_open(&s, c, 1, err);
+	s.inst = inst;
 	if (rc == 0)
 		rc = install(&s, t, out, err);
 	site_close(&s);
@@ -1009,7 +1042,7 @@ apply_tables(const struct rs_config *c, const struct rs_tables *t,
 		rs_log(RS_LOG_WARN, "%s; the next run checks the indexes again",
 		    err->msg);
 	if (rc == 0 && tables_changed && c->postfix.reload)
-		rc = reload(c, out, err);
+		rc = reload(c, inst, out, err);
 	return rc;
 }
 
@@ -1070,8 +1103,8 @@ apply_generations(const struct rs_config *c, unsigned long *live,
 }
 
 int
-apply_rollback(const struct rs_config *c, struct rs_applied *out,
-    unsigned long *from, struct rs_err *err)
+apply_rollback(const struct rs_config *c, const struct rs_installer *inst,
+    struct rs_applied *out, unsigned long *from, struct rs_err *err)
 {
 	struct site s;
 	unsigned long prev;
@@ -1093,7 +1126,7 @@ apply_rollback(const struct rs_config *c, struct rs_applied *out,
 	}
 	site_close(&s);
 	if (rc == 0 && c->postfix.reload)
-		rc = reload(c, out, err);
+		rc = reload(c, inst, out, err);
 	return rc;
 }
 

@@ -38,6 +38,8 @@
  *	too, without the fsync, for a file whose loss in a crash costs only
  *	time (the snapshot: a torn one fails its checksum). apply_forget()
  *	removes a file of state_dir (a snapshot that may not be kept).
+ *	apply_tables() and apply_rollback() run Postfix's commands through
+ *	inst (installer.h: installer_postfix, or a fake in unit tests).
  *	apply_tables() installs a table set and, when postfix.reload is true
  *	and the Postfix tables changed, runs "postfix -c <config_dir> reload"
  *	if that Postfix is running. It reports what it did in *out.
@@ -65,6 +67,11 @@
  *	(the installed set is untouched), with the file and the system error
  *	or postmap's own message; RS_EX_FAIL (1) when the reload fails after
  *	the switch.
+ *	An unchanged table is shared with the live generation (hard links)
+ *	and a changed one's index patched from a copy of the live one, each
+ *	as a sequence of steps; when one stops it, the log names that step
+ *	(debug for the checks that decide, info for a failed command or
+ *	link) and the table is written and indexed whole.
  */
 #ifndef RS_APPLY_H
 #define RS_APPLY_H
@@ -73,6 +80,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "installer.h"
 #include "table.h"
 
 struct rs_lock {
@@ -103,12 +111,13 @@ void apply_forget(const struct rs_config *, const char *);
 unsigned long apply_generation(const struct rs_config *);
 int apply_stamps(const struct rs_config *, const struct rs_tables *,
     struct rs_err *);
-int apply_tables(const struct rs_config *, const struct rs_tables *, int,
-    struct rs_applied *, struct rs_err *);
+int apply_tables(const struct rs_config *c, const struct rs_installer *inst,
+    const struct rs_tables *t, int tables_changed, struct rs_applied *out,
+    struct rs_err *err);
 void apply_generations(const struct rs_config *, unsigned long *,
     unsigned long *);
-int apply_rollback(const struct rs_config *, struct rs_applied *,
-    unsigned long *, struct rs_err *);
+int apply_rollback(const struct rs_config *c, const struct rs_installer *inst,
+    struct rs_applied *out, unsigned long *from, struct rs_err *err);
 int apply_hold(const struct rs_config *, unsigned long, unsigned long,
     struct rs_err *);
 int apply_held(const struct rs_config *, struct rs_hold *);

@@ -132,7 +132,7 @@ load_decision(const struct opts *o, int gated, struct rs_config *c,
 	model_init(m);
 	if ((rc = load_config(o, c, k)) != 0)
 		return rc;
-	if (pipeline_read(c, m, &err) < 0)
+	if (pipeline_read(o->run.dir, c, m, &err) < 0)
 		return rs_fail(&err);
 	if ((gated ? pipeline_decide(c, k, m, d, &err) :
 	    pipeline_candidates(c, k, m, d, &err)) < 0)
@@ -340,7 +340,7 @@ cmd_rollback(const struct opts *o)
 	int rc;
 
 	if ((rc = config_only(o, &c)) == 0)
-		rc = pipeline_rollback(&c);
+		rc = pipeline_rollback(&c, o->run.installer);
 	config_free(&c);
 	return rc;
 }
@@ -478,7 +478,8 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = { DEFAULT_CONFIG, NULL, NULL, NULL, 0,
-	    { 0, 0, 0, 0, 10, 20, RS_FMT_TEXT, 0, 0 } };
+	    { &source_ldap, &installer_postfix, 0, 0, 0, 0, 10, 20,
+	    RS_FMT_TEXT, 0, 0 } };
 	struct rlimit nocore = { 0, 0 };
 	size_t i;
 	int rc;

@@ -20,26 +20,28 @@
 
 /* Read the directory into a model. */
 int
-pipeline_read(const struct rs_config *c, struct rs_model *m,
-    struct rs_err *err)
+pipeline_read(const struct rs_directory *dir, const struct rs_config *c,
+    struct rs_model *m, struct rs_err *err)
 {
 	struct rs_source *src = NULL;
 	int rc;
 
-	rc = source_open(c, &src, err);
+	rc = dir->open(c, &src, err);
 	if (rc == 0)
-		rc = source_load(src, m, err);
-	source_close(src);
+		rc = dir->read(src, m, err);
+	dir->close(src);
 	return rc;
 }
 
-/* A full read, and why. */
-static void
-full_because(struct rs_how *how, const char *reason, const char *detail)
+/* A choice, and why. */
+static enum rs_run_read
+choice(struct rs_how *how, enum rs_run_read read, const char *reason,
+    const char *detail)
 {
-	how->incremental = 0;
+	how->incremental = read == RS_RUN_INCREMENTAL;
 	how->reason = reason;
 	snprintf(how->detail, sizeof(how->detail), "%s", detail);
+	return read;
 }
 
 /* How many incremental runs were made since the last full read. */
@@ -93,14 +95,56 @@ replay_journal(const struct rs_config *c, struct rs_snapshot *old,
 	return rc;
 }
 
-/* The previous run's snapshot, when it may be used: same source
- * settings, and its generation is the live one, unchanged (known when
- * live_known: the last run's summary named the live files and the
- * snapshot as they are). Otherwise -1, and why in how. */
-static int
-load_snapshot(const struct rs_config *c, const char *source, int live_known,
-    struct rs_snapshot *old, struct rs_model *m, struct rs_how *how)
+enum rs_run_read
+pipeline_choose(const struct rs_read_facts *f, struct rs_how *how)
 {
+	long runs = 0;
+
+	memset(how, 0, sizeof(*how));
+	if (f->held)
+		return choice(how, RS_RUN_NONE, "held", "relaysync rollback "
+		    "holds syncs");
+	if (f->full)
+		return choice(how, RS_RUN_FULL, "full_requested",
+		    "sync --full");
+	if (f->full_every == 0)
+		return choice(how, RS_RUN_FULL, "incremental_off",
+		    "full_every is 0");
+	if (f->tracking == RS_TRACK_NONE)
+		return choice(how, RS_RUN_FULL, "no_rfc4533", "the server's "
+		    "rootDSE offers no RFC 4533 content synchronization "
+		    "(OpenLDAP: the syncprov overlay; 389-ds: the Content "
+		    "Synchronization plugin) and no AD DirSync");
+	if (f->snapshot(f->arg, &runs, how) < 0)
+		return RS_RUN_FULL;	/* why: in how */
+	if (runs + 1 >= f->full_every) {
+		choice(how, RS_RUN_FULL, "full_every", "");
+		snprintf(how->detail, sizeof(how->detail), "%s: full_every "
+		    "incremental runs were made since the last full read",
+		    f->snapshot_file);
+		return RS_RUN_FULL;
+	}
+	return choice(how, RS_RUN_INCREMENTAL, NULL, "");
+}
+
+/* Where the previous run's snapshot goes: old, and its model m. */
+struct previous {
+	const struct rs_config *c;
+	const char *source;		/* this run's snapshot_source() */
+	struct rs_snapshot *old;
+	struct rs_model *m;
+	int live_known;			/* the summary vouches for the live
+					 * tables: no need to hash them */
+};
+
+/* The previous run's snapshot, when it may be used (struct
+ * rs_read_facts): same source settings, and its generation is the live
+ * one, unchanged. Otherwise -1, and why in how. */
+static int
+load_snapshot(void *arg, long *runs, struct rs_how *how)
+{
+	struct previous *pr = arg;
+	const struct rs_config *c = pr->c;
 	char live[RS_HASH_HEX + 1];
 	struct rs_err err;
 	struct buf path, text;
@@ -108,31 +152,28 @@ load_snapshot(const struct rs_config *c, const char *source, int live_known,
 
 	buf_init(&path);
 	buf_init(&text);
-	old->runs = load_runs(c);
+	*runs = pr->old->runs = load_runs(c);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
 	if (read_file(path.data, &text, &err) < 0)
 		code = "no_snapshot", why = "no snapshot of a previous run";
-	else if (snapshot_parse(&text, old, m, &err) < 0 ||
-	    replay_journal(c, old, m, &err) < 0)
+	else if (snapshot_parse(&text, pr->old, pr->m, &err) < 0 ||
+	    replay_journal(c, pr->old, pr->m, &err) < 0)
 		code = "snapshot_damaged", why = err.msg;
-	else if (strcmp(old->source, source) != 0)
+	else if (strcmp(pr->old->source, pr->source) != 0)
 		code = "settings_changed", why = "ldap or mapping settings "
 		    "changed";
-	else if (old->generation != apply_generation(c))
+	else if (pr->old->generation != apply_generation(c))
 		code = "tables_changed", why = "it does not name the live "
 		    "generation";
-	else if (!live_known && (snapshot_live_tables(c, live) < 0 ||
-	    strcmp(live, old->tables) != 0))
+	else if (!pr->live_known && (snapshot_live_tables(c, live) < 0 ||
+	    strcmp(live, pr->old->tables) != 0))
 		code = "tables_changed", why = "the live tables are not the "
 		    "ones it produced";
-	else if (old->runs + 1 >= c->full_every)
-		code = "full_every", why = "full_every incremental runs were "
-		    "made since the last full read";
 	if (why != NULL) {
-		snprintf(how->detail, sizeof(how->detail), "%s/%s: %s",
-		    c->state_dir, RS_SNAPSHOT_FILE, why);
+		snprintf(how->detail, sizeof(how->detail), "%s: %s", path.data,
+		    why);
 		how->reason = code;
-		model_free(m);
+		model_free(pr->m);
 	}
 	buf_free(&path);
 	buf_free(&text);
@@ -151,13 +192,28 @@ merge_recorded(struct rs_model *m, const struct rs_changes *ch,
 	return model_merge(m, ch, r, fresh);
 }
 
+/* The facts of a run's choice, but what the run says (held, full) and the
+ * directory's tracking (taken as RS_TRACK_SYNC until it says). */
+static void
+read_facts(const struct rs_config *c, struct previous *pr, struct buf *file,
+    struct rs_read_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->full_every = c->full_every;
+	f->tracking = RS_TRACK_SYNC;
+	f->snapshot = load_snapshot;
+	f->arg = pr;
+	buf_printf(file, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
+	f->snapshot_file = file->data;
+}
+
 /* Read again what a change set names, and apply it to the model; a
  * failure with RS_EX_TEMPFAIL means: read everything (reason, when not
  * NULL, says why). */
 int
-pipeline_merge(struct rs_source *src, const struct rs_changes *ch,
-    struct rs_model *m, const char **reason, struct rs_snapshot *next,
-    struct rs_err *err)
+pipeline_merge(const struct rs_directory *dir, struct rs_source *src,
+    const struct rs_changes *ch, struct rs_model *m, const char **reason,
+    struct rs_snapshot *next, struct rs_err *err)
 {
 	struct rs_reads r;
 	struct rs_model fresh;
@@ -172,7 +228,7 @@ pipeline_merge(struct rs_source *src, const struct rs_changes *ch,
 		    ch->gone.count);
 		if (reason)
 			*reason = "many_changes";
-	} else if ((rc = source_fetch(src, &r, &fresh, err)) == 0 &&
+	} else if ((rc = dir->fetch(src, &r, &fresh, err)) == 0 &&
 	    (rc = merge_recorded(m, ch, &r, &fresh, next)) < 0) {
 		rc = rs_err_set(err, RS_EX_TEMPFAIL, "the sync answer named "
 		    "deleted (or left out of a present phase) an entry that "
@@ -186,21 +242,21 @@ pipeline_merge(struct rs_source *src, const struct rs_changes *ch,
 }
 
 /* Apply what changed since the snapshot's cookie to the model; on
- * failure, why in how. */
+ * failure, why in how (a full read then). */
 static int
-read_changes(struct rs_source *src, const struct rs_snapshot *old,
-    struct rs_snapshot *next, struct rs_model *m, struct rs_how *how,
-    struct rs_err *err)
+read_changes(const struct rs_directory *dir, struct rs_source *src,
+    const struct rs_snapshot *old, struct rs_snapshot *next,
+    struct rs_model *m, struct rs_how *how, struct rs_err *err)
 {
 	struct rs_changes ch;
 	const char *reason = NULL;
 	int rc;
 
-	rc = source_changes(src, &old->cookie, &ch, &next->cookie, err);
+	rc = dir->changes(src, &old->cookie, &ch, &next->cookie, err);
 	if (rc < 0)
-		reason = source_sync_reason(src);
+		reason = dir->reason(src);
 	else
-		rc = pipeline_merge(src, &ch, m, &reason, next, err);
+		rc = pipeline_merge(dir, src, &ch, m, &reason, next, err);
 	if (rc == 0) {
 		next->runs = old->runs + 1;
 		memcpy(next->base, old->base, sizeof(next->base));
@@ -219,86 +275,99 @@ read_changes(struct rs_source *src, const struct rs_snapshot *old,
 		    "deleted entries since the last run%s", ch.n, ch.gone.count,
 		    ch.present_phase ? " (present phase)" : "");
 	} else
-		full_because(how, reason ? reason : "sync_failed", err->msg);
+		choice(how, RS_RUN_FULL, reason ? reason : "sync_failed",
+		    err->msg);
 	model_changes_free(&ch);
 	return rc;
 }
 
 /* A full read, after taking the cookie it will be current to. */
 int
-pipeline_read_all(struct rs_source *src, struct rs_snapshot *next,
-    struct rs_model *m, struct rs_err *err)
+pipeline_read_all(const struct rs_directory *dir, struct rs_source *src,
+    struct rs_snapshot *next, struct rs_model *m, struct rs_err *err)
 {
 	struct rs_err why;
 
-	if (source_cookie(src, &next->cookie, &why) < 0) {
-		rs_log(source_tracking(src) != RS_TRACK_NONE ? RS_LOG_WARN :
+	if (dir->cookie(src, &next->cookie, &why) < 0) {
+		rs_log(dir->tracking(src) != RS_TRACK_NONE ? RS_LOG_WARN :
 		    RS_LOG_DEBUG,
 		    "no sync cookie, so the next run reads everything too: %s",
 		    why.msg);
 		buf_reset(&next->cookie);
 	}
 	next->runs = 0;
-	return source_load(src, m, err);
+	return dir->read(src, m, err);
 }
 
-/* The previous run's snapshot, into old and m, when it may be used. */
+/* The previous run's snapshot, into old and m, when it may be used
+ * (watch: the server follows changes, nothing is held). */
 int
 pipeline_resume(const struct rs_config *c, struct rs_snapshot *old,
     struct rs_model *m)
 {
 	char source[RS_HASH_HEX + 1];
-
+	struct previous pr = { c, source, old, m, 0 };
+	struct rs_read_facts f;
 	struct rs_how how;
-	int rc;
+	struct buf file;
+	int rc = 0;
 
+	buf_init(&file);
 	snapshot_source(c, source);
-	if ((rc = load_snapshot(c, source, 0, old, m, &how)) < 0)
+	read_facts(c, &pr, &file, &f);
+	if (pipeline_choose(&f, &how) != RS_RUN_INCREMENTAL) {
 		rs_log(RS_LOG_INFO, "full read: %s", how.detail);
+		model_free(m);
+		rc = -1;
+	}
+	buf_free(&file);
 	return rc;
 }
 
-/* Read the directory into m: incrementally from the previous run's
- * snapshot when allowed and possible, else in full; how says which, and
- * why. next gets what the snapshot of this run will say. */
+/* Read the directory into m as pipeline_choose() says: incrementally
+ * from the previous run's snapshot (falling back to a full read when
+ * that fails), in full, or not at all (held: -1 with err set). how says
+ * which, and why; next gets what the snapshot of this run will say. */
 static int
-pipeline_load(const struct rs_config *c, int full, struct rs_snapshot *next,
-    struct rs_model *m, struct rs_how *how, struct rs_err *err)
+pipeline_load(const struct rs_runopts *o, const struct rs_config *c,
+    struct rs_snapshot *next, struct rs_model *m, struct rs_how *how,
+    enum rs_run_read *read, struct rs_err *err)
 {
+	const struct rs_directory *dir = o->dir;
 	struct rs_source *src = NULL;
 	struct rs_snapshot old;
-	int rc;
+	struct previous pr = { c, next->source, &old, m, 0 };
+	struct rs_read_facts f;
+	struct buf file;
+	int rc = 0;
 
 	snapshot_init(&old);
+	buf_init(&file);
 	snapshot_source(c, next->source);
+	read_facts(c, &pr, &file, &f);
+	f.held = !o->dry_run && pipeline_held(c, err);
+	f.full = o->full;
 	memset(how, 0, sizeof(*how));
-	if (full)
-		full_because(how, "full_requested", "sync --full");
-	else if (c->full_every == 0)
-		full_because(how, "incremental_off", "full_every is 0");
-	rc = source_open(c, &src, err);
+	pr.live_known = next->live_known;
+	if (!f.held && (rc = dir->open(c, &src, err)) == 0)
+		f.tracking = dir->tracking(src);
+	next->present_scans = f.tracking == RS_TRACK_DIRSYNC;
 	if (rc == 0)
-		next->present_scans = source_tracking(src) == RS_TRACK_DIRSYNC;
-	if (rc == 0 && how->reason == NULL &&
-	    source_tracking(src) == RS_TRACK_NONE)
-		full_because(how, "no_rfc4533", "the server's rootDSE offers "
-		    "no RFC 4533 content synchronization (OpenLDAP: the "
-		    "syncprov overlay; 389-ds: the Content Synchronization "
-		    "plugin) and no AD DirSync");
-	if (rc == 0 && how->reason == NULL &&
-	    load_snapshot(c, next->source, next->live_known, &old, m,
-	    how) == 0) {
-		how->incremental = 1;
-		if (read_changes(src, &old, next, m, how, err) < 0)
-			model_free(m);
-	}
-	if (rc == 0 && !how->incremental) {
+		*read = pipeline_choose(&f, how);
+	if (rc == 0 && *read == RS_RUN_NONE)
+		rc = -1;		/* held: err says so */
+	if (rc == 0 && *read == RS_RUN_INCREMENTAL &&
+	    read_changes(dir, src, &old, next, m, how, err) < 0)
+		*read = RS_RUN_FULL;
+	if (rc == 0 && *read == RS_RUN_FULL) {
+		model_free(m);
 		rs_log(RS_LOG_INFO, "full read (%s): %s", how->reason,
 		    how->detail);
-		rc = pipeline_read_all(src, next, m, err);
+		rc = pipeline_read_all(dir, src, next, m, err);
 	}
-	source_close(src);
+	dir->close(src);
 	snapshot_free(&old);
+	buf_free(&file);
 	return rc;
 }
 
@@ -495,30 +564,32 @@ pipeline_check(const struct rs_runopts *o, const struct rs_config *c,
 	return rc < 0 ? -1 : (int)failed;
 }
 
-static int
+/* Install the planned tables unless a dry run or a safety limit says
+ * not to. The outcome in out: its code is the run's exit code, its
+ * message set only when the run failed. */
+static void
 finish_sync(const struct rs_runopts *o, const struct rs_config *c,
-    const struct rs_tables *t, struct rs_run *run, struct rs_err *err)
+    const struct rs_tables *t, struct rs_run *run, struct rs_err *out)
 {
 	struct rs_applied ap;
 
+	out->code = RS_EX_OK;
+	out->msg[0] = '\0';
 	if (o->dry_run)
-		return run->p->refused ? RS_EX_TEMPFAIL :
+		out->code = run->p->refused ? RS_EX_TEMPFAIL :
 		    run->p->apply ? RS_EX_PENDING : RS_EX_OK;
-	if (run->p->refused)
-		return rs_err_set(err, RS_EX_TEMPFAIL, "%s", run->p->refusal),
-		    RS_EX_TEMPFAIL;
-	if (!run->p->apply)
-		return RS_EX_OK;
-	if (apply_tables(c, t, run->p->reload, &ap, err) < 0) {
-		run->error = err->msg;
+	else if (run->p->refused)
+		rs_err_set(out, RS_EX_TEMPFAIL, "%s", run->p->refusal);
+	else if (run->p->apply && apply_tables(c, o->installer, t,
+	    run->p->reload, &ap, out) < 0)
 		run->applied = ap.generation != 0;
-		return err->code;
+	else if (run->p->apply) {
+		run->applied = 1;
+		run->reloaded = ap.reloaded;
+		rs_log(RS_LOG_INFO, "installed generation %lu in %s%s",
+		    ap.generation, c->postfix.map_dir, ap.reloaded ?
+		    "; Postfix reloaded" : "");
 	}
-	run->applied = 1;
-	run->reloaded = ap.reloaded;
-	rs_log(RS_LOG_INFO, "installed generation %lu in %s%s", ap.generation,
-	    c->postfix.map_dir, ap.reloaded ? "; Postfix reloaded" : "");
-	return RS_EX_OK;
 }
 
 /* Log, with --verbose, how long the stage that just ended took. */
@@ -656,15 +727,16 @@ save_summary(const struct rs_config *c, const struct rs_model *m,
 	buf_free(&path);
 }
 
-/* The report, the failure if any, and the log lines of a run. */
+/* The report, the failure if any (out's message), and the log lines of
+ * a run. */
 static void
 tell(const struct rs_runopts *o, const struct rs_run *run,
-    const struct rs_err *err)
+    const struct rs_err *out)
 {
 	if (rs_verbosity > RS_LOG_ERROR && !o->no_report)
 		report_write(stdout, o->format, run);
-	if (err->code)
-		rs_fail(err);
+	if (*out->msg)
+		rs_fail(out);
 	if (!o->dry_run)
 		report_log(run);
 }
@@ -689,15 +761,14 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	struct rs_tables t;
 	struct rs_plan p;
 	struct rs_run run;
-	struct rs_err err;
+	struct rs_err out, warn;
 	double clock = monotonic_seconds();
-	int rc;
 
 	render_tables(d, c->postfix.tls_level, &t);
 	stage("render", &clock);
-	if (plan_build(c, d, &t, o->force, &p, &err) < 0) {
+	if (plan_build(c, o->installer, d, &t, o->force, &p, &out) < 0) {
 		render_free(&t);
-		return rs_fail(&err);
+		return rs_fail(&out);
 	}
 	stage("plan", &clock);
 	if (o->diff && rs_verbosity > RS_LOG_ERROR)
@@ -707,26 +778,27 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	run.d = d;
 	run.p = &p;
 	run.how = how;
-	err.code = 0;
-	rc = finish_sync(o, c, &t, &run, &err);
-	run.exit_code = rc;
+	finish_sync(o, c, &t, &run, &out);
+	run.exit_code = out.code;
+	run.error = *out.msg && !p.refused ? out.msg : NULL;	/* refusal:
+								 * shown as such */
 	stage("apply", &clock);
-	tell(o, &run, &err);
-	if (!o->dry_run && rc == RS_EX_OK && !p.apply && p.verified &&
-	    apply_stamps(c, &t, &err) < 0)
-		rs_log(RS_LOG_WARN, "%s", err.msg);
-	if (!o->dry_run && rc == RS_EX_OK && next != NULL) {
-		/* rc OK: t is live */
+	tell(o, &run, &out);
+	if (!o->dry_run && out.code == RS_EX_OK && !p.apply && p.verified &&
+	    apply_stamps(c, &t, &warn) < 0)
+		rs_log(RS_LOG_WARN, "%s", warn.msg);
+	if (!o->dry_run && out.code == RS_EX_OK && next != NULL) {
+		/* OK: t is live */
 		if (pipeline_save(c, m, &t, next) == 0 && *next->inputs)
 			save_summary(c, m, d, next);
 		else
 			apply_forget(c, RS_SUMMARY_FILE);
 		stage("snapshot", &clock);
 	}
-	after_run(o, c, &run, rc, err.code ? err.msg : NULL, t0, how);
+	after_run(o, c, &run, out.code, *out.msg ? out.msg : NULL, t0, how);
 	plan_free(&p);
 	render_free(&t);
-	return rc;
+	return out.code;
 }
 
 /* sync --verify: check every otherwise accepted route before deciding. */
@@ -750,11 +822,11 @@ static int
 read_and_decide(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys, struct rs_snapshot *next,
     struct rs_model *m, struct rs_decision *d, struct rs_how *how,
-    struct rs_err *err)
+    enum rs_run_read *read, struct rs_err *err)
 {
 	double clock = monotonic_seconds();
 
-	if (pipeline_load(c, o->full, next, m, how, err) < 0)
+	if (pipeline_load(o, c, next, m, how, read, err) < 0)
 		return -1;
 	stage("read", &clock);
 	if (o->verify && verify_first(o, c, keys, m, err) < 0)
@@ -854,8 +926,8 @@ nothing_changed(const struct rs_changes *ch, const struct rs_summary *s)
  * cookie? cookie gets the one to keep. -1 when it cannot be asked (err
  * says why). */
 static int
-directory_unchanged(const struct rs_config *c, const struct rs_summary *s,
-    struct buf *cookie, struct rs_err *err)
+directory_unchanged(const struct rs_directory *dir, const struct rs_config *c,
+    const struct rs_summary *s, struct buf *cookie, struct rs_err *err)
 {
 	struct rs_source *src = NULL;
 	struct rs_changes ch;
@@ -863,12 +935,12 @@ directory_unchanged(const struct rs_config *c, const struct rs_summary *s,
 	int same = 0;
 
 	model_changes_init(&ch);
-	if (source_open(c, &src, err) < 0)
+	if (dir->open(c, &src, err) < 0)
 		same = -1;
-	else if (source_tracking(src) != RS_TRACK_NONE &&
-	    source_changes(src, &s->cookie, &ch, cookie, &why) == 0)
+	else if (dir->tracking(src) != RS_TRACK_NONE &&
+	    dir->changes(src, &s->cookie, &ch, cookie, &why) == 0)
 		same = nothing_changed(&ch, s);
-	source_close(src);
+	dir->close(src);
 	model_changes_free(&ch);
 	return same;
 }
@@ -926,6 +998,7 @@ report_quick(const struct rs_runopts *o, const struct rs_config *c,
 		run.p = &p;
 		run.how = &how;
 		err.code = 0;
+		*err.msg = '\0';
 		rs_log(RS_LOG_INFO, "incremental read: 0 changed and 0 deleted "
 		    "entries since the last run");
 		rs_log(RS_LOG_DEBUG, "nothing changed: the last run's decision "
@@ -962,12 +1035,13 @@ sync_quick(const struct rs_runopts *o, const struct rs_config *c,
 	int rc = 0;
 
 	decision_inputs(c, inputs);
-	if (o->full || o->verify || o->diff)
-		return 0;
+	if (o->full || o->verify || o->diff ||
+	    (!o->dry_run && pipeline_held(c, err)))
+		return 0;	/* held: the full path says so */
 	summary_init(&s);
 	buf_init(&cookie);
 	if ((next->live_known = summary_current(c, inputs, &s, &runs)) &&
-	    (rc = directory_unchanged(c, &s, &cookie, err)) == 1) {
+	    (rc = directory_unchanged(o->dir, c, &s, &cookie, err)) == 1) {
 		stage("read", &clock);
 		rc = report_quick(o, c, keys, &s, runs, t0) == 0;
 		if (rc == 1 && !o->dry_run)
@@ -988,6 +1062,7 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	struct rs_decision d;
 	struct rs_how how;
 	struct rs_err err;
+	enum rs_run_read read = RS_RUN_FULL;
 	double t0 = monotonic_seconds();
 	int rc;
 
@@ -997,19 +1072,18 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	next.seal_with = keys;
 	if (!o->dry_run && apply_lock(c, &lock, &err) < 0)
 		rc = rs_fail(&err);	/* no metrics: another run's */
-	else if (!o->dry_run && pipeline_held(c, &err)) {
-		rc = rs_fail(&err);
-		after_run(o, c, NULL, rc, err.msg, t0, NULL);
-	} else if ((rc = sync_quick(o, c, keys, &next, t0, &err)) != 0) {
+	else if ((rc = sync_quick(o, c, keys, &next, t0, &err)) != 0) {
 		if (rc < 0) {
 			memset(&how, 0, sizeof(how));
 			rc = rs_fail(&err);
 			after_run(o, c, NULL, rc, err.msg, t0, &how);
 		} else
 			rc = RS_EX_OK;
-	} else if (read_and_decide(o, c, keys, &next, &m, &d, &how, &err) < 0) {
+	} else if (read_and_decide(o, c, keys, &next, &m, &d, &how, &read,
+	    &err) < 0) {
 		rc = rs_fail(&err);
-		after_run(o, c, NULL, rc, err.msg, t0, &how);
+		after_run(o, c, NULL, rc, err.msg, t0, read == RS_RUN_NONE ?
+		    NULL : &how);
 	} else if ((rc = pipeline_apply(o, c, &m, &d, &how, &next, t0)) ==
 	    RS_EX_OK && !o->dry_run)
 		pipeline_record_keys(c, keys);
@@ -1021,7 +1095,7 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 }
 
 int
-pipeline_rollback(const struct rs_config *c)
+pipeline_rollback(const struct rs_config *c, const struct rs_installer *inst)
 {
 	struct rs_lock lock = { -1 };
 	struct rs_applied ap;
@@ -1031,7 +1105,7 @@ pipeline_rollback(const struct rs_config *c)
 
 	if (apply_lock(c, &lock, &err) < 0)
 		return rs_fail(&err);
-	if ((rc = apply_rollback(c, &ap, &from, &err)) == 0 || from != 0) {
+	if ((rc = apply_rollback(c, inst, &ap, &from, &err)) == 0 || from != 0) {
 		if (apply_hold(c, from, ap.generation, &err) < 0)
 			rc = -1;
 		printf("rolled back %s from generation %lu to generation %lu"

@@ -20,6 +20,15 @@
  *	also mean a full read. The report says which read it was and why
  *	(struct rs_how in report.h). A run that leaves
  *	the live tables equal to what it rendered saves a new snapshot.
+ *	pipeline_choose() is that choice, made from a run's facts (struct
+ *	rs_read_facts, looked at in their order): RS_RUN_NONE while
+ *	relaysync rollback holds syncs (reason "held"), RS_RUN_FULL with
+ *	the reason code and detail of struct rs_how, or RS_RUN_INCREMENTAL;
+ *	the snapshot is looked at only when nothing before it decided. A
+ *	failure of the incremental read itself (cookie refused, an
+ *	inconsistent answer, many changes) then falls back to a full read.
+ *	The directory and Postfix are reached only through the run options'
+ *	dir (source.h) and installer (installer.h).
  *	pipeline_resume() loads the previous run's snapshot when it may be
  *	used (-1 otherwise, after logging why); pipeline_read_all() is a
  *	full read that first takes a sync cookie; pipeline_merge() reads
@@ -33,7 +42,7 @@
  *	the SHA-256 of the given tables, or of the live ones) and returns 0
  *	when a snapshot of the live generation is kept. A run's duration is
  *	measured with monotonic_seconds() (util.h).
- *	pipeline_read() reads the directory into a model.
+ *	pipeline_read() reads the directory (through dir) into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
  *	the policy requires them, and the relay's own next hops (postconf)
  *	unless policy.allow_private_gateways.
@@ -67,6 +76,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "installer.h"
 #include "model.h"
 #include "policy.h"
 #include "postconf.h"
@@ -76,6 +86,8 @@
 #include "source.h"
 
 struct rs_runopts {
+	const struct rs_directory *dir;		/* source_ldap, or a fake */
+	const struct rs_installer *installer;	/* installer_postfix, or a fake */
 	int dry_run;
 	int force;
 	int full;
@@ -89,15 +101,39 @@ struct rs_runopts {
 
 int pipeline_sync(const struct rs_runopts *, const struct rs_config *,
     const struct rs_keyring *);
-int pipeline_read(const struct rs_config *, struct rs_model *,
-    struct rs_err *);
+/* Which read a run makes (pipeline_choose()). */
+enum rs_run_read {
+	RS_RUN_NONE,		/* none: relaysync rollback holds syncs */
+	RS_RUN_FULL,		/* everything, after taking a sync cookie */
+	RS_RUN_INCREMENTAL	/* what changed since the snapshot's cookie */
+};
+
+/* What the choice is made from, looked at in this order. */
+struct rs_read_facts {
+	int held;			/* relaysync rollback holds syncs */
+	int full;			/* sync --full */
+	long full_every;		/* 0: incremental reads are off */
+	enum rs_tracking tracking;	/* how the server follows changes */
+	/* The previous run's snapshot (named snapshot_file), looked at
+	 * only when nothing above decided: 0 when it may be used, with
+	 * *runs the incremental runs made since the last full read; else
+	 * -1 with how->reason and how->detail set. */
+	int (*snapshot)(void *arg, long *runs, struct rs_how *how);
+	void *arg;
+	const char *snapshot_file;
+};
+
+enum rs_run_read pipeline_choose(const struct rs_read_facts *f,
+    struct rs_how *how);
+int pipeline_read(const struct rs_directory *dir, const struct rs_config *c,
+    struct rs_model *m, struct rs_err *err);
 int pipeline_resume(const struct rs_config *, struct rs_snapshot *,
     struct rs_model *);
-int pipeline_read_all(struct rs_source *, struct rs_snapshot *,
-    struct rs_model *, struct rs_err *);
-int pipeline_merge(struct rs_source *, const struct rs_changes *,
-    struct rs_model *, const char **, struct rs_snapshot *,
-    struct rs_err *);
+int pipeline_read_all(const struct rs_directory *dir, struct rs_source *src,
+    struct rs_snapshot *next, struct rs_model *m, struct rs_err *err);
+int pipeline_merge(const struct rs_directory *dir, struct rs_source *src,
+    const struct rs_changes *ch, struct rs_model *m, const char **reason,
+    struct rs_snapshot *next, struct rs_err *err);
 int pipeline_apply(const struct rs_runopts *, const struct rs_config *,
     const struct rs_model *, const struct rs_decision *,
     const struct rs_how *, struct rs_snapshot *, double);
@@ -111,7 +147,8 @@ int pipeline_check(const struct rs_runopts *, const struct rs_config *,
     const struct rs_verdict **, size_t, FILE *, struct rs_err *);
 int pipeline_keys_cover(const struct rs_config *, const struct rs_keyring *,
     const struct rs_model *, struct rs_err *);
-int pipeline_rollback(const struct rs_config *);
+int pipeline_rollback(const struct rs_config *c,
+    const struct rs_installer *inst);
 int pipeline_unhold(const struct rs_config *);
 int pipeline_held(const struct rs_config *, struct rs_err *);
 void pipeline_record_keys(const struct rs_config *,

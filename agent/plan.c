@@ -233,8 +233,9 @@ parse_installed(struct installed *in)
 /* Does installed table i differ from the new one, or its index from its
  * text? */
 static void
-check_installed(const struct rs_config *c, const struct installed *in,
-    const struct rs_tables *nt, int i, struct rs_plan *p)
+check_installed(const struct rs_config *c, const struct rs_installer *inst,
+    const struct installed *in, const struct rs_tables *nt, int i,
+    struct rs_plan *p)
 {
 	const char *name = rs_table_info[i].name;
 	struct buf path;
@@ -249,7 +250,7 @@ check_installed(const struct rs_config *c, const struct installed *in,
 	p->verified++;
 	buf_init(&path);
 	buf_printf(&path, "%s/%s", c->postfix.map_dir, name);
-	if (!index_agrees(c, path.data, &in->text[i])) {
+	if (!inst->verify(c, path.data, &in->text[i])) {
 		p->reload = 1;
 		p->damaged |= 1u << i;
 	}
@@ -257,8 +258,9 @@ check_installed(const struct rs_config *c, const struct installed *in,
 }
 
 static int
-load_installed(const struct rs_config *c, const struct rs_tables *nt,
-    struct installed *in, struct rs_plan *p, struct rs_err *err)
+load_installed(const struct rs_config *c, const struct rs_installer *inst,
+    const struct rs_tables *nt, struct installed *in, struct rs_plan *p,
+    struct rs_err *err)
 {
 	int i, present = 0;
 
@@ -268,7 +270,7 @@ load_installed(const struct rs_config *c, const struct rs_tables *nt,
 			return -1;
 	for (i = 0; i < RS_T_SET; i++)
 		if (rs_table_info[i].postfix)
-			check_installed(c, in, nt, i, p);
+			check_installed(c, inst, in, nt, i, p);
 	p->installed = present;
 	p->owners_differ = strcmp(in->text[RS_T_OWNERS].data,
 	    nt->t[RS_T_OWNERS].data) != 0;
@@ -570,9 +572,9 @@ plan_diff(const struct rs_config *c, const struct rs_tables *nt,
 }
 
 int
-plan_build(const struct rs_config *c, const struct rs_decision *d,
-    const struct rs_tables *nt, int force, struct rs_plan *p,
-    struct rs_err *err)
+plan_build(const struct rs_config *c, const struct rs_installer *inst,
+    const struct rs_decision *d, const struct rs_tables *nt, int force,
+    struct rs_plan *p, struct rs_err *err)
 {
 	struct installed in;
 	struct old_route *o;
@@ -584,7 +586,7 @@ plan_build(const struct rs_config *c, const struct rs_decision *d,
 	strmap_init(&in.routes);
 	strmap_init(&in.tls);
 	strmap_init(&in.touched);
-	rc = load_installed(c, nt, &in, p, err);
+	rc = load_installed(c, inst, nt, &in, p, err);
 	if (rc == 0) {
 		p->old_routes = in.lines;
 		for (i = 0; i < d->nroutes; i++) {

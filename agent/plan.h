@@ -26,7 +26,8 @@
  *	plan_diff() writes, per table (and the owners file) that would
  *	change, a "--- live" and "+++ new" header and the "-" and "+" lines,
  *	the password of sasl_passwd lines shown as ********.
- *	An installed index is checked by index_agrees() unless its stamp
+ *	An installed index is checked by the installer's verify() (inst,
+ *	installer.h: "postmap -s") unless its stamp
  *	(stamp.h) says a run verified it and it is still the same file with
  *	the same text. plan reads the installed lines through table.h.
  *
@@ -38,6 +39,7 @@
 #define RS_PLAN_H
 
 #include "config.h"
+#include "installer.h"
 #include "policy.h"
 #include "render.h"
 
@@ -75,8 +77,9 @@ struct rs_plan {
 	char pending[1024];	/* what else a run would do, in words */
 };
 
-int plan_build(const struct rs_config *, const struct rs_decision *,
-    const struct rs_tables *, int, struct rs_plan *, struct rs_err *);
+int plan_build(const struct rs_config *c, const struct rs_installer *inst,
+    const struct rs_decision *d, const struct rs_tables *t, int force,
+    struct rs_plan *p, struct rs_err *err);
 void plan_free(struct rs_plan *);
 void plan_diff(const struct rs_config *, const struct rs_tables *,
     struct buf *);

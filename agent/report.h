@@ -49,7 +49,9 @@ enum rs_format { RS_FMT_TEXT, RS_FMT_JSON };
  * settings_changed (other ldap or mapping settings), tables_changed (the
  * live tables or generation are not the snapshot's), full_every,
  * cookie_refused, inconsistent_sync (the server's answer contradicted
- * itself or named live entries deleted), many_changes, sync_failed. */
+ * itself or named live entries deleted), many_changes, sync_failed; held
+ * (nothing read: relaysync rollback holds syncs) is never reported, a run
+ * that read nothing has no struct rs_how. */
 struct rs_how {
 	int incremental;
 	const char *reason;

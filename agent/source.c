@@ -304,23 +304,25 @@ source_close(struct rs_source *s)
 	free(s);
 }
 
+/* 32 hexadecimal digits in the 8-4-4-4-12 form of a UUID. */
+static void
+uuid_form(const char *hex, char *out)
+{
+	snprintf(out, RS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex,
+	    hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
 /* The string form of a 16-byte syncUUID, as entryUUID shows it. */
 static void
 uuid_str(const struct berval *u, char *out)
 {
-	const unsigned char *b;
-	size_t i, o = 0;
+	char hex[33];
 
 	out[0] = '\0';
 	if (u == NULL || u->bv_len != 16)
 		return;
-	b = (const unsigned char *)u->bv_val;
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		snprintf(out + o, 3, "%02x", b[i]);
-		o += 2;
-	}
+	hex_encode(u->bv_val, 16, hex);
+	uuid_form(hex, out);
 }
 
 /* A syncUUID announced present or deleted. */
@@ -525,47 +527,76 @@ on_sync_result(struct rs_source *s, LDAPMessage *msg, struct rs_err *err)
 	return rc;
 }
 
+/* What handling one message of a sync search came to. */
+enum sync_msg {
+	MSG_TAKEN,		/* handled */
+	MSG_UNPARSABLE,		/* the client cannot parse it */
+	MSG_FAILED		/* the search ended in an error (in err) */
+};
+
+/* What sync_step() did. */
+enum sync_step {
+	STEP_ERROR = -1,	/* err says why */
+	STEP_IDLE = 0,		/* no message came in time */
+	STEP_TOOK = 1		/* one message was handled */
+};
+
+/* Handle one message of the sync search, by its type. */
+static enum sync_msg
+sync_message(struct rs_source *s, int type, LDAPMessage *msg,
+    struct rs_err *err)
+{
+	switch (type) {
+	case LDAP_RES_SEARCH_ENTRY:
+		return on_sync_entry(s, msg) < 0 ? MSG_UNPARSABLE : MSG_TAKEN;
+	case LDAP_RES_INTERMEDIATE:
+		return on_sync_info(s, msg) < 0 ? MSG_UNPARSABLE : MSG_TAKEN;
+	case LDAP_RES_SEARCH_RESULT:
+		return on_sync_result(s, msg, err) < 0 ? MSG_FAILED : MSG_TAKEN;
+	default:
+		rs_log(RS_LOG_DEBUG, "ldap sync: message type 0x%x ignored",
+		    type);
+		return MSG_TAKEN;
+	}
+}
+
 /*
  * Handle one message of the sync search, waiting up to ms milliseconds
- * (0: only what has arrived). Returns 1 when one was handled, 0 when none
- * came, -1 on error. (libldap's ldap_sync_poll() hands a whole chain of
- * received messages to its handlers as if it were the first one, and so
- * loses an entry that arrives together with another message: relaysync
- * takes them one at a time.)
+ * (0: only what has arrived). (libldap's ldap_sync_poll() hands a whole
+ * chain of received messages to its handlers as if it were the first
+ * one, and so loses an entry that arrives together with another message:
+ * relaysync takes them one at a time.)
  */
-static int
+static enum sync_step
 sync_step(struct rs_source *s, int ms, struct rs_err *err)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	LDAPMessage *msg = NULL;
-	int rc, type;
+	enum sync_msg got;
+	int type;
 
 	type = ldap_result(s->ld, s->sync_msgid, LDAP_MSG_ONE, &tv, &msg);
 	if (type == 0)
-		return 0;
-	if (type < 0)
-		return ldap_fail(s, LDAP_SERVER_DOWN, "sync search", err);
-	if (type == LDAP_RES_SEARCH_ENTRY)
-		rc = on_sync_entry(s, msg);
-	else if (type == LDAP_RES_INTERMEDIATE)
-		rc = on_sync_info(s, msg);
-	else if (type == LDAP_RES_SEARCH_RESULT)
-		rc = on_sync_result(s, msg, err) < 0 ? -2 : 0;
-	else {
-		rs_log(RS_LOG_DEBUG, "ldap sync: message type 0x%x ignored", type);
-		rc = 0;
+		return STEP_IDLE;
+	if (type < 0) {
+		ldap_fail(s, LDAP_SERVER_DOWN, "sync search", err);
+		return STEP_ERROR;
 	}
+	got = sync_message(s, type, msg, err);
 	ldap_msgfree(msg);
-	if (rc == -1)
-		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: a sync "
-		    "message the client cannot parse", s->c->ldap.uri);
-	if (rc == 0 && s->inconsistent) {
-		s->reason = "inconsistent_sync";
-		return rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the server's "
-		    "sync answer contradicts itself (a present phase that also "
-		    "names deleted entries)", s->c->ldap.uri);
+	if (got == MSG_UNPARSABLE) {
+		rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: a sync message "
+		    "the client cannot parse", s->c->ldap.uri);
+		return STEP_ERROR;
 	}
-	return rc < 0 ? -1 : 1;
+	if (got == MSG_TAKEN && s->inconsistent) {
+		s->reason = "inconsistent_sync";
+		rs_err_set(err, RS_EX_TEMPFAIL, "ldap %s: the server's sync "
+		    "answer contradicts itself (a present phase that also names "
+		    "deleted entries)", s->c->ldap.uri);
+		return STEP_ERROR;
+	}
+	return got == MSG_FAILED ? STEP_ERROR : STEP_TOOK;
 }
 
 /*
@@ -577,44 +608,65 @@ sync_step(struct rs_source *s, int ms, struct rs_err *err)
  */
 #define SYNC_FILTER	"(objectClass=*)"
 
+/* The sync control's value (RFC 4533: mode, cookie, reloadHint) into
+ * ctrl; -1 when it cannot be encoded. ber is freed by the caller. */
+static int
+sync_control(BerElement *ber, int mode, const struct buf *cookie,
+    LDAPControl *ctrl)
+{
+	struct berval bv = { 0, NULL };
+	int rc;
+
+	memset(ctrl, 0, sizeof(*ctrl));
+	if (ber == NULL)
+		return -1;
+	if (cookie != NULL && cookie->len > 0) {
+		bv.bv_val = cookie->data;
+		bv.bv_len = cookie->len;
+		rc = ber_printf(ber, "{eOb}", mode, &bv, 0);
+	} else
+		rc = ber_printf(ber, "{eb}", mode, 0);
+	if (rc < 0 || ber_flatten2(ber, &ctrl->ldctl_value, 0) != 0)
+		return -1;
+	ctrl->ldctl_oid = LDAP_CONTROL_SYNC;
+	ctrl->ldctl_iscritical = 1;
+	return 0;
+}
+
 /* Start the sync search; with page, ask for one entry per page (RFC
  * 2696): enough to get a cookie without reading, or exceeding a size
- * limit on, the whole content. */
+ * limit on, the whole content. Its steps in order: encode the sync
+ * control, encode the paged results control, send the search; an error
+ * names the step that failed. */
 static int
 sync_search(struct rs_source *s, int mode, const struct buf *cookie,
     int page, struct rs_err *err)
 {
 	char *attrs[] = { LDAP_NO_ATTRS, NULL };
 	LDAPControl ctrl, *pg = NULL, *ctrls[3] = { &ctrl, NULL, NULL };
-	struct berval bv = { 0, NULL };
 	BerElement *ber = ber_alloc_t(LBER_USE_DER);
-	int rc = LDAP_NO_MEMORY;
+	const char *where = "sync search (RFC 4533)";
+	int rc = LDAP_ENCODING_ERROR;
 
-	memset(&ctrl, 0, sizeof(ctrl));
 	s->ended = s->refresh_done = s->inconsistent = 0;
 	s->reason = "sync_failed";
 	s->with_cookie = cookie != NULL && cookie->len > 0;
-	if (ber != NULL && s->with_cookie) {
-		bv.bv_val = cookie->data;
-		bv.bv_len = cookie->len;
-		rc = ber_printf(ber, "{eOb}", mode, &bv, 0);
-	} else if (ber != NULL)
-		rc = ber_printf(ber, "{eb}", mode, 0);
-	if (ber != NULL && rc >= 0 && ber_flatten2(ber, &ctrl.ldctl_value,
-	    0) == 0 && (!page || ldap_create_page_control(s->ld, 1, NULL, 0,
-	    &pg) == LDAP_SUCCESS)) {
-		ctrl.ldctl_oid = LDAP_CONTROL_SYNC;
-		ctrl.ldctl_iscritical = 1;
+	if (sync_control(ber, mode, cookie, &ctrl) < 0)
+		where = "sync search (RFC 4533): encoding the sync control";
+	else if (page && ldap_create_page_control(s->ld, 1, NULL, 0, &pg) !=
+	    LDAP_SUCCESS)
+		where = "sync search (RFC 4533): encoding the paged results "
+		    "control";
+	else {
 		ctrls[1] = pg;
 		rc = ldap_search_ext(s->ld, s->c->ldap.base_dn,
 		    LDAP_SCOPE_SUBTREE, SYNC_FILTER, attrs, 0, ctrls, NULL,
 		    NULL, LDAP_NO_LIMIT, &s->sync_msgid);
-	} else
-		rc = LDAP_ENCODING_ERROR;
+	}
 	ldap_control_free(pg);
 	ber_free(ber, 1);
 	if (rc != LDAP_SUCCESS)
-		return ldap_fail(s, rc, "sync search (RFC 4533)", err);
+		return ldap_fail(s, rc, where, err);
 	if (s->with_cookie)
 		set_cookie_buf(s, cookie);
 	rs_log(RS_LOG_DEBUG, "ldap sync search (%s%s) base=%s filter=%s from "
@@ -630,13 +682,13 @@ sync_search(struct rs_source *s, int mode, const struct buf *cookie,
 static int
 refresh(struct rs_source *s, struct rs_err *err)
 {
-	int rc;
+	enum sync_step step;
 
 	while (!s->ended && !s->refresh_done) {
-		rc = sync_step(s, (int)s->c->ldap.timeout * 1000, err);
-		if (rc < 0)
+		step = sync_step(s, (int)s->c->ldap.timeout * 1000, err);
+		if (step == STEP_ERROR)
 			return -1;
-		if (rc == 0) {
+		if (step == STEP_IDLE) {
 			ldap_abandon_ext(s->ld, s->sync_msgid, NULL, NULL);
 			return ldap_fail(s, LDAP_TIMEOUT, "sync search", err);
 		}
@@ -1010,11 +1062,11 @@ source_watch_take(struct rs_source *s, struct rs_changes *out)
 static int
 drain(struct rs_source *s, struct rs_err *err)
 {
-	int rc;
+	enum sync_step step;
 
-	while ((rc = sync_step(s, 0, err)) > 0)
+	while ((step = sync_step(s, 0, err)) == STEP_TOOK)
 		;
-	if (rc < 0)
+	if (step == STEP_ERROR)
 		return -1;
 	if (s->ended)
 		return rs_err_set(err, RS_EX_UNAVAILABLE, "ldap %s: the server "
@@ -1285,8 +1337,7 @@ entry_uuid(struct rs_source *s, LDAPMessage *e, char *out)
 		hex[n++] = (char)tolower((unsigned char)v[0]->bv_val[i]);
 	}
 	if (v != NULL && v[0] != NULL && i == v[0]->bv_len && n == 32)
-		snprintf(out, RS_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s",
-		    hex, hex + 8, hex + 12, hex + 16, hex + 20);
+		uuid_form(hex, out);
 	else if (v != NULL && v[0] != NULL && v[0]->bv_len == 16)
 		uuid_str(v[0], out);	/* AD's binary objectGUID */
 	ldap_value_free_len(v);
@@ -1647,3 +1698,10 @@ source_schema(struct rs_source *s, struct strmap *attrs,
 	ldap_msgfree(res);
 	return rc == LDAP_SUCCESS ? 0 : ldap_fail(s, rc, *where, err);
 }
+
+const struct rs_directory source_ldap = {
+	source_open, source_load, source_fetch, source_cookie, source_changes,
+	source_sync_reason, source_tracking, source_can_follow,
+	source_watch_start, source_watch_wait, source_watch_take,
+	source_watch_cookie, source_close
+};

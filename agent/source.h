@@ -80,6 +80,15 @@
  *	read in AD's units (100 ns since 1601). An AD objectGUID (16 bytes)
  *	as uuid_attribute is taken in the form of a syncUUID.
  *
+ *	struct rs_directory is the seam at this I/O boundary (the installer,
+ *	installer.h, is the other): pipeline and watch reach the directory
+ *	only through one, so that unit tests can give them a fake
+ *	(tests/unit/fake.h). source_ldap is the real one, these functions:
+ *	open (source_open), read (source_load), fetch, cookie, changes,
+ *	reason (source_sync_reason), tracking, can_follow, follow
+ *	(source_watch_start), wait, take and position (source_watch_wait,
+ *	_take, _cookie), close.
+ *
  * Diagnostics
  *	Anything short of a complete answer is an error with RS_EX_UNAVAILABLE
  *	(69): connection or TLS failure (with its cause: probe.h), bind
@@ -138,5 +147,30 @@ int source_watch_wait(struct rs_source *, int, struct rs_err *);
 void source_watch_cookie(struct rs_source *, struct buf *);
 enum rs_tracking source_tracking(const struct rs_source *);
 int source_can_follow(struct rs_source *, struct rs_err *);
+
+/* The directory's operations (see above). */
+struct rs_directory {
+	int (*open)(const struct rs_config *c, struct rs_source **src,
+	    struct rs_err *err);
+	int (*read)(struct rs_source *src, struct rs_model *m,
+	    struct rs_err *err);
+	int (*fetch)(struct rs_source *src, const struct rs_reads *r,
+	    struct rs_model *m, struct rs_err *err);
+	int (*cookie)(struct rs_source *src, struct buf *cookie,
+	    struct rs_err *err);
+	int (*changes)(struct rs_source *src, const struct buf *cookie,
+	    struct rs_changes *ch, struct buf *next, struct rs_err *err);
+	const char *(*reason)(const struct rs_source *src);
+	enum rs_tracking (*tracking)(const struct rs_source *src);
+	int (*can_follow)(struct rs_source *src, struct rs_err *err);
+	int (*follow)(struct rs_source *src, const struct buf *cookie,
+	    struct rs_err *err);
+	int (*wait)(struct rs_source *src, int ms, struct rs_err *err);
+	void (*take)(struct rs_source *src, struct rs_changes *ch);
+	void (*position)(struct rs_source *src, struct buf *cookie);
+	void (*close)(struct rs_source *src);
+};
+
+extern const struct rs_directory source_ldap;
 
 #endif

@@ -163,10 +163,10 @@ get_model(struct watcher *w, struct rs_source *src, struct rs_err *err)
 	drop_model(w);		/* what a failed attempt left */
 	if (w->read_all || pipeline_resume(&w->c, &w->snap, &w->m) < 0) {
 		drop_model(w);
-		if (pipeline_read_all(src, &w->snap, &w->m, err) < 0)
+		if (pipeline_read_all(w->ro.dir, src, &w->snap, &w->m, err) < 0)
 			return -1;
 		w->read_all = 0;
-		if (w->snap.cookie.len == 0 && source_can_follow(src, err) < 0) {
+		if (w->snap.cookie.len == 0 && w->ro.dir->can_follow(src, err) < 0) {
 			w->fatal = RS_EX_UNAVAILABLE;	/* no retry helps */
 			return -1;
 		}
@@ -191,29 +191,29 @@ connect_watch(struct watcher *w)
 	struct rs_err err;
 	int rc;
 
-	rc = source_open(&w->c, &src, &err);
-	if (rc == 0 && source_can_follow(src, &err) < 0) {
+	rc = w->ro.dir->open(&w->c, &src, &err);
+	if (rc == 0 && w->ro.dir->can_follow(src, &err) < 0) {
 		rs_log(RS_LOG_ERROR, "watch: %s; run relaysync sync from a "
 		    "timer instead", err.msg);
 		w->fatal = RS_EX_UNAVAILABLE;
-		source_close(src);
+		w->ro.dir->close(src);
 		return NULL;
 	}
 	if (rc == 0 && (rc = get_model(w, src, &err)) == 0 &&
-	    (rc = source_watch_start(src, &w->snap.cookie, &err)) < 0 &&
+	    (rc = w->ro.dir->follow(src, &w->snap.cookie, &err)) < 0 &&
 	    err.code == RS_EX_TEMPFAIL) {
 		rs_log(RS_LOG_WARN, "%s; reading everything again", err.msg);
-		source_close(src);
+		w->ro.dir->close(src);
 		drop_model(w);
 		w->read_all = 1;
-		if ((rc = source_open(&w->c, &src, &err)) == 0 &&
+		if ((rc = w->ro.dir->open(&w->c, &src, &err)) == 0 &&
 		    (rc = get_model(w, src, &err)) == 0)
-			rc = source_watch_start(src, &w->snap.cookie, &err);
+			rc = w->ro.dir->follow(src, &w->snap.cookie, &err);
 	}
 	if (rc < 0) {
 		rs_log(w->fatal ? RS_LOG_ERROR : RS_LOG_WARN, "watch: %s",
 		    err.msg);
-		source_close(src);
+		w->ro.dir->close(src);
 		return NULL;
 	}
 	return src;
@@ -336,7 +336,7 @@ next_burst(struct watcher *w, struct rs_source *src)
 		alive(w);
 		if (w->failing && time(NULL) >= w->retry_at)
 			return 0;	/* time to retry the failed apply */
-		if ((n = source_watch_wait(src, 1000, &err)) < 0)
+		if ((n = w->ro.dir->wait(src, 1000, &err)) < 0)
 			goto lost;
 		if ((total = n) == 0 && !w->failing)
 			save(w);
@@ -344,7 +344,7 @@ next_burst(struct watcher *w, struct rs_source *src)
 			apply_waited(w);
 	}
 	while (total > 0 && !stop_requested) {
-		if ((n = source_watch_wait(src, (int)w->c.watch.window_ms,
+		if ((n = w->ro.dir->wait(src, (int)w->c.watch.window_ms,
 		    &err)) < 0)
 			goto lost;
 		if (n == 0)
@@ -368,14 +368,14 @@ catch_up(struct watcher *w, struct rs_source *src)
 	struct rs_err err;
 	int rc;
 
-	source_watch_take(src, &ch);
+	w->ro.dir->take(src, &ch);
 	rs_log(RS_LOG_DEBUG, "watch: %zu changed, %zu deleted entries%s",
 	    ch.n, ch.gone.count, ch.present_phase ? " (present phase)" : "");
 	memset(&how, 0, sizeof(how));
 	how.incremental = 1;
 	how.changed = ch.n;
 	how.deleted = ch.gone.count;
-	rc = pipeline_merge(src, &ch, &w->m, NULL, NULL, &err);
+	rc = pipeline_merge(w->ro.dir, src, &ch, &w->m, NULL, NULL, &err);
 	model_changes_free(&ch);
 	if (rc < 0) {
 		rs_log(RS_LOG_WARN, "watch: %s; the installed tables stay as "
@@ -387,7 +387,7 @@ catch_up(struct watcher *w, struct rs_source *src)
 		}
 		return -1;
 	}
-	source_watch_cookie(src, &w->snap.cookie);
+	w->ro.dir->position(src, &w->snap.cookie);
 	apply_model(w, &how);
 	return 0;
 }
@@ -446,7 +446,7 @@ watch_run(const char *path, const struct rs_runopts *ro)
 			continue;
 		}
 		serve(&w, src);
-		source_close(src);
+		w.ro.dir->close(src);
 		if (!stop_requested && !reload_requested)
 			back_off(&w);
 	}

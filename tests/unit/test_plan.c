@@ -148,7 +148,8 @@ test_diff(void **state)
 	    NULL, RS_R_NONE);
 	decide(4);
 	render_tables(&d, "secure", &t);
-	assert_int_equal(plan_build(&cfg, &d, &t, 1, &p, &err), 0);
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 1, &p,
+	    &err), 0);
 	assert_int_equal(p.old_routes, 4);
 	assert_int_equal(p.new_routes, 3);
 	assert_int_equal(p.added, 1);
@@ -195,7 +196,8 @@ test_limits(void **state)
 	    RS_R_NONE);
 	decide(2);
 	render_tables(&d, "secure", &t);
-	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 0, &p,
+	    &err), 0);
 	assert_int_equal(p.removed, 2);
 	assert_int_equal(p.refused, 1);
 	assert_int_equal(p.vanished, 2);
@@ -203,6 +205,14 @@ test_limits(void **state)
 	    "entries vanished from the directory (more than "
 	    "policy.max_removals = 1)"));
 	assert_non_null(strstr(p.refusal, "--force"));
+	plan_free(&p);
+	/* As many as policy.max_removals: allowed. */
+	cfg.policy.max_removals = 2;
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 0, &p,
+	    &err), 0);
+	assert_int_equal(p.vanished, 2);
+	assert_int_equal(p.refused, 0);
+	cfg.policy.max_removals = 1;
 	plan_free(&p);
 	render_free(&t);
 
@@ -215,7 +225,8 @@ test_limits(void **state)
 	add(3, "dave@p.example", NULL, 0, 0, NULL, NULL, RS_R_INTERNAL_GATEWAY);
 	decide(4);
 	render_tables(&d, "secure", &t);
-	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 0, &p,
+	    &err), 0);
 	assert_int_equal(p.removed, 4);
 	assert_int_equal(p.vanished, 0);
 	assert_int_equal(p.refused, 0);
@@ -225,11 +236,13 @@ test_limits(void **state)
 	cfg.policy.max_removals = 100;
 	decide(0);
 	render_tables(&d, "secure", &t);
-	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 0, &p,
+	    &err), 0);
 	assert_int_equal(p.refused, 1);
 	assert_non_null(strstr(p.refusal, "refusing to remove all 4 routes"));
 	plan_free(&p);
-	assert_int_equal(plan_build(&cfg, &d, &t, 1, &p, &err), 0);
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 1, &p,
+	    &err), 0);
 	assert_int_equal(p.refused, 0);
 	assert_int_equal(p.removed, 4);
 	plan_free(&p);
@@ -256,20 +269,23 @@ test_no_change_and_first_run(void **state)
 	put("sender_access", t.t[RS_T_SENDER_ACCESS].data);
 	put("sender_login", t.t[RS_T_SENDER_LOGIN].data);
 	put("owners", t.t[RS_T_OWNERS].data);
-	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 0, &p,
+	    &err), 0);
 	assert_int_equal(p.n, 0);
 	assert_int_equal(p.apply, 0);
 	assert_int_equal(p.reload, 0);
 	plan_free(&p);
 	/* Only the owner changed: write the metadata, do not reload. */
 	put("owners", "alice@p.example uid=old,dc=example,dc=com\n");
-	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 0, &p,
+	    &err), 0);
 	assert_int_equal(p.apply, 1);
 	assert_int_equal(p.reload, 0);
 	plan_free(&p);
 	teardown(NULL);
 	assert_int_equal(setup(NULL), 0);
-	assert_int_equal(plan_build(&cfg, &d, &t, 0, &p, &err), 0);
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 0, &p,
+	    &err), 0);
 	assert_int_equal(p.installed, 0);
 	assert_int_equal(p.apply, 1);
 	assert_int_equal(p.added, 1);

@@ -1,0 +1,88 @@
+/* Unit tests: util - the digest and hex helpers, the monotonic clock,
+ * rs_fail(). Digests are checked against published vectors (FIPS 180-2,
+ * RFC 4231) and Python's hashlib for the NUL-separated parts. */
+#include "unit.h"
+#include "util.h"
+
+static void
+test_sha256(void **state)
+{
+	const char *parts[] = { "a", "bc" };
+	const size_t lens[] = { 1, 2 };
+	char out[65];
+
+	(void)state;
+	sha256_hex("abc", 3, out);
+	assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad");
+	sha256_parts_hex(parts, NULL, 2, out);
+	assert_string_equal(out, "aa795aa4bbb6117911ef062e271bcb05"
+	    "ccfd58ea439da7d46a44e3a3fcefa790");
+	sha256_parts_hex(parts, lens, 2, out);
+	assert_string_equal(out, "aa795aa4bbb6117911ef062e271bcb05"
+	    "ccfd58ea439da7d46a44e3a3fcefa790");
+	sha256_parts_hex((const char *[]){ "abc" }, NULL, 1, out);
+	assert_string_equal(out, "dc1114cd074914bd872cc1f9a23ec910"
+	    "ea2203bc79779ab2e17da25782a624fc");
+}
+
+static void
+test_hmac(void **state)
+{
+	static const char data[] = "what do ya want for nothing?";
+	char out[65];
+
+	(void)state;
+	hmac_sha256_hex("Jefe", 4, data, strlen(data), out);
+	assert_string_equal(out, "5bdcc146bf60754e6a042426089575c7"
+	    "5a003f089d2739839dec58b964ec3843");
+	strcpy(out, data);	/* in place, as secret_keyed_hex() does */
+	hmac_sha256_hex("Jefe", 4, out, strlen(out), out);
+	assert_string_equal(out, "5bdcc146bf60754e6a042426089575c7"
+	    "5a003f089d2739839dec58b964ec3843");
+}
+
+static void
+test_hex(void **state)
+{
+	unsigned char b[3];
+	char out[7];
+
+	(void)state;
+	assert_int_equal(hex_decode("00ffAb", 3, b), 0);
+	assert_int_equal(b[0], 0x00);
+	assert_int_equal(b[1], 0xff);
+	assert_int_equal(b[2], 0xab);
+	hex_encode(b, 3, out);
+	assert_string_equal(out, "00ffab");
+	assert_int_equal(hex_decode("0g", 1, b), -1);
+	assert_int_equal(hex_decode("g0", 1, b), -1);
+}
+
+static void
+test_clock_and_fail(void **state)
+{
+	struct rs_err err;
+	double t0 = monotonic_seconds();
+
+	(void)state;
+	assert_true(t0 > 0);
+	assert_true(monotonic_seconds() >= t0);
+	rs_err_set(&err, RS_EX_CANTCREAT, "test: expected error");
+	assert_int_equal(rs_fail(&err), RS_EX_CANTCREAT);
+	err.code = 0;
+	assert_int_equal(rs_fail(&err), RS_EX_FAIL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_hmac),
+		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_clock_and_fail),
+	};
+
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
