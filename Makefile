@@ -46,6 +46,7 @@ FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn \
 FUZZ_BINS = $(FUZZ:%=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
+            -DRELAYSYNC_VERSION='"$(VERSION)"' \
             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \
