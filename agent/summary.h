@@ -16,15 +16,15 @@
  *
  * Functions
  *	summary_init(), summary_free() manage a summary.
- *	summary_inputs(c, own_hops, n_own_hops, out) is the keyed SHA-256 of the
- *	program version, the bytes of the configuration and mapping files,
+ *	summary_inputs(c, own_hops, n_own_hops, out) is the keyed SHA-256 of
+ *	the program version, the bytes of the configuration and mapping files,
  *	the key file, the recorded gateway checks (policy.require_gateway_
  *	check) and the relay's own next hops (own_hops, n_own_hops): any
  *	change of these means deciding again.
  *	summary_files(c, out) writes one line per live file below
  *	postfix.map_dir (text tables, their indexes, the owners file) and
- *	for the snapshot: name, device, inode, size, modification and change
- *	times. A file written, replaced, linked or touched changes its line,
+ *	for the snapshot and its journal: name, device, inode, size,
+ *	modification and change times. A file written, replaced, linked or touched changes its line,
  *	so that a run after such a change loads the snapshot and says what
  *	it found (a damaged snapshot, tables edited by hand).
  *	summary_uuids(m, out) is the SHA-256 of the sorted set of the sync
@@ -40,8 +40,9 @@
  *	the text of its rejections file (which it checks against the
  *	summary; -1 when they disagree), a decision that reports like the
  *	one it was made from: its rejected verdicts (pointing into rejected,
- *	which must outlive d) and nroutes routes, of which relay use
- *	STARTTLS or none; summary_decision_free() frees it.
+ *	which must outlive d), then one empty verdict per route, and nroutes
+ *	routes, of which relay use STARTTLS or none;
+ *	summary_decision_free() frees it.
  *
  * Diagnostics
  *	summary_parse() returns -1 with a message naming what is wrong.
