@@ -213,6 +213,8 @@ teardown(void **state)
 	return 0;
 }
 
+static enum rs_format report_format = RS_FMT_TEXT;
+
 /* One sync run through the fakes (the directory is empty); its exit
  * code. */
 static int
@@ -228,7 +230,7 @@ sync_opts(int full, int dry_run, int force)
 	o.full = full;
 	o.dry_run = dry_run;
 	o.force = force;
-	o.format = RS_FMT_TEXT;
+	o.format = report_format;
 	return pipeline_sync(&o, &cfg, &keys);
 }
 
@@ -341,6 +343,72 @@ test_sync_refused(void **state)
 	assert_recorded("result applied\n");
 }
 
+/* A sync run with its JSON report on standard output, into report. */
+static int
+sync_json(struct buf *report)
+{
+	char path[64];
+	struct rs_err err;
+	int fd, saved, rc;
+
+	strcpy(path, "/tmp/relaysync-report.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fflush(stdout);
+	saved = dup(1);
+	dup2(fd, 1);
+	close(fd);
+	report_format = RS_FMT_JSON;
+	rs_verbosity = RS_LOG_INFO;
+	rc = sync_run(0);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	report_format = RS_FMT_TEXT;
+	rs_verbosity = RS_LOG_ERROR;
+	assert_int_equal(read_file(path, report, &err), 0);
+	unlink(path);
+	return rc;
+}
+
+/* One error channel, three readers: the exit code, the report's "error"
+ * (a failure to install; a refusal shows as such, not as an error) and
+ * the status record's error line say the same. */
+static void
+test_sync_error_channel(void **state)
+{
+	struct rs_decision d;
+	struct rs_tables t;
+	struct rs_applied ap;
+	struct rs_err err;
+	struct buf report;
+
+	(void)state;
+	buf_init(&report);
+	fake_inst.fail[F_INDEX] = 1;	/* postmap fails: nothing installed */
+	assert_int_equal(sync_json(&report), RS_EX_CANTCREAT);
+	assert_non_null(strstr(report.data, "postmap -c "
+	    "/etc/postfix hash:"));
+	assert_non_null(strstr(report.data, "failed (status 1): postmap: "
+	    "fatal: fake failure; the installed tables are unchanged\","));
+	assert_non_null(strstr(report.data, "\"exit_code\":73,"));
+	assert_recorded("result failed\n");
+	assert_recorded("failed (status 1): postmap: fatal: fake failure");
+	assert_int_equal(apply_generation(&cfg), 0);
+
+	fake_inst.fail[F_INDEX] = 0;
+	fake_decision(&d, FAKE_ROUTES);
+	render_tables(&d, "secure", &t);
+	assert_int_equal(apply_tables(&cfg, &fake_installer, &t, 1, &ap, &err),
+	    0);
+	render_free(&t);
+	assert_int_equal(sync_json(&report), RS_EX_TEMPFAIL);
+	assert_non_null(strstr(report.data, "\"error\":null,"));
+	assert_non_null(strstr(report.data, "\"exit_code\":75,"));
+	assert_recorded("error refusing to remove all 20 routes");
+	buf_free(&report);
+}
+
 int
 main(void)
 {
@@ -353,6 +421,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sync_held_and_down, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sync_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sync_error_channel, setup,
 		    teardown),
 	};
 
