@@ -519,13 +519,6 @@ struct patch {
 	size_t n;		/* changed lines */
 };
 
-/* The length of a line without its newline. */
-static size_t
-line_len(const char *line)
-{
-	return strcspn(line, "\n");
-}
-
 static void
 add_line(struct buf *b, const char *line, size_t len)
 {
@@ -539,7 +532,7 @@ on_diff(void *arg, const char *old, const char *new)
 	struct patch *p = arg;
 
 	if (new != NULL)
-		add_line(&p->put, new, line_len(new));
+		add_line(&p->put, new, strcspn(new, "\n"));
 	else
 		add_line(&p->del, old, table_key_len(old));
 	p->n++;
@@ -627,8 +620,8 @@ patch_shows(const struct site *s, const struct gdir *g, const char *path,
     const struct patch *p)
 {
 	struct buf keys, out, want;
-	const char *l;
-	size_t k, v;
+	const char *l, *v;
+	size_t k, n;
 	int rc;
 
 	buf_init(&keys);
@@ -636,11 +629,11 @@ patch_shows(const struct site *s, const struct gdir *g, const char *path,
 	buf_init(&want);
 	for (l = p->put.data; l && *l; l = table_next_line(l)) {
 		k = table_key_len(l);
-		v = k + strspn(l + k, " \t");
+		v = table_result(l, &n);
 		add_line(&keys, l, k);
 		buf_add(&want, l, k);
 		buf_add(&want, "\t", 1);
-		add_line(&want, l + v, line_len(l) - v);
+		add_line(&want, v, n);
 	}
 	buf_add(&keys, p->del.data, p->del.len);
 	rc = postmap_in(s, g, RS_EDIT_QUERY, path, &keys, &out);

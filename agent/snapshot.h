@@ -93,15 +93,15 @@ struct rs_snapshot {
 	struct buf record;	/* this run's journal record, if any */
 };
 
-void snapshot_init(struct rs_snapshot *);
-void snapshot_free(struct rs_snapshot *);
-void snapshot_source(const struct rs_config *, char *);
-void snapshot_tables(const struct rs_tables *, char *);
-int snapshot_live_tables(const struct rs_config *, char *);
-int snapshot_dump(const struct rs_snapshot *, const struct rs_model *,
-    struct buf *);
-int snapshot_parse(const struct buf *, struct rs_snapshot *,
-    struct rs_model *, struct rs_err *);
+void snapshot_init(struct rs_snapshot *s);
+void snapshot_free(struct rs_snapshot *s);
+void snapshot_source(const struct rs_config *c, char *out);
+void snapshot_tables(const struct rs_tables *t, char *out);
+int snapshot_live_tables(const struct rs_config *c, char *out);
+int snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
+    struct buf *b);
+int snapshot_parse(const struct buf *b, struct rs_snapshot *s,
+    struct rs_model *m, struct rs_err *err);
 int snapshot_record(struct rs_snapshot *next, const struct rs_changes *ch,
     const struct rs_model *fresh);
 int snapshot_journal(const struct rs_snapshot *next, struct buf *out);

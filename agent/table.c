@@ -65,6 +65,16 @@ table_next_line(const char *line)
 	return *line ? line + 1 : line;
 }
 
+const char *
+table_result(const char *line, size_t *len)
+{
+	size_t k = table_key_len(line);
+	const char *v = line + k + strspn(line + k, " \t");
+
+	*len = strcspn(v, "\n");
+	return v;
+}
+
 /* Is s (n bytes) a next hop "[host]:port"? */
 static int
 is_hop(const char *s, size_t n)

@@ -48,6 +48,9 @@
  *	first) and returns it.
  *	table_key_len(line) is the length of a line's key; table_next_line()
  *	points at the line after it (or at the end of the text).
+ *	table_result(line, &len) points at what Postfix answers for the
+ *	line's key (all after the key and the blanks that follow it, as
+ *	postmap reads a line), its length without the newline in len.
  *	table_masked(out, t, line) appends a line (without its newline) to
  *	out, its secret shown as ******** when table t is private.
  *	table_diff(old, new, fn, arg) walks two texts of one table in key
@@ -117,6 +120,7 @@ int table_next(enum rs_table t, const char **cursor, struct rs_line *parts);
 const char *table_hop(struct buf *out, const char *host, int port);
 size_t table_key_len(const char *line);
 const char *table_next_line(const char *line);
+const char *table_result(const char *line, size_t *len);
 void table_masked(struct buf *out, enum rs_table t, const char *line);
 typedef void (*table_diff_fn)(void *arg, const char *old_line,
     const char *new_line);

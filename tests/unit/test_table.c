@@ -153,11 +153,15 @@ static void
 test_diff(void **state)
 {
 	struct seen s = { "" };
+	size_t n;
 
 	(void)state;
 	assert_int_equal(table_diff("a 1\nb 2\nc 3\n", "b 2\nc 4\nd 5\n",
 	    on_diff, &s), 0);
 	assert_string_equal(s.text, "-a;~c;+d;");
+	assert_string_equal(table_result("k  \t FILTER x:[h]:1\nn", &n),
+	    "FILTER x:[h]:1\nn");
+	assert_int_equal(n, strlen("FILTER x:[h]:1"));
 	assert_int_equal(table_diff("b 1\na 1\n", "", on_diff, &s), -1);
 }
 
