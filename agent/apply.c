@@ -492,6 +492,22 @@ apply_cache_stream(const struct rs_config *c, const char *name,
 	return rc;
 }
 
+static int
+buf_fill(void *arg, rs_drain_fn drain, void *to)
+{
+	const struct buf *b = arg;
+
+	return b->len > 0 ? drain(to, b->data, b->len) : 0;
+}
+
+int
+apply_cache(const struct rs_config *c, const char *name, const struct buf *b,
+    struct rs_err *err)
+{
+	return apply_cache_stream(c, name, buf_fill, (void *)b, err) < 0 ?
+	    -1 : 0;
+}
+
 void
 apply_forget(const struct rs_config *c, const char *name)
 {

@@ -34,12 +34,12 @@
  *	apply_file() replaces one file atomically (a temporary file created
  *	with the given mode, fsynced, then renamed over the old one), for
  *	example the metrics file; apply_state() does it for a file in
- *	state_dir (mode 0600, state_dir created 0700 if needed);
- *	apply_cache_stream() does it too, without the fsync, for a file
- *	whose loss in a crash costs only time (the snapshot: a torn one fails
- *	its checksum), that fill writes a piece at a time through the drain
- *	it is given (util.h), never whole in memory: it returns -1 (err set)
- *	when the file cannot be written,
+ *	state_dir (mode 0600, state_dir created 0700 if needed); apply_cache()
+ *	too, without the fsync, for a file whose loss in a crash costs only
+ *	time (the snapshot, its journal: a torn one fails its checksum);
+ *	apply_cache_stream() is apply_cache() for a file that fill writes a
+ *	piece at a time through the drain it is given (util.h), never whole
+ *	in memory: it returns -1 (err set) when the file cannot be written,
  *	1 when fill itself failed (nothing replaced), 0 once the file is in
  *	place. apply_forget()
  *	removes a file of state_dir (a snapshot that may not be kept).
@@ -111,6 +111,8 @@ void apply_unlock(struct rs_lock *l);
 int apply_file(const char *path, const struct buf *b, mode_t mode,
     struct rs_err *err);
 int apply_state(const struct rs_config *c, const char *name,
+    const struct buf *b, struct rs_err *err);
+int apply_cache(const struct rs_config *c, const char *name,
     const struct buf *b, struct rs_err *err);
 typedef int (*rs_fill_fn)(void *fill_arg, rs_drain_fn drain,
     void *drain_arg);

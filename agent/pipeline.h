@@ -35,11 +35,14 @@
  *	full read that first takes a sync cookie; pipeline_merge() reads
  *	again what a change set names and applies it to a model (failing
  *	with RS_EX_TEMPFAIL, and the reason code, when only a full read
- *	will do).
+ *	will do), making the snapshot journal's record of it when given
+ *	the next snapshot (snapshot.h).
  *	pipeline_apply() renders, plans and applies a model's decision,
- *	reports, and saves the snapshot when given one; pipeline_save() saves
- *	it (with the SHA-256 of the given tables, or of the live ones). A
- *	run's duration is measured with monotonic_seconds() (util.h).
+ *	reports, and saves the snapshot when given one, and with it the
+ *	run's summary (summary.h); pipeline_save() saves the snapshot (with
+ *	the SHA-256 of the given tables, or of the live ones) and returns 0
+ *	when a snapshot of the live generation is kept. A run's duration is
+ *	measured with monotonic_seconds() (util.h).
  *	pipeline_read() reads the directory (through dir) into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
  *	the policy requires them, and the relay's own next hops (postconf)
@@ -131,11 +134,11 @@ int pipeline_read_all(const struct rs_directory *dir, struct rs_source *src,
     struct rs_snapshot *next, struct rs_model *m, struct rs_err *err);
 int pipeline_merge(const struct rs_directory *dir, struct rs_source *src,
     const struct rs_changes *ch, struct rs_model *m, const char **reason,
-    struct rs_err *err);
+    struct rs_snapshot *next, struct rs_err *err);
 int pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_model *m, const struct rs_decision *d,
     const struct rs_how *how, struct rs_snapshot *next, double t0);
-void pipeline_save(const struct rs_config *c, const struct rs_model *m,
+int pipeline_save(const struct rs_config *c, const struct rs_model *m,
     const struct rs_tables *t, struct rs_snapshot *next);
 int pipeline_decide(const struct rs_config *c, const struct rs_keyring *keys,
     const struct rs_model *m, struct rs_decision *d, struct rs_err *err);
