@@ -30,7 +30,8 @@ SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 # its own header and those of modules before it (main.c may include any);
 # tests/integration/test_layers.sh checks this.
 MODULES   = util dn validate config secret model probe source policy table render \
-            postconf snapshot stamp installer plan report verify notify apply status \
+            postconf snapshot stamp installer plan report verify summary notify \
+            apply status \
             pipeline checkconf explain watch
 SRCS      = $(MODULES:%=agent/%.c)
 HDRS      = $(wildcard agent/*.h)
@@ -38,13 +39,14 @@ OBJS      = $(MODULES:%=build/%.o)
 SAN_OBJS  = $(MODULES:%=build/san/%.o)
 UNIT      = test_util test_validate test_config test_policy test_table \
             test_render test_plan test_secret test_model test_dn test_apply \
-            test_pipeline
+            test_pipeline test_summary
 UNIT_BINS = $(UNIT:%=build/san/%)
 FUZZ      = fuzz_validate fuzz_config fuzz_render fuzz_secret fuzz_dn \
             fuzz_snapshot fuzz_table
 FUZZ_BINS = $(FUZZ:%=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
+            -DRELAYSYNC_VERSION='"$(VERSION)"' \
             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 DEB_PACKAGES = build-essential pkg-config libldap-dev libsasl2-dev libssl-dev \

@@ -100,27 +100,29 @@ struct rs_hold {
 	unsigned long to;	/* the generation made live */
 };
 
-int apply_lock(const struct rs_config *, struct rs_lock *, struct rs_err *);
-void apply_unlock(struct rs_lock *);
-int apply_file(const char *, const struct buf *, mode_t, struct rs_err *);
-int apply_state(const struct rs_config *, const char *, const struct buf *,
-    struct rs_err *);
-int apply_cache(const struct rs_config *, const char *, const struct buf *,
-    struct rs_err *);
-void apply_forget(const struct rs_config *, const char *);
-unsigned long apply_generation(const struct rs_config *);
-int apply_stamps(const struct rs_config *, const struct rs_tables *,
-    struct rs_err *);
+int apply_lock(const struct rs_config *c, struct rs_lock *l,
+    struct rs_err *err);
+void apply_unlock(struct rs_lock *l);
+int apply_file(const char *path, const struct buf *b, mode_t mode,
+    struct rs_err *err);
+int apply_state(const struct rs_config *c, const char *name,
+    const struct buf *b, struct rs_err *err);
+int apply_cache(const struct rs_config *c, const char *name,
+    const struct buf *b, struct rs_err *err);
+void apply_forget(const struct rs_config *c, const char *name);
+unsigned long apply_generation(const struct rs_config *c);
+int apply_stamps(const struct rs_config *c, const struct rs_tables *t,
+    struct rs_err *err);
 int apply_tables(const struct rs_config *c, const struct rs_installer *inst,
     const struct rs_tables *t, int tables_changed, struct rs_applied *out,
     struct rs_err *err);
-void apply_generations(const struct rs_config *, unsigned long *,
-    unsigned long *);
+void apply_generations(const struct rs_config *c, unsigned long *live,
+    unsigned long *previous);
 int apply_rollback(const struct rs_config *c, const struct rs_installer *inst,
     struct rs_applied *out, unsigned long *from, struct rs_err *err);
-int apply_hold(const struct rs_config *, unsigned long, unsigned long,
-    struct rs_err *);
-int apply_held(const struct rs_config *, struct rs_hold *);
-int apply_resume(const struct rs_config *, struct rs_err *);
+int apply_hold(const struct rs_config *c, unsigned long from, unsigned long to,
+    struct rs_err *err);
+int apply_held(const struct rs_config *c, struct rs_hold *h);
+int apply_resume(const struct rs_config *c, struct rs_err *err);
 
 #endif

@@ -3,9 +3,10 @@
  *
  * Functions
  *	config_load() reads the YAML configuration file, applies the defaults
- *	of DESIGN.md, checks every value, then loads the mapping profile the
- *	configuration names (a relative path is taken relative to the
- *	configuration file). config_free() releases both.
+ *	of the key tables in config.c (relaysync.yaml(5) states them; a unit
+ *	test keeps the two equal), checks every value, then loads the mapping
+ *	profile the configuration names (a relative path is taken relative
+ *	to the configuration file). config_free() releases both.
  *	mapping_load() reads a mapping profile alone (used by config_load()
  *	and by the tests).
  *	config_print() writes the effective settings (no secrets: the bind
@@ -139,17 +140,17 @@ struct rs_config_key {
 				/* empty or when the key is required) */
 };
 
-int config_load(const char *, struct rs_config *, struct rs_err *);
-void config_free(struct rs_config *);
-int mapping_load(const char *, struct rs_mapping *, struct rs_err *);
-void mapping_free(struct rs_mapping *);
-void config_print(const struct rs_config *, FILE *);
-unsigned long config_line(const struct rs_config *, const char *);
-unsigned long mapping_line(const struct rs_mapping *, const char *);
-const char *config_map_path(const struct rs_config *, const char *,
-    struct buf *);
-const char *config_postfix_cmd(const struct rs_config *, const char *,
-    struct buf *);
+int config_load(const char *file, struct rs_config *c, struct rs_err *err);
+void config_free(struct rs_config *c);
+int mapping_load(const char *file, struct rs_mapping *m, struct rs_err *err);
+void mapping_free(struct rs_mapping *m);
+void config_print(const struct rs_config *c, FILE *fp);
+unsigned long config_line(const struct rs_config *c, const char *key);
+unsigned long mapping_line(const struct rs_mapping *m, const char *key);
+const char *config_map_path(const struct rs_config *c, const char *table,
+    struct buf *b);
+const char *config_postfix_cmd(const struct rs_config *c, const char *name,
+    struct buf *b);
 size_t config_source(const struct rs_config *c, const char **parts,
     size_t max);
 int config_key(int profile, size_t i, struct rs_config_key *key);

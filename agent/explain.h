@@ -30,7 +30,7 @@
 #include "policy.h"
 #include "report.h"
 
-int explain(FILE *, enum rs_format, const struct rs_config *,
-    const struct rs_model *, const struct rs_decision *, const char *);
+int explain(FILE *fp, enum rs_format fmt, const struct rs_config *c,
+    const struct rs_model *m, const struct rs_decision *d, const char *arg);
 
 #endif

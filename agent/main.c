@@ -2,7 +2,8 @@
  * relaysync - directory-driven per-user outbound gateways for Postfix.
  *
  * The command line: parses options, runs one command, maps its outcome to
- * the exit codes of DESIGN.md. The pipeline itself lives in the modules
+ * the exit codes of enum rs_exit (util.h; relaysync(8) EXIT STATUS says
+ * the same to users). The pipeline itself lives in the modules
  * (config, source, policy, render, plan, apply, report).
  */
 #include <getopt.h>

@@ -138,35 +138,37 @@ struct rs_reads {
 	size_t n, cap;
 };
 
-void model_init(struct rs_model *);
-void model_free(struct rs_model *);
-struct rs_ou_policy *model_add_policy(struct rs_model *, const char *, int);
-struct rs_user *model_add_user(struct rs_model *, const char *,
-    const char *);
-struct rs_sendas *model_add_sendas(struct rs_model *, const char *,
-    const char *);
-void model_set_value(struct rs_value *, const char *, size_t, unsigned);
+void model_init(struct rs_model *m);
+void model_free(struct rs_model *m);
+struct rs_ou_policy *model_add_policy(struct rs_model *m, const char *dn,
+    int allow);
+struct rs_user *model_add_user(struct rs_model *m, const char *dn,
+    const char *mail);
+struct rs_sendas *model_add_sendas(struct rs_model *m, const char *dn,
+    const char *owner);
+void model_set_value(struct rs_value *v, const char *val, size_t len,
+    unsigned count);
 void model_add_login(struct rs_user *user, const char *value, size_t len);
-int model_set_disabled(struct rs_model *, const char *);
-struct rs_user *model_user(const struct rs_model *, const char *);
-const struct rs_ou_policy *model_policy(const struct rs_model *,
-    const char *);
+int model_set_disabled(struct rs_model *m, const char *dn);
+struct rs_user *model_user(const struct rs_model *m, const char *ndn);
+const struct rs_ou_policy *model_policy(const struct rs_model *m,
+    const char *ndn);
 
-void model_changes_init(struct rs_changes *);
-void model_changes_free(struct rs_changes *);
-void model_changed(struct rs_changes *, const char *, const char *);
-void model_sync_state(struct rs_changes *, const char *, int);
-int model_phase_end(struct rs_changes *, int);
-void model_reads(const struct rs_model *, const struct rs_changes *,
-    struct rs_reads *);
-void model_reads_free(struct rs_reads *);
-int model_merge(struct rs_model *, const struct rs_changes *,
-    const struct rs_reads *, struct rs_model *);
+void model_changes_init(struct rs_changes *ch);
+void model_changes_free(struct rs_changes *ch);
+void model_changed(struct rs_changes *ch, const char *uuid, const char *dn);
+void model_sync_state(struct rs_changes *ch, const char *uuid, int present);
+int model_phase_end(struct rs_changes *ch, int declared_present);
+void model_reads(const struct rs_model *m, const struct rs_changes *ch,
+    struct rs_reads *r);
+void model_reads_free(struct rs_reads *r);
+int model_merge(struct rs_model *m, const struct rs_changes *ch,
+    const struct rs_reads *r, struct rs_model *fresh);
 typedef int (*rs_seal_fn)(void *, const struct rs_sendas *, struct buf *);
 
-void model_dump(const struct rs_model *, struct buf *);
-int model_dump_sealed(const struct rs_model *, rs_seal_fn, void *,
-    struct buf *);
-int model_parse(const char *, size_t, struct rs_model *);
+void model_dump(const struct rs_model *m, struct buf *b);
+int model_dump_sealed(const struct rs_model *m, rs_seal_fn seal, void *arg,
+    struct buf *b);
+int model_parse(const char *text, size_t len, struct rs_model *m);
 
 #endif

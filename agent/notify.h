@@ -16,6 +16,6 @@
 
 #include "config.h"
 
-int notify_post(const struct rs_config *, const struct buf *);
+int notify_post(const struct rs_config *c, const struct buf *body);
 
 #endif

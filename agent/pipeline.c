@@ -15,6 +15,7 @@
 #include "snapshot.h"
 #include "source.h"
 #include "status.h"
+#include "summary.h"
 #include "verify.h"
 
 /* Read the directory into a model. */
@@ -41,6 +42,57 @@ choice(struct rs_how *how, enum rs_run_read read, const char *reason,
 	how->reason = reason;
 	snprintf(how->detail, sizeof(how->detail), "%s", detail);
 	return read;
+}
+
+/* How many incremental runs were made since the last full read. */
+static void
+save_runs(const struct rs_config *c, long runs)
+{
+	struct rs_err err;
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%ld\n", runs);
+	if (apply_state(c, RS_RUNS_FILE, &b, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s", err.msg);
+	buf_free(&b);
+}
+
+static long
+load_runs(const struct rs_config *c)
+{
+	struct rs_err err;
+	struct buf path, text;
+	long runs;
+
+	buf_init(&path);
+	buf_init(&text);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_RUNS_FILE);
+	runs = read_file(path.data, &text, &err) == 0 ?
+	    strtol(buf_str(&text), NULL, 10) : 0;
+	buf_free(&path);
+	buf_free(&text);
+	return runs;
+}
+
+/* The snapshot's journal, when there is one, applied to it. */
+static int
+replay_journal(const struct rs_config *c, struct rs_snapshot *old,
+    struct rs_model *m, struct rs_err *err)
+{
+	struct buf path, text;
+	int rc = 0;
+
+	buf_init(&path);
+	buf_init(&text);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_JOURNAL_FILE);
+	if (read_file(path.data, &text, err) == 0 &&
+	    (rc = snapshot_replay(&text, old, m, err)) == 0)
+		rs_log(RS_LOG_DEBUG, "snapshot: %s replayed (%zu bytes)",
+		    RS_JOURNAL_FILE, text.len);
+	buf_wipe(&text);
+	buf_free(&path);
+	return rc;
 }
 
 enum rs_run_read
@@ -81,6 +133,8 @@ struct previous {
 	const char *source;		/* this run's snapshot_source() */
 	struct rs_snapshot *old;
 	struct rs_model *m;
+	int live_known;			/* the summary vouches for the live
+					 * tables: no need to hash them */
 };
 
 /* The previous run's snapshot, when it may be used (struct
@@ -98,15 +152,12 @@ load_snapshot(void *arg, long *runs, struct rs_how *how)
 
 	buf_init(&path);
 	buf_init(&text);
-	buf_printf(&path, "%s/%s", c->state_dir, RS_RUNS_FILE);
-	pr->old->runs = read_file(path.data, &text, &err) == 0 ?
-	    strtol(buf_str(&text), NULL, 10) : 0;
-	*runs = pr->old->runs;
-	buf_reset(&path);
+	*runs = pr->old->runs = load_runs(c);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
 	if (read_file(path.data, &text, &err) < 0)
 		code = "no_snapshot", why = "no snapshot of a previous run";
-	else if (snapshot_parse(&text, pr->old, pr->m, &err) < 0)
+	else if (snapshot_parse(&text, pr->old, pr->m, &err) < 0 ||
+	    replay_journal(c, pr->old, pr->m, &err) < 0)
 		code = "snapshot_damaged", why = err.msg;
 	else if (strcmp(pr->old->source, pr->source) != 0)
 		code = "settings_changed", why = "ldap or mapping settings "
@@ -114,8 +165,8 @@ load_snapshot(void *arg, long *runs, struct rs_how *how)
 	else if (pr->old->generation != apply_generation(c))
 		code = "tables_changed", why = "it does not name the live "
 		    "generation";
-	else if (snapshot_live_tables(c, live) < 0 ||
-	    strcmp(live, pr->old->tables) != 0)
+	else if (!pr->live_known && (snapshot_live_tables(c, live) < 0 ||
+	    strcmp(live, pr->old->tables) != 0))
 		code = "tables_changed", why = "the live tables are not the "
 		    "ones it produced";
 	if (why != NULL) {
@@ -127,6 +178,18 @@ load_snapshot(void *arg, long *runs, struct rs_how *how)
 	buf_free(&path);
 	buf_free(&text);
 	return why ? -1 : 0;
+}
+
+/* model_merge(), with the journal record of the merge made first (it
+ * takes fresh over) when there is a next snapshot. */
+static int
+merge_recorded(struct rs_model *m, const struct rs_changes *ch,
+    const struct rs_reads *r, struct rs_model *fresh,
+    struct rs_snapshot *next)
+{
+	if (next != NULL)
+		(void)snapshot_record(next, ch, fresh);	/* none: a whole one */
+	return model_merge(m, ch, r, fresh);
 }
 
 /* The facts of a run's choice, but what the run says (held, full) and the
@@ -150,7 +213,7 @@ read_facts(const struct rs_config *c, struct previous *pr, struct buf *file,
 int
 pipeline_merge(const struct rs_directory *dir, struct rs_source *src,
     const struct rs_changes *ch, struct rs_model *m, const char **reason,
-    struct rs_err *err)
+    struct rs_snapshot *next, struct rs_err *err)
 {
 	struct rs_reads r;
 	struct rs_model fresh;
@@ -166,7 +229,7 @@ pipeline_merge(const struct rs_directory *dir, struct rs_source *src,
 		if (reason)
 			*reason = "many_changes";
 	} else if ((rc = dir->fetch(src, &r, &fresh, err)) == 0 &&
-	    (rc = model_merge(m, ch, &r, &fresh)) < 0) {
+	    (rc = merge_recorded(m, ch, &r, &fresh, next)) < 0) {
 		rc = rs_err_set(err, RS_EX_TEMPFAIL, "the sync answer named "
 		    "deleted (or left out of a present phase) an entry that "
 		    "the directory still holds; not trusting it");
@@ -193,9 +256,13 @@ read_changes(const struct rs_directory *dir, struct rs_source *src,
 	if (rc < 0)
 		reason = dir->reason(src);
 	else
-		rc = pipeline_merge(dir, src, &ch, m, &reason, err);
+		rc = pipeline_merge(dir, src, &ch, m, &reason, next, err);
 	if (rc == 0) {
 		next->runs = old->runs + 1;
+		memcpy(next->base, old->base, sizeof(next->base));
+		next->size = old->size;
+		next->records = old->records;
+		buf_add(&next->journal, old->journal.data, old->journal.len);
 		next->unchanged = ch.n == 0 && ch.gone.count == 0 &&
 		    !ch.present_phase && next->cookie.len == old->cookie.len &&
 		    memcmp(next->cookie.data, old->cookie.data,
@@ -239,7 +306,7 @@ pipeline_resume(const struct rs_config *c, struct rs_snapshot *old,
     struct rs_model *m)
 {
 	char source[RS_HASH_HEX + 1];
-	struct previous pr = { c, source, old, m };
+	struct previous pr = { c, source, old, m, 0 };
 	struct rs_read_facts f;
 	struct rs_how how;
 	struct buf file;
@@ -269,7 +336,7 @@ pipeline_load(const struct rs_runopts *o, const struct rs_config *c,
 	const struct rs_directory *dir = o->dir;
 	struct rs_source *src = NULL;
 	struct rs_snapshot old;
-	struct previous pr = { c, next->source, &old, m };
+	struct previous pr = { c, next->source, &old, m, 0 };
 	struct rs_read_facts f;
 	struct buf file;
 	int rc = 0;
@@ -281,8 +348,10 @@ pipeline_load(const struct rs_runopts *o, const struct rs_config *c,
 	f.held = !o->dry_run && pipeline_held(c, err);
 	f.full = o->full;
 	memset(how, 0, sizeof(*how));
+	pr.live_known = next->live_known;
 	if (!f.held && (rc = dir->open(c, &src, err)) == 0)
 		f.tracking = dir->tracking(src);
+	next->present_scans = f.tracking == RS_TRACK_DIRSYNC;
 	if (rc == 0)
 		*read = pipeline_choose(&f, how);
 	if (rc == 0 && *read == RS_RUN_NONE)
@@ -567,45 +636,109 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 /* The snapshot for the next incremental run (none without a sync
  * cookie), naming the live generation and its tables: t when the run left
  * them live, else (NULL) read back from map_dir. */
-void
+int
 pipeline_save(const struct rs_config *c, const struct rs_model *m,
     const struct rs_tables *t, struct rs_snapshot *next)
 {
 	unsigned long live;
 	struct rs_err err;
 	struct buf b;
+	int rc = 0;
 
 	if (next == NULL || next->cookie.len == 0)
-		return;
+		return -1;
 	live = apply_generation(c);
+	save_runs(c, next->runs);
+	if (next->unchanged && next->generation == live)
+		return 0;
 	buf_init(&b);
-	buf_printf(&b, "%ld\n", next->runs);
-	if (apply_state(c, RS_RUNS_FILE, &b, &err) < 0)
-		rs_log(RS_LOG_WARN, "%s", err.msg);
-	buf_reset(&b);
-	if (next->unchanged && next->generation == live) {
-		buf_free(&b);
-		return;
-	}
 	next->generation = live;
 	if (t != NULL)
 		snapshot_tables(t, next->tables);
 	else if (snapshot_live_tables(c, next->tables) < 0) {
 		rs_log(RS_LOG_WARN, "cannot read the live tables below %s; the "
 		    "next run reads everything", c->postfix.map_dir);
-		buf_free(&b);
-		return;
+		rc = -1;
 	}
-	if (snapshot_dump(next, m, &b) < 0) {
+	if (rc == 0 && snapshot_journal(next, &b) == 0) {
+		rs_log(RS_LOG_DEBUG, "snapshot: a record added to %s (%zu "
+		    "bytes)", RS_JOURNAL_FILE, b.len);
+		if (apply_cache(c, RS_JOURNAL_FILE, &b, &err) < 0) {
+			rs_log(RS_LOG_WARN, "%s; the next run reads everything",
+			    err.msg);
+			rc = -1;
+		}
+	} else if (rc == 0 && snapshot_dump(next, m, &b) < 0) {
 		rs_log(RS_LOG_INFO, "no snapshot kept: the directory holds a "
 		    "password in clear and there is no key in %s to keep it "
 		    "encrypted (the next run reads everything)",
 		    c->secrets.key_file);
 		apply_forget(c, RS_SNAPSHOT_FILE);
-	} else if (apply_cache(c, RS_SNAPSHOT_FILE, &b, &err) < 0)
+		rc = -1;
+	} else if (rc == 0 && apply_cache(c, RS_SNAPSHOT_FILE, &b, &err) < 0) {
 		rs_log(RS_LOG_WARN, "%s; the next run reads everything",
 		    err.msg);
+		rc = -1;
+	} else if (rc == 0)
+		apply_forget(c, RS_JOURNAL_FILE);
 	buf_wipe(&b);
+	return rc;
+}
+
+/* The summary of a decision whose tables are live, for the next run to
+ * tell quickly that nothing changed (none when next says nothing of
+ * the decision's inputs). */
+static void
+save_summary(const struct rs_config *c, const struct rs_model *m,
+    const struct rs_decision *d, const struct rs_snapshot *next)
+{
+	struct rs_summary s;
+	struct rs_err err;
+	struct buf rejected, text, old, path;
+	size_t i;
+
+	summary_init(&s);
+	buf_init(&rejected);
+	buf_init(&text);
+	buf_init(&old);
+	buf_init(&path);
+	memcpy(s.source, next->source, sizeof(s.source));
+	memcpy(s.inputs, next->inputs, sizeof(s.inputs));
+	s.generation = apply_generation(c);
+	buf_add(&s.cookie, next->cookie.data, next->cookie.len);
+	summary_files(c, &s.files);
+	s.routes = d->nroutes;
+	for (i = 0; i < d->nroutes; i++)
+		s.relay += d->routes[i]->route.sec != RS_SEC_SSL;
+	if (next->present_scans)
+		summary_uuids(m, s.present);
+	summary_rejections(d, &rejected, s.rejected);
+	summary_dump(&s, &text);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_SUMMARY_FILE);
+	if ((read_file(path.data, &old, &err) < 0 || old.len != text.len ||
+	    memcmp(old.data, text.data, text.len) != 0) &&
+	    (apply_cache(c, RS_REJECTED_FILE, &rejected, &err) < 0 ||
+	    apply_cache(c, RS_SUMMARY_FILE, &text, &err) < 0))
+		rs_log(RS_LOG_WARN, "%s", err.msg);
+	summary_free(&s);
+	buf_free(&rejected);
+	buf_free(&text);
+	buf_free(&old);
+	buf_free(&path);
+}
+
+/* The report, the failure if any (out's message), and the log lines of
+ * a run. */
+static void
+tell(const struct rs_runopts *o, const struct rs_run *run,
+    const struct rs_err *out)
+{
+	if (rs_verbosity > RS_LOG_ERROR && !o->no_report)
+		report_write(stdout, o->format, run);
+	if (*out->msg)
+		rs_fail(out);
+	if (!o->dry_run)
+		report_log(run);
 }
 
 /* sync --diff: the table lines that change, passwords masked. */
@@ -650,17 +783,16 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	run.error = *out.msg && !p.refused ? out.msg : NULL;	/* refusal:
 								 * shown as such */
 	stage("apply", &clock);
-	if (rs_verbosity > RS_LOG_ERROR && !o->no_report)
-		report_write(stdout, o->format, &run);
-	if (*out.msg)
-		rs_fail(&out);
-	if (!o->dry_run)
-		report_log(&run);
+	tell(o, &run, &out);
 	if (!o->dry_run && out.code == RS_EX_OK && !p.apply && p.verified &&
 	    apply_stamps(c, &t, &warn) < 0)
 		rs_log(RS_LOG_WARN, "%s", warn.msg);
-	if (!o->dry_run && out.code == RS_EX_OK) {
-		pipeline_save(c, m, &t, next);	/* OK: t is live */
+	if (!o->dry_run && out.code == RS_EX_OK && next != NULL) {
+		/* OK: t is live */
+		if (pipeline_save(c, m, &t, next) == 0 && *next->inputs)
+			save_summary(c, m, d, next);
+		else
+			apply_forget(c, RS_SUMMARY_FILE);
 		stage("snapshot", &clock);
 	}
 	after_run(o, c, &run, out.code, *out.msg ? out.msg : NULL, t0, how);
@@ -723,6 +855,203 @@ pipeline_held(const struct rs_config *c, struct rs_err *err)
 	return 1;
 }
 
+/* The decision's inputs besides the directory (summary_inputs()); ""
+ * when the relay's own next hops cannot be listed. */
+static void
+decision_inputs(const struct rs_config *c, char *out)
+{
+	struct rs_err ignored;
+	char **hops = NULL;
+	size_t n = 0;
+
+	*out = '\0';
+	if (c->policy.allow_private_gateways ||
+	    postconf_own_hops(c, &hops, &n, &ignored) == 0)
+		summary_inputs(c, hops, n, out);
+	postconf_free_hops(hops, n);
+}
+
+/* Does the last run's summary describe this run but for what the
+ * directory may have changed: same settings, inputs, live generation and
+ * files, and no full read due? */
+static int
+summary_current(const struct rs_config *c, const char *inputs,
+    struct rs_summary *s, long *runs)
+{
+	char source[RS_HASH_HEX + 1];
+	struct rs_err err;
+	struct buf path, text, files;
+	int ok;
+
+	buf_init(&path);
+	buf_init(&text);
+	buf_init(&files);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_SUMMARY_FILE);
+	snapshot_source(c, source);
+	*runs = load_runs(c);
+	ok = *inputs && c->full_every > 0 && *runs + 1 < c->full_every &&
+	    read_file(path.data, &text, &err) == 0 &&
+	    summary_parse(&text, s, &err) == 0 &&
+	    strcmp(s->source, source) == 0 && strcmp(s->inputs, inputs) == 0 &&
+	    s->generation == apply_generation(c);
+	if (ok) {
+		summary_files(c, &files);
+		ok = files.len == s->files.len &&
+		    memcmp(files.data, s->files.data, files.len) == 0;
+	}
+	buf_free(&path);
+	buf_free(&text);
+	buf_free(&files);
+	return ok;
+}
+
+/* Did the directory name nothing changed, and, in a present phase,
+ * exactly what the summary's model held? */
+static int
+nothing_changed(const struct rs_changes *ch, const struct rs_summary *s)
+{
+	char present[RS_HASH_HEX + 1];
+
+	if (ch->n != 0 || ch->gone.count != 0)
+		return 0;
+	if (!ch->present_phase)
+		return 1;
+	if (strcmp(s->present, "-") == 0)
+		return 0;
+	summary_present(ch, present);
+	return strcmp(present, s->present) == 0;
+}
+
+/* Does the directory say that nothing changed since the summary's
+ * cookie? cookie gets the one to keep. -1 when it cannot be asked (err
+ * says why). */
+static int
+directory_unchanged(const struct rs_directory *dir, const struct rs_config *c,
+    const struct rs_summary *s, struct buf *cookie, struct rs_err *err)
+{
+	struct rs_source *src = NULL;
+	struct rs_changes ch;
+	struct rs_err why;
+	int same = 0;
+
+	model_changes_init(&ch);
+	if (dir->open(c, &src, err) < 0)
+		same = -1;
+	else if (dir->tracking(src) != RS_TRACK_NONE &&
+	    dir->changes(src, &s->cookie, &ch, cookie, &why) == 0)
+		same = nothing_changed(&ch, s);
+	dir->close(src);
+	model_changes_free(&ch);
+	return same;
+}
+
+/* A new cookie with nothing changed: the summary keeps it (the
+ * snapshot's older one stays valid: nothing changed in between). */
+static void
+move_cookie(const struct rs_config *c, struct rs_summary *s,
+    const struct buf *cookie)
+{
+	struct rs_err err;
+	struct buf text;
+
+	if (cookie->len == s->cookie.len &&
+	    memcmp(cookie->data, s->cookie.data, cookie->len) == 0)
+		return;
+	buf_init(&text);
+	buf_reset(&s->cookie);
+	buf_add(&s->cookie, cookie->data, cookie->len);
+	summary_dump(s, &text);
+	if (apply_cache(c, RS_SUMMARY_FILE, &text, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s", err.msg);
+	buf_free(&text);
+}
+
+/* Report an incremental run that found nothing changed, from the
+ * summary's decision; -1 when its rejections cannot be read back. */
+static int
+report_quick(const struct rs_runopts *o, const struct rs_config *c,
+    const struct rs_keyring *keys, const struct rs_summary *s, long runs,
+    double t0)
+{
+	struct rs_decision d;
+	struct rs_plan p;
+	struct rs_run run;
+	struct rs_how how;
+	struct rs_err err;
+	struct buf path, rejected;
+	int rc;
+
+	buf_init(&path);
+	buf_init(&rejected);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_REJECTED_FILE);
+	rc = read_file(path.data, &rejected, &err) < 0 ? -1 :
+	    summary_decision(s, &rejected, &d);
+	if (rc == 0) {
+		memset(&p, 0, sizeof(p));
+		p.installed = 1;
+		p.old_routes = p.new_routes = d.nroutes;
+		memset(&how, 0, sizeof(how));
+		how.incremental = 1;
+		memset(&run, 0, sizeof(run));
+		run.dry_run = o->dry_run;
+		run.d = &d;
+		run.p = &p;
+		run.how = &how;
+		err.code = 0;
+		*err.msg = '\0';
+		rs_log(RS_LOG_INFO, "incremental read: 0 changed and 0 deleted "
+		    "entries since the last run");
+		rs_log(RS_LOG_DEBUG, "nothing changed: the last run's decision "
+		    "stands (%s/%s)", c->state_dir, RS_SUMMARY_FILE);
+		tell(o, &run, &err);
+		if (!o->dry_run) {
+			save_runs(c, runs + 1);
+			pipeline_record_keys(c, keys);
+		}
+		after_run(o, c, &run, RS_EX_OK, NULL, t0, &how);
+		summary_decision_free(&d);
+	}
+	buf_free(&path);
+	buf_free(&rejected);
+	return rc;
+}
+
+/* An incremental run that the directory tells nothing changed since the
+ * last run's summary: reported from the summary, without loading the
+ * snapshot or deciding. 1 when done, 0 when the run must read and
+ * decide, -1 when the directory cannot be reached (err). next gets the
+ * decision's inputs, for the summary this run leaves, and whether the
+ * summary vouches for the live files. */
+static int
+sync_quick(const struct rs_runopts *o, const struct rs_config *c,
+    const struct rs_keyring *keys, struct rs_snapshot *next, double t0,
+    struct rs_err *err)
+{
+	char *inputs = next->inputs;
+	struct rs_summary s;
+	struct buf cookie;
+	double clock = monotonic_seconds();
+	long runs;
+	int rc = 0;
+
+	decision_inputs(c, inputs);
+	if (o->full || o->verify || o->diff ||
+	    (!o->dry_run && pipeline_held(c, err)))
+		return 0;	/* held: the full path says so */
+	summary_init(&s);
+	buf_init(&cookie);
+	if ((next->live_known = summary_current(c, inputs, &s, &runs)) &&
+	    (rc = directory_unchanged(o->dir, c, &s, &cookie, err)) == 1) {
+		stage("read", &clock);
+		rc = report_quick(o, c, keys, &s, runs, t0) == 0;
+		if (rc == 1 && !o->dry_run)
+			move_cookie(c, &s, &cookie);
+	}
+	summary_free(&s);
+	buf_free(&cookie);
+	return rc;
+}
+
 int
 pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys)
@@ -743,7 +1072,14 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	next.seal_with = keys;
 	if (!o->dry_run && apply_lock(c, &lock, &err) < 0)
 		rc = rs_fail(&err);	/* no metrics: another run's */
-	else if (read_and_decide(o, c, keys, &next, &m, &d, &how, &read,
+	else if ((rc = sync_quick(o, c, keys, &next, t0, &err)) != 0) {
+		if (rc < 0) {
+			memset(&how, 0, sizeof(how));
+			rc = rs_fail(&err);
+			after_run(o, c, NULL, rc, err.msg, t0, &how);
+		} else
+			rc = RS_EX_OK;
+	} else if (read_and_decide(o, c, keys, &next, &m, &d, &how, &read,
 	    &err) < 0) {
 		rc = rs_fail(&err);
 		after_run(o, c, NULL, rc, err.msg, t0, read == RS_RUN_NONE ?

@@ -8,7 +8,8 @@
  *
  * Functions
  *	pipeline_sync() is one sync run with the given options; it returns
- *	the exit code of DESIGN.md and has reported everything itself. It
+ *	an exit code (enum rs_exit, util.h) and has reported everything
+ *	itself. It
  *	reads incrementally (RFC 4533 refreshOnly from the cookie of the
  *	previous run's snapshot, applied to that snapshot's model) unless
  *	--full is given, full_every is 0 or reached, or the snapshot is
@@ -34,11 +35,14 @@
  *	full read that first takes a sync cookie; pipeline_merge() reads
  *	again what a change set names and applies it to a model (failing
  *	with RS_EX_TEMPFAIL, and the reason code, when only a full read
- *	will do).
+ *	will do), making the snapshot journal's record of it when given
+ *	the next snapshot (snapshot.h).
  *	pipeline_apply() renders, plans and applies a model's decision,
- *	reports, and saves the snapshot when given one; pipeline_save() saves
- *	it (with the SHA-256 of the given tables, or of the live ones). A
- *	run's duration is measured with monotonic_seconds() (util.h).
+ *	reports, and saves the snapshot when given one, and with it the
+ *	run's summary (summary.h); pipeline_save() saves the snapshot (with
+ *	the SHA-256 of the given tables, or of the live ones) and returns 0
+ *	when a snapshot of the live generation is kept. A run's duration is
+ *	measured with monotonic_seconds() (util.h).
  *	pipeline_read() reads the directory (through dir) into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
  *	the policy requires them, and the relay's own next hops (postconf)
@@ -65,7 +69,7 @@
  *
  * Diagnostics
  *	Errors are logged with their file, key, DN or address and mapped to
- *	the exit codes of DESIGN.md.
+ *	the exit codes of enum rs_exit (util.h).
  */
 #ifndef RS_PIPELINE_H
 #define RS_PIPELINE_H
@@ -96,8 +100,8 @@ struct rs_runopts {
 	int diff;		/* print the table lines that change */
 };
 
-int pipeline_sync(const struct rs_runopts *, const struct rs_config *,
-    const struct rs_keyring *);
+int pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
+    const struct rs_keyring *keys);
 /* Which read a run makes (pipeline_choose()). */
 enum rs_run_read {
 	RS_RUN_NONE,		/* none: relaysync rollback holds syncs */
@@ -124,32 +128,34 @@ enum rs_run_read pipeline_choose(const struct rs_read_facts *f,
     struct rs_how *how);
 int pipeline_read(const struct rs_directory *dir, const struct rs_config *c,
     struct rs_model *m, struct rs_err *err);
-int pipeline_resume(const struct rs_config *, struct rs_snapshot *,
-    struct rs_model *);
+int pipeline_resume(const struct rs_config *c, struct rs_snapshot *old,
+    struct rs_model *m);
 int pipeline_read_all(const struct rs_directory *dir, struct rs_source *src,
     struct rs_snapshot *next, struct rs_model *m, struct rs_err *err);
 int pipeline_merge(const struct rs_directory *dir, struct rs_source *src,
     const struct rs_changes *ch, struct rs_model *m, const char **reason,
+    struct rs_snapshot *next, struct rs_err *err);
+int pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
+    const struct rs_model *m, const struct rs_decision *d,
+    const struct rs_how *how, struct rs_snapshot *next, double t0);
+int pipeline_save(const struct rs_config *c, const struct rs_model *m,
+    const struct rs_tables *t, struct rs_snapshot *next);
+int pipeline_decide(const struct rs_config *c, const struct rs_keyring *keys,
+    const struct rs_model *m, struct rs_decision *d, struct rs_err *err);
+int pipeline_candidates(const struct rs_config *c,
+    const struct rs_keyring *keys, const struct rs_model *m,
+    struct rs_decision *d, struct rs_err *err);
+int pipeline_check(const struct rs_runopts *o, const struct rs_config *c,
+    const struct rs_verdict **routes, size_t n, FILE *out, struct rs_err *err);
+int pipeline_keys_cover(const struct rs_config *c,
+    const struct rs_keyring *keys, const struct rs_model *m,
     struct rs_err *err);
-int pipeline_apply(const struct rs_runopts *, const struct rs_config *,
-    const struct rs_model *, const struct rs_decision *,
-    const struct rs_how *, struct rs_snapshot *, double);
-void pipeline_save(const struct rs_config *, const struct rs_model *,
-    const struct rs_tables *, struct rs_snapshot *);
-int pipeline_decide(const struct rs_config *, const struct rs_keyring *,
-    const struct rs_model *, struct rs_decision *, struct rs_err *);
-int pipeline_candidates(const struct rs_config *, const struct rs_keyring *,
-    const struct rs_model *, struct rs_decision *, struct rs_err *);
-int pipeline_check(const struct rs_runopts *, const struct rs_config *,
-    const struct rs_verdict **, size_t, FILE *, struct rs_err *);
-int pipeline_keys_cover(const struct rs_config *, const struct rs_keyring *,
-    const struct rs_model *, struct rs_err *);
 int pipeline_rollback(const struct rs_config *c,
     const struct rs_installer *inst);
-int pipeline_unhold(const struct rs_config *);
-int pipeline_held(const struct rs_config *, struct rs_err *);
-void pipeline_record_keys(const struct rs_config *,
-    const struct rs_keyring *);
+int pipeline_unhold(const struct rs_config *c);
+int pipeline_held(const struct rs_config *c, struct rs_err *err);
+void pipeline_record_keys(const struct rs_config *c,
+    const struct rs_keyring *keys);
 
 #define RS_KEYIDS_FILE	"key-ids"
 

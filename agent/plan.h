@@ -80,8 +80,8 @@ struct rs_plan {
 int plan_build(const struct rs_config *c, const struct rs_installer *inst,
     const struct rs_decision *d, const struct rs_tables *t, int force,
     struct rs_plan *p, struct rs_err *err);
-void plan_free(struct rs_plan *);
-void plan_diff(const struct rs_config *, const struct rs_tables *,
-    struct buf *);
+void plan_free(struct rs_plan *p);
+void plan_diff(const struct rs_config *c, const struct rs_tables *nt,
+    struct buf *out);
 
 #endif

@@ -3,7 +3,8 @@
  * See policy.h for the contract.
  *
  * Each check below either passes or sets the verdict's reason; the checks
- * run in the order of DESIGN.md and stop at the first failure.
+ * run in the order policy.h lists the reasons and stop at the first
+ * failure.
  */
 #include <stdint.h>
 #include <stdio.h>

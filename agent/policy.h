@@ -115,15 +115,16 @@ struct rs_decision {
 	size_t nroutes;
 };
 
-int policy_resolve(const struct rs_model *, const char *, int,
-    const char **);
+int policy_resolve(const struct rs_model *m, const char *ndn, int default_allow,
+    const char **decided_by);
 void policy_decide(const struct rs_model *model, const struct rs_config *c,
     const struct rs_keyring *keys, const struct rs_policy_env *env,
     struct rs_decision *decision);
-void policy_fingerprint(const struct rs_keyring *, const struct rs_route *,
-    char *);
-void policy_free(struct rs_decision *);
-const char *reason_code(enum rs_reason);
-const char *reason_sentence(struct buf *, enum rs_reason, const char *);
+void policy_fingerprint(const struct rs_keyring *keys, const struct rs_route *r,
+    char *hex);
+void policy_free(struct rs_decision *d);
+const char *reason_code(enum rs_reason r);
+const char *reason_sentence(struct buf *b, enum rs_reason r,
+    const char *address);
 
 #endif

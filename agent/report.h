@@ -70,12 +70,13 @@ struct rs_run {
 	const struct rs_how *how;	/* NULL: not said */
 };
 
-void report_write(FILE *, enum rs_format, const struct rs_run *);
-void report_log(const struct rs_run *);
-void json_str(FILE *, const char *, size_t);
+void report_write(FILE *fp, enum rs_format fmt, const struct rs_run *r);
+void report_log(const struct rs_run *r);
+void json_str(FILE *fp, const char *s, size_t n);
 void json_kv(FILE *fp, const char *key, const char *value, int comma);
-void report_json_buf(const struct rs_run *, struct buf *);
-void report_failure_json(struct buf *, int, const char *);
-void report_metrics(struct buf *, const struct rs_run *, int, double);
+void report_json_buf(const struct rs_run *r, struct buf *out);
+void report_failure_json(struct buf *out, int code, const char *error);
+void report_metrics(struct buf *b, const struct rs_run *r, int code,
+    double secs);
 
 #endif

@@ -55,18 +55,19 @@ struct rs_keyring {
 	size_t cap;
 };
 
-int private_file_read(const char *, struct buf *, struct rs_err *);
-int keyring_load(const char *, int, struct rs_keyring *, struct rs_err *);
-void keyring_free(struct rs_keyring *);
-int secret_is_encrypted(const char *, size_t);
-int secret_key_id(const char *, size_t, char *, size_t);
-int keyring_has(const struct rs_keyring *, const char *);
+int private_file_read(const char *path, struct buf *out, struct rs_err *err);
+int keyring_load(const char *path, int may_be_missing, struct rs_keyring *r,
+    struct rs_err *err);
+void keyring_free(struct rs_keyring *r);
+int secret_is_encrypted(const char *s, size_t n);
+int secret_key_id(const char *s, size_t n, char *id, size_t len);
+int keyring_has(const struct rs_keyring *r, const char *id);
 int secret_decrypt(const struct rs_keyring *keyring, const char *address,
     const char *value, size_t len, struct buf *out, const char **why);
 int secret_encrypt(const struct rs_keyring *keyring, const char *address,
     const char *plain, size_t len, struct buf *out, struct rs_err *err);
-void secret_keyed_hex(char *);
-void buf_wipe(struct buf *);
-void secret_free_str(char *);
+void secret_keyed_hex(char *hex);
+void buf_wipe(struct buf *b);
+void secret_free_str(char *s);
 
 #endif

@@ -16,12 +16,16 @@ snapshot_init(struct rs_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	buf_init(&s->cookie);
+	buf_init(&s->journal);
+	buf_init(&s->record);
 }
 
 void
 snapshot_free(struct rs_snapshot *s)
 {
 	buf_free(&s->cookie);
+	buf_free(&s->journal);
+	buf_wipe(&s->record);
 	snapshot_init(s);
 }
 
@@ -163,5 +167,268 @@ snapshot_parse(const struct buf *b, struct rs_snapshot *s, struct rs_model *m,
 		return rs_err_set(err, RS_EX_FAIL, "damaged header");
 	if (model_parse(entries, (size_t)(last - entries), m) < 0)
 		return rs_err_set(err, RS_EX_FAIL, "damaged entry");
+	memcpy(s->base, last + 4, RS_HASH_HEX);
+	s->base[RS_HASH_HEX] = '\0';
+	s->size = len;
 	return 0;
 }
+
+/* Journal */
+
+#define JOURNAL_MAGIC	"relaysync-journal 1 "
+
+static void
+add_counted(struct buf *b, const char *p, size_t len)
+{
+	buf_printf(b, "%zu:", len);
+	buf_add(b, p, len);
+	buf_addc(b, '\n');
+}
+
+int
+snapshot_record(struct rs_snapshot *next, const struct rs_changes *ch,
+    const struct rs_model *fresh)
+{
+	struct buf *b = &next->record;
+	struct buf entries;
+	size_t i;
+	int rc = 0;
+
+	buf_reset(b);
+	if (ch->present_phase)
+		return -1;
+	buf_init(&entries);
+	buf_printf(b, "changed %zu\n", ch->n);
+	for (i = 0; i < ch->n; i++) {
+		buf_printf(b, "%s ", ch->e[i].uuid);
+		add_counted(b, ch->e[i].dn, strlen(ch->e[i].dn));
+	}
+	buf_printf(b, "gone %zu\n", ch->gone.count);
+	for (i = 0; i < ch->gone.cap; i++)
+		if (ch->gone.slots[i].key != NULL)
+			buf_printf(b, "%s\n", ch->gone.slots[i].key);
+	if (next->seal_with == NULL)
+		model_dump(fresh, &entries);
+	else
+		rc = model_dump_sealed(fresh, seal, (void *)next->seal_with,
+		    &entries);
+	if (rc == 0) {
+		buf_adds(b, "entries ");
+		add_counted(b, entries.data ? entries.data : "", entries.len);
+	} else
+		buf_reset(b);
+	buf_wipe(&entries);
+	return rc;
+}
+
+/* SHA-256 of the previous end and a record's text. */
+static void
+chain(const char *prev, const char *p, size_t len, char *out)
+{
+	const char *parts[2] = { prev, p };
+	size_t lens[2] = { RS_HASH_HEX, len };
+
+	sha256_parts_hex(parts, lens, 2, out);
+}
+
+int
+snapshot_journal(const struct rs_snapshot *next, struct buf *out)
+{
+	char prev[RS_HASH_HEX + 1], sum[RS_HASH_HEX + 1];
+	struct buf rec;
+
+	if (next->record.len == 0 || *next->base == '\0' ||
+	    next->records >= RS_JOURNAL_RECORDS ||
+	    (next->journal.len + next->record.len) * 8 > next->size)
+		return -1;
+	buf_reset(out);
+	if (next->journal.len == 0) {
+		buf_printf(out, JOURNAL_MAGIC "%s\n", next->base);
+		memcpy(prev, next->base, sizeof(prev));
+	} else {
+		buf_add(out, next->journal.data, next->journal.len);
+		memcpy(prev, out->data + out->len - RS_HASH_HEX - 1,
+		    RS_HASH_HEX);
+		prev[RS_HASH_HEX] = '\0';
+	}
+	buf_init(&rec);
+	buf_printf(&rec, "generation %lu\ntables %s\ncookie ",
+	    next->generation, next->tables);
+	add_counted(&rec, next->cookie.data ? next->cookie.data : "",
+	    next->cookie.len);
+	buf_add(&rec, next->record.data, next->record.len);
+	chain(prev, rec.data, rec.len, sum);
+	buf_printf(out, "R %zu\n", rec.len);
+	buf_add(out, rec.data, rec.len);
+	buf_printf(out, "end %s\n", sum);
+	buf_wipe(&rec);
+	return 0;
+}
+
+struct jcur {
+	const char *p, *end;
+};
+
+/* "<length>:<bytes>\n" at the cursor; NULL when damaged. */
+static const char *
+take_counted(struct jcur *c, size_t *len)
+{
+	char *colon;
+	unsigned long long n;
+	const char *v;
+
+	if (c->p >= c->end || *c->p < '0' || *c->p > '9')
+		return NULL;
+	n = strtoull(c->p, &colon, 10);
+	if (colon >= c->end || *colon != ':' ||
+	    n >= (size_t)(c->end - colon - 1) || colon[1 + n] != '\n')
+		return NULL;
+	v = colon + 1;
+	*len = (size_t)n;
+	c->p = v + n + 1;
+	return v;
+}
+
+/* A line "<word> <number>\n" at the cursor. */
+static int
+take_count(struct jcur *c, const char *word, size_t *n)
+{
+	size_t w = strlen(word);
+	char *after;
+
+	if ((size_t)(c->end - c->p) < w + 2 || memcmp(c->p, word, w) != 0 ||
+	    c->p[w] != ' ')
+		return -1;
+	*n = (size_t)strtoull(c->p + w + 1, &after, 10);
+	if (after >= c->end || *after != '\n')
+		return -1;
+	c->p = after + 1;
+	return 0;
+}
+
+/* A UUID (or nothing) up to the given byte. */
+static int
+take_uuid(struct jcur *c, char stop, char *uuid)
+{
+	const char *v = memchr(c->p, stop, (size_t)(c->end - c->p));
+
+	if (v == NULL || (size_t)(v - c->p) > RS_UUID_LEN)
+		return -1;
+	memcpy(uuid, c->p, (size_t)(v - c->p));
+	uuid[v - c->p] = '\0';
+	c->p = v + 1;
+	return 0;
+}
+
+/* The change set and fresh entries of a record's body. */
+static int
+take_changes(struct jcur *c, struct rs_changes *ch, struct rs_model *fresh)
+{
+	char uuid[RS_UUID_LEN + 1], *dn;
+	const char *v;
+	size_t n, i, len;
+
+	if (take_count(c, "changed", &n) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (take_uuid(c, ' ', uuid) < 0 ||
+		    (v = take_counted(c, &len)) == NULL)
+			return -1;
+		dn = xcalloc(1, len + 1);
+		memcpy(dn, v, len);
+		model_changed(ch, uuid, dn);
+		free(dn);
+	}
+	if (take_count(c, "gone", &n) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (take_uuid(c, '\n', uuid) < 0)
+			return -1;
+		model_sync_state(ch, uuid, 0);
+	}
+	if ((size_t)(c->end - c->p) < 8 || memcmp(c->p, "entries ", 8) != 0)
+		return -1;
+	c->p += 8;
+	if ((v = take_counted(c, &len)) == NULL || c->p != c->end)
+		return -1;
+	return model_parse(v, len, fresh);
+}
+
+/* One record's text: its header into s, its changes merged into m. */
+static int
+replay_one(const char *p, size_t len, struct rs_snapshot *s,
+    struct rs_model *m)
+{
+	struct jcur c = { p, p + len };
+	struct rs_changes ch;
+	struct rs_reads r;
+	struct rs_model fresh;
+	const char *cookie;
+	size_t clen;
+	int used = 0, rc = -1;
+
+	if (sscanf(p, "generation %lu\ntables %64[0-9a-f]\ncookie %n",
+	    &s->generation, s->tables, &used) != 2 || used == 0 ||
+	    (size_t)used >= len)
+		return -1;
+	c.p += used;
+	if ((cookie = take_counted(&c, &clen)) == NULL)
+		return -1;
+	buf_reset(&s->cookie);
+	buf_add(&s->cookie, cookie, clen);
+	buf_str(&s->cookie);
+	model_changes_init(&ch);
+	model_init(&fresh);
+	if (take_changes(&c, &ch, &fresh) == 0) {
+		model_reads(m, &ch, &r);
+		rc = model_merge(m, &ch, &r, &fresh);
+		model_reads_free(&r);
+	}
+	model_changes_free(&ch);
+	model_free(&fresh);
+	return rc;
+}
+
+int
+snapshot_replay(const struct buf *journal, struct rs_snapshot *s,
+    struct rs_model *m, struct rs_err *err)
+{
+	char prev[RS_HASH_HEX + 1], sum[RS_HASH_HEX + 1];
+	const char *p = journal->data, *end = p + journal->len, *rec;
+	size_t hl = strlen(JOURNAL_MAGIC), n;
+	char *after;
+
+	if (journal->len < hl + RS_HASH_HEX + 1 || memcmp(p, JOURNAL_MAGIC,
+	    hl) != 0 || memcmp(p + hl, s->base, RS_HASH_HEX) != 0 ||
+	    p[hl + RS_HASH_HEX] != '\n')
+		return rs_err_set(err, RS_EX_FAIL, "%s does not follow this "
+		    "snapshot", RS_JOURNAL_FILE);
+	memcpy(prev, s->base, sizeof(prev));
+	s->records = 0;
+	for (p += hl + RS_HASH_HEX + 1; p < end; p = rec + n + 69) {
+		if (end - p < 3 || memcmp(p, "R ", 2) != 0)
+			return rs_err_set(err, RS_EX_FAIL, "%s: damaged",
+			    RS_JOURNAL_FILE);
+		n = (size_t)strtoull(p + 2, &after, 10);
+		rec = after + 1;
+		if (after >= end || *after != '\n' ||
+		    (size_t)(end - rec) < n + 69 ||
+		    memcmp(rec + n, "end ", 4) != 0)
+			return rs_err_set(err, RS_EX_FAIL, "%s: truncated",
+			    RS_JOURNAL_FILE);
+		chain(prev, rec, n, sum);
+		if (memcmp(rec + n + 4, sum, RS_HASH_HEX) != 0 ||
+		    rec[n + 68] != '\n')
+			return rs_err_set(err, RS_EX_FAIL, "%s: checksum "
+			    "mismatch (damaged or truncated)", RS_JOURNAL_FILE);
+		if (replay_one(rec, n, s, m) < 0)
+			return rs_err_set(err, RS_EX_FAIL, "%s: damaged record",
+			    RS_JOURNAL_FILE);
+		memcpy(prev, sum, sizeof(prev));
+		s->records++;
+	}
+	buf_reset(&s->journal);
+	buf_add(&s->journal, journal->data, journal->len);
+	return 0;
+}
+

@@ -14,6 +14,19 @@
  * generation, tables, then "cookie <length>:<bytes>"), the entries
  * of model_dump(), and a last line "end <SHA-256 of everything before>".
  *
+ * An incremental run that changed entries need not rewrite it: it adds a
+ * record to <state_dir>/snapshot-journal instead, which names the
+ * snapshot it follows (its end line), and holds, per run, the
+ * generation, tables and cookie that run left, what the directory said
+ * changed (changed UUIDs and DNs, deleted UUIDs) and the entries read
+ * again (model_dump(), sealed), each record ending with "end" and the
+ * SHA-256 of the previous record's end and its own text. Loading
+ * replays the records on the snapshot's model as the runs merged them
+ * (model_reads(), model_merge(), each a pass over the model). A journal
+ * that would grow past an eighth of the snapshot or RS_JOURNAL_RECORDS
+ * records, a change set with a present phase, a full read, and watch
+ * write the whole snapshot again and remove the journal.
+ *
  * How many incremental runs were made since the last full read is kept
  * apart, in <state_dir>/incremental-runs, so that a run that changed
  * nothing need not rewrite the snapshot.
@@ -26,6 +39,13 @@
  *	snapshot_tables() is the SHA-256 of a set of text tables and the
  *	owners file; snapshot_live_tables() the same of the files below
  *	postfix.map_dir (-1 when one cannot be read).
+ *	snapshot_record(next, ch, fresh) makes next's journal record from a
+ *	change set (none, -1, for one with a present phase) and the entries
+ *	read again, before model_merge() takes them; snapshot_journal(next,
+ *	out) is next's journal with that record added (-1 when the snapshot
+ *	should be written whole instead); snapshot_replay(journal, s, m,
+ *	err) checks a journal against the snapshot s and m were loaded from
+ *	and applies its records to both.
  *	snapshot_dump() writes a snapshot; snapshot_parse() reads one. With
  *	seal_with set (every real run), a password the directory holds in
  *	clear is written as an {AES256-GCM} envelope of the first local key,
@@ -48,6 +68,8 @@
 
 #define RS_SNAPSHOT_FILE	"snapshot"
 #define RS_RUNS_FILE		"incremental-runs"
+#define RS_JOURNAL_FILE		"snapshot-journal"
+#define RS_JOURNAL_RECORDS	4
 #define RS_HASH_HEX		64
 
 struct rs_snapshot {
@@ -58,17 +80,32 @@ struct rs_snapshot {
 				 * (RS_RUNS_FILE, not in the snapshot) */
 	struct buf cookie;
 	int unchanged;		/* the saved snapshot already says all this */
+	char inputs[RS_HASH_HEX + 1];	/* summary_inputs() of the run, not
+					 * in the snapshot; "": unknown */
+	int present_scans;	/* the server answers with present phases */
+	int live_known;		/* the summary names the live files as they
+				 * are: no need to hash them again */
 	const struct rs_keyring *seal_with;	/* see snapshot_dump() */
+	char base[RS_HASH_HEX + 1];	/* the loaded snapshot's end line */
+	size_t size;		/* and its length */
+	struct buf journal;	/* its journal as loaded (verified) */
+	size_t records;		/* how many records it holds */
+	struct buf record;	/* this run's journal record, if any */
 };
 
-void snapshot_init(struct rs_snapshot *);
-void snapshot_free(struct rs_snapshot *);
-void snapshot_source(const struct rs_config *, char *);
-void snapshot_tables(const struct rs_tables *, char *);
-int snapshot_live_tables(const struct rs_config *, char *);
-int snapshot_dump(const struct rs_snapshot *, const struct rs_model *,
-    struct buf *);
-int snapshot_parse(const struct buf *, struct rs_snapshot *,
-    struct rs_model *, struct rs_err *);
+void snapshot_init(struct rs_snapshot *s);
+void snapshot_free(struct rs_snapshot *s);
+void snapshot_source(const struct rs_config *c, char *out);
+void snapshot_tables(const struct rs_tables *t, char *out);
+int snapshot_live_tables(const struct rs_config *c, char *out);
+int snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
+    struct buf *b);
+int snapshot_parse(const struct buf *b, struct rs_snapshot *s,
+    struct rs_model *m, struct rs_err *err);
+int snapshot_record(struct rs_snapshot *next, const struct rs_changes *ch,
+    const struct rs_model *fresh);
+int snapshot_journal(const struct rs_snapshot *next, struct buf *out);
+int snapshot_replay(const struct buf *journal, struct rs_snapshot *s,
+    struct rs_model *m, struct rs_err *err);
 
 #endif

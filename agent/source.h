@@ -126,27 +126,28 @@ enum rs_tracking {
 	RS_TRACK_DIRSYNC	/* AD DirSync (Windows, Samba) */
 };
 
-int source_open(const struct rs_config *, struct rs_source **,
-    struct rs_err *);
-int source_load(struct rs_source *, struct rs_model *, struct rs_err *);
-void source_close(struct rs_source *);
-int source_base_exists(struct rs_source *, struct rs_err *);
-int source_schema(struct rs_source *, struct strmap *, struct strmap *,
-    char **, struct rs_err *);
-int source_fetch(struct rs_source *, const struct rs_reads *,
-    struct rs_model *, struct rs_err *);
-int source_sync_offered(const struct rs_source *);
-const char *source_sync_reason(const struct rs_source *);
-int source_cookie(struct rs_source *, struct buf *, struct rs_err *);
-int source_changes(struct rs_source *, const struct buf *,
-    struct rs_changes *, struct buf *, struct rs_err *);
-int source_watch_start(struct rs_source *, const struct buf *,
-    struct rs_err *);
-void source_watch_take(struct rs_source *, struct rs_changes *);
-int source_watch_wait(struct rs_source *, int, struct rs_err *);
-void source_watch_cookie(struct rs_source *, struct buf *);
-enum rs_tracking source_tracking(const struct rs_source *);
-int source_can_follow(struct rs_source *, struct rs_err *);
+int source_open(const struct rs_config *c, struct rs_source **out,
+    struct rs_err *err);
+int source_load(struct rs_source *s, struct rs_model *model,
+    struct rs_err *err);
+void source_close(struct rs_source *s);
+int source_base_exists(struct rs_source *s, struct rs_err *err);
+int source_schema(struct rs_source *s, struct strmap *attrs,
+    struct strmap *classes, char **where, struct rs_err *err);
+int source_fetch(struct rs_source *s, const struct rs_reads *r,
+    struct rs_model *fresh, struct rs_err *err);
+int source_sync_offered(const struct rs_source *s);
+const char *source_sync_reason(const struct rs_source *s);
+int source_cookie(struct rs_source *s, struct buf *cookie, struct rs_err *err);
+int source_changes(struct rs_source *s, const struct buf *cookie,
+    struct rs_changes *out, struct buf *next, struct rs_err *err);
+int source_watch_start(struct rs_source *s, const struct buf *cookie,
+    struct rs_err *err);
+void source_watch_take(struct rs_source *s, struct rs_changes *out);
+int source_watch_wait(struct rs_source *s, int ms, struct rs_err *err);
+void source_watch_cookie(struct rs_source *s, struct buf *out);
+enum rs_tracking source_tracking(const struct rs_source *s);
+int source_can_follow(struct rs_source *s, struct rs_err *err);
 
 /* The directory's operations (see above). */
 struct rs_directory {

@@ -49,8 +49,19 @@
  *	printable() copies a hostile value into a buffer with every byte that
  *	is not printable ASCII shown as \xNN, for reports only.
  *
+ * Conventions (every module)
+ *	Ownership: every *_init(), *_open() and *_load() leaves its object
+ *	freeable, whether it succeeds or fails, and the caller always
+ *	releases it with the matching *_free() or *_close(), once. A
+ *	function that returns a char * the caller frees says so; pointers
+ *	into an argument live as long as the argument.
+ *	Errors: a function that can fail returns -1 (0 on success) and fills
+ *	its struct rs_err with a message naming the file, line, key, DN or
+ *	address involved and the fix, and the exit code below.
+ *
  * Diagnostics
- *	Errors carry the process exit code of DESIGN.md (RS_EX_*).
+ *	Errors carry the process exit code (enum rs_exit; relaysync(8) EXIT
+ *	STATUS documents it for users).
  */
 #ifndef RS_UTIL_H
 #define RS_UTIL_H
@@ -60,14 +71,18 @@
 #include <stdint.h>
 
 enum rs_exit {
-	RS_EX_OK = 0,
-	RS_EX_FAIL = 1,
-	RS_EX_PENDING = 2,
-	RS_EX_USAGE = 64,
-	RS_EX_UNAVAILABLE = 69,
-	RS_EX_CANTCREAT = 73,
-	RS_EX_TEMPFAIL = 75,
-	RS_EX_CONFIG = 78
+	RS_EX_OK = 0,		/* success; a dry run: no changes pending */
+	RS_EX_FAIL = 1,		/* other failure (a reload after the install, */
+				/* a failed gateway check) */
+	RS_EX_PENDING = 2,	/* a dry run with changes pending */
+	RS_EX_USAGE = 64,	/* usage error */
+	RS_EX_UNAVAILABLE = 69,	/* directory unavailable or a search */
+				/* incomplete: nothing written */
+	RS_EX_CANTCREAT = 73,	/* tables not written: installed set kept */
+	RS_EX_TEMPFAIL = 75,	/* refused by a safety limit, the lock held */
+				/* by another run, or syncs held (rollback) */
+	RS_EX_CONFIG = 78	/* configuration error, including a key */
+				/* file the directory's secrets need */
 };
 
 struct rs_err {
@@ -97,37 +112,37 @@ enum rs_loglevel { RS_LOG_ERROR, RS_LOG_WARN, RS_LOG_INFO, RS_LOG_DEBUG };
 
 extern int rs_verbosity;
 
-void *xmalloc(size_t);
-void *xcalloc(size_t, size_t);
-void *xrealloc(void *, size_t);
-char *xstrdup(const char *);
-char *xstrndup(const char *, size_t);
-void *vec_grow(void *, size_t *, size_t, size_t);
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t sz);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+void *vec_grow(void *p, size_t *cap, size_t n, size_t elsz);
 
-void buf_init(struct buf *);
-void buf_free(struct buf *);
-void buf_reset(struct buf *);
-void buf_add(struct buf *, const void *, size_t);
-void buf_adds(struct buf *, const char *);
-void buf_addc(struct buf *, char);
-void buf_printf(struct buf *, const char *, ...)
-	__attribute__((format(printf, 2, 3)));
-const char *buf_str(struct buf *);
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+void buf_reset(struct buf *b);
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const char *buf_str(struct buf *b);
 
-void strmap_init(struct strmap *);
-void strmap_free(struct strmap *);
-void strmap_free_values(struct strmap *);
-void **strmap_slot(struct strmap *, const char *);
-void *strmap_get(const struct strmap *, const char *);
+void strmap_init(struct strmap *m);
+void strmap_free(struct strmap *m);
+void strmap_free_values(struct strmap *m);
+void **strmap_slot(struct strmap *m, const char *key);
+void *strmap_get(const struct strmap *m, const char *key);
 
-int rs_err_set(struct rs_err *, int, const char *, ...)
-	__attribute__((format(printf, 3, 4)));
+int rs_err_set(struct rs_err *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int rs_fail(const struct rs_err *err);
 void rs_log_open(void);
-void rs_log(enum rs_loglevel, const char *, ...)
-	__attribute__((format(printf, 2, 3)));
+void rs_log(enum rs_loglevel level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-int read_file(const char *, struct buf *, struct rs_err *);
+int read_file(const char *path, struct buf *out, struct rs_err *err);
 void sha256_hex(const void *bytes, size_t len, char *out);
 void sha256_parts_hex(const char *const *parts, const size_t *lens, size_t n,
     char *out);
@@ -138,10 +153,10 @@ void hmac_sha256_hex(const void *key, size_t key_len, const void *bytes,
 void hex_encode(const void *bytes, size_t n, char *out);
 int hex_decode(const char *hex, size_t n, unsigned char *out);
 double monotonic_seconds(void);
-int run_cmd(char *const[], struct buf *);
-int run_cmd_in(char *const[], const char *, struct buf *);
-void str_lower(char *);
-const char *printable(struct buf *, const char *, size_t);
+int run_cmd(char *const argv[], struct buf *out);
+int run_cmd_in(char *const argv[], const char *in, struct buf *out);
+void str_lower(char *s);
+const char *printable(struct buf *b, const char *s, size_t n);
 const char *url_redact(struct buf *buf, const char *url);
 
 #endif

@@ -37,16 +37,17 @@
 
 enum rs_security { RS_SEC_STARTTLS, RS_SEC_SSL, RS_SEC_NONE };
 
-int valid_address(const char *, size_t, const char **);
-int valid_host(const char *, size_t, int *, const char **);
-int parse_port(const char *, size_t, int *, const char **);
-int parse_security(const char *, size_t, enum rs_security *, const char **);
-int valid_username(const char *, size_t, const char **);
-int valid_password(const char *, size_t, const char **);
+int valid_address(const char *s, size_t n, const char **why);
+int valid_host(const char *s, size_t n, int *is_ipv6, const char **why);
+int parse_port(const char *s, size_t n, int *port, const char **why);
+int parse_security(const char *s, size_t n, enum rs_security *sec,
+    const char **why);
+int valid_username(const char *s, size_t n, const char **why);
+int valid_password(const char *s, size_t n, const char **why);
 int valid_login(const char *login, size_t len, const char **why);
 int host_is_internal(const char *host);
-int parse_ldap_bool(const char *, size_t, int *);
-int domain_is_internal(const char *, char *const *, size_t);
-const char *security_name(enum rs_security);
+int parse_ldap_bool(const char *s, size_t n, int *out);
+int domain_is_internal(const char *domain, char *const *list, size_t n);
+const char *security_name(enum rs_security sec);
 
 #endif

@@ -46,13 +46,14 @@ struct rs_check_result {
 	char detail[256];
 };
 
-int verify_routes(const struct rs_config *, const struct rs_verdict **,
-    size_t, long, long, struct rs_check_result *, struct rs_err *);
-void verify_write(FILE *, enum rs_format, const struct rs_check_result *,
-    size_t);
-void verify_state(const struct rs_check_result *, size_t, struct buf *);
-int verify_load_ok(const struct rs_config *, struct strmap *,
-    struct rs_err *);
-const char *check_name(enum rs_check);
+int verify_routes(const struct rs_config *c, const struct rs_verdict **routes,
+    size_t n, long parallel, long timeout, struct rs_check_result *res,
+    struct rs_err *err);
+void verify_write(FILE *fp, enum rs_format fmt, const struct rs_check_result *r,
+    size_t n);
+void verify_state(const struct rs_check_result *r, size_t n, struct buf *out);
+int verify_load_ok(const struct rs_config *c, struct strmap *ok,
+    struct rs_err *err);
+const char *check_name(enum rs_check c);
 
 #endif

@@ -375,7 +375,7 @@ catch_up(struct watcher *w, struct rs_source *src)
 	how.incremental = 1;
 	how.changed = ch.n;
 	how.deleted = ch.gone.count;
-	rc = pipeline_merge(w->ro.dir, src, &ch, &w->m, NULL, &err);
+	rc = pipeline_merge(w->ro.dir, src, &ch, &w->m, NULL, NULL, &err);
 	model_changes_free(&ch);
 	if (rc < 0) {
 		rs_log(RS_LOG_WARN, "watch: %s; the installed tables stay as "

@@ -51,6 +51,6 @@
 
 #include "pipeline.h"
 
-int watch_run(const char *, const struct rs_runopts *);
+int watch_run(const char *path, const struct rs_runopts *ro);
 
 #endif

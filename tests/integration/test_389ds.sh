@@ -135,8 +135,14 @@ rs --config "$T/full.yaml" sync --full --format json
 expect_eq "... a full read: read full, full_requested" "full full_requested" "$(j 'r["read"] + " " + r["read_reason"]')"
 expect_file "... incremental sender_relay equals the full read's" "$T/full/relaysync/sender_relay" "$T/inc/relaysync/sender_relay"
 expect_file "... incremental sasl_passwd equals the full read's" "$T/full/relaysync/sasl_passwd" "$T/inc/relaysync/sasl_passwd"
+rm -f "$T/state/summary"	# this run decides
 rs --config "$T/inc.yaml" sync
 expect_grep "text report: one line says how it read" "^read: incremental, 0 changed and 0 deleted entries since the last run$" "$T/out"
+cp "$T/out" "$T/decided.out"
+rs --config "$T/inc.yaml" --verbose sync
+expect_grep "nothing changed again: the last run's decision stands (no snapshot loaded)" \
+    "the last run's decision stands" "$T/err"
+check "... with the same report" cmp -s "$T/decided.out" "$T/out"
 
 snapshot_cookie "$T/state/snapshot" "localhost:$DS_PORT#cn=relaysync,ou=services,$BASE_DN:$BASE_DN:(objectClass=*)#99999"
 rs --config "$T/inc.yaml" sync --format json

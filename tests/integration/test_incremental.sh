@@ -32,6 +32,48 @@ expect_eq "... and the JSON report: read incremental" incremental \
     "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["read"])' "$T/out")"
 expect_no_grep "a no-op incremental run installs nothing" "installed generation" "$T/err"
 
+# nothing changed: the run answers from the last run's summary, without
+# loading the snapshot or deciding, and reports exactly what a run that
+# decides again reports (text and JSON)
+expect_eq "the summary is private (0600)" 600 "$(stat -c %a "$T/state/summary")"
+rm "$T/state/summary"
+rs --config "$T/inc.yaml" --verbose sync --format json
+expect_no_grep "without a summary: decides again" "decision stands" "$T/err"
+cp "$T/out" "$T/decided.json"
+rs --config "$T/inc.yaml" --verbose sync --format json
+expect_grep "with it: the last run's decision stands" "the last run's decision stands" "$T/err"
+expect_grep "... still an incremental read" "incremental read: 0 changed and 0 deleted" "$T/err"
+check "... the same JSON report as deciding again" cmp -s "$T/decided.json" "$T/out"
+rs --config "$T/inc.yaml" sync
+cp "$T/out" "$T/quick.out"
+rm "$T/state/summary"
+rs --config "$T/inc.yaml" sync
+check "... the same text report as deciding again" cmp -s "$T/quick.out" "$T/out"
+gen=$(readlink "$T/inc/relaysync")
+printf 'x' >>"$T/state/summary-rejected"
+rs --config "$T/inc.yaml" --verbose sync
+expect_no_grep "rejections edited: not believed" "decision stands" "$T/err"
+check "... the same report" cmp -s "$T/quick.out" "$T/out"
+python3 - "$T/state/summary" <<'PY'
+import sys
+p = sys.argv[1]
+b = open(p, "rb").read().replace(b"routes ", b"routes 1", 1)
+open(p, "wb").write(b)
+PY
+rs --config "$T/inc.yaml" --verbose sync
+expect_no_grep "a summary edited: not believed" "decision stands" "$T/err"
+check "... the same report" cmp -s "$T/quick.out" "$T/out"
+expect_eq "... and nothing installed" "$gen" "$(readlink "$T/inc/relaysync")"
+# a setting that changes decisions, with nothing changed in the directory
+routes_before=$(wc -l <"$T/inc/relaysync/sender_relay")
+sed -i 's/^  require_verified: false$/  require_verified: true/' "$T/inc.yaml"
+rs --config "$T/inc.yaml" --verbose sync
+expect_no_grep "policy.require_verified changed: decided again" "decision stands" "$T/err"
+expect_grep "... which revokes the unverified routes" "revoked, unverified" "$T/out"
+sed -i 's/^  require_verified: true$/  require_verified: false/' "$T/inc.yaml"
+rs --config "$T/inc.yaml" --verbose sync
+expect_eq "... and changed back: the routes are back" "$routes_before" "$(wc -l <"$T/inc/relaysync/sender_relay")"
+
 set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
 rs --config "$T/inc.yaml" --verbose sync
 expect_grep "one OU flag flipped: one changed entry read" \

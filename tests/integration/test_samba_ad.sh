@@ -267,6 +267,9 @@ step() {
 	[ "$same" = yes ] || diff -r "$T/postfix/relaysync/" "$T/full/map/" | head -20
 }
 step "no change"
+rs --config "$T/ad.yaml" --verbose sync
+expect_grep "nothing changed again (DirSync named nothing, the present UUIDs are the model's): the last run's decision stands" \
+    "the last run's decision stands" "$T/err"
 sendas "CN=erin,$SALES" erin@partner.example smtp.erin.example 2525
 step "a send-as entry added"
 ad_modify <<LDIF

@@ -262,6 +262,89 @@ test_snapshot_round_trip(void **state)
 	model_free(&m);
 }
 
+/* A journal record replayed on the snapshot gives the model the run
+ * merged, and its header; a changed byte, or another snapshot, is refused. */
+static void
+test_snapshot_journal(void **state)
+{
+	struct rs_snapshot s, next, back;
+	struct rs_model m, fresh, got;
+	struct rs_changes ch;
+	struct rs_reads r;
+	struct rs_err err;
+	struct buf b, journal, want, have;
+
+	(void)state;
+	model_init(&m);
+	model_init(&fresh);
+	model_init(&got);
+	snapshot_init(&s);
+	snapshot_init(&next);
+	snapshot_init(&back);
+	buf_init(&b);
+	buf_init(&journal);
+	buf_init(&want);
+	buf_init(&have);
+	user(&m, "01", "uid=u," BASE);
+	sendas(&m, "02", "relaysyncSendAsAddress=x@p.example,uid=u," BASE,
+	    "x@p.example");
+	sendas(&m, "03", "relaysyncSendAsAddress=y@p.example,uid=u," BASE,
+	    "y@p.example");
+	buf_add(&s.cookie, "c1", 2);
+	strcpy(s.source, "ab");
+	strcpy(s.tables, "cd");
+	snapshot_dump(&s, &m, &b);
+	assert_int_equal(snapshot_parse(&b, &next, &got, &err), 0);
+	model_free(&got);
+	/* a run: 02 changed (read again with a new address), 03 deleted */
+	model_changes_init(&ch);
+	model_changed(&ch, "02", "relaysyncSendAsAddress=x@p.example,uid=u," BASE);
+	model_sync_state(&ch, "03", 0);
+	sendas(&fresh, "02", "relaysyncSendAsAddress=x@p.example,uid=u," BASE,
+	    "z@p.example");
+	next.size = 1000000;
+	assert_int_equal(snapshot_record(&next, &ch, &fresh), 0);
+	model_reads(&m, &ch, &r);
+	assert_int_equal(model_merge(&m, &ch, &r, &fresh), 0);
+	buf_reset(&next.cookie);
+	buf_add(&next.cookie, "c2", 2);
+	next.generation = 9;
+	strcpy(next.tables, "ef");
+	assert_int_equal(snapshot_journal(&next, &journal), 0);
+	/* the next run loads the snapshot and replays the journal */
+	assert_int_equal(snapshot_parse(&b, &back, &got, &err), 0);
+	assert_int_equal(snapshot_replay(&journal, &back, &got, &err), 0);
+	model_dump(&m, &want);
+	model_dump(&got, &have);
+	assert_int_equal(have.len, want.len);
+	assert_memory_equal(have.data, want.data, want.len);
+	assert_int_equal(back.generation, 9);
+	assert_string_equal(back.tables, "ef");
+	assert_string_equal(buf_str(&back.cookie), "c2");
+	assert_int_equal(back.records, 1);
+	journal.data[journal.len - 80] ^= 1;
+	model_free(&got);
+	assert_int_equal(snapshot_parse(&b, &back, &got, &err), 0);
+	assert_int_equal(snapshot_replay(&journal, &back, &got, &err), -1);
+	assert_non_null(strstr(err.msg, "checksum"));
+	journal.data[journal.len - 80] ^= 1;
+	strcpy(back.base, "00");
+	assert_int_equal(snapshot_replay(&journal, &back, &got, &err), -1);
+	assert_non_null(strstr(err.msg, "does not follow"));
+	model_changes_free(&ch);
+	model_reads_free(&r);
+	buf_free(&b);
+	buf_free(&journal);
+	buf_free(&want);
+	buf_free(&have);
+	snapshot_free(&s);
+	snapshot_free(&next);
+	snapshot_free(&back);
+	model_free(&fresh);
+	model_free(&got);
+	model_free(&m);
+}
+
 int
 main(void)
 {
@@ -272,6 +355,7 @@ main(void)
 		cmocka_unit_test(test_phase_inconsistent),
 		cmocka_unit_test(test_merge_still_held),
 		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_snapshot_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -160,7 +160,7 @@ test_merge_limit(void **state)
 	model_init(&m);
 	changes(&ch, 1001);
 	assert_int_equal(pipeline_merge(&fake_directory, FAKE_SRC, &ch, &m,
-	    &reason, &err), -1);
+	    &reason, NULL, &err), -1);
 	assert_int_equal(err.code, RS_EX_TEMPFAIL);
 	assert_string_equal(reason, "many_changes");
 	assert_non_null(strstr(err.msg, "1001 entries to read again"));
@@ -170,7 +170,7 @@ test_merge_limit(void **state)
 	changes(&ch, 1000);	/* not more than 1,000: fetched */
 	reason = NULL;
 	assert_int_equal(pipeline_merge(&fake_directory, FAKE_SRC, &ch, &m,
-	    &reason, &err), 0);
+	    &reason, NULL, &err), 0);
 	assert_null(reason);
 	assert_int_equal(fake_dir.calls[D_FETCH], 1);
 	model_changes_free(&ch);
