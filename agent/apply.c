@@ -345,28 +345,39 @@ recover_tmplink(struct site *s)
 
 /* Create name below dirfd (never through a link) holding b; shown is
  * the path errors name. */
+/* Write len bytes to *fd (an rs_drain_fn); -1 with errno on failure. */
 static int
-write_file_at(int dirfd, const char *name, const char *shown,
-    const struct buf *b, mode_t mode, int sync, struct rs_err *err)
+write_all(void *fd, const char *data, size_t len)
 {
 	size_t off = 0;
 	ssize_t n;
+
+	while (off < len) {
+		if ((n = write(*(int *)fd, data + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+static int
+write_file_at(int dirfd, const char *name, const char *shown,
+    const struct buf *b, mode_t mode, struct rs_err *err)
+{
 	int fd;
 
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, mode);
 	if (fd < 0)
 		return sys_err(err, "cannot create", shown);
-	while (off < b->len) {
-		if ((n = write(fd, b->data + off, b->len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			return sys_err(err, "cannot write", shown);
-		}
-		off += (size_t)n;
+	if (write_all(&fd, b->data, b->len) < 0) {
+		close(fd);
+		return sys_err(err, "cannot write", shown);
 	}
-	if (sync && fsync(fd) < 0) {
+	if (fsync(fd) < 0) {
 		close(fd);
 		return sys_err(err, "cannot fsync", shown);
 	}
@@ -378,7 +389,7 @@ write_file_at(int dirfd, const char *name, const char *shown,
 /* Replace name below dirfd atomically (a temporary file, then rename). */
 static int
 replace_file_at(int dirfd, const char *dir, const char *name,
-    const struct buf *b, mode_t mode, int sync, struct rs_err *err)
+    const struct buf *b, mode_t mode, struct rs_err *err)
 {
 	struct buf tmp, shown;
 	int rc;
@@ -388,7 +399,7 @@ replace_file_at(int dirfd, const char *dir, const char *name,
 	buf_printf(&tmp, "%s.tmp", name);
 	buf_printf(&shown, "%s/%s", dir, name);
 	unlinkat(dirfd, tmp.data, 0);
-	rc = write_file_at(dirfd, tmp.data, shown.data, b, mode, sync, err);
+	rc = write_file_at(dirfd, tmp.data, shown.data, b, mode, err);
 	if (rc == 0 && renameat(dirfd, tmp.data, dirfd, name) < 0)
 		rc = sys_err(err, "cannot replace", shown.data);
 	if (rc < 0)
@@ -411,23 +422,10 @@ apply_file(const char *path, const struct buf *b, mode_t mode,
 		rc = sys_err(err, "cannot open", dir);
 	else
 		rc = replace_file_at(dfd, dir, slash ? slash + 1 : path, b,
-		    mode, 1, err);
+		    mode, err);
 	if (dfd >= 0)
 		close(dfd);
 	free(dir);
-	return rc;
-}
-
-static int
-state_file(const struct rs_config *c, const char *name, const struct buf *b,
-    int sync, struct rs_err *err)
-{
-	int dfd = safe_dir(c->state_dir, 0700, err), rc;
-
-	if (dfd < 0)
-		return -1;
-	rc = replace_file_at(dfd, c->state_dir, name, b, 0600, sync, err);
-	close(dfd);
 	return rc;
 }
 
@@ -435,14 +433,79 @@ int
 apply_state(const struct rs_config *c, const char *name, const struct buf *b,
     struct rs_err *err)
 {
-	return state_file(c, name, b, 1, err);
+	int dfd = safe_dir(c->state_dir, 0700, err), rc;
+
+	if (dfd < 0)
+		return -1;
+	rc = replace_file_at(dfd, c->state_dir, name, b, 0600, err);
+	close(dfd);
+	return rc;
+}
+
+/* fill's output into fd; errno of the first write that failed kept. */
+struct filling {
+	int fd;
+	int error;
+};
+
+static int
+fill_drain(void *arg, const char *data, size_t len)
+{
+	struct filling *f = arg;
+
+	if (f->error == 0 && write_all(&f->fd, data, len) < 0)
+		f->error = errno;
+	return f->error ? -1 : 0;
+}
+
+int
+apply_cache_stream(const struct rs_config *c, const char *name,
+    rs_fill_fn fill, void *arg, struct rs_err *err)
+{
+	struct filling f = { -1, 0 };
+	struct buf tmp, shown;
+	int dfd = safe_dir(c->state_dir, 0700, err), rc = 0;
+
+	if (dfd < 0)
+		return -1;
+	buf_init(&tmp);
+	buf_init(&shown);
+	buf_printf(&tmp, "%s.tmp", name);
+	buf_printf(&shown, "%s/%s", c->state_dir, name);
+	unlinkat(dfd, tmp.data, 0);
+	f.fd = openat(dfd, tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (f.fd < 0)
+		rc = sys_err(err, "cannot create", shown.data);
+	else if (fill(arg, fill_drain, &f) < 0)
+		rc = f.error ? (errno = f.error, sys_err(err, "cannot write",
+		    shown.data)) : 1;
+	if (f.fd >= 0 && close(f.fd) < 0 && rc == 0)
+		rc = sys_err(err, "cannot close", shown.data);
+	if (rc == 0 && renameat(dfd, tmp.data, dfd, name) < 0)
+		rc = sys_err(err, "cannot replace", shown.data);
+	if (rc != 0)
+		unlinkat(dfd, tmp.data, 0);
+	close(dfd);
+	buf_free(&tmp);
+	buf_free(&shown);
+	return rc;
+}
+
+static int
+buf_fill(void *arg, rs_drain_fn drain, void *to)
+{
+	const struct buf *b = arg;
+
+	return b->len > 0 ? drain(to, b->data, b->len) : 0;
 }
 
 int
 apply_cache(const struct rs_config *c, const char *name, const struct buf *b,
     struct rs_err *err)
 {
-	return state_file(c, name, b, 0, err);
+	return apply_cache_stream(c, name, buf_fill, (void *)b, err) < 0 ?
+	    -1 : 0;
 }
 
 void
@@ -605,8 +668,7 @@ postmap_in(const struct site *s, const struct gdir *g, enum rs_edit op,
 	buf_init(&tmp);
 	buf_printf(&tmp, "%s/.postmap-input", g->path.data);
 	unlinkat(g->fd, ".postmap-input", 0);
-	rc = write_file_at(g->fd, ".postmap-input", tmp.data, in, 0600, 1,
-	    &err);
+	rc = write_file_at(g->fd, ".postmap-input", tmp.data, in, 0600, &err);
 	if (rc == 0)
 		rc = s->inst->edit(s->c, op, path, tmp.data, out);
 	unlinkat(g->fd, ".postmap-input", 0);
@@ -802,7 +864,7 @@ put_table(const struct gdir *g, int i,
 		buf_str(&path);
 	}
 	rc = write_file_at(g->fd, name, path.data, text, rs_table_info[i].mode,
-	    1, err);
+	    err);
 	buf_free(&path);
 	return rc;
 }

@@ -36,7 +36,12 @@
  *	example the metrics file; apply_state() does it for a file in
  *	state_dir (mode 0600, state_dir created 0700 if needed); apply_cache()
  *	too, without the fsync, for a file whose loss in a crash costs only
- *	time (the snapshot: a torn one fails its checksum). apply_forget()
+ *	time (the snapshot, its journal: a torn one fails its checksum);
+ *	apply_cache_stream() is apply_cache() for a file that fill writes a
+ *	piece at a time through the drain it is given (util.h), never whole
+ *	in memory: it returns -1 (err set) when the file cannot be written,
+ *	1 when fill itself failed (nothing replaced), 0 once the file is in
+ *	place. apply_forget()
  *	removes a file of state_dir (a snapshot that may not be kept).
  *	apply_tables() and apply_rollback() run Postfix's commands through
  *	inst (installer.h: installer_postfix, or a fake in unit tests).
@@ -109,6 +114,10 @@ int apply_state(const struct rs_config *c, const char *name,
     const struct buf *b, struct rs_err *err);
 int apply_cache(const struct rs_config *c, const char *name,
     const struct buf *b, struct rs_err *err);
+typedef int (*rs_fill_fn)(void *fill_arg, rs_drain_fn drain,
+    void *drain_arg);
+int apply_cache_stream(const struct rs_config *c, const char *name,
+    rs_fill_fn fill, void *fill_arg, struct rs_err *err);
 void apply_forget(const struct rs_config *c, const char *name);
 unsigned long apply_generation(const struct rs_config *c);
 int apply_stamps(const struct rs_config *c, const struct rs_tables *t,

@@ -659,35 +659,56 @@ dump_logins(struct buf *b, const struct rs_user *u)
 void
 model_dump(const struct rs_model *m, struct buf *b)
 {
-	(void)model_dump_sealed(m, NULL, NULL, b);
+	struct rs_stream out;
+
+	stream_init(&out, NULL, NULL);
+	out.b = *b;
+	(void)model_dump_sealed(m, NULL, NULL, &out);
+	*b = out.b;
+}
+
+static void
+dump_policy(struct buf *b, const struct rs_ou_policy *p)
+{
+	buf_add(b, "P ", 2);
+	puts_field(b, p->uuid);
+	puts_field(b, p->dn);
+	put_num(b, p->allow == RS_YES);
+	buf_add(b, "\n", 1);
+}
+
+static void
+dump_user(struct buf *b, const struct rs_user *u)
+{
+	buf_add(b, "U ", 2);
+	puts_field(b, u->uuid);
+	puts_field(b, u->dn);
+	puts_field(b, u->display_dn);
+	puts_field(b, u->mail);
+	put_num(b, (unsigned long)u->disabled);
+	dump_logins(b, u);
+	buf_add(b, "\n", 1);
 }
 
 int
 model_dump_sealed(const struct rs_model *m, rs_seal_fn seal, void *arg,
-    struct buf *b)
+    struct rs_stream *out)
 {
 	size_t i;
 	int rc = 0;
 
 	for (i = 0; i < m->npol; i++) {
-		buf_add(b, "P ", 2);
-		puts_field(b, m->pol[i].uuid);
-		puts_field(b, m->pol[i].dn);
-		put_num(b, m->pol[i].allow == RS_YES);
-		buf_add(b, "\n", 1);
+		dump_policy(&out->b, &m->pol[i]);
+		stream_step(out);
 	}
 	for (i = 0; i < m->nusers; i++) {
-		buf_add(b, "U ", 2);
-		puts_field(b, m->users[i].uuid);
-		puts_field(b, m->users[i].dn);
-		puts_field(b, m->users[i].display_dn);
-		puts_field(b, m->users[i].mail);
-		put_num(b, (unsigned long)m->users[i].disabled);
-		dump_logins(b, &m->users[i]);
-		buf_add(b, "\n", 1);
+		dump_user(&out->b, &m->users[i]);
+		stream_step(out);
 	}
-	for (i = 0; i < m->nsendas && rc == 0; i++)
-		rc = dump_sendas(b, &m->sendas[i], seal, arg);
+	for (i = 0; i < m->nsendas && rc == 0; i++) {
+		rc = dump_sendas(&out->b, &m->sendas[i], seal, arg);
+		stream_step(out);
+	}
 	return rc;
 }
 

@@ -48,9 +48,10 @@
  *	(which it takes over, leaving fresh empty).
  *	model_dump() writes the model in the snapshot format and
  *	model_parse() reads it back; both keep every byte of every value.
- *	model_dump_sealed() is model_dump() where every password that is not
- *	an {AES256-GCM} envelope is replaced by what seal() makes of it (an
- *	envelope); it stops with -1 when seal() fails.
+ *	model_dump_sealed() is model_dump() into a stream (util.h), entry
+ *	by entry, where every password that is not an {AES256-GCM} envelope
+ *	is replaced by what seal() makes of it (an envelope); it stops with
+ *	-1 when seal() fails.
  */
 #ifndef RS_MODEL_H
 #define RS_MODEL_H
@@ -168,7 +169,7 @@ typedef int (*rs_seal_fn)(void *, const struct rs_sendas *, struct buf *);
 
 void model_dump(const struct rs_model *m, struct buf *b);
 int model_dump_sealed(const struct rs_model *m, rs_seal_fn seal, void *arg,
-    struct buf *b);
+    struct rs_stream *out);
 int model_parse(const char *text, size_t len, struct rs_model *m);
 
 #endif

@@ -636,6 +636,47 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 /* The snapshot for the next incremental run (none without a sync
  * cookie), naming the live generation and its tables: t when the run left
  * them live, else (NULL) read back from map_dir. */
+struct snapshot_fill {
+	const struct rs_snapshot *s;
+	const struct rs_model *m;
+};
+
+static int
+snapshot_fill(void *arg, rs_drain_fn drain, void *to)
+{
+	const struct snapshot_fill *f = arg;
+
+	return snapshot_write(f->s, f->m, drain, to);
+}
+
+/* The whole snapshot, written as a stream (never whole in memory). */
+static int
+save_whole(const struct rs_config *c, const struct rs_model *m,
+    const struct rs_snapshot *next)
+{
+	struct snapshot_fill fill = { next, m };
+	struct rs_err err;
+	int rc;
+
+	rc = apply_cache_stream(c, RS_SNAPSHOT_FILE, snapshot_fill, &fill,
+	    &err);
+	if (rc > 0) {
+		rs_log(RS_LOG_INFO, "no snapshot kept: the directory holds a "
+		    "password in clear and there is no key in %s to keep it "
+		    "encrypted (the next run reads everything)",
+		    c->secrets.key_file);
+		apply_forget(c, RS_SNAPSHOT_FILE);
+		return -1;
+	}
+	if (rc < 0) {
+		rs_log(RS_LOG_WARN, "%s; the next run reads everything",
+		    err.msg);
+		return -1;
+	}
+	apply_forget(c, RS_JOURNAL_FILE);
+	return 0;
+}
+
 int
 pipeline_save(const struct rs_config *c, const struct rs_model *m,
     const struct rs_tables *t, struct rs_snapshot *next)
@@ -668,19 +709,8 @@ pipeline_save(const struct rs_config *c, const struct rs_model *m,
 			    err.msg);
 			rc = -1;
 		}
-	} else if (rc == 0 && snapshot_dump(next, m, &b) < 0) {
-		rs_log(RS_LOG_INFO, "no snapshot kept: the directory holds a "
-		    "password in clear and there is no key in %s to keep it "
-		    "encrypted (the next run reads everything)",
-		    c->secrets.key_file);
-		apply_forget(c, RS_SNAPSHOT_FILE);
-		rc = -1;
-	} else if (rc == 0 && apply_cache(c, RS_SNAPSHOT_FILE, &b, &err) < 0) {
-		rs_log(RS_LOG_WARN, "%s; the next run reads everything",
-		    err.msg);
-		rc = -1;
 	} else if (rc == 0)
-		apply_forget(c, RS_JOURNAL_FILE);
+		rc = save_whole(c, m, next);
 	buf_wipe(&b);
 	return rc;
 }

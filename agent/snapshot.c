@@ -103,24 +103,62 @@ seal(void *arg, const struct rs_sendas *s, struct buf *out)
 	    out, &err);
 }
 
+/* What a snapshot's checksum covers goes through it on its way out. */
+struct summed {
+	void *sha;
+	rs_drain_fn drain;
+	void *arg;
+};
+
+static int
+summed_drain(void *arg, const char *p, size_t n)
+{
+	struct summed *h = arg;
+
+	sha256_add(h->sha, p, n);
+	return h->drain(h->arg, p, n);
+}
+
+int
+snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
+    rs_drain_fn drain, void *arg)
+{
+	struct summed h = { sha256_begin(), drain, arg };
+	char sum[RS_HASH_HEX + 1];
+	struct rs_stream out;
+	int rc;
+
+	stream_init(&out, summed_drain, &h);
+	buf_printf(&out.b, MAGIC "source %s\ngeneration %lu\ntables %s\n"
+	    "cookie %zu:", s->source, s->generation, s->tables, s->cookie.len);
+	buf_add(&out.b, s->cookie.data, s->cookie.len);
+	buf_add(&out.b, "\n", 1);
+	rc = model_dump_sealed(m, s->seal_with ? seal : NULL,
+	    (void *)s->seal_with, &out);
+	if (stream_end(&out) < 0)
+		rc = -1;
+	sha256_add(h.sha, "", 1);	/* as checksum() */
+	sha256_end_hex(h.sha, sum);
+	buf_printf(&out.b, "end %s\n", sum);
+	if (rc == 0 && drain(arg, out.b.data, out.b.len) < 0)
+		rc = -1;
+	buf_wipe(&out.b);
+	return rc;
+}
+
+static int
+append_drain(void *arg, const char *p, size_t n)
+{
+	buf_add(arg, p, n);
+	return 0;
+}
+
 int
 snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
     struct buf *b)
 {
-	char sum[RS_HASH_HEX + 1];
-
 	buf_reset(b);
-	buf_printf(b, MAGIC "source %s\ngeneration %lu\ntables %s\n"
-	    "cookie %zu:", s->source, s->generation, s->tables, s->cookie.len);
-	buf_add(b, s->cookie.data, s->cookie.len);
-	buf_add(b, "\n", 1);
-	if (s->seal_with == NULL)
-		model_dump(m, b);
-	else if (model_dump_sealed(m, seal, (void *)s->seal_with, b) < 0)
-		return -1;
-	checksum(b->data, b->len, sum);
-	buf_printf(b, "end %s\n", sum);
-	return 0;
+	return snapshot_write(s, m, append_drain, b);
 }
 
 /* The header after MAGIC; returns where the entries start, or NULL. */
@@ -190,14 +228,14 @@ snapshot_record(struct rs_snapshot *next, const struct rs_changes *ch,
     const struct rs_model *fresh)
 {
 	struct buf *b = &next->record;
-	struct buf entries;
+	struct rs_stream entries;
 	size_t i;
-	int rc = 0;
+	int rc;
 
 	buf_reset(b);
 	if (ch->present_phase)
 		return -1;
-	buf_init(&entries);
+	stream_init(&entries, NULL, NULL);
 	buf_printf(b, "changed %zu\n", ch->n);
 	for (i = 0; i < ch->n; i++) {
 		buf_printf(b, "%s ", ch->e[i].uuid);
@@ -207,17 +245,15 @@ snapshot_record(struct rs_snapshot *next, const struct rs_changes *ch,
 	for (i = 0; i < ch->gone.cap; i++)
 		if (ch->gone.slots[i].key != NULL)
 			buf_printf(b, "%s\n", ch->gone.slots[i].key);
-	if (next->seal_with == NULL)
-		model_dump(fresh, &entries);
-	else
-		rc = model_dump_sealed(fresh, seal, (void *)next->seal_with,
-		    &entries);
+	rc = model_dump_sealed(fresh, next->seal_with ? seal : NULL,
+	    (void *)next->seal_with, &entries);	/* small: kept whole */
 	if (rc == 0) {
 		buf_adds(b, "entries ");
-		add_counted(b, entries.data ? entries.data : "", entries.len);
+		add_counted(b, entries.b.data ? entries.b.data : "",
+		    entries.b.len);
 	} else
 		buf_reset(b);
-	buf_wipe(&entries);
+	buf_wipe(&entries.b);
 	return rc;
 }
 

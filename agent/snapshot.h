@@ -46,11 +46,14 @@
  *	should be written whole instead); snapshot_replay(journal, s, m,
  *	err) checks a journal against the snapshot s and m were loaded from
  *	and applies its records to both.
- *	snapshot_dump() writes a snapshot; snapshot_parse() reads one. With
- *	seal_with set (every real run), a password the directory holds in
- *	clear is written as an {AES256-GCM} envelope of the first local key,
- *	never in clear; without a local key such a snapshot is not written
- *	(-1: the next run reads everything).
+ *	snapshot_write() writes a snapshot to drain, a piece at a time (a
+ *	stream, util.h: the snapshot is never whole in memory), and returns
+ *	-1 when drain or sealing failed; snapshot_dump() writes it into a
+ *	buffer; snapshot_parse() reads one. With seal_with set (every real
+ *	run), a password the directory holds in clear is written as an
+ *	{AES256-GCM} envelope of the first local key, never in clear;
+ *	without a local key such a snapshot is not written (-1: the next run
+ *	reads everything).
  *
  * Diagnostics
  *	snapshot_parse() returns -1 with a message naming what is wrong
@@ -98,6 +101,8 @@ void snapshot_free(struct rs_snapshot *s);
 void snapshot_source(const struct rs_config *c, char *out);
 void snapshot_tables(const struct rs_tables *t, char *out);
 int snapshot_live_tables(const struct rs_config *c, char *out);
+int snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
+    rs_drain_fn drain, void *arg);
 int snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
     struct buf *b);
 int snapshot_parse(const struct buf *b, struct rs_snapshot *s,

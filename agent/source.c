@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <poll.h>
 #include <sasl/sasl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,18 @@ struct rs_source {
 	int missing_ok;
 };
 
-typedef void (*entry_fn)(struct rs_source *, LDAPMessage *, void *);
+/* One entry of a search, read in one pass over its attributes: got[i]
+ * holds the values of want[i] (the search's attributes, n of them), NULL
+ * when the entry has none; they point into the entry (not
+ * NUL-terminated). */
+struct entry {
+	char *dn;		/* as the server returned it */
+	char **want;
+	struct berval **got;
+	size_t n;
+};
+
+typedef void (*entry_fn)(struct rs_source *, const struct entry *, void *);
 
 static int
 ldap_fail(struct rs_source *s, int rc, const char *what, struct rs_err *err)
@@ -285,15 +297,33 @@ source_open(const struct rs_config *c, struct rs_source **out,
 	return 0;
 }
 
+/* While two connections are open, and while one is closed, SIGPIPE is
+ * ignored: when the server has gone away, an abandon or unbind sent on a
+ * connection that has not noticed yet must fail with EPIPE, not kill the
+ * run. */
+static void
+sigpipe_ignore(struct sigaction *old)
+{
+	struct sigaction ignore;
+
+	memset(&ignore, 0, sizeof(ignore));
+	ignore.sa_handler = SIG_IGN;
+	sigemptyset(&ignore.sa_mask);
+	sigaction(SIGPIPE, &ignore, old);
+}
+
 void
 source_close(struct rs_source *s)
 {
+	struct sigaction old;
 	size_t i;
 
 	if (s == NULL)
 		return;
+	sigpipe_ignore(&old);
 	if (s->ld)
 		ldap_unbind_ext_s(s->ld, NULL, NULL);
+	sigaction(SIGPIPE, &old, NULL);
 	model_changes_free(&s->pending);
 	buf_free(&s->cookie);
 	for (i = 0; s->ncs != NULL && s->ncs[i] != NULL; i++)
@@ -1117,7 +1147,10 @@ now_ms(void)
 
 struct page {
 	const char *filter;
+	char **attrs;
 	struct berval cookie;	/* empty after the last page */
+	LDAPMessage *chain;	/* the page's messages, until handled */
+	int msgid;		/* the page under way */
 	size_t entries;
 	size_t pages;
 };
@@ -1180,55 +1213,48 @@ reference(struct rs_source *s, LDAPMessage *msg, const char *filter,
 	return skip ? 0 : -1;
 }
 
-/* Wait for the rest of one page; entries go to fn, the result ends it. */
+/* Ask for the page after pg->cookie (the first page when it is empty). */
 static int
-read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
-    void *arg, struct rs_err *err)
+send_page(struct rs_source *s, struct page *pg, struct rs_err *err)
 {
-	double deadline = now_ms() + s->c->ldap.timeout * 1e3;
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	LDAPControl *ctl, *ctrls[2] = { NULL, NULL };
+	int rc;
+
+	rc = ldap_create_page_control(s->ld, (ber_int_t)s->c->ldap.page_size,
+	    pg->cookie.bv_len ? &pg->cookie : NULL, 1, &ctl);
+	if (rc == LDAP_SUCCESS) {
+		ctrls[0] = ctl;
+		rc = ldap_search_ext(s->ld, s->base, s->scope, pg->filter,
+		    pg->attrs, 0, ctrls, NULL, &tv, LDAP_NO_LIMIT, &pg->msgid);
+		ldap_control_free(ctl);
+	}
+	pg->pages++;
+	return rc == LDAP_SUCCESS ? 0 : ldap_fail(s, rc, pg->filter, err);
+}
+
+static void
+end_of_pages(struct page *pg)
+{
+	ber_memfree(pg->cookie.bv_val);
+	pg->cookie.bv_val = NULL;
+	pg->cookie.bv_len = 0;
+}
+
+/* The result that ends a page: its paged-results cookie into pg. */
+static int
+page_result(struct rs_source *s, struct page *pg, struct rs_err *err)
+{
 	LDAPControl **ctrls = NULL, *pr;
-	LDAPMessage *res;
-	struct timeval tv;
-	double left;
 	int rc, code;
 	ber_int_t est;
 
-	for (;;) {
-		left = deadline - now_ms();
-		tv.tv_sec = left > 0 ? (time_t)(left / 1e3) : 0;
-		tv.tv_usec = left > 0 ? (suseconds_t)((long)left % 1000) * 1000 : 0;
-		rc = ldap_result(s->ld, msgid, LDAP_MSG_ONE, &tv, &res);
-		if (rc == 0) {
-			ldap_abandon_ext(s->ld, msgid, NULL, NULL);
-			return ldap_fail(s, LDAP_TIMEOUT, pg->filter, err);
-		}
-		if (rc < 0) {
-			ldap_get_option(s->ld, LDAP_OPT_RESULT_CODE, &code);
-			return ldap_fail(s, code, pg->filter, err);
-		}
-		if (rc == LDAP_RES_SEARCH_ENTRY) {
-			fn(s, res, arg);
-			pg->entries++;
-			ldap_msgfree(res);
-			continue;
-		}
-		if (rc == LDAP_RES_SEARCH_REFERENCE) {
-			rc = reference(s, res, pg->filter, err);
-			ldap_msgfree(res);
-			if (rc == 0)
-				continue;
-			ldap_abandon_ext(s->ld, msgid, NULL, NULL);
-			return -1;
-		}
-		break;
-	}
-	rc = ldap_parse_result(s->ld, res, &code, NULL, NULL, NULL, &ctrls, 1);
+	rc = ldap_parse_result(s->ld, pg->chain, &code, NULL, NULL, NULL,
+	    &ctrls, 0);
+	end_of_pages(pg);
 	if (rc == LDAP_SUCCESS && code == LDAP_NO_SUCH_OBJECT &&
 	    s->missing_ok) {
 		ldap_controls_free(ctrls);	/* gone since it changed */
-		ber_memfree(pg->cookie.bv_val);
-		pg->cookie.bv_val = NULL;
-		pg->cookie.bv_len = 0;
 		return 0;
 	}
 	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
@@ -1239,9 +1265,6 @@ read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
 	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
 		return ldap_fail(s, rc != LDAP_SUCCESS ? rc : code, pg->filter,
 		    err);
-	ber_memfree(pg->cookie.bv_val);
-	pg->cookie.bv_val = NULL;
-	pg->cookie.bv_len = 0;
 	pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, ctrls, NULL);
 	if (pr == NULL && s->scope == LDAP_SCOPE_BASE) {
 		ldap_controls_free(ctrls);	/* 389-ds pages no base search */
@@ -1259,60 +1282,279 @@ read_page(struct rs_source *s, int msgid, struct page *pg, entry_fn fn,
 }
 
 static int
-paged_search(struct rs_source *s, const char *filter, char **attrs,
-    entry_fn fn, void *arg, struct rs_err *err)
+is_attr(const char *name, const struct berval *attr)
 {
-	const struct rs_config *c = s->c;
-	struct timeval tv = { c->ldap.timeout, 0 };
-	struct page pg = { filter, { 0, NULL }, 0, 0 };
-	LDAPControl *ctl, *ctrls[2] = { NULL, NULL };
-	double t0 = now_ms();
-	int rc, msgid;
+	return strlen(name) == attr->bv_len &&
+	    strncasecmp(name, attr->bv_val, attr->bv_len) == 0;
+}
 
-	do {
-		rc = ldap_create_page_control(s->ld, (ber_int_t)c->ldap.page_size,
-		    pg.cookie.bv_len ? &pg.cookie : NULL, 1, &ctl);
-		if (rc != LDAP_SUCCESS)
+/* Read msg's DN and, in one pass over its attributes, the values of
+ * the attributes e->want into e->got. */
+static void
+entry_read(struct rs_source *s, LDAPMessage *msg, struct entry *e)
+{
+	struct berval dn = { 0, NULL }, attr, *vals;
+	BerElement *ber = NULL;
+	size_t i;
+	int rc;
+
+	memset(e->got, 0, e->n * sizeof(*e->got));
+	rc = ldap_get_dn_ber(s->ld, msg, &ber, &dn);
+	e->dn = xstrndup(dn.bv_val ? dn.bv_val : "", dn.bv_len);
+	while (rc == LDAP_SUCCESS) {
+		vals = NULL;
+		rc = ldap_get_attribute_ber(s->ld, msg, ber, &attr, &vals);
+		if (rc != LDAP_SUCCESS || attr.bv_val == NULL)
 			break;
-		ctrls[0] = ctl;
-		rc = ldap_search_ext(s->ld, s->base, s->scope,
-		    filter, attrs, 0, ctrls, NULL, &tv, LDAP_NO_LIMIT, &msgid);
-		ldap_control_free(ctl);
-		if (rc != LDAP_SUCCESS)
-			break;
-		pg.pages++;
-		if (read_page(s, msgid, &pg, fn, arg, err) < 0) {
-			ber_memfree(pg.cookie.bv_val);
-			return -1;
-		}
-		if (!s->missing_ok)
-			rs_log(RS_LOG_DEBUG, "ldap search filter=%s: page %zu, "
-			    "%zu entries so far", filter, pg.pages, pg.entries);
-	} while (pg.cookie.bv_len > 0);
-	ber_memfree(pg.cookie.bv_val);
-	if (rc != LDAP_SUCCESS)
-		return ldap_fail(s, rc, filter, err);
-	if (!s->missing_ok)
+		for (i = 0; i < e->n; i++)
+			if (e->got[i] == NULL && vals != NULL &&
+			    vals[0].bv_val != NULL && is_attr(e->want[i], &attr))
+				break;
+		if (i < e->n)
+			e->got[i] = vals;
+		else
+			ber_memfree(vals);
+	}
+	ber_free(ber, 0);
+}
+
+static void
+entry_release(struct entry *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		ber_memfree(e->got[i]);
+	free(e->dn);
+}
+
+/* A page's entries to fn; its references skipped or refused. */
+static int
+handle_page(struct rs_source *s, struct page *pg, entry_fn fn, void *arg,
+    struct rs_err *err)
+{
+	struct entry e = { NULL, pg->attrs, NULL, 0 };
+	LDAPMessage *m;
+	int rc = 0;
+
+	while (e.want[e.n] != NULL)
+		e.n++;
+	e.got = xcalloc(e.n + 1, sizeof(*e.got));
+	for (m = ldap_first_message(s->ld, pg->chain); m != NULL && rc == 0;
+	    m = ldap_next_message(s->ld, m)) {
+		if (ldap_msgtype(m) == LDAP_RES_SEARCH_ENTRY) {
+			entry_read(s, m, &e);
+			fn(s, &e, arg);
+			entry_release(&e);
+			pg->entries++;
+		} else if (ldap_msgtype(m) == LDAP_RES_SEARCH_REFERENCE)
+			rc = reference(s, m, pg->filter, err);
+	}
+	free(e.got);
+	return rc;
+}
+
+/* One search of a lane: its filter, its attributes, who takes its
+ * entries. */
+struct step {
+	const char *filter;
+	char **attrs;
+	entry_fn fn;
+	void *arg;
+};
+
+/* The searches of one connection, one after the other (a server pages
+ * one search at a time per connection: OpenLDAP keeps one paged-results
+ * state per connection), the page under way in pg. */
+struct lane {
+	struct rs_source *s;
+	const struct step *step;
+	size_t nsteps;
+	struct page pg;
+	double t0, deadline;
+};
+
+/* Ask for the first page of the lane's next search, if any. */
+static int
+lane_start(struct lane *l, struct rs_err *err)
+{
+	if (l->nsteps == 0)
+		return 0;
+	memset(&l->pg, 0, sizeof(l->pg));
+	l->pg.filter = l->step->filter;
+	l->pg.attrs = l->step->attrs;
+	l->pg.msgid = -1;
+	l->t0 = now_ms();
+	l->deadline = l->t0 + l->s->c->ldap.timeout * 1e3;
+	return send_page(l->s, &l->pg, err);
+}
+
+static void
+lane_done_log(const struct lane *l)
+{
+	if (!l->s->missing_ok)
 		rs_log(RS_LOG_DEBUG, "ldap search base=%s filter=%s: %zu entries "
-		    "in %zu pages, %.0f ms", s->base, filter, pg.entries,
-		    pg.pages, now_ms() - t0);
+		    "in %zu pages, %.0f ms", l->s->base, l->pg.filter,
+		    l->pg.entries, l->pg.pages, now_ms() - l->t0);
+}
+
+/* A whole page arrived in l->pg.chain: ask for the next page before
+ * handing this one's entries over (the server works on it meanwhile),
+ * then go on with the lane's next search when this one is over. */
+static int
+lane_take(struct lane *l, struct rs_err *err)
+{
+	struct rs_source *s = l->s;
+	int rc, more;
+
+	if ((rc = page_result(s, &l->pg, err)) < 0) {
+		ldap_msgfree(l->pg.chain);
+		return -1;
+	}
+	more = l->pg.cookie.bv_len > 0;
+	if (more && (rc = send_page(s, &l->pg, err)) == 0)
+		l->deadline = now_ms() + s->c->ldap.timeout * 1e3;
+	if (rc == 0)
+		rc = handle_page(s, &l->pg, l->step->fn, l->step->arg, err);
+	ldap_msgfree(l->pg.chain);
+	if (rc < 0)
+		return -1;
+	if (!s->missing_ok)
+		rs_log(RS_LOG_DEBUG, "ldap search filter=%s: page %zu, %zu "
+		    "entries so far", l->pg.filter, l->pg.pages, l->pg.entries);
+	if (more)
+		return 0;
+	lane_done_log(l);
+	end_of_pages(&l->pg);
+	l->step++;
+	l->nsteps--;
+	return lane_start(l, err);
+}
+
+/* Wait until a socket of the busy lanes has data, or up to 100 ms (TLS
+ * may hold decrypted data that poll() does not see: then no wait). */
+static void
+lanes_wait(struct lane *l, size_t n)
+{
+	struct pollfd pfd[2];
+	Sockbuf *sb;
+	size_t i, k = 0;
+
+	for (i = 0; i < n && k < 2; i++) {
+		if (l[i].nsteps == 0)
+			continue;
+		if (ldap_get_option(l[i].s->ld, LDAP_OPT_SOCKBUF, &sb) ==
+		    LDAP_OPT_SUCCESS && ber_sockbuf_ctrl(sb,
+		    LBER_SB_OPT_DATA_READY, NULL) > 0)
+			return;
+		pfd[k].fd = -1;
+		pfd[k].events = POLLIN;
+		ldap_get_option(l[i].s->ld, LDAP_OPT_DESC, &pfd[k].fd);
+		k++;
+	}
+	if (k > 0)
+		(void)poll(pfd, k, 100);
+}
+
+/* Look once at each busy lane (without waiting when more than one is);
+ * -1 on an error or a page past ldap.timeout. */
+static int
+lanes_step(struct lane *l, size_t n, size_t busy, int *took,
+    struct rs_err *err)
+{
+	struct timeval tv;
+	double left;
+	size_t i;
+	int rc, code;
+
+	for (i = 0; i < n; i++) {
+		if (l[i].nsteps == 0)
+			continue;
+		left = busy > 1 ? 0 : l[i].deadline - now_ms();
+		tv.tv_sec = left > 0 ? (time_t)(left / 1e3) : 0;
+		tv.tv_usec = left > 0 ? (suseconds_t)((long)left % 1000) *
+		    1000 : 0;
+		l[i].pg.chain = NULL;
+		rc = ldap_result(l[i].s->ld, l[i].pg.msgid, LDAP_MSG_ALL, &tv,
+		    &l[i].pg.chain);
+		if (rc < 0) {
+			ldap_get_option(l[i].s->ld, LDAP_OPT_RESULT_CODE, &code);
+			return ldap_fail(l[i].s, code, l[i].pg.filter, err);
+		}
+		if (rc > 0) {
+			*took = 1;
+			if (lane_take(&l[i], err) < 0)
+				return -1;
+		} else if (now_ms() >= l[i].deadline)
+			return ldap_fail(l[i].s, LDAP_TIMEOUT, l[i].pg.filter,
+			    err);
+	}
 	return 0;
 }
 
-static char *
-entry_dn(struct rs_source *s, LDAPMessage *e)
+/* Run lanes side by side, each on its own connection, until all their
+ * searches are over; on error every search under way is abandoned. */
+static int
+run_lanes(struct lane *l, size_t n, struct rs_err *err)
 {
-	char *dn = ldap_get_dn(s->ld, e), *r;
+	size_t i, busy;
+	int rc = 0, took;
 
-	r = xstrdup(dn ? dn : "");
-	ldap_memfree(dn);
-	return r;
+	for (i = 0; i < n && rc == 0; i++)
+		rc = lane_start(&l[i], err);
+	while (rc == 0) {
+		for (i = busy = 0; i < n; i++)
+			busy += l[i].nsteps > 0;
+		if (busy == 0)
+			break;
+		took = 0;
+		rc = lanes_step(l, n, busy, &took, err);
+		if (rc == 0 && !took && busy > 1)
+			lanes_wait(l, n);
+	}
+	for (i = 0; i < n; i++) {
+		if (rc < 0 && l[i].nsteps > 0 && l[i].pg.msgid >= 0)
+			ldap_abandon_ext(l[i].s->ld, l[i].pg.msgid, NULL, NULL);
+		end_of_pages(&l[i].pg);
+	}
+	return rc;
 }
 
-static struct berval **
-values(struct rs_source *s, LDAPMessage *e, const char *attr)
+/* A paged search (RFC 2696) whose entries go to fn. */
+static int
+paged_search(struct rs_source *s, const char *filter, char **attrs,
+    entry_fn fn, void *arg, struct rs_err *err)
 {
-	return *attr ? ldap_get_values_len(s->ld, e, attr) : NULL;
+	struct step step = { filter, attrs, fn, arg };
+	struct lane l;
+
+	memset(&l, 0, sizeof(l));
+	l.s = s;
+	l.step = &step;
+	l.nsteps = 1;
+	return run_lanes(&l, 1, err);
+}
+
+/* The values of attr in an entry read by entry_read(), or NULL. */
+static const struct berval *
+values(const struct entry *e, const char *attr)
+{
+	size_t i;
+
+	for (i = 0; *attr && i < e->n; i++)
+		if (strcasecmp(e->want[i], attr) == 0)
+			return e->got[i];
+	return NULL;
+}
+
+static unsigned
+count_values(const struct berval *v)
+{
+	unsigned n = 0;
+
+	while (v != NULL && v[n].bv_val != NULL)
+		n++;
+	return n;
 }
 
 /* The entry's sync UUID from the mapping's uuid_attribute, in the
@@ -1321,124 +1563,98 @@ values(struct rs_source *s, LDAPMessage *e, const char *attr)
  * hex digits; AD's objectGUID (16 bytes) in the form uuid_str() gives
  * a syncUUID. */
 static void
-entry_uuid(struct rs_source *s, LDAPMessage *e, char *out)
+entry_uuid(struct rs_source *s, const struct entry *e, char *out)
 {
-	struct berval **v = ldap_get_values_len(s->ld, e,
-	    s->c->mapping.uuid_attr);
+	const struct berval *v = values(e, s->c->mapping.uuid_attr);
 	char hex[33];
 	size_t i, n = 0;
 
 	out[0] = '\0';
-	for (i = 0; v != NULL && v[0] != NULL && i < v[0]->bv_len; i++) {
-		if (v[0]->bv_val[i] == '-')
+	for (i = 0; v != NULL && i < v[0].bv_len; i++) {
+		if (v[0].bv_val[i] == '-')
 			continue;
-		if (n == 32 || !isxdigit((unsigned char)v[0]->bv_val[i]))
+		if (n == 32 || !isxdigit((unsigned char)v[0].bv_val[i]))
 			break;
-		hex[n++] = (char)tolower((unsigned char)v[0]->bv_val[i]);
+		hex[n++] = (char)tolower((unsigned char)v[0].bv_val[i]);
 	}
-	if (v != NULL && v[0] != NULL && i == v[0]->bv_len && n == 32)
+	if (v != NULL && i == v[0].bv_len && n == 32)
 		uuid_form(hex, out);
-	else if (v != NULL && v[0] != NULL && v[0]->bv_len == 16)
-		uuid_str(v[0], out);	/* AD's binary objectGUID */
-	ldap_value_free_len(v);
+	else if (v != NULL && v[0].bv_len == 16)
+		uuid_str(v, out);	/* AD's binary objectGUID */
 }
 
 static void
-on_policy(struct rs_source *s, LDAPMessage *e, void *arg)
+on_policy(struct rs_source *s, const struct entry *e, void *arg)
 {
-	struct berval **v = values(s, e, s->c->mapping.policy_allow_attr);
-	char *dn = entry_dn(s, e);
+	const struct berval *v = values(e, s->c->mapping.policy_allow_attr);
 	int allow = 0;
 
 	if (v == NULL)
-		goto out;
-	if (ldap_count_values_len(v) != 1 ||
-	    parse_ldap_bool(v[0]->bv_val, v[0]->bv_len, &allow) < 0) {
+		return;
+	if (count_values(v) != 1 ||
+	    parse_ldap_bool(v[0].bv_val, v[0].bv_len, &allow) < 0) {
 		rs_log(RS_LOG_WARN, "%s: %s is not a single TRUE or FALSE; "
-		    "treated as FALSE", dn, s->c->mapping.policy_allow_attr);
+		    "treated as FALSE", e->dn, s->c->mapping.policy_allow_attr);
 		allow = 0;
 	}
-	entry_uuid(s, e, model_add_policy(arg, dn, allow)->uuid);
-	ldap_value_free_len(v);
-out:
-	free(dn);
+	entry_uuid(s, e, model_add_policy(arg, e->dn, allow)->uuid);
 }
 
-/* Copy the mapped send-as attributes of an entry into s. */
+/* Copy the mapped send-as attributes of an entry into sa. */
 static void
-read_sendas(struct rs_source *src, LDAPMessage *e, struct rs_sendas *s)
+read_sendas(struct rs_source *s, const struct entry *e, struct rs_sendas *sa)
 {
-	const struct rs_mapping *m = &src->c->mapping;
-	struct berval **v;
+	const struct rs_mapping *m = &s->c->mapping;
+	const struct berval *v;
 	int i;
 
-	for (i = 0; i < RS_F_COUNT; i++) {
-		if ((v = values(src, e, m->attr[i])) == NULL)
-			continue;
-		model_set_value(&s->f[i], v[0]->bv_val, v[0]->bv_len,
-		    (unsigned)ldap_count_values_len(v));
-		ldap_value_free_len(v);
-	}
+	for (i = 0; i < RS_F_COUNT; i++)
+		if ((v = values(e, m->attr[i])) != NULL)
+			model_set_value(&sa->f[i], v[0].bv_val, v[0].bv_len,
+			    count_values(v));
 }
 
 /* Every value of the mapping's login attributes, raw (policy checks). */
 static void
-read_logins(struct rs_source *s, LDAPMessage *e, struct rs_user *u)
+read_logins(struct rs_source *s, const struct entry *e, struct rs_user *u)
 {
 	const struct rs_mapping *m = &s->c->mapping;
-	struct berval **v;
+	const struct berval *v;
 	size_t i, j;
 
-	for (i = 0; i < m->n_login_attrs; i++) {
-		if ((v = values(s, e, m->login_attrs[i])) == NULL)
-			continue;
-		for (j = 0; v[j] != NULL; j++)
-			model_add_login(u, v[j]->bv_val, v[j]->bv_len);
-		ldap_value_free_len(v);
-	}
+	for (i = 0; i < m->n_login_attrs; i++)
+		for (v = values(e, m->login_attrs[i]), j = 0;
+		    v != NULL && v[j].bv_val != NULL; j++)
+			model_add_login(u, v[j].bv_val, v[j].bv_len);
 }
 
 static void
-on_user(struct rs_source *s, LDAPMessage *e, void *arg)
+on_user(struct rs_source *s, const struct entry *e, void *arg)
 {
-	struct berval **v = values(s, e, s->c->mapping.user_mail_attr);
-	struct berval **a;
+	const struct berval *v = values(e, s->c->mapping.user_mail_attr);
+	char *mail = v ? xstrndup(v[0].bv_val, v[0].bv_len) : NULL;
 	struct rs_sendas *sa;
 	struct rs_user *u;
-	char *dn = entry_dn(s, e);
 
-	u = model_add_user(arg, dn, v && v[0] ? v[0]->bv_val : "");
+	u = model_add_user(arg, e->dn, mail ? mail : "");
+	free(mail);
 	entry_uuid(s, e, u->uuid);
 	read_logins(s, e, u);
-	ldap_value_free_len(v);
 	if (strcmp(s->c->mapping.sendas_layout, "attribute") == 0 &&
-	    (a = values(s, e, s->c->mapping.attr[RS_F_ADDRESS])) != NULL) {
-		sa = model_add_sendas(arg, dn, dn);
+	    values(e, s->c->mapping.attr[RS_F_ADDRESS]) != NULL) {
+		sa = model_add_sendas(arg, e->dn, e->dn);
 		entry_uuid(s, e, sa->uuid);
 		read_sendas(s, e, sa);
-		ldap_value_free_len(a);
 	}
-	free(dn);
 }
 
 static void
-on_disabled(struct rs_source *s, LDAPMessage *e, void *arg)
+on_sendas(struct rs_source *s, const struct entry *e, void *arg)
 {
-	char *dn = entry_dn(s, e);
-
-	(void)model_set_disabled(arg, dn);
-	free(dn);
-}
-
-static void
-on_sendas(struct rs_source *s, LDAPMessage *e, void *arg)
-{
-	char *dn = entry_dn(s, e);
-	struct rs_sendas *sa = model_add_sendas(arg, dn, NULL);
+	struct rs_sendas *sa = model_add_sendas(arg, e->dn, NULL);
 
 	entry_uuid(s, e, sa->uuid);
 	read_sendas(s, e, sa);
-	free(dn);
 }
 
 /* A filter with each @NOW_FILETIME@ replaced by the current time as AD
@@ -1458,54 +1674,115 @@ add_filter_now(struct buf *b, const char *filter)
 	buf_add(b, filter, strlen(filter));
 }
 
-/* The searches of the mapping profile below s->base, into model. */
-static int
-load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
-{
-	const struct rs_mapping *m = &s->c->mapping;
-	int child = strcmp(m->sendas_layout, "child") == 0;
-	char *pol_attrs[] = { m->policy_allow_attr, m->uuid_attr, NULL };
-	char *no_attrs[] = { LDAP_NO_ATTRS, NULL };
-	char *sa_attrs[RS_F_COUNT + 2], **user_attrs;
-	struct buf f;
-	size_t i, n = 0, u = 0;
-	int rc;
+/* The DNs the disabled-users search found: marked once the users are
+ * all in the model (that search may run beside the users' search). */
+struct dn_list {
+	char **dn;
+	size_t n, cap;
+};
 
-	sa_attrs[n++] = m->uuid_attr;
-	for (i = 0; i < RS_F_COUNT; i++)
-		if (*m->attr[i])
-			sa_attrs[n++] = m->attr[i];
-	sa_attrs[n] = NULL;
-	user_attrs = xcalloc(n + m->n_login_attrs + 3, sizeof(*user_attrs));
-	user_attrs[u++] = m->user_mail_attr;
-	user_attrs[u++] = m->uuid_attr;
-	for (i = 0; i < m->n_login_attrs; i++)
-		user_attrs[u++] = m->login_attrs[i];
-	for (i = 1; i < n && !child; i++)	/* attribute layout: on the user */
-		user_attrs[u++] = sa_attrs[i];
-	rc = paged_search(s, m->policy_filter, pol_attrs, on_policy, model,
-	    err) < 0 || paged_search(s, m->user_filter, user_attrs, on_user,
-	    model, err) < 0 ? -1 : 0;
-	free(user_attrs);
-	if (rc < 0)
-		return -1;
-	if (*m->user_disabled_filter) {
-		buf_init(&f);
-		buf_printf(&f, "(&%s", m->user_filter);
-		add_filter_now(&f, m->user_disabled_filter);
-		buf_add(&f, ")", 1);
-		buf_str(&f);
-		rc = paged_search(s, f.data, no_attrs, on_disabled, model, err);
-		buf_free(&f);
-		if (rc < 0)
-			return -1;
-	}
-	return child ? paged_search(s, m->sendas_filter, sa_attrs, on_sendas,
-	    model, err) : 0;
+static void
+on_disabled(struct rs_source *s, const struct entry *e, void *arg)
+{
+	struct dn_list *l = arg;
+
+	(void)s;
+	l->dn = vec_grow(l->dn, &l->cap, l->n, sizeof(*l->dn));
+	l->dn[l->n++] = xstrdup(e->dn);
 }
 
 static void
-on_present(struct rs_source *s, LDAPMessage *e, void *arg)
+mark_disabled(struct dn_list *l, struct rs_model *model)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		(void)model_set_disabled(model, l->dn[i]);
+		free(l->dn[i]);
+	}
+	free(l->dn);
+}
+
+/* The attribute lists of the profile's searches. */
+struct profile_attrs {
+	char *pol[3];
+	char *none[2];
+	char *sendas[RS_F_COUNT + 2];
+	char **user;
+};
+
+static void
+profile_attrs(const struct rs_mapping *m, struct profile_attrs *a)
+{
+	int child = strcmp(m->sendas_layout, "child") == 0;
+	size_t i, n = 0, u = 0;
+
+	a->pol[0] = m->policy_allow_attr;
+	a->pol[1] = m->uuid_attr;
+	a->pol[2] = NULL;
+	a->none[0] = LDAP_NO_ATTRS;
+	a->none[1] = NULL;
+	a->sendas[n++] = m->uuid_attr;
+	for (i = 0; i < RS_F_COUNT; i++)
+		if (*m->attr[i])
+			a->sendas[n++] = m->attr[i];
+	a->sendas[n] = NULL;
+	a->user = xcalloc(n + m->n_login_attrs + 3, sizeof(*a->user));
+	a->user[u++] = m->user_mail_attr;
+	a->user[u++] = m->uuid_attr;
+	for (i = 0; i < m->n_login_attrs; i++)
+		a->user[u++] = m->login_attrs[i];
+	for (i = 1; i < n && !child; i++)	/* attribute layout: on the user */
+		a->user[u++] = a->sendas[i];
+}
+
+/* The searches of the mapping profile below s->base, into model: policy
+ * and users on s; disabled users and send-as entries on peer, side by
+ * side, when there is one, else on s after the others. */
+static int
+load(struct rs_source *s, struct rs_source *peer, struct rs_model *model,
+    struct rs_err *err)
+{
+	const struct rs_mapping *m = &s->c->mapping;
+	struct dn_list disabled = { NULL, 0, 0 };
+	struct profile_attrs a;
+	struct step st[4];
+	struct lane l[2];
+	struct buf f;
+	size_t n = 0, split;
+	int rc;
+
+	profile_attrs(m, &a);
+	buf_init(&f);
+	st[n++] = (struct step){ m->policy_filter, a.pol, on_policy, model };
+	st[n++] = (struct step){ m->user_filter, a.user, on_user, model };
+	split = n;
+	if (*m->user_disabled_filter) {
+		buf_printf(&f, "(&%s", m->user_filter);
+		add_filter_now(&f, m->user_disabled_filter);
+		buf_add(&f, ")", 1);
+		st[n++] = (struct step){ buf_str(&f), a.none, on_disabled,
+		    &disabled };
+	}
+	if (strcmp(m->sendas_layout, "child") == 0)
+		st[n++] = (struct step){ m->sendas_filter, a.sendas, on_sendas,
+		    model };
+	memset(l, 0, sizeof(l));
+	l[0].s = s;
+	l[0].step = st;
+	l[0].nsteps = peer ? split : n;
+	l[1].s = peer;
+	l[1].step = st + split;
+	l[1].nsteps = peer ? n - split : 0;
+	rc = run_lanes(l, peer ? 2 : 1, err);
+	mark_disabled(&disabled, model);
+	buf_free(&f);
+	free(a.user);
+	return rc;
+}
+
+static void
+on_present(struct rs_source *s, const struct entry *e, void *arg)
 {
 	char u[RS_UUID_LEN + 1];
 	uint64_t h = 14695981039346656037ULL;
@@ -1552,13 +1829,43 @@ present_scan(struct rs_source *s, struct rs_err *err)
 	return rc;
 }
 
+/* A second connection for a full read, so that the server works on two
+ * searches at once; NULL (the read goes on with one) when it cannot be
+ * had. */
+static struct rs_source *
+open_peer(struct rs_source *s)
+{
+	struct rs_source *peer = NULL;
+	struct rs_err why;
+
+	if (source_open(s->c, &peer, &why) < 0) {
+		rs_log(RS_LOG_DEBUG, "ldap %s: no second connection, one search "
+		    "at a time: %s", s->c->ldap.uri, why.msg);
+		source_close(peer);
+		return NULL;
+	}
+	peer->base = s->base;
+	peer->scope = s->scope;
+	peer->missing_ok = s->missing_ok;
+	return peer;
+}
+
 int
 source_load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 {
+	struct sigaction old;
+	struct rs_source *peer;
+	int rc;
+
 	s->base = s->c->ldap.base_dn;
 	s->scope = LDAP_SCOPE_SUBTREE;
 	s->missing_ok = 0;
-	return load(s, model, err);
+	sigpipe_ignore(&old);
+	peer = open_peer(s);
+	rc = load(s, peer, model, err);
+	source_close(peer);
+	sigaction(SIGPIPE, &old, NULL);
+	return rc;
 }
 
 int
@@ -1579,7 +1886,7 @@ source_fetch(struct rs_source *s, const struct rs_reads *r,
 		s->base = r->r[i].dn;
 		s->scope = r->r[i].kind == RS_READ_SUBTREE ?
 		    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE;
-		if (load(s, fresh, err) < 0)
+		if (load(s, NULL, fresh, err) < 0)
 			return -1;
 	}
 	rs_log(RS_LOG_DEBUG, "ldap: %zu changed entries read again (%zu with "

@@ -13,8 +13,17 @@
  *	bind DN nor a mechanism is configured.
  *	source_load() runs the paged searches (RFC 2696, ldap.page_size per
  *	page, ldap.timeout per page) of the mapping profile and fills the
- *	model: policy entries, users, disabled users, send-as entries.
- *	source_close() unbinds. source_open() also reads the rootDSE's
+ *	model: policy entries, users, disabled users, send-as entries. It
+ *	opens a second connection (bound as the first) for the time of the
+ *	read, so that the server works on two searches at once: policy and
+ *	users on one, disabled users and send-as entries on the other (a
+ *	server pages one search at a time per connection); without it (the
+ *	second connection fails: logged with --verbose) the four run one
+ *	after the other. Each page's successor is asked for before its
+ *	entries are handled, and each entry is read in one pass over its
+ *	attributes.
+ *	source_close() unbinds. Both ignore SIGPIPE while they run (a write
+ *	to a server that went away fails instead of killing the run). source_open() also reads the rootDSE's
  *	supportedControl: source_sync_offered() is 0 when the server lists
  *	controls but not RFC 4533's (then no sync search is ever sent), 1
  *	otherwise.

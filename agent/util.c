@@ -21,6 +21,8 @@
 int rs_verbosity = RS_LOG_INFO;
 static int log_interactive = 1;
 static int log_journal;	/* standard error is the journal */
+static time_t log_socket_seen;	/* when syslog's socket was last there */
+static time_t log_socket_checked;
 
 static void
 oom(void)
@@ -106,6 +108,40 @@ buf_reset(struct buf *b)
 	b->len = 0;
 	if (b->data)
 		b->data[0] = '\0';
+}
+
+void
+stream_init(struct rs_stream *s, rs_drain_fn drain, void *arg)
+{
+	buf_init(&s->b);
+	s->drain = drain;
+	s->arg = arg;
+	s->failed = 0;
+}
+
+static void
+stream_drain(struct rs_stream *s)
+{
+	if (s->drain == NULL)
+		return;
+	if (!s->failed && s->b.len > 0 && s->drain(s->arg, s->b.data,
+	    s->b.len) < 0)
+		s->failed = 1;
+	buf_reset(&s->b);
+}
+
+void
+stream_step(struct rs_stream *s)
+{
+	if (s->b.len >= RS_STREAM_CHUNK)
+		stream_drain(s);
+}
+
+int
+stream_end(struct rs_stream *s)
+{
+	stream_drain(s);
+	return s->failed ? -1 : 0;
 }
 
 static void
@@ -309,6 +345,22 @@ rs_log_open(void)
 		openlog("relaysync", LOG_PID, LOG_MAIL);
 }
 
+/* Is there a syslog socket to send to? Looked for at most once a second:
+ * without one, syslog() would try to connect for every message, and
+ * the message would be lost all the same. */
+static int
+syslog_there(void)
+{
+	time_t now = time(NULL);
+
+	if (now != log_socket_checked) {
+		log_socket_checked = now;
+		if (access(_PATH_LOG, W_OK) == 0)
+			log_socket_seen = now;
+	}
+	return log_socket_seen == now;
+}
+
 void
 rs_log(enum rs_loglevel level, const char *fmt, ...)
 {
@@ -332,7 +384,7 @@ rs_log(enum rs_loglevel level, const char *fmt, ...)
 	if ((int)level <= rs_verbosity && (log_interactive ||
 	    level != RS_LOG_INFO || rs_verbosity >= RS_LOG_DEBUG))
 		fprintf(stderr, "relaysync: %s: %s\n", tag[level], msg);
-	if (!log_interactive && logged)
+	if (!log_interactive && logged && syslog_there())
 		syslog(prio[level], "%s: %s", tag[level], msg);
 }
 
@@ -515,6 +567,36 @@ sha256_of(const char *const *part, const size_t *len, size_t n, int sep,
 		ok = EVP_DigestUpdate(ctx, part[i], len ? len[i] :
 		    strlen(part[i])) && (!sep || EVP_DigestUpdate(ctx, "", 1));
 	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		digest_failed();
+	hex_encode(md, mdlen, out);
+}
+
+void *
+sha256_begin(void)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		digest_failed();
+	return ctx;
+}
+
+void
+sha256_add(void *ctx, const void *p, size_t len)
+{
+	if (!EVP_DigestUpdate(ctx, p, len))
+		digest_failed();
+}
+
+void
+sha256_end_hex(void *ctx, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	int ok = EVP_DigestFinal_ex(ctx, md, &mdlen);
+
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		digest_failed();

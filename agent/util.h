@@ -8,6 +8,12 @@
  *	abort the program with a message (there is no useful recovery from
  *	out-of-memory in a sync run; the installed tables stay as they were).
  *	buf_*() build byte strings; buf_str() is always NUL-terminated.
+ *	A stream is a buffer that a producer fills and that is handed to
+ *	its drain (then emptied) whenever it holds RS_STREAM_CHUNK bytes or
+ *	more (stream_step()) and at the end (stream_end(), which returns -1
+ *	when a drain failed; after a failure nothing more is drained): what
+ *	is written to a file need never be whole in memory. A stream
+ *	without a drain keeps everything in its buffer.
  *	strmap_*() is an open-addressing hash map from C strings to pointers;
  *	strmap_free_values() also frees every value.
  *	rs_err_set(err, code, fmt, ...) records an error message and the exit
@@ -23,7 +29,10 @@
  *	information (one line per applied change, one summary per run) goes
  *	to the terminal, the journal or syslog, debug lines (--verbose, which
  *	also shows information on standard error) to standard error and
- *	syslog. Under the journal no line is written twice.
+ *	syslog. Under the journal no line is written twice. Without a syslog
+ *	socket (_PATH_LOG, looked for at most once a second) nothing is sent
+ *	to syslog: the messages would be lost anyway, and each would cost a
+ *	failed connection.
  *	read_file() reads a whole file; str_lower() lower-cases ASCII.
  *	run_cmd() runs a program named by its absolute path (never a PATH
  *	search), with an environment of its own (PATH=/usr/sbin:/usr/bin:
@@ -38,6 +47,8 @@
  *	collide (lens NULL: the parts are C strings); hmac_sha256(key,
  *	key_len, bytes, len, md) the HMAC-SHA256 as 32 bytes,
  *	hmac_sha256_hex() as 64 digits (out may be the input).
+ *	sha256_begin(), sha256_add(ctx, bytes, len) and sha256_end_hex(ctx,
+ *	out) compute one piece by piece (a stream's checksum).
  *	hex_encode(bytes, n, out) writes 2n lower-case hexadecimal digits and
  *	a NUL; hex_decode(hex, n, out) reads 2n digits (either case) into n
  *	bytes, -1 at a non-digit.
@@ -129,6 +140,21 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *buf_str(struct buf *b);
 
+#define RS_STREAM_CHUNK	65536
+
+typedef int (*rs_drain_fn)(void *arg, const char *data, size_t len);
+
+struct rs_stream {
+	struct buf b;
+	rs_drain_fn drain;	/* NULL: keep everything in b */
+	void *arg;
+	int failed;
+};
+
+void stream_init(struct rs_stream *s, rs_drain_fn drain, void *arg);
+void stream_step(struct rs_stream *s);
+int stream_end(struct rs_stream *s);
+
 void strmap_init(struct strmap *m);
 void strmap_free(struct strmap *m);
 void strmap_free_values(struct strmap *m);
@@ -144,6 +170,9 @@ void rs_log(enum rs_loglevel level, const char *fmt, ...)
 
 int read_file(const char *path, struct buf *out, struct rs_err *err);
 void sha256_hex(const void *bytes, size_t len, char *out);
+void *sha256_begin(void);
+void sha256_add(void *ctx, const void *bytes, size_t len);
+void sha256_end_hex(void *ctx, char *out);
 void sha256_parts_hex(const char *const *parts, const size_t *lens, size_t n,
     char *out);
 void hmac_sha256(const void *key, size_t key_len, const void *bytes,

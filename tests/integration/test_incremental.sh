@@ -22,6 +22,20 @@ check "the snapshot is saved" test -s "$SNAP"
 expect_eq "the snapshot is private (0600)" 600 "$(stat -c %a "$SNAP")"
 expect_no_grep "no password in the snapshot's header" "alice-gw-SECRET" <(head -6 "$SNAP")
 
+# the snapshot is written as a stream: a password in clear and no local key
+# to seal it stops the stream part way, and neither the snapshot nor its
+# temporary file is left
+: >"$T/etc/empty.key"
+chmod 600 "$T/etc/empty.key"
+MAP_DIR=$T/nokey/relaysync STATE_DIR=$T/state-nokey write_config "$T/nokey.yaml"
+sed -i "s|^  key_file: .*|  key_file: $T/etc/empty.key|" "$T/nokey.yaml"
+mkdir -p "$T/nokey"
+rs --config "$T/nokey.yaml" --verbose sync
+expect_eq "no local key: the run succeeds" 0 "$RC"
+expect_grep "... and says that no snapshot is kept" "no snapshot kept: the directory holds a password in clear" "$T/err"
+expect_eq "... and leaves neither a snapshot nor its temporary file" "" \
+    "$(ls "$T/state-nokey" | grep snapshot)"
+
 rs --config "$T/inc.yaml" --verbose sync
 expect_grep "second run: incremental, nothing changed" \
     "incremental read: 0 changed and 0 deleted" "$T/err"
