@@ -12,7 +12,9 @@
  * line form, and whether it is a gateway table: every route's gateway is
  * in exactly one gateway table (sender_relay or sender_transport), with
  * the security that table implies ("ssl"), or NULL when tls_policy's
- * level for the next hop says ("none", else "starttls").
+ * level for the next hop says ("none", else "starttls"). plan counts the
+ * installed routes (for policy.max_removals and the empty-set refusal) as
+ * the valid lines of the gateway tables.
  *
  * Line forms (a line's parts: key, value, hop, secret)
  *	RS_LF_PLAIN   key value             sender_login (value: login
