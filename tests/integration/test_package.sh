@@ -89,7 +89,7 @@ for k in uri starttls allow_plaintext bind_dn bind_password_file sasl_mech base_
     page_size mapping default_allow internal_domains require_verified allow_insecure \
     require_gateway_check max_removals map_dir map_type config_dir tls_level tls_ca_file reload \
     key_file state_dir full_every metrics_file webhook_url layout disabled_filter window_ms \
-    max_backoff; do
+    max_backoff command_directory allow_private_gateways uuid_attribute login_attribute; do
 	case "$man_keys" in *"$k"*) ;; *) missing="$missing $k" ;; esac
 done
 expect_eq "relaysync.yaml(5) documents every key" "" "$missing"
