@@ -120,6 +120,7 @@ struct ctx {
 	const struct rs_model *m;
 	const struct rs_config *c;
 	const struct rs_keyring *keys;
+	const struct rs_hmac *fp_key;	/* the first local key, or NULL */
 	const struct rs_policy_env *env;
 	struct strmap claims;	/* lower-case address -> claims, see below */
 	struct strmap below;	/* parent DN -> what it inherits, + 1 */
@@ -370,12 +371,49 @@ check_claims(struct ctx *x, struct rs_verdict *v)
 	    "the address has more than one verified claim");
 }
 
+/* policy_fingerprint() with the first local key prepared (NULL: none). */
+static void
+fingerprint(const struct rs_hmac *key, const struct rs_route *r, char *hex)
+{
+	struct buf in;
+
+	buf_init(&in);
+	buf_printf(&in, "relaysync gateway-check\n%s\n%s\n%d\n%d\n%s\n", r->address,
+	    r->host, r->port, (int)r->sec, r->username ? r->username : "");
+	if (key != NULL) {
+		buf_adds(&in, r->password ? r->password : "");
+		hmac_hex(key, in.data, in.len, hex);
+	} else
+		sha256_hex(in.data, in.len, hex);
+	buf_wipe(&in);
+}
+
+/* Prepare the first local key of keys in h; NULL when there is none. */
+static const struct rs_hmac *
+fingerprint_key(const struct rs_keyring *keys, struct rs_hmac *h)
+{
+	if (keys == NULL || keys->n == 0)
+		return NULL;
+	hmac_prepare(h, keys->keys[0].key, sizeof(keys->keys[0].key));
+	return h;
+}
+
+void
+policy_fingerprint(const struct rs_keyring *keys, const struct rs_route *r,
+    char *hex)
+{
+	struct rs_hmac h = { NULL };
+
+	fingerprint(fingerprint_key(keys, &h), r, hex);
+	hmac_free(&h);
+}
+
 static int
 check_gateway(struct ctx *x, struct rs_verdict *v)
 {
 	const char *ok;
 
-	policy_fingerprint(x->keys, &v->route, v->fingerprint);
+	fingerprint(x->fp_key, &v->route, v->fingerprint);
 	if (!x->c->policy.require_gateway_check)
 		return 0;
 	ok = x->env && x->env->checked ? strmap_get(x->env->checked,
@@ -385,24 +423,6 @@ check_gateway(struct ctx *x, struct rs_verdict *v)
 		    "changed since its last passed check" : "no passed check "
 		    "of this gateway is recorded");
 	return 0;
-}
-
-void
-policy_fingerprint(const struct rs_keyring *keys, const struct rs_route *r,
-    char *hex)
-{
-	struct buf in;
-
-	buf_init(&in);
-	buf_printf(&in, "relaysync gateway-check\n%s\n%s\n%d\n%d\n%s\n", r->address,
-	    r->host, r->port, (int)r->sec, r->username ? r->username : "");
-	if (keys != NULL && keys->n > 0) {
-		buf_adds(&in, r->password ? r->password : "");
-		hmac_sha256_hex(keys->keys[0].key, sizeof(keys->keys[0].key),
-		    in.data, in.len, hex);
-	} else
-		sha256_hex(in.data, in.len, hex);
-	buf_wipe(&in);
 }
 
 static void
@@ -463,10 +483,12 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
     const struct rs_keyring *keys, const struct rs_policy_env *env,
     struct rs_decision *d)
 {
-	struct ctx x = { m, c, keys, env, { NULL, 0, 0 }, { NULL, 0, 0 } };
+	struct rs_hmac fp_key = { NULL };
+	struct ctx x = { m, c, keys, NULL, env, { NULL, 0, 0 }, { NULL, 0, 0 } };
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
+	x.fp_key = fingerprint_key(keys, &fp_key);
 	count_claims(&x);
 	d->n = m->nsendas;
 	d->v = xcalloc(d->n, sizeof(*d->v));
@@ -476,6 +498,7 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
 	}
 	strmap_free(&x.claims);
 	strmap_free(&x.below);
+	hmac_free(&fp_key);
 	qsort(d->v, d->n, sizeof(*d->v), cmp_verdict);
 	d->routes = xcalloc(d->n, sizeof(*d->routes));
 	for (i = 0; i < d->n; i++)

@@ -4,7 +4,9 @@
  */
 #include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -636,6 +638,43 @@ hmac_sha256_hex(const void *key, size_t key_len, const void *p, size_t len,
 
 	hmac_sha256(key, key_len, p, len, md);
 	hex_encode(md, sizeof(md), out);
+}
+
+void
+hmac_prepare(struct rs_hmac *h, const void *key, size_t key_len)
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+		OSSL_PARAM_END
+	};
+
+	h->ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_free(mac);
+	if (h->ctx == NULL || !EVP_MAC_init(h->ctx, key, key_len, params))
+		digest_failed();
+}
+
+void
+hmac_hex(const struct rs_hmac *h, const void *p, size_t len, char *out)
+{
+	unsigned char md[32];
+	size_t n = 0;
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(h->ctx);
+	int ok = ctx != NULL && EVP_MAC_update(ctx, p, len) &&
+	    EVP_MAC_final(ctx, md, &n, sizeof(md)) && n == sizeof(md);
+
+	EVP_MAC_CTX_free(ctx);
+	if (!ok)
+		digest_failed();
+	hex_encode(md, sizeof(md), out);
+}
+
+void
+hmac_free(struct rs_hmac *h)
+{
+	EVP_MAC_CTX_free(h->ctx);
+	h->ctx = NULL;
 }
 
 double

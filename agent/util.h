@@ -47,6 +47,11 @@
  *	collide (lens NULL: the parts are C strings); hmac_sha256(key,
  *	key_len, bytes, len, md) the HMAC-SHA256 as 32 bytes,
  *	hmac_sha256_hex() as 64 digits (out may be the input).
+ *	For many digests under one key: hmac_prepare(h, key, key_len) keys a
+ *	struct rs_hmac once (the key is not kept in h beyond OpenSSL's
+ *	context); hmac_hex(h, bytes, len, out) is then hmac_sha256_hex()
+ *	with that key, byte for byte, without setting the key up again;
+ *	hmac_free(h) wipes and releases it (NULL ctx: nothing to do).
  *	sha256_begin(), sha256_add(ctx, bytes, len) and sha256_end_hex(ctx,
  *	out) compute one piece by piece (a stream's checksum).
  *	hex_encode(bytes, n, out) writes 2n lower-case hexadecimal digits and
@@ -144,6 +149,10 @@ const char *buf_str(struct buf *b);
 
 typedef int (*rs_drain_fn)(void *arg, const char *data, size_t len);
 
+struct rs_hmac {
+	void *ctx;		/* OpenSSL's keyed HMAC-SHA256 context */
+};
+
 struct rs_stream {
 	struct buf b;
 	rs_drain_fn drain;	/* NULL: keep everything in b */
@@ -179,6 +188,10 @@ void hmac_sha256(const void *key, size_t key_len, const void *bytes,
     size_t len, unsigned char md[32]);
 void hmac_sha256_hex(const void *key, size_t key_len, const void *bytes,
     size_t len, char *out);
+void hmac_prepare(struct rs_hmac *h, const void *key, size_t key_len);
+void hmac_hex(const struct rs_hmac *h, const void *bytes, size_t len,
+    char *out);
+void hmac_free(struct rs_hmac *h);
 void hex_encode(const void *bytes, size_t n, char *out);
 int hex_decode(const char *hex, size_t n, unsigned char *out);
 double monotonic_seconds(void);

@@ -377,6 +377,25 @@ test_verified_and_orphans(void **state)
 	model_free(&m);
 }
 
+/*
+ * Decide's fingerprint (one prepared key for the run) has the bytes of a
+ * one-off HMAC of the documented input with the first key, and of
+ * policy_fingerprint(): recorded gateway checks stay valid.
+ */
+static void
+same_fingerprint(const struct rs_verdict *v)
+{
+	static const char in[] = "relaysync gateway-check\nchecked@partner."
+	    "example\nsmtp.partner.example\n%d\n%d\nlogin\npw";
+	char text[256], hex[65];
+
+	snprintf(text, sizeof(text), in, v->route.port, (int)v->route.sec);
+	hmac_sha256_hex(keys.keys[0].key, 32, text, strlen(text), hex);
+	assert_string_equal(v->fingerprint, hex);
+	policy_fingerprint(&keys, &v->route, hex);
+	assert_string_equal(v->fingerprint, hex);
+}
+
 static void
 test_gateway_check(void **state)
 {
@@ -400,6 +419,7 @@ test_gateway_check(void **state)
 	assert_int_equal(strlen(verdict(&d, "checked@partner.example")->
 	    fingerprint), 64);
 	*strmap_slot(&ok, "stale@partner.example") = strdup("0123abcd");
+	same_fingerprint(verdict(&d, "checked@partner.example"));
 	policy_free(&d);
 	cfg.policy.require_gateway_check = 1;
 	policy_decide(&m, &cfg, &keys, &env, &d);

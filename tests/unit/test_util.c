@@ -42,6 +42,46 @@ test_hmac(void **state)
 	    "5a003f089d2739839dec58b964ec3843");
 }
 
+/* The prepared key gives hmac_sha256_hex()'s bytes, call after call. */
+static void
+test_hmac_prepared(void **state)
+{
+	static const char data[] = "what do ya want for nothing?";
+	static const char big[] = "This is a test using a larger than block-"
+	    "size key and a larger than block-size data. The key needs to be "
+	    "hashed before being used by the HMAC algorithm.";
+	unsigned char key[131];
+	char out[65], ref[65];
+	struct rs_hmac h;
+	int i;
+
+	(void)state;
+	hmac_prepare(&h, "Jefe", 4);
+	for (i = 0; i < 2; i++) {	/* RFC 4231 test case 2, twice */
+		hmac_hex(&h, data, strlen(data), out);
+		assert_string_equal(out, "5bdcc146bf60754e6a042426089575c7"
+		    "5a003f089d2739839dec58b964ec3843");
+	}
+	hmac_free(&h);
+	memset(key, 0xaa, sizeof(key));	/* test case 7: a hashed key */
+	hmac_prepare(&h, key, sizeof(key));
+	hmac_hex(&h, big, strlen(big), out);
+	assert_string_equal(out, "9b09ffa71b942fcb27635fbcd5b0e944"
+	    "bfdc63644f0713938a7f51535c3a35e2");
+	for (i = 0; i < 64; i++) {	/* a keyring-sized key, any length */
+		hmac_hex(&h, big, (size_t)i, out);
+		hmac_sha256_hex(key, sizeof(key), big, (size_t)i, ref);
+		assert_string_equal(out, ref);
+	}
+	hmac_free(&h);
+	hmac_prepare(&h, key, 32);
+	hmac_hex(&h, data, strlen(data), out);
+	hmac_sha256_hex(key, 32, data, strlen(data), ref);
+	assert_string_equal(out, ref);
+	hmac_free(&h);
+	hmac_free(&h);	/* idempotent */
+}
+
 static void
 test_hex(void **state)
 {
@@ -80,6 +120,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_hmac),
+		cmocka_unit_test(test_hmac_prepared),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_clock_and_fail),
 	};
