@@ -120,7 +120,7 @@ struct ctx {
 	const struct rs_model *m;
 	const struct rs_config *c;
 	const struct rs_keyring *keys;
-	const struct rs_hmac *fp_key;	/* the first local key, or NULL */
+	struct rs_hmac *fp_key;	/* the first local key, or NULL */
 	const struct rs_policy_env *env;
 	struct strmap claims;	/* lower-case address -> claims, see below */
 	struct strmap below;	/* parent DN -> what it inherits, + 1 */
@@ -373,7 +373,7 @@ check_claims(struct ctx *x, struct rs_verdict *v)
 
 /* policy_fingerprint() with the first local key prepared (NULL: none). */
 static void
-fingerprint(const struct rs_hmac *key, const struct rs_route *r, char *hex)
+fingerprint(struct rs_hmac *key, const struct rs_route *r, char *hex)
 {
 	struct buf in;
 
@@ -389,7 +389,7 @@ fingerprint(const struct rs_hmac *key, const struct rs_route *r, char *hex)
 }
 
 /* Prepare the first local key of keys in h; NULL when there is none. */
-static const struct rs_hmac *
+static struct rs_hmac *
 fingerprint_key(const struct rs_keyring *keys, struct rs_hmac *h)
 {
 	if (keys == NULL || keys->n == 0)

@@ -656,16 +656,15 @@ hmac_prepare(struct rs_hmac *h, const void *key, size_t key_len)
 }
 
 void
-hmac_hex(const struct rs_hmac *h, const void *p, size_t len, char *out)
+hmac_hex(struct rs_hmac *h, const void *p, size_t len, char *out)
 {
 	unsigned char md[32];
 	size_t n = 0;
-	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(h->ctx);
-	int ok = ctx != NULL && EVP_MAC_update(ctx, p, len) &&
-	    EVP_MAC_final(ctx, md, &n, sizeof(md)) && n == sizeof(md);
 
-	EVP_MAC_CTX_free(ctx);
-	if (!ok)
+	/* A NULL key starts the next digest from the prepared key's state. */
+	if (!EVP_MAC_init(h->ctx, NULL, 0, NULL) ||
+	    !EVP_MAC_update(h->ctx, p, len) ||
+	    !EVP_MAC_final(h->ctx, md, &n, sizeof(md)) || n != sizeof(md))
 		digest_failed();
 	hex_encode(md, sizeof(md), out);
 }

@@ -50,7 +50,9 @@
  *	For many digests under one key: hmac_prepare(h, key, key_len) keys a
  *	struct rs_hmac once (the key is not kept in h beyond OpenSSL's
  *	context); hmac_hex(h, bytes, len, out) is then hmac_sha256_hex()
- *	with that key, byte for byte, without setting the key up again;
+ *	with that key, byte for byte (out may be the input), restarting
+ *	from the keyed state instead of setting the key up again (h is
+ *	reused, so one h serves one thread);
  *	hmac_free(h) wipes and releases it (NULL ctx: nothing to do).
  *	sha256_begin(), sha256_add(ctx, bytes, len) and sha256_end_hex(ctx,
  *	out) compute one piece by piece (a stream's checksum).
@@ -189,7 +191,7 @@ void hmac_sha256(const void *key, size_t key_len, const void *bytes,
 void hmac_sha256_hex(const void *key, size_t key_len, const void *bytes,
     size_t len, char *out);
 void hmac_prepare(struct rs_hmac *h, const void *key, size_t key_len);
-void hmac_hex(const struct rs_hmac *h, const void *bytes, size_t len,
+void hmac_hex(struct rs_hmac *h, const void *bytes, size_t len,
     char *out);
 void hmac_free(struct rs_hmac *h);
 void hex_encode(const void *bytes, size_t n, char *out);

@@ -62,6 +62,10 @@ test_hmac_prepared(void **state)
 		assert_string_equal(out, "5bdcc146bf60754e6a042426089575c7"
 		    "5a003f089d2739839dec58b964ec3843");
 	}
+	strcpy(out, data);	/* in place */
+	hmac_hex(&h, out, strlen(out), out);
+	assert_string_equal(out, "5bdcc146bf60754e6a042426089575c7"
+	    "5a003f089d2739839dec58b964ec3843");
 	hmac_free(&h);
 	memset(key, 0xaa, sizeof(key));	/* test case 7: a hashed key */
 	hmac_prepare(&h, key, sizeof(key));
