@@ -715,9 +715,31 @@ pipeline_save(const struct rs_config *c, const struct rs_model *m,
 	return rc;
 }
 
+/* Write the rejections file of the summary s unless the previous one
+ * (in old, read back from the state directory) left it as it must be:
+ * it is ~90 bytes per rejected entry, rewritten by every change run. */
+static int
+save_rejected(const struct rs_config *c, const struct buf *old,
+    const struct buf *rejected, const char *sum, struct rs_err *err)
+{
+	struct rs_summary prev;
+	struct rs_err ignored;
+	int kept;
+
+	summary_init(&prev);
+	kept = old->len > 0 && summary_parse(old, &prev, &ignored) == 0 &&
+	    summary_rejected_kept(c, &prev, sum);
+	summary_free(&prev);
+	if (kept)
+		rs_log(RS_LOG_DEBUG, "summary: %s unchanged, not rewritten",
+		    RS_REJECTED_FILE);
+	return kept ? 0 : apply_cache(c, RS_REJECTED_FILE, rejected, err);
+}
+
 /* The summary of a decision whose tables are live, for the next run to
  * tell quickly that nothing changed (none when next says nothing of
- * the decision's inputs). */
+ * the decision's inputs). The rejections file goes first: the summary
+ * records its identity. */
 static void
 save_summary(const struct rs_config *c, const struct rs_model *m,
     const struct rs_decision *d, const struct rs_snapshot *next)
@@ -736,19 +758,23 @@ save_summary(const struct rs_config *c, const struct rs_model *m,
 	memcpy(s.inputs, next->inputs, sizeof(s.inputs));
 	s.generation = apply_generation(c);
 	buf_add(&s.cookie, next->cookie.data, next->cookie.len);
-	summary_files(c, &s.files);
 	s.routes = d->nroutes;
 	for (i = 0; i < d->nroutes; i++)
 		s.relay += d->routes[i]->route.sec != RS_SEC_SSL;
 	if (next->present_scans)
 		summary_uuids(m, s.present);
 	summary_rejections(d, &rejected, s.rejected);
-	summary_dump(&s, &text);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SUMMARY_FILE);
-	if ((read_file(path.data, &old, &err) < 0 || old.len != text.len ||
-	    memcmp(old.data, text.data, text.len) != 0) &&
-	    (apply_cache(c, RS_REJECTED_FILE, &rejected, &err) < 0 ||
-	    apply_cache(c, RS_SUMMARY_FILE, &text, &err) < 0))
+	if (read_file(path.data, &old, &err) < 0)
+		buf_reset(&old);
+	if (save_rejected(c, &old, &rejected, s.rejected, &err) == 0) {
+		summary_files(c, &s.files);
+		summary_dump(&s, &text);
+		if ((old.len != text.len || memcmp(old.data, text.data,
+		    text.len) != 0) && apply_cache(c, RS_SUMMARY_FILE, &text,
+		    &err) < 0)
+			rs_log(RS_LOG_WARN, "%s", err.msg);
+	} else
 		rs_log(RS_LOG_WARN, "%s", err.msg);
 	summary_free(&s);
 	buf_free(&rejected);

@@ -111,8 +111,29 @@ summary_files(const struct rs_config *c, struct buf *out)
 	}
 	file_line(c->state_dir, RS_SNAPSHOT_FILE, "", &path, out);
 	file_line(c->state_dir, RS_JOURNAL_FILE, "", &path, out);
+	file_line(c->state_dir, RS_REJECTED_FILE, "", &path, out);
 	buf_str(out);
 	buf_free(&path);
+}
+
+int
+summary_rejected_kept(const struct rs_config *c, const struct rs_summary *s,
+    const char *sum)
+{
+	struct buf path, line;
+	const char *at;
+	int kept;
+
+	buf_init(&path);
+	buf_init(&line);
+	file_line(c->state_dir, RS_REJECTED_FILE, "", &path, &line);
+	buf_str(&line);
+	at = s->files.data && line.len ? strstr(s->files.data, line.data) : NULL;
+	kept = strcmp(s->rejected, sum) == 0 && at != NULL &&
+	    (at == s->files.data || at[-1] == '\n');
+	buf_free(&path);
+	buf_free(&line);
+	return kept;
 }
 
 static int

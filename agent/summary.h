@@ -23,8 +23,9 @@
  *	change of these means deciding again.
  *	summary_files(c, out) writes one line per live file below
  *	postfix.map_dir (text tables, their indexes, the owners file) and
- *	for the snapshot and its journal: name, device, inode, size,
- *	modification and change times. A file written, replaced, linked or touched changes its line,
+ *	for the snapshot, its journal and the rejections file: name, device,
+ *	inode, size, modification and change times. A file written,
+ *	replaced, linked or touched changes its line,
  *	so that a run after such a change loads the snapshot and says what
  *	it found (a damaged snapshot, tables edited by hand).
  *	summary_uuids(m, out) is the SHA-256 of the sorted set of the sync
@@ -34,6 +35,11 @@
  *	vanished from what the model holds.
  *	summary_rejections(d, out, sum) writes the rejected verdicts of a
  *	decision and their keyed SHA-256 (for the summary's rejected);
+ *	summary_rejected_kept(c, s, sum) is 1 when the rejections file
+ *	needs no rewriting: s (a summary summary_parse() accepted) records
+ *	sum as its keyed SHA-256 and the file's identity (summary_files())
+ *	is still the one s records, so its bytes are those s was written
+ *	with; 0 otherwise.
  *	summary_dump(s, out) writes a summary.
  *	summary_parse(text, s, err) reads a summary back, checking its end
  *	line; summary_decision(s, rejected, d) rebuilds, from a summary and
@@ -76,6 +82,8 @@ void summary_inputs(const struct rs_config *c, char *const *own_hops,
 void summary_files(const struct rs_config *c, struct buf *out);
 void summary_rejections(const struct rs_decision *d, struct buf *out,
     char *sum);
+int summary_rejected_kept(const struct rs_config *c,
+    const struct rs_summary *s, const char *sum);
 void summary_uuids(const struct rs_model *m, char *out);
 void summary_present(const struct rs_changes *ch, char *out);
 void summary_dump(const struct rs_summary *s, struct buf *out);

@@ -68,6 +68,9 @@ printf 'x' >>"$T/state/summary-rejected"
 rs --config "$T/inc.yaml" --verbose sync
 expect_no_grep "rejections edited: not believed" "decision stands" "$T/err"
 check "... the same report" cmp -s "$T/quick.out" "$T/out"
+rs --config "$T/inc.yaml" --verbose sync
+expect_grep "... the run that did not believe them wrote them again: the next one's decision stands" \
+    "the last run's decision stands" "$T/err"
 python3 - "$T/state/summary" <<'PY'
 import sys
 p = sys.argv[1]
@@ -78,6 +81,28 @@ rs --config "$T/inc.yaml" --verbose sync
 expect_no_grep "a summary edited: not believed" "decision stands" "$T/err"
 check "... the same report" cmp -s "$T/quick.out" "$T/out"
 expect_eq "... and nothing installed" "$gen" "$(readlink "$T/inc/relaysync")"
+# a change that leaves the rejections as they were: summary-rejected
+# (~9 MB at 100k users) is not written again, the summary is; twice
+rejected_ino=$(stat -c %i "$T/state/summary-rejected")
+for pw in alice-gw-SECRET-2 alice-gw-SECRET-1; do
+	summary_ino=$(stat -c %i "$T/state/summary")
+	ldap_modify <<LDIF
+dn: relaysyncSendAsAddress=alice@partner.example,uid=alice,ou=sales,ou=people,$BASE_DN
+changetype: modify
+replace: relaysyncSmtpPassword
+relaysyncSmtpPassword: $pw
+LDIF
+	rs --config "$T/inc.yaml" --verbose sync
+	expect_grep "password $pw: one changed entry read" \
+	    "incremental read: 1 changed and 0 deleted" "$T/err"
+	expect_grep "... the same rejections: summary-rejected not rewritten" \
+	    "summary-rejected unchanged, not rewritten" "$T/err"
+	expect_eq "... (the same file)" "$rejected_ino" "$(stat -c %i "$T/state/summary-rejected")"
+	check "... the summary is rewritten" test "$summary_ino" != "$(stat -c %i "$T/state/summary")"
+	rs --config "$T/inc.yaml" --verbose sync
+	expect_grep "... and the next run's decision stands" \
+	    "the last run's decision stands" "$T/err"
+done
 # a setting that changes decisions, with nothing changed in the directory
 routes_before=$(wc -l <"$T/inc/relaysync/sender_relay")
 sed -i 's/^  require_verified: false$/  require_verified: true/' "$T/inc.yaml"
