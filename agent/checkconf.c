@@ -221,22 +221,10 @@ static void
 check_map_type(struct checks *k)
 {
 	const struct rs_config *c = k->c;
-	char *argv[] = { NULL, "-c", c->postfix.config_dir, "-m", NULL };
-	const char *p;
-	struct buf out, b, cmd;
-	size_t n = strlen(c->postfix.map_type);
-	int found = 0;
+	struct buf b;
 
-	buf_init(&out);
 	buf_init(&b);
-	buf_init(&cmd);
-	argv[0] = (char *)config_postfix_cmd(c, "postconf", &cmd);
-	if (run_cmd(argv, &out) == 0)
-		for (p = buf_str(&out); *p && !found; p += strcspn(p, "\n"),
-		    p += *p == '\n')
-			found = strncmp(p, c->postfix.map_type, n) == 0 &&
-			    (p[n] == '\n' || p[n] == '\0');
-	if (found)
+	if (postconf_has_map_type(c, c->postfix.map_type))
 		fprintf(k->fp, "postfix.map_type: %s is supported (postconf "
 		    "-m): ok\n", c->postfix.map_type);
 	else
@@ -245,9 +233,7 @@ check_map_type(struct checks *k)
 		    "package (apt install postfix-%s) or choose one that "
 		    "postconf -m lists", c->postfix.map_type,
 		    where(c, "postfix.map_type", &b), c->postfix.map_type);
-	buf_free(&out);
 	buf_free(&b);
-	buf_free(&cmd);
 }
 
 /* config_dir and main.cf; 0 when the other Postfix checks can run. */

@@ -501,3 +501,21 @@ postconf_free_hops(char **hops, size_t n)
 		free(hops[i]);
 	free(hops);
 }
+
+int
+postconf_has_map_type(const struct rs_config *c, const char *type)
+{
+	struct buf out;
+	const char *p;
+	size_t n = strlen(type);
+	int found = 0;
+
+	buf_init(&out);
+	if (pc_run(c, "-m", NULL, NULL, &out, NULL) == 0)
+		for (p = buf_str(&out); *p && !found; p += strcspn(p, "\n"),
+		    p += *p == '\n')
+			found = strncmp(p, type, n) == 0 &&
+			    (p[n] == '\n' || p[n] == '\0');
+	buf_free(&out);
+	return found;
+}

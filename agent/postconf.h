@@ -37,6 +37,8 @@
  *	default_transport, and the values of transport_maps tables that
  *	postmap can list), lower case, for policy's internal_gateway check.
  *	postconf_free_hops() releases them.
+ *	postconf_has_map_type(c, type) is 1 when postconf -m lists the lookup
+ *	table type, 0 when it does not or postconf cannot run.
  *
  * Diagnostics
  *	postconf and postmap are run by absolute path (config_postfix_cmd()).
@@ -76,5 +78,6 @@ void postconf_set_free(struct rs_pf_set *set);
 int postconf_own_hops(const struct rs_config *c, char ***hops, size_t *n,
     struct rs_err *err);
 void postconf_free_hops(char **hops, size_t n);
+int postconf_has_map_type(const struct rs_config *c, const char *type);
 
 #endif
