@@ -84,7 +84,9 @@ expect_eq "... and nothing installed" "$gen" "$(readlink "$T/inc/relaysync")"
 # a change that leaves the rejections as they were: summary-rejected
 # (~9 MB at 100k users) is not written again, the summary is; twice
 rejected_ino=$(stat -c %i "$T/state/summary-rejected")
+n=0
 for pw in alice-gw-SECRET-2 alice-gw-SECRET-1; do
+	n=$((n + 1))
 	summary_ino=$(stat -c %i "$T/state/summary")
 	ldap_modify <<LDIF
 dn: relaysyncSendAsAddress=alice@partner.example,uid=alice,ou=sales,ou=people,$BASE_DN
@@ -93,7 +95,7 @@ replace: relaysyncSmtpPassword
 relaysyncSmtpPassword: $pw
 LDIF
 	rs --config "$T/inc.yaml" --verbose sync
-	expect_grep "password $pw: one changed entry read" \
+	expect_grep "password change $n: one changed entry read" \
 	    "incremental read: 1 changed and 0 deleted" "$T/err"
 	expect_grep "... the same rejections: summary-rejected not rewritten" \
 	    "summary-rejected unchanged, not rewritten" "$T/err"
