@@ -18,7 +18,8 @@
 /* One route as the installed tables describe it. */
 struct old_route {
 	char *gateway;		/* "[host]:port mode" */
-	char *login;		/* "user:password" or NULL */
+	char *user;		/* sasl_passwd's username, or NULL */
+	char *password;		/* its password: NULL when the line has none */
 	char *logins;		/* the owner's login names (sender_login) */
 	char *owner;
 	int seen;		/* matched by a new route */
@@ -122,12 +123,19 @@ read_gateways(struct installed *in, enum rs_table t)
 static char **
 route_field(struct old_route *r, enum rs_table t)
 {
-	return t == RS_T_SASL_PASSWD ? &r->login : t == RS_T_SENDER_LOGIN ?
+	return t == RS_T_SASL_PASSWD ? &r->user : t == RS_T_SENDER_LOGIN ?
 	    &r->logins : &r->owner;
 }
 
-/* The value of table t (all after the key: sasl_passwd's user:password)
- * for each route read from the gateway tables. */
+/* Where table t's secret goes in a route (NULL: the table has none). */
+static char **
+route_secret(struct old_route *r, enum rs_table t)
+{
+	return t == RS_T_SASL_PASSWD ? &r->password : NULL;
+}
+
+/* The value of table t, and its secret (sasl_passwd's password), for
+ * each route read from the gateway tables. */
 static void
 read_values(struct installed *in, enum rs_table t)
 {
@@ -135,7 +143,7 @@ read_values(struct installed *in, enum rs_table t)
 	struct old_route *r;
 	struct rs_line l;
 	struct buf key;
-	char **f;
+	char **f, **s;
 
 	buf_init(&key);
 	while (table_next(t, &cur, &l)) {
@@ -144,9 +152,12 @@ read_values(struct installed *in, enum rs_table t)
 		if ((r = strmap_get(&in->routes, buf_str(&key))) == NULL)
 			continue;
 		f = route_field(r, t);
-		secret_free_str(*f);
-		*f = xstrndup(l.value, l.secret ? (size_t)(l.secret +
-		    l.secret_len - l.value) : l.value_len);
+		free(*f);
+		*f = xstrndup(l.value, l.value_len);
+		if ((s = route_secret(r, t)) != NULL) {
+			secret_free_str(*s);
+			*s = l.secret ? xstrndup(l.secret, l.secret_len) : NULL;
+		}
 	}
 	buf_free(&key);
 }
@@ -295,7 +306,8 @@ free_installed(struct installed *in)
 			continue;
 		r = in->routes.slots[i].val;
 		free(r->gateway);
-		secret_free_str(r->login);
+		free(r->user);
+		secret_free_str(r->password);
 		free(r->logins);
 		free(r->owner);
 		free(r);
@@ -320,12 +332,12 @@ add_change(struct rs_plan *p, enum rs_change_kind kind, const char *address)
 	return c;
 }
 
+/* The installed username, as the report names it: none without a
+ * password. */
 static char *
-login_user(const char *login)
+login_user(const struct old_route *o)
 {
-	const char *colon = login ? strchr(login, ':') : NULL;
-
-	return colon ? xstrndup(login, (size_t)(colon - login)) : NULL;
+	return o->password ? xstrdup(o->user) : NULL;
 }
 
 static int
@@ -334,22 +346,26 @@ same(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* Does the installed sasl_passwd line carry route r's login? */
+static int
+same_login(const struct old_route *o, const struct rs_route *r)
+{
+	return same(o->user, r->username) &&
+	    same(o->password, r->username ? r->password : NULL);
+}
+
 static void
 diff_route(struct rs_plan *p, const struct rs_verdict *v, struct old_route *o)
 {
 	const struct rs_route *r = &v->route;
 	struct rs_change *c;
-	struct buf gw, login, dn;
+	struct buf gw, dn;
 
 	buf_init(&gw);
-	buf_init(&login);
 	buf_init(&dn);
 	table_hop(&gw, r->host, r->port);
 	buf_printf(&gw, " %s", security_name(r->sec));
-	if (r->username)
-		buf_printf(&login, "%s:%s", r->username, r->password);
-	if (o && same(o->gateway, gw.data) &&
-	    same(o->login, r->username ? login.data : NULL) &&
+	if (o && same(o->gateway, gw.data) && same_login(o, r) &&
 	    same(o->logins, r->logins))
 		goto out;
 	c = add_change(p, o ? RS_C_CHANGED : RS_C_ADDED, r->address);
@@ -361,14 +377,12 @@ diff_route(struct rs_plan *p, const struct rs_verdict *v, struct old_route *o)
 	if (o) {
 		c->old_logins = o->logins ? xstrdup(o->logins) : NULL;
 		c->old_gateway = o->gateway ? xstrdup(o->gateway) : NULL;
-		c->old_login = login_user(o->login);
-		c->credentials_changed = !same(o->login,
-		    r->username ? login.data : NULL);
+		c->old_login = login_user(o);
+		c->credentials_changed = !same_login(o, r);
 	}
 	o ? p->changed++ : p->added++;
 out:
 	buf_free(&gw);
-	buf_wipe(&login);
 	buf_free(&dn);
 }
 
@@ -414,7 +428,7 @@ diff_removed(struct rs_plan *p, const struct rs_decision *d,
 		c = add_change(p, RS_C_REMOVED, s->key);
 		c->owner_dn = o->owner ? xstrdup(o->owner) : NULL;
 		c->old_gateway = xstrdup(o->gateway);
-		c->old_login = login_user(o->login);
+		c->old_login = login_user(o);
 		c->why = strmap_get(&by_addr, s->key);
 		p->removed++;
 		if (c->why == NULL || c->why->reason == RS_R_NONE)
