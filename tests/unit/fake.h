@@ -18,6 +18,11 @@
  * open fails with RS_EX_UNAVAILABLE when fail_open is set; tracking is
  * fake_dir.tracking; changes hands over fake_dir.changes (then empty)
  * and the cookie "fake-cookie"; every call is counted.
+ *
+ * fake_site(c, top, name, more) makes a scratch directory top (64 bytes,
+ * "/tmp/relaysync-<name>.XXXXXX"), loads into c a configuration whose
+ * map_dir and state_dir are in it, with the YAML more appended, and
+ * resets fake_inst and fake_pw; fake_site_remove(c, top) undoes it.
  */
 #ifndef RS_FAKE_H
 #define RS_FAKE_H
@@ -372,5 +377,32 @@ static const struct rs_directory fake_directory = {
 	fake_open, fake_read, fake_fetch, fake_cookie, fake_changes,
 	fake_reason, fake_tracking, NULL, NULL, NULL, NULL, NULL, fake_close
 };
+
+static int
+fake_site(struct rs_config *c, char top[64], const char *name,
+    const char *more)
+{
+	struct rs_err err;
+	char extra[512];
+
+	snprintf(top, 64, "/tmp/relaysync-%s.XXXXXX", name);
+	if (mkdtemp(top) == NULL)
+		return -1;
+	snprintf(extra, sizeof(extra), "postfix:\n  map_dir: %s/maps\n"
+	    "  map_type: hash\nstate_dir: %s/state\n%s", top, top, more);
+	memset(&fake_inst, 0, sizeof(fake_inst));
+	memset(fake_pw, 0, sizeof(fake_pw));
+	return test_config(c, extra, &err);
+}
+
+static void
+fake_site_remove(struct rs_config *c, const char *top)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+	assert_int_equal(system(cmd), 0);
+	config_free(c);
+}
 
 #endif

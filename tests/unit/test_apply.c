@@ -17,29 +17,15 @@ static char top[64];
 static int
 setup(void **state)
 {
-	struct rs_err err;
-	char extra[512];
-
 	(void)state;
-	strcpy(top, "/tmp/relaysync-apply.XXXXXX");
-	if (mkdtemp(top) == NULL)
-		return -1;
-	snprintf(extra, sizeof(extra), "postfix:\n  map_dir: %s/maps\n"
-	    "  map_type: hash\nstate_dir: %s/state\n", top, top);
-	memset(&fake_inst, 0, sizeof(fake_inst));
-	memset(fake_pw, 0, sizeof(fake_pw));
-	return test_config(&cfg, extra, &err);
+	return fake_site(&cfg, top, "apply", "");
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
-	assert_int_equal(system(cmd), 0);
-	config_free(&cfg);
+	fake_site_remove(&cfg, top);
 	return 0;
 }
 

@@ -180,35 +180,21 @@ test_merge_limit(void **state)
 static int
 setup(void **state)
 {
-	struct rs_err err;
-	char extra[512];
-
 	(void)state;
-	strcpy(top, "/tmp/relaysync-pipeline.XXXXXX");
-	if (mkdtemp(top) == NULL)
-		return -1;
-	snprintf(extra, sizeof(extra), "postfix:\n  map_dir: %s/maps\n"
-	    "  map_type: hash\nstate_dir: %s/state\npolicy:\n"
-	    "  allow_private_gateways: true\n", top, top);
-	memset(&fake_inst, 0, sizeof(fake_inst));
-	memset(fake_pw, 0, sizeof(fake_pw));
 	memset(&fake_dir, 0, sizeof(fake_dir));
 	fake_dir.tracking = RS_TRACK_SYNC;
 	model_changes_init(&fake_dir.changes);
 	rs_verbosity = RS_LOG_ERROR;	/* no report on standard output */
-	return test_config(&cfg, extra, &err);
+	return fake_site(&cfg, top, "pipeline",
+	    "policy:\n  allow_private_gateways: true\n");
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
-	assert_int_equal(system(cmd), 0);
+	fake_site_remove(&cfg, top);
 	model_changes_free(&fake_dir.changes);
-	config_free(&cfg);
 	rs_verbosity = RS_LOG_INFO;
 	return 0;
 }
