@@ -11,57 +11,204 @@
 #include "model.h"
 #include "secret.h"
 
+#define CHUNK_SIZE	((size_t)1 << 20)
+#define ALIGN		(sizeof(void *))
+
+struct rs_chunk {
+	struct rs_chunk *next;
+	size_t size, used;
+	char data[];
+};
+
 void
 model_init(struct rs_model *m)
 {
 	memset(m, 0, sizeof(*m));
-	strmap_init(&m->pol_by_dn);
-	strmap_init(&m->user_by_dn);
 }
 
+/* Wipe and free the arena: it may hold plaintext passwords. */
 static void
-free_user(struct rs_user *u)
+arena_free(struct rs_chunk *c)
 {
+	struct rs_chunk *next;
+
+	for (; c != NULL; c = next) {
+		next = c->next;
+		OPENSSL_cleanse(c->data, c->used);
+		free(c);
+	}
+}
+
+static void *
+arena_alloc(struct rs_model *m, size_t n)
+{
+	struct rs_chunk *c = m->chunks;
+	size_t size;
+	void *p;
+
+	n = (n + ALIGN - 1) & ~(ALIGN - 1);
+	if (c == NULL || c->size - c->used < n) {
+		size = n > CHUNK_SIZE / 4 ? n : CHUNK_SIZE;
+		c = xmalloc(sizeof(*c) + size);
+		c->size = size;
+		c->used = 0;
+		c->next = m->chunks;
+		m->chunks = c;
+	}
+	p = c->data + c->used;
+	c->used += n;
+	m->used += n;
+	return p;
+}
+
+/* A NUL-terminated copy of len bytes in the arena. */
+static char *
+arena_copy(struct rs_model *m, const char *s, size_t len)
+{
+	char *p = arena_alloc(m, len + 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+static uint32_t
+hash_bytes(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
 	size_t i;
 
-	free(u->dn);
-	free(u->display_dn);
-	free(u->mail);
-	for (i = 0; i < u->nlogins; i++)
-		free(u->logins[i].val);
-	free(u->logins);
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
 }
 
 static void
-free_sendas(struct rs_sendas *s)
+interned_grow(struct rs_model *m)
 {
-	int j;
+	struct rs_interned *old = m->strs;
+	size_t oldcap = m->capstrs, i, j;
 
-	free(s->dn);
-	free(s->owner);
-	for (j = 0; j < RS_F_COUNT; j++) {
-		if (j == RS_F_PASSWORD && s->f[j].val)	/* may hold NULs */
-			OPENSSL_cleanse(s->f[j].val, s->f[j].len);
-		free(s->f[j].val);
+	m->capstrs = oldcap ? oldcap * 2 : 64;
+	m->strs = xcalloc(m->capstrs, sizeof(*m->strs));
+	for (i = 0; i < oldcap; i++) {
+		if (old[i].p == NULL)
+			continue;
+		for (j = old[i].hash & (m->capstrs - 1); m->strs[j].p != NULL;
+		    j = (j + 1) & (m->capstrs - 1))
+			;
+		m->strs[j] = old[i];
 	}
+	free(old);
+}
+
+/* The arena's one copy of a repeated string (or value of len bytes). */
+static char *
+intern(struct rs_model *m, const char *s, size_t len)
+{
+	uint32_t h = hash_bytes(s, len);
+	struct rs_interned *x;
+	size_t j;
+
+	if (len > UINT32_MAX)
+		return arena_copy(m, s, len);
+	if ((m->nstrs + 1) * 2 > m->capstrs)
+		interned_grow(m);
+	for (j = h & (m->capstrs - 1); (x = &m->strs[j])->p != NULL;
+	    j = (j + 1) & (m->capstrs - 1))
+		if (x->hash == h && x->len == len && memcmp(x->p, s, len) == 0)
+			return x->p;
+	x->p = arena_copy(m, s, len);
+	x->len = (uint32_t)len;
+	x->hash = h;
+	m->nstrs++;
+	return x->p;
+}
+
+/* The DN indexes hold entry numbers; the keys are the entries' DNs. */
+static const char *
+index_key(const struct rs_model *m, const struct rs_dn_index *ix, size_t i)
+{
+	return ix == &m->pol_by_dn ? m->pol[i].dn : m->users[i].dn;
+}
+
+static uint64_t *
+index_find(const struct rs_model *m, const struct rs_dn_index *ix,
+    const char *ndn, uint32_t h)
+{
+	uint64_t *s;
+	size_t j;
+
+	for (j = h & (ix->cap - 1); *(s = &ix->slots[j]) != 0;
+	    j = (j + 1) & (ix->cap - 1))
+		if ((uint32_t)(*s >> 32) == h && strcmp(index_key(m, ix,
+		    (size_t)(uint32_t)*s - 1), ndn) == 0)
+			break;
+	return s;
+}
+
+static void
+index_grow(struct rs_dn_index *ix)
+{
+	struct rs_dn_index old = *ix;
+	size_t i, j;
+
+	ix->cap = old.cap ? old.cap * 2 : 64;
+	ix->slots = xcalloc(ix->cap, sizeof(*ix->slots));
+	for (i = 0; i < old.cap; i++) {
+		if (old.slots[i] == 0)
+			continue;
+		for (j = (old.slots[i] >> 32) & (ix->cap - 1);
+		    ix->slots[j] != 0; j = (j + 1) & (ix->cap - 1))
+			;
+		ix->slots[j] = old.slots[i];
+	}
+	free(old.slots);
+}
+
+/* Entry i (whose DN is ndn) now wins the index for ndn. */
+static void
+index_put(struct rs_model *m, struct rs_dn_index *ix, const char *ndn,
+    size_t i)
+{
+	uint32_t h = hash_bytes(ndn, strlen(ndn));
+	uint64_t *s;
+
+	if ((ix->count + 1) * 2 > ix->cap)
+		index_grow(ix);
+	s = index_find(m, ix, ndn, h);
+	if (*s == 0)
+		ix->count++;
+	*s = (uint64_t)h << 32 | (uint64_t)(i + 1);
+}
+
+static size_t
+index_get(const struct rs_model *m, const struct rs_dn_index *ix,
+    const char *ndn)
+{
+	if (ix->count == 0)
+		return 0;
+	return (size_t)(uint32_t)*index_find(m, ix, ndn,
+	    hash_bytes(ndn, strlen(ndn)));
+}
+
+static void
+index_free(struct rs_dn_index *ix)
+{
+	free(ix->slots);
+	memset(ix, 0, sizeof(*ix));
 }
 
 void
 model_free(struct rs_model *m)
 {
-	size_t i;
-
-	for (i = 0; i < m->npol; i++)
-		free(m->pol[i].dn);
-	for (i = 0; i < m->nusers; i++)
-		free_user(&m->users[i]);
-	for (i = 0; i < m->nsendas; i++)
-		free_sendas(&m->sendas[i]);
 	free(m->pol);
 	free(m->users);
 	free(m->sendas);
-	strmap_free(&m->pol_by_dn);
-	strmap_free(&m->user_by_dn);
+	index_free(&m->pol_by_dn);
+	index_free(&m->user_by_dn);
+	free(m->strs);
+	arena_free(m->chunks);
 	model_init(m);
 }
 
@@ -89,38 +236,66 @@ push_user(struct rs_model *m)
 	return u;
 }
 
-struct rs_ou_policy *
-model_add_policy(struct rs_model *m, const char *dn, int allow)
+static struct rs_ou_policy *
+push_policy(struct rs_model *m, const char *ndn, int allow)
 {
 	struct rs_ou_policy *p;
 
 	m->pol = vec_grow(m->pol, &m->cappol, m->npol, sizeof(*m->pol));
 	p = &m->pol[m->npol++];
 	p->uuid[0] = '\0';
-	p->dn = dn_norm(dn);
+	p->dn = intern(m, ndn, strlen(ndn));
 	p->allow = allow;
-	*strmap_slot(&m->pol_by_dn, p->dn) = (void *)(uintptr_t)m->npol;
 	return p;
+}
+
+struct rs_ou_policy *
+model_add_policy(struct rs_model *m, const char *dn, int allow)
+{
+	char *ndn = dn_norm(dn);
+	struct rs_ou_policy *p = push_policy(m, ndn, allow);
+
+	index_put(m, &m->pol_by_dn, p->dn, m->npol - 1);
+	free(ndn);
+	return p;
+}
+
+/* A user's normalized DN, its DN as returned (often the same bytes). */
+static struct rs_user *
+push_user_dns(struct rs_model *m, const char *ndn, const char *dn,
+    const char *mail)
+{
+	struct rs_user *u = push_user(m);
+
+	u->dn = intern(m, ndn, strlen(ndn));
+	u->display_dn = strcmp(dn, ndn) == 0 ? u->dn :
+	    arena_copy(m, dn, strlen(dn));
+	u->mail = arena_copy(m, mail, strlen(mail));
+	return u;
 }
 
 struct rs_user *
 model_add_user(struct rs_model *m, const char *dn, const char *mail)
 {
-	struct rs_user *u = push_user(m);
+	char *ndn = dn_norm(dn);
+	struct rs_user *u = push_user_dns(m, ndn, dn, mail ? mail : "");
 
-	u->dn = dn_norm(dn);
-	u->display_dn = xstrdup(dn);
-	u->mail = xstrdup(mail ? mail : "");
-	*strmap_slot(&m->user_by_dn, u->dn) = (void *)(uintptr_t)m->nusers;
+	index_put(m, &m->user_by_dn, u->dn, m->nusers - 1);
+	free(ndn);
 	return u;
 }
 
 void
-model_add_login(struct rs_user *u, const char *val, size_t len)
+model_add_login(struct rs_model *m, struct rs_user *u, const char *val,
+    size_t len)
 {
-	u->logins = xrealloc(u->logins, (u->nlogins + 1) * sizeof(*u->logins));
+	struct rs_value *old = u->logins;
+
+	u->logins = arena_alloc(m, (u->nlogins + 1) * sizeof(*u->logins));
+	if (u->nlogins > 0)
+		memcpy(u->logins, old, u->nlogins * sizeof(*u->logins));
 	memset(&u->logins[u->nlogins], 0, sizeof(*u->logins));
-	model_set_value(&u->logins[u->nlogins++], val, len, 1);
+	model_set_value(m, &u->logins[u->nlogins++], val, len, 1);
 }
 
 struct rs_sendas *
@@ -130,24 +305,45 @@ model_add_sendas(struct rs_model *m, const char *dn, const char *owner)
 	char *norm;
 	const char *parent;
 
-	s->dn = xstrdup(dn);
+	s->dn = arena_copy(m, dn, strlen(dn));
 	if (owner)
-		s->owner = dn_norm(owner);
-	else {
+		norm = dn_norm(owner);
+	else
 		norm = dn_norm(dn);
-		parent = dn_parent(norm);
-		s->owner = xstrdup(parent ? parent : "");
-		free(norm);
-	}
+	parent = owner ? norm : dn_parent(norm);
+	s->owner = intern(m, parent ? parent : "", parent ? strlen(parent) : 0);
+	free(norm);
 	return s;
 }
 
-void
-model_set_value(struct rs_value *v, const char *val, size_t len,
-    unsigned count)
+/* Values that repeat across entries are stored once. */
+static int
+repeats(const struct rs_sendas *s, const struct rs_value *v)
 {
-	free(v->val);
-	v->val = xstrndup(val, len);
+	return v == &s->f[RS_F_HOST] || v == &s->f[RS_F_PORT] ||
+	    v == &s->f[RS_F_SECURITY] || v == &s->f[RS_F_VERIFIED];
+}
+
+static int
+in_sendas(const struct rs_model *m, const struct rs_value *v)
+{
+	const char *p = (const char *)v, *lo = (const char *)m->sendas;
+
+	return m->nsendas > 0 && p >= lo &&
+	    p < (const char *)(m->sendas + m->nsendas);
+}
+
+void
+model_set_value(struct rs_model *m, struct rs_value *v, const char *val,
+    size_t len, unsigned count)
+{
+	const struct rs_sendas *s = NULL;
+
+	if (in_sendas(m, v))
+		s = &m->sendas[(size_t)((const char *)v -
+		    (const char *)m->sendas) / sizeof(*m->sendas)];
+	v->val = s != NULL && repeats(s, v) ? intern(m, val, len) :
+	    arena_copy(m, val, len);
 	v->len = len;
 	v->count = count;
 }
@@ -155,7 +351,7 @@ model_set_value(struct rs_value *v, const char *val, size_t len,
 struct rs_user *
 model_user(const struct rs_model *m, const char *ndn)
 {
-	uintptr_t i = (uintptr_t)strmap_get(&m->user_by_dn, ndn);
+	size_t i = index_get(m, &m->user_by_dn, ndn);
 
 	return i ? &m->users[i - 1] : NULL;
 }
@@ -163,7 +359,7 @@ model_user(const struct rs_model *m, const char *ndn)
 const struct rs_ou_policy *
 model_policy(const struct rs_model *m, const char *ndn)
 {
-	uintptr_t i = (uintptr_t)strmap_get(&m->pol_by_dn, ndn);
+	size_t i = index_get(m, &m->pol_by_dn, ndn);
 
 	return i ? &m->pol[i - 1] : NULL;
 }
@@ -454,27 +650,63 @@ compact(struct rs_model *m, const struct doom *d)
 	size_t i, n;
 
 	for (i = n = 0; i < m->npol; i++)
-		if (doomed(d, m->pol[i].uuid, m->pol[i].dn))
-			free(m->pol[i].dn);
-		else
+		if (!doomed(d, m->pol[i].uuid, m->pol[i].dn))
 			m->pol[n++] = m->pol[i];
 	m->npol = n;
 	for (i = n = 0; i < m->nusers; i++)
-		if (doomed(d, m->users[i].uuid, m->users[i].dn))
-			free_user(&m->users[i]);
-		else
+		if (!doomed(d, m->users[i].uuid, m->users[i].dn))
 			m->users[n++] = m->users[i];
 	m->nusers = n;
 	for (i = n = 0; i < m->nsendas; i++)
-		if (doomed(d, m->sendas[i].uuid, m->sendas[i].owner))
-			free_sendas(&m->sendas[i]);
-		else
+		if (!doomed(d, m->sendas[i].uuid, m->sendas[i].owner))
 			m->sendas[n++] = m->sendas[i];
 	m->nsendas = n;
 }
 
-/* Move the fresh entries into m (one per UUID and kind: overlapping
- * reads find an entry twice). */
+/* Copies of entries of another model, in m's arena (not indexed). */
+static void
+copy_policy(struct rs_model *m, const struct rs_ou_policy *p)
+{
+	memcpy(push_policy(m, p->dn, p->allow)->uuid, p->uuid,
+	    sizeof(p->uuid));
+}
+
+static void
+copy_user(struct rs_model *m, const struct rs_user *u)
+{
+	struct rs_user *c = push_user_dns(m, u->dn, u->display_dn, u->mail);
+	size_t i;
+
+	memcpy(c->uuid, u->uuid, sizeof(u->uuid));
+	c->disabled = u->disabled;
+	if (u->nlogins == 0)
+		return;
+	c->logins = arena_alloc(m, u->nlogins * sizeof(*c->logins));
+	for (i = 0; i < u->nlogins; i++) {
+		c->logins[i] = u->logins[i];
+		c->logins[i].val = arena_copy(m, u->logins[i].val,
+		    u->logins[i].len);
+	}
+	c->nlogins = u->nlogins;
+}
+
+static void
+copy_sendas(struct rs_model *m, const struct rs_sendas *s)
+{
+	struct rs_sendas *c = push_sendas(m);
+	int j;
+
+	memcpy(c->uuid, s->uuid, sizeof(s->uuid));
+	c->dn = arena_copy(m, s->dn, strlen(s->dn));
+	c->owner = intern(m, s->owner, strlen(s->owner));
+	for (j = 0; j < RS_F_COUNT; j++)
+		if (s->f[j].val != NULL)
+			model_set_value(m, &c->f[j], s->f[j].val, s->f[j].len,
+			    s->f[j].count);
+}
+
+/* Copy the fresh entries into m (one per UUID and kind: overlapping
+ * reads find an entry twice), and free fresh. */
 static void
 take(struct rs_model *m, struct rs_model *fresh)
 {
@@ -485,29 +717,16 @@ take(struct rs_model *m, struct rs_model *fresh)
 	for (k = 0; k < 3; k++)
 		strmap_init(&seen[k]);
 	for (i = 0; i < fresh->npol; i++)
-		if (first(&seen[0], fresh->pol[i].uuid)) {
-			m->pol = vec_grow(m->pol, &m->cappol, m->npol,
-			    sizeof(*m->pol));
-			m->pol[m->npol++] = fresh->pol[i];
-		} else
-			free(fresh->pol[i].dn);
+		if (first(&seen[0], fresh->pol[i].uuid))
+			copy_policy(m, &fresh->pol[i]);
 	for (i = 0; i < fresh->nusers; i++)
-		if (first(&seen[1], fresh->users[i].uuid)) {
-			m->users = vec_grow(m->users, &m->capusers, m->nusers,
-			    sizeof(*m->users));
-			m->users[m->nusers++] = fresh->users[i];
-		} else
-			free_user(&fresh->users[i]);
+		if (first(&seen[1], fresh->users[i].uuid))
+			copy_user(m, &fresh->users[i]);
 	for (i = 0; i < fresh->nsendas; i++)
-		if (first(&seen[2], fresh->sendas[i].uuid)) {
-			m->sendas = vec_grow(m->sendas, &m->capsendas,
-			    m->nsendas, sizeof(*m->sendas));
-			m->sendas[m->nsendas++] = fresh->sendas[i];
-		} else
-			free_sendas(&fresh->sendas[i]);
+		if (first(&seen[2], fresh->sendas[i].uuid))
+			copy_sendas(m, &fresh->sendas[i]);
 	for (k = 0; k < 3; k++)
 		strmap_free(&seen[k]);
-	fresh->npol = fresh->nusers = fresh->nsendas = 0;
 	model_free(fresh);
 }
 
@@ -519,16 +738,14 @@ reindex_some(struct rs_model *m, int pol, int users)
 	size_t i;
 
 	if (pol) {
-		strmap_free(&m->pol_by_dn);
+		index_free(&m->pol_by_dn);
 		for (i = 0; i < m->npol; i++)
-			*strmap_slot(&m->pol_by_dn, m->pol[i].dn) =
-			    (void *)(i + 1);
+			index_put(m, &m->pol_by_dn, m->pol[i].dn, i);
 	}
 	if (users) {
-		strmap_free(&m->user_by_dn);
+		index_free(&m->user_by_dn);
 		for (i = 0; i < m->nusers; i++)
-			*strmap_slot(&m->user_by_dn, m->users[i].dn) =
-			    (void *)(i + 1);
+			index_put(m, &m->user_by_dn, m->users[i].dn, i);
 	}
 }
 
@@ -536,6 +753,26 @@ static void
 reindex(struct rs_model *m)
 {
 	reindex_some(m, 1, 1);
+}
+
+/* Copy the live entries into a fresh arena, dropping the garbage. */
+static void
+repack(struct rs_model *m)
+{
+	struct rs_model n;
+	size_t i;
+
+	model_init(&n);
+	for (i = 0; i < m->npol; i++)
+		copy_policy(&n, &m->pol[i]);
+	for (i = 0; i < m->nusers; i++)
+		copy_user(&n, &m->users[i]);
+	for (i = 0; i < m->nsendas; i++)
+		copy_sendas(&n, &m->sendas[i]);
+	reindex(&n);
+	n.live = n.used;
+	model_free(m);
+	*m = n;
 }
 
 /* Does the fresh read hold an entry the change set removes? */
@@ -573,7 +810,10 @@ model_merge(struct rs_model *m, const struct rs_changes *ch,
 	pol = m->npol != npol || fresh->npol > 0;
 	users = m->nusers != nusers || fresh->nusers > 0;
 	take(m, fresh);
-	reindex_some(m, pol, users);	/* the others kept their places */
+	if (m->used > 2 * m->live + CHUNK_SIZE)
+		repack(m);
+	else	/* the others kept their places */
+		reindex_some(m, pol, users);
 	return 0;
 }
 
@@ -739,24 +979,33 @@ field(struct cursor *c, size_t *len)
 	return v;
 }
 
+/* The next field, copied into m's arena (interned when it repeats). */
 static char *
-field_str(struct cursor *c)
+field_copy(struct cursor *c, struct rs_model *m, int repeated)
 {
 	size_t len;
 	const char *v = field(c, &len);
 
-	return xstrndup(v, len);
+	return repeated ? intern(m, v, len) : arena_copy(m, v, len);
 }
 
 static unsigned long
 field_num(struct cursor *c)
 {
-	char *v = field_str(c), *end;
-	unsigned long n = strtoul(v, &end, 10);
+	char num[24], *end;
+	size_t len;
+	const char *v = field(c, &len);
+	unsigned long n;
 
-	if (*v == '\0' || *end != '\0')
+	if (len == 0 || len >= sizeof(num)) {
 		c->bad = 1;
-	free(v);
+		return 0;
+	}
+	memcpy(num, v, len);
+	num[len] = '\0';
+	n = strtoul(num, &end, 10);
+	if (*end != '\0')
+		c->bad = 1;
 	return n;
 }
 
@@ -777,25 +1026,20 @@ field_uuid(struct cursor *c, char *uuid)
 static void
 parse_sendas(struct cursor *c, struct rs_model *m)
 {
-	char uuid[RS_UUID_LEN + 1], *dn, *owner;
-	struct rs_sendas *s;
+	struct rs_sendas *s = push_sendas(m);
 	unsigned long count;
 	const char *v;
 	size_t len;
 	int j;
 
-	field_uuid(c, uuid);
-	dn = field_str(c);
-	owner = field_str(c);
-	s = push_sendas(m);
-	s->dn = dn;
-	s->owner = owner;		/* stored normalized */
-	memcpy(s->uuid, uuid, sizeof(uuid));
+	field_uuid(c, s->uuid);
+	s->dn = field_copy(c, m, 0);
+	s->owner = field_copy(c, m, 1);		/* stored normalized */
 	for (j = 0; j < RS_F_COUNT && !c->bad; j++) {
 		count = field_num(c);
 		v = field(c, &len);
 		if (count > 0)
-			model_set_value(&s->f[j], v, len, (unsigned)count);
+			model_set_value(m, &s->f[j], v, len, (unsigned)count);
 	}
 }
 
@@ -808,15 +1052,17 @@ parse_user(struct cursor *c, struct rs_model *m)
 	size_t len;
 
 	field_uuid(c, u->uuid);
-	u->dn = field_str(c);		/* stored normalized */
-	u->display_dn = field_str(c);
-	u->mail = field_str(c);
+	u->dn = field_copy(c, m, 1);		/* stored normalized */
+	u->display_dn = field_copy(c, m, 0);
+	if (strcmp(u->display_dn, u->dn) == 0)
+		u->display_dn = u->dn;
+	u->mail = field_copy(c, m, 0);
 	u->disabled = field_num(c) != 0;
 	n = field_num(c);
 	for (i = 0; i < n && !c->bad; i++) {
 		v = field(c, &len);
 		if (!c->bad)
-			model_add_login(u, v, len);
+			model_add_login(m, u, v, len);
 	}
 }
 
@@ -824,9 +1070,12 @@ static void
 parse_policy(struct cursor *c, struct rs_model *m)
 {
 	char uuid[RS_UUID_LEN + 1], *dn;
+	size_t len;
+	const char *v;
 
 	field_uuid(c, uuid);
-	dn = field_str(c);
+	v = field(c, &len);
+	dn = xstrndup(v, len);
 	memcpy(model_add_policy(m, dn, field_num(c) ? RS_YES : RS_NO)->uuid,
 	    uuid, sizeof(uuid));
 	free(dn);

@@ -12,9 +12,24 @@
  *	entries, copying their arguments and indexing them by normalized
  *	DN (a later entry with the same DN wins the index); a send-as entry's
  *	owner is the given DN, or its parent entry when NULL;
- *	model_set_disabled() marks a user. model_add_login(user, value, len)
- *	adds one raw value of the mapping's login attributes to a user. model_user() and model_policy()
- *	find an entry by normalized DN.
+ *	model_set_disabled() marks a user. model_set_value(m, v, val, len,
+ *	count) sets a value of an entry of m; model_add_login(m, user, value,
+ *	len) adds one raw value of the mapping's login attributes to a user.
+ *	model_user() and model_policy() find an entry by normalized DN.
+ *
+ *	Memory: every string and value of a model lives in the model's
+ *	arena (large chunks), never in an allocation of its own: callers
+ *	read the strings but never free or replace them (set values with
+ *	model_set_value()). Normalized DNs and the values that repeat (OU
+ *	DNs, owners, hosts, ports, security, verified flags) are stored
+ *	once: a send-as entry's owner is its user's DN string. The DN
+ *	indexes hold entry numbers, not copies of the keys. A value that is
+ *	replaced or an entry that model_merge() removes leaves garbage in
+ *	the arena; model_merge() copies the live entries into a fresh arena
+ *	when the arena holds more than twice what was live after the last
+ *	copy. model_free() (and that copy) overwrites the whole arena with
+ *	zeroes before freeing it: plaintext passwords from the directory do
+ *	not outlive the model.
  *	"Normalized DN" means dn_norm()'s form (see dn.h).
  *
  *	Every entry carries its sync UUID (the value of the mapping's
@@ -57,6 +72,7 @@
 #define RS_MODEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "util.h"
@@ -94,6 +110,18 @@ struct rs_sendas {
 	struct rs_value f[RS_F_COUNT];
 };
 
+struct rs_chunk;
+
+struct rs_dn_index {		/* open addressing, entry number + 1 */
+	uint64_t *slots;	/* hash << 32 | (index + 1); 0: empty */
+	size_t cap, count;
+};
+
+struct rs_interned {
+	char *p;
+	uint32_t len, hash;
+};
+
 struct rs_model {
 	struct rs_ou_policy *pol;
 	size_t npol, cappol;
@@ -101,8 +129,12 @@ struct rs_model {
 	size_t nusers, capusers;
 	struct rs_sendas *sendas;
 	size_t nsendas, capsendas;
-	struct strmap pol_by_dn;	/* normalized DN -> index + 1 */
-	struct strmap user_by_dn;	/* normalized DN -> index + 1 */
+	struct rs_dn_index pol_by_dn;	/* normalized DN -> index + 1 */
+	struct rs_dn_index user_by_dn;	/* normalized DN -> index + 1 */
+	struct rs_interned *strs;	/* repeated strings in the arena */
+	size_t capstrs, nstrs;
+	struct rs_chunk *chunks;	/* the arena, newest first */
+	size_t used, live;		/* arena bytes: all, after last copy */
 };
 
 struct rs_changed {
@@ -147,9 +179,10 @@ struct rs_user *model_add_user(struct rs_model *m, const char *dn,
     const char *mail);
 struct rs_sendas *model_add_sendas(struct rs_model *m, const char *dn,
     const char *owner);
-void model_set_value(struct rs_value *v, const char *val, size_t len,
-    unsigned count);
-void model_add_login(struct rs_user *user, const char *value, size_t len);
+void model_set_value(struct rs_model *m, struct rs_value *v, const char *val,
+    size_t len, unsigned count);
+void model_add_login(struct rs_model *m, struct rs_user *user,
+    const char *value, size_t len);
 int model_set_disabled(struct rs_model *m, const char *dn);
 struct rs_user *model_user(const struct rs_model *m, const char *ndn);
 const struct rs_ou_policy *model_policy(const struct rs_model *m,

@@ -1602,7 +1602,8 @@ on_policy(struct rs_source *s, const struct entry *e, void *arg)
 
 /* Copy the mapped send-as attributes of an entry into sa. */
 static void
-read_sendas(struct rs_source *s, const struct entry *e, struct rs_sendas *sa)
+read_sendas(struct rs_source *s, const struct entry *e,
+    struct rs_model *model, struct rs_sendas *sa)
 {
 	const struct rs_mapping *m = &s->c->mapping;
 	const struct berval *v;
@@ -1610,13 +1611,14 @@ read_sendas(struct rs_source *s, const struct entry *e, struct rs_sendas *sa)
 
 	for (i = 0; i < RS_F_COUNT; i++)
 		if ((v = values(e, m->attr[i])) != NULL)
-			model_set_value(&sa->f[i], v[0].bv_val, v[0].bv_len,
-			    count_values(v));
+			model_set_value(model, &sa->f[i], v[0].bv_val,
+			    v[0].bv_len, count_values(v));
 }
 
 /* Every value of the mapping's login attributes, raw (policy checks). */
 static void
-read_logins(struct rs_source *s, const struct entry *e, struct rs_user *u)
+read_logins(struct rs_source *s, const struct entry *e,
+    struct rs_model *model, struct rs_user *u)
 {
 	const struct rs_mapping *m = &s->c->mapping;
 	const struct berval *v;
@@ -1625,7 +1627,7 @@ read_logins(struct rs_source *s, const struct entry *e, struct rs_user *u)
 	for (i = 0; i < m->n_login_attrs; i++)
 		for (v = values(e, m->login_attrs[i]), j = 0;
 		    v != NULL && v[j].bv_val != NULL; j++)
-			model_add_login(u, v[j].bv_val, v[j].bv_len);
+			model_add_login(model, u, v[j].bv_val, v[j].bv_len);
 }
 
 static void
@@ -1639,12 +1641,12 @@ on_user(struct rs_source *s, const struct entry *e, void *arg)
 	u = model_add_user(arg, e->dn, mail ? mail : "");
 	free(mail);
 	entry_uuid(s, e, u->uuid);
-	read_logins(s, e, u);
+	read_logins(s, e, arg, u);
 	if (strcmp(s->c->mapping.sendas_layout, "attribute") == 0 &&
 	    values(e, s->c->mapping.attr[RS_F_ADDRESS]) != NULL) {
 		sa = model_add_sendas(arg, e->dn, e->dn);
 		entry_uuid(s, e, sa->uuid);
-		read_sendas(s, e, sa);
+		read_sendas(s, e, arg, sa);
 	}
 }
 
@@ -1654,7 +1656,7 @@ on_sendas(struct rs_source *s, const struct entry *e, void *arg)
 	struct rs_sendas *sa = model_add_sendas(arg, e->dn, NULL);
 
 	entry_uuid(s, e, sa->uuid);
-	read_sendas(s, e, sa);
+	read_sendas(s, e, arg, sa);
 }
 
 /* A filter with each @NOW_FILETIME@ replaced by the current time as AD

@@ -39,15 +39,13 @@ add_entry(struct rs_model *m, const char *rec, size_t len)
 
 	if (len == 0)
 		return;
-	s = model_add_sendas(m, "cn=entry", NULL);
-	free(s->owner);
-	s->owner = dn_norm(owners[(unsigned char)*p++ % 3]);
+	s = model_add_sendas(m, "cn=entry", owners[(unsigned char)*p++ % 3]);
 	for (i = 0; i < 6 && p <= end; i++) {
 		sep = memchr(p, 0x1f, (size_t)(end - p));
 		if (sep == NULL)
 			sep = end;
 		if (sep > p || i == 0)
-			model_set_value(&s->f[order[i]], p, (size_t)(sep - p), 1);
+			model_set_value(m, &s->f[order[i]], p, (size_t)(sep - p), 1);
 		p = sep + 1;
 	}
 }

@@ -12,7 +12,7 @@ sendas(struct rs_model *m, const char *uuid, const char *dn, const char *addr)
 	struct rs_sendas *s = model_add_sendas(m, dn, NULL);
 
 	strcpy(s->uuid, uuid);
-	model_set_value(&s->f[RS_F_ADDRESS], addr, strlen(addr), 1);
+	model_set_value(m, &s->f[RS_F_ADDRESS], addr, strlen(addr), 1);
 	return s;
 }
 
@@ -231,7 +231,7 @@ test_snapshot_round_trip(void **state)
 	user(&m, "0123", "UID=U," BASE);
 	sa = sendas(&m, "4567", "relaysyncSendAsAddress=x@p.example,uid=u," BASE,
 	    "x@p.example");
-	model_set_value(&sa->f[RS_F_HOST], "a\0b\nc d", 7, 2);
+	model_set_value(&m, &sa->f[RS_F_HOST], "a\0b\nc d", 7, 2);
 	buf_add(&s.cookie, "rid=000,csn=1\n2", 15);
 	s.generation = 7;
 	strcpy(s.source, "ab");

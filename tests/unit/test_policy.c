@@ -48,15 +48,15 @@ dn_norm_tmp(const char *dn)
 
 /* Give a user the login name "user1" (every owner needs one). */
 static void
-login(struct rs_user *u)
+login(struct rs_model *m, struct rs_user *u)
 {
-	model_add_login(u, "user1", 5);
+	model_add_login(m, u, "user1", 5);
 }
 
 static void
-set(struct rs_sendas *s, enum rs_field f, const char *v)
+set(struct rs_model *m, struct rs_sendas *s, enum rs_field f, const char *v)
 {
-	model_set_value(&s->f[f], v, strlen(v), 1);
+	model_set_value(m, &s->f[f], v, strlen(v), 1);
 }
 
 /* A send-as entry for address below owner, with a complete gateway. */
@@ -69,10 +69,10 @@ entry(struct rs_model *m, const char *owner, const char *address)
 	snprintf(dn, sizeof(dn), "relaysyncSendAsAddress=%s,%s", address,
 	    owner);
 	s = model_add_sendas(m, dn, NULL);
-	set(s, RS_F_ADDRESS, address);
-	set(s, RS_F_HOST, "smtp.partner.example");
-	set(s, RS_F_USERNAME, "login");
-	set(s, RS_F_PASSWORD, "pw");
+	set(m, s, RS_F_ADDRESS, address);
+	set(m, s, RS_F_HOST, "smtp.partner.example");
+	set(m, s, RS_F_USERNAME, "login");
+	set(m, s, RS_F_PASSWORD, "pw");
 	return s;
 }
 
@@ -137,44 +137,44 @@ test_reason_order(void **state)
 	(void)state;
 	model_init(&m);
 	model_add_policy(&m, "ou=people," BASE, RS_YES);
-	login(model_add_user(&m, ok, "ok@example.com"));
-	login(model_add_user(&m, no, "no@example.com"));
-	login(model_add_user(&m, "uid=off,ou=people," BASE, "off@example.com"));
+	login(&m, model_add_user(&m, ok, "ok@example.com"));
+	login(&m, model_add_user(&m, no, "no@example.com"));
+	login(&m, model_add_user(&m, "uid=off,ou=people," BASE, "off@example.com"));
 	model_set_disabled(&m, "uid=off,ou=people," BASE);
 	/* Forbidden wins over every later problem. */
 	s = entry(&m, no, "bad address@x");
-	set(s, RS_F_PORT, "0");
+	set(&m, s, RS_F_PORT, "0");
 	entry(&m, "uid=off,ou=people," BASE, "off@partner.example");
 	entry(&m, ok, "two@@partner.example");
 	entry(&m, ok, "ok@Example.com");
 	s = entry(&m, ok, "nogw@partner.example");
-	model_set_value(&s->f[RS_F_HOST], "", 0, 0);
-	set(s, RS_F_PORT, "0");
-	set(entry(&m, ok, "host@partner.example"), RS_F_HOST, "a,b.example");
+	model_set_value(&m, &s->f[RS_F_HOST], "", 0, 0);
+	set(&m, s, RS_F_PORT, "0");
+	set(&m, entry(&m, ok, "host@partner.example"), RS_F_HOST, "a,b.example");
 	s = entry(&m, ok, "loop@partner.example");
-	set(s, RS_F_HOST, "127.0.0.1");
-	set(s, RS_F_PORT, "0");
-	set(entry(&m, ok, "own@partner.example"), RS_F_HOST, "Relay.Corp.Example");
-	set(entry(&m, ok, "v6@partner.example"), RS_F_HOST, "fe80::1");
-	set(entry(&m, ok, "lh@partner.example"), RS_F_HOST, "mx.localhost");
+	set(&m, s, RS_F_HOST, "127.0.0.1");
+	set(&m, s, RS_F_PORT, "0");
+	set(&m, entry(&m, ok, "own@partner.example"), RS_F_HOST, "Relay.Corp.Example");
+	set(&m, entry(&m, ok, "v6@partner.example"), RS_F_HOST, "fe80::1");
+	set(&m, entry(&m, ok, "lh@partner.example"), RS_F_HOST, "mx.localhost");
 	model_add_user(&m, "uid=nologin,ou=people," BASE, "n@example.com");
-	model_add_login(model_add_user(&m, "uid=badlogin,ou=people," BASE,
+	model_add_login(&m, model_add_user(&m, "uid=badlogin,ou=people," BASE,
 	    "b@example.com"), "a, b", 4);
 	s = entry(&m, "uid=nologin,ou=people," BASE, "nologin@partner.example");
-	set(s, RS_F_PORT, "0");
+	set(&m, s, RS_F_PORT, "0");
 	entry(&m, "uid=badlogin,ou=people," BASE, "badlogin@partner.example");
 	s = entry(&m, ok, "port@partner.example");
-	set(s, RS_F_PORT, "99999");
-	set(s, RS_F_SECURITY, "bogus");
-	set(entry(&m, ok, "sec@partner.example"), RS_F_SECURITY, "ssl3");
+	set(&m, s, RS_F_PORT, "99999");
+	set(&m, s, RS_F_SECURITY, "bogus");
+	set(&m, entry(&m, ok, "sec@partner.example"), RS_F_SECURITY, "ssl3");
 	s = entry(&m, ok, "insecure@partner.example");
-	set(s, RS_F_SECURITY, "none");
-	set(s, RS_F_USERNAME, "a:b");
-	set(entry(&m, ok, "cred@partner.example"), RS_F_USERNAME, "a:b");
+	set(&m, s, RS_F_SECURITY, "none");
+	set(&m, s, RS_F_USERNAME, "a:b");
+	set(&m, entry(&m, ok, "cred@partner.example"), RS_F_USERNAME, "a:b");
 	s = entry(&m, ok, "nopw@partner.example");
-	model_set_value(&s->f[RS_F_PASSWORD], "", 0, 0);
-	set(entry(&m, ok, "pwnl@partner.example"), RS_F_PASSWORD, "a\nb");
-	set(entry(&m, ok, "enc@partner.example"), RS_F_PASSWORD,
+	model_set_value(&m, &s->f[RS_F_PASSWORD], "", 0, 0);
+	set(&m, entry(&m, ok, "pwnl@partner.example"), RS_F_PASSWORD, "a\nb");
+	set(&m, entry(&m, ok, "enc@partner.example"), RS_F_PASSWORD,
 	    "{AES256-GCM}k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
 	policy_decide(&m, &cfg, &keys, &env, &d);
 	assert_string_equal(reason_of(&d, "bad address@x"), "policy_forbidden");
@@ -226,19 +226,19 @@ test_routes_and_defaults(void **state)
 	(void)state;
 	model_init(&m);
 	model_add_policy(&m, "ou=people," BASE, RS_YES);
-	login(model_add_user(&m, u, "u@example.com"));
+	login(&m, model_add_user(&m, u, "u@example.com"));
 	s = entry(&m, u, "User.Name@Partner.Example");
-	set(s, RS_F_HOST, "SMTP.Partner.Example");
+	set(&m, s, RS_F_HOST, "SMTP.Partner.Example");
 	s = entry(&m, u, "implicit@partner.example");
-	set(s, RS_F_SECURITY, "tls");
+	set(&m, s, RS_F_SECURITY, "tls");
 	s = entry(&m, u, "noauth@partner.example");
-	model_set_value(&s->f[RS_F_USERNAME], "", 0, 0);
-	model_set_value(&s->f[RS_F_PASSWORD], "", 0, 0);
-	set(s, RS_F_HOST, "2001:DB8::1");
+	model_set_value(&m, &s->f[RS_F_USERNAME], "", 0, 0);
+	model_set_value(&m, &s->f[RS_F_PASSWORD], "", 0, 0);
+	set(&m, s, RS_F_HOST, "2001:DB8::1");
 	buf_init(&enc);
 	assert_int_equal(secret_encrypt(&keys, "enc@partner.example", "s3cret pw", 9, &enc, &err), 0);
 	s = entry(&m, u, "enc@partner.example");
-	set(s, RS_F_PASSWORD, enc.data);
+	set(&m, s, RS_F_PASSWORD, enc.data);
 	buf_free(&enc);
 	policy_decide(&m, &cfg, &keys, NULL, &d);
 	assert_int_equal(d.nroutes, 4);
@@ -272,8 +272,8 @@ test_conflict(void **state)
 	(void)state;
 	model_init(&m);
 	model_add_policy(&m, "ou=people," BASE, RS_YES);
-	login(model_add_user(&m, a, "a@example.com"));
-	login(model_add_user(&m, b, "b@example.com"));
+	login(&m, model_add_user(&m, a, "a@example.com"));
+	login(&m, model_add_user(&m, b, "b@example.com"));
 	entry(&m, a, "Shared@Partner.example");
 	entry(&m, a, "shared@partner.EXAMPLE");
 	entry(&m, a, "both@partner.example");
@@ -290,13 +290,13 @@ test_conflict(void **state)
 	assert_string_equal(d.routes[0]->route.address, "mine@partner.example");
 	policy_free(&d);
 	/* A single verified claim wins over unverified ones (any case). */
-	set(entry(&m, a, "owned@partner.example"), RS_F_VERIFIED, "TRUE");
+	set(&m, entry(&m, a, "owned@partner.example"), RS_F_VERIFIED, "TRUE");
 	entry(&m, b, "Owned@Partner.Example");
-	login(model_add_user(&m, "uid=c,ou=people," BASE, "c@example.com"));
+	login(&m, model_add_user(&m, "uid=c,ou=people," BASE, "c@example.com"));
 	entry(&m, "uid=c,ou=people," BASE, "OWNED@partner.example");
 	/* Two verified claims: no claim wins. */
-	set(entry(&m, a, "twice@partner.example"), RS_F_VERIFIED, "TRUE");
-	set(entry(&m, "uid=c,ou=people," BASE, "Twice@partner.example"),
+	set(&m, entry(&m, a, "twice@partner.example"), RS_F_VERIFIED, "TRUE");
+	set(&m, entry(&m, "uid=c,ou=people," BASE, "Twice@partner.example"),
 	    RS_F_VERIFIED, "TRUE");
 	policy_decide(&m, &cfg, &keys, NULL, &d);
 	assert_string_equal(reason_of(&d, "owned@partner.example"), "accepted");
@@ -322,14 +322,14 @@ test_owner_binding(void **state)
 	model_init(&m);
 	model_add_policy(&m, "ou=people," BASE, RS_YES);
 	user = model_add_user(&m, u, "u@example.com");
-	model_add_login(user, "alice", 5);
-	model_add_login(user, "bad login", 9);
-	model_add_login(user, "alice@example.com", 17);
+	model_add_login(&m, user, "alice", 5);
+	model_add_login(&m, user, "bad login", 9);
+	model_add_login(&m, user, "alice@example.com", 17);
 	buf_init(&enc);
 	assert_int_equal(secret_encrypt(&keys, "Frank@Partner.Example", "pw",
 	    2, &enc, &err), 0);
-	set(entry(&m, u, "frank@partner.example"), RS_F_PASSWORD, enc.data);
-	set(entry(&m, u, "mallory@partner.example"), RS_F_PASSWORD, enc.data);
+	set(&m, entry(&m, u, "frank@partner.example"), RS_F_PASSWORD, enc.data);
+	set(&m, entry(&m, u, "mallory@partner.example"), RS_F_PASSWORD, enc.data);
 	buf_free(&enc);
 	entry(&m, u, "encrypt@partner.example");
 	policy_decide(&m, &cfg, &keys, NULL, &d);
@@ -361,9 +361,9 @@ test_verified_and_orphans(void **state)
 	cfg.policy.require_verified = 1;
 	model_init(&m);
 	model_add_policy(&m, "ou=people," BASE, RS_YES);
-	login(model_add_user(&m, u, "u@example.com"));
-	set(entry(&m, u, "yes@partner.example"), RS_F_VERIFIED, "TRUE");
-	set(entry(&m, u, "no@partner.example"), RS_F_VERIFIED, "FALSE");
+	login(&m, model_add_user(&m, u, "u@example.com"));
+	set(&m, entry(&m, u, "yes@partner.example"), RS_F_VERIFIED, "TRUE");
+	set(&m, entry(&m, u, "no@partner.example"), RS_F_VERIFIED, "FALSE");
 	entry(&m, u, "unset@partner.example");
 	entry(&m, "ou=people," BASE, "orphan@partner.example");
 	policy_decide(&m, &cfg, &keys, NULL, &d);
@@ -408,7 +408,7 @@ test_gateway_check(void **state)
 	(void)state;
 	model_init(&m);
 	model_add_policy(&m, "ou=people," BASE, RS_YES);
-	login(model_add_user(&m, u, "u@example.com"));
+	login(&m, model_add_user(&m, u, "u@example.com"));
 	entry(&m, u, "checked@partner.example");
 	entry(&m, u, "stale@partner.example");
 	entry(&m, u, "never@partner.example");
@@ -431,7 +431,7 @@ test_gateway_check(void **state)
 	    "gateway_check_failed");
 	policy_free(&d);
 	/* the fingerprint covers the password */
-	set(&m.sendas[0], RS_F_PASSWORD, "other");
+	set(&m, &m.sendas[0], RS_F_PASSWORD, "other");
 	cfg.policy.require_gateway_check = 1;
 	policy_decide(&m, &cfg, &keys, &env, &d);
 	cfg.policy.require_gateway_check = 0;
