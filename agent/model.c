@@ -132,17 +132,24 @@ index_key(const struct rs_model *m, const struct rs_dn_index *ix, size_t i)
 	return ix == &m->pol_by_dn ? m->pol[i].dn : m->users[i].dn;
 }
 
+static int
+same_key(const char *key, const char *ndn, size_t len)
+{
+	return strncmp(key, ndn, len) == 0 && key[len] == '\0';
+}
+
+/* The slot of the len bytes at ndn, or the empty slot where it goes. */
 static uint64_t *
 index_find(const struct rs_model *m, const struct rs_dn_index *ix,
-    const char *ndn, uint32_t h)
+    const char *ndn, size_t len, uint32_t h)
 {
 	uint64_t *s;
 	size_t j;
 
 	for (j = h & (ix->cap - 1); *(s = &ix->slots[j]) != 0;
 	    j = (j + 1) & (ix->cap - 1))
-		if ((uint32_t)(*s >> 32) == h && strcmp(index_key(m, ix,
-		    (size_t)(uint32_t)*s - 1), ndn) == 0)
+		if ((uint32_t)(*s >> 32) == h && same_key(index_key(m, ix,
+		    (size_t)(uint32_t)*s - 1), ndn, len))
 			break;
 	return s;
 }
@@ -171,12 +178,13 @@ static void
 index_put(struct rs_model *m, struct rs_dn_index *ix, const char *ndn,
     size_t i)
 {
-	uint32_t h = hash_bytes(ndn, strlen(ndn));
+	size_t len = strlen(ndn);
+	uint32_t h = hash_bytes(ndn, len);
 	uint64_t *s;
 
 	if ((ix->count + 1) * 2 > ix->cap)
 		index_grow(ix);
-	s = index_find(m, ix, ndn, h);
+	s = index_find(m, ix, ndn, len, h);
 	if (*s == 0)
 		ix->count++;
 	*s = (uint64_t)h << 32 | (uint64_t)(i + 1);
@@ -184,12 +192,12 @@ index_put(struct rs_model *m, struct rs_dn_index *ix, const char *ndn,
 
 static size_t
 index_get(const struct rs_model *m, const struct rs_dn_index *ix,
-    const char *ndn)
+    const char *ndn, size_t len)
 {
 	if (ix->count == 0)
 		return 0;
-	return (size_t)(uint32_t)*index_find(m, ix, ndn,
-	    hash_bytes(ndn, strlen(ndn)));
+	return (size_t)(uint32_t)*index_find(m, ix, ndn, len,
+	    hash_bytes(ndn, len));
 }
 
 static void
@@ -246,6 +254,7 @@ push_policy(struct rs_model *m, const char *ndn, int allow)
 	p->uuid[0] = '\0';
 	p->dn = intern(m, ndn, strlen(ndn));
 	p->allow = allow;
+	index_put(m, &m->pol_by_dn, p->dn, m->npol - 1);
 	return p;
 }
 
@@ -255,7 +264,6 @@ model_add_policy(struct rs_model *m, const char *dn, int allow)
 	char *ndn = dn_norm(dn);
 	struct rs_ou_policy *p = push_policy(m, ndn, allow);
 
-	index_put(m, &m->pol_by_dn, p->dn, m->npol - 1);
 	free(ndn);
 	return p;
 }
@@ -267,10 +275,11 @@ push_user_dns(struct rs_model *m, const char *ndn, const char *dn,
 {
 	struct rs_user *u = push_user(m);
 
-	u->dn = intern(m, ndn, strlen(ndn));
+	u->dn = arena_copy(m, ndn, strlen(ndn));
 	u->display_dn = strcmp(dn, ndn) == 0 ? u->dn :
 	    arena_copy(m, dn, strlen(dn));
 	u->mail = arena_copy(m, mail, strlen(mail));
+	index_put(m, &m->user_by_dn, u->dn, m->nusers - 1);
 	return u;
 }
 
@@ -280,7 +289,6 @@ model_add_user(struct rs_model *m, const char *dn, const char *mail)
 	char *ndn = dn_norm(dn);
 	struct rs_user *u = push_user_dns(m, ndn, dn, mail ? mail : "");
 
-	index_put(m, &m->user_by_dn, u->dn, m->nusers - 1);
 	free(ndn);
 	return u;
 }
@@ -298,6 +306,16 @@ model_add_login(struct rs_model *m, struct rs_user *u, const char *val,
 	model_set_value(m, &u->logins[u->nlogins++], val, len, 1);
 }
 
+/* A send-as entry's owner (len bytes): its user's DN string when the
+ * model has the user, else the arena's one copy of it. */
+static char *
+owner_dn(struct rs_model *m, const char *ndn, size_t len)
+{
+	size_t i = index_get(m, &m->user_by_dn, ndn, len);
+
+	return i ? m->users[i - 1].dn : intern(m, ndn, len);
+}
+
 struct rs_sendas *
 model_add_sendas(struct rs_model *m, const char *dn, const char *owner)
 {
@@ -311,7 +329,8 @@ model_add_sendas(struct rs_model *m, const char *dn, const char *owner)
 	else
 		norm = dn_norm(dn);
 	parent = owner ? norm : dn_parent(norm);
-	s->owner = intern(m, parent ? parent : "", parent ? strlen(parent) : 0);
+	s->owner = owner_dn(m, parent ? parent : "", parent ? strlen(parent) :
+	    0);
 	free(norm);
 	return s;
 }
@@ -351,7 +370,7 @@ model_set_value(struct rs_model *m, struct rs_value *v, const char *val,
 struct rs_user *
 model_user(const struct rs_model *m, const char *ndn)
 {
-	size_t i = index_get(m, &m->user_by_dn, ndn);
+	size_t i = index_get(m, &m->user_by_dn, ndn, strlen(ndn));
 
 	return i ? &m->users[i - 1] : NULL;
 }
@@ -359,7 +378,7 @@ model_user(const struct rs_model *m, const char *ndn)
 const struct rs_ou_policy *
 model_policy(const struct rs_model *m, const char *ndn)
 {
-	size_t i = index_get(m, &m->pol_by_dn, ndn);
+	size_t i = index_get(m, &m->pol_by_dn, ndn, strlen(ndn));
 
 	return i ? &m->pol[i - 1] : NULL;
 }
@@ -663,7 +682,7 @@ compact(struct rs_model *m, const struct doom *d)
 	m->nsendas = n;
 }
 
-/* Copies of entries of another model, in m's arena (not indexed). */
+/* Copies of entries of another model, in m's arena (indexed). */
 static void
 copy_policy(struct rs_model *m, const struct rs_ou_policy *p)
 {
@@ -698,7 +717,7 @@ copy_sendas(struct rs_model *m, const struct rs_sendas *s)
 
 	memcpy(c->uuid, s->uuid, sizeof(s->uuid));
 	c->dn = arena_copy(m, s->dn, strlen(s->dn));
-	c->owner = intern(m, s->owner, strlen(s->owner));
+	c->owner = owner_dn(m, s->owner, strlen(s->owner));
 	for (j = 0; j < RS_F_COUNT; j++)
 		if (s->f[j].val != NULL)
 			model_set_value(m, &c->f[j], s->f[j].val, s->f[j].len,
@@ -749,12 +768,6 @@ reindex_some(struct rs_model *m, int pol, int users)
 	}
 }
 
-static void
-reindex(struct rs_model *m)
-{
-	reindex_some(m, 1, 1);
-}
-
 /* Copy the live entries into a fresh arena, dropping the garbage. */
 static void
 repack(struct rs_model *m)
@@ -769,7 +782,6 @@ repack(struct rs_model *m)
 		copy_user(&n, &m->users[i]);
 	for (i = 0; i < m->nsendas; i++)
 		copy_sendas(&n, &m->sendas[i]);
-	reindex(&n);
 	n.live = n.used;
 	model_free(m);
 	*m = n;
@@ -799,7 +811,6 @@ model_merge(struct rs_model *m, const struct rs_changes *ch,
 {
 	struct doom d;
 	size_t npol = m->npol, nusers = m->nusers;
-	int pol, users;
 
 	if (still_held(ch, fresh))
 		return -1;
@@ -807,13 +818,11 @@ model_merge(struct rs_model *m, const struct rs_changes *ch,
 	compact(m, &d);
 	strmap_free(&d.kill);
 	strmap_free(&d.roots);
-	pol = m->npol != npol || fresh->npol > 0;
-	users = m->nusers != nusers || fresh->nusers > 0;
+	/* the others kept their places; take() indexes what it adds */
+	reindex_some(m, m->npol != npol, m->nusers != nusers);
 	take(m, fresh);
 	if (m->used > 2 * m->live + CHUNK_SIZE)
 		repack(m);
-	else	/* the others kept their places */
-		reindex_some(m, pol, users);
 	return 0;
 }
 
@@ -979,14 +988,14 @@ field(struct cursor *c, size_t *len)
 	return v;
 }
 
-/* The next field, copied into m's arena (interned when it repeats). */
+/* The next field, copied into m's arena. */
 static char *
-field_copy(struct cursor *c, struct rs_model *m, int repeated)
+field_copy(struct cursor *c, struct rs_model *m)
 {
 	size_t len;
 	const char *v = field(c, &len);
 
-	return repeated ? intern(m, v, len) : arena_copy(m, v, len);
+	return arena_copy(m, v, len);
 }
 
 static unsigned long
@@ -1033,8 +1042,9 @@ parse_sendas(struct cursor *c, struct rs_model *m)
 	int j;
 
 	field_uuid(c, s->uuid);
-	s->dn = field_copy(c, m, 0);
-	s->owner = field_copy(c, m, 1);		/* stored normalized */
+	s->dn = field_copy(c, m);
+	v = field(c, &len);			/* stored normalized */
+	s->owner = owner_dn(m, v, len);
 	for (j = 0; j < RS_F_COUNT && !c->bad; j++) {
 		count = field_num(c);
 		v = field(c, &len);
@@ -1052,11 +1062,12 @@ parse_user(struct cursor *c, struct rs_model *m)
 	size_t len;
 
 	field_uuid(c, u->uuid);
-	u->dn = field_copy(c, m, 1);		/* stored normalized */
-	u->display_dn = field_copy(c, m, 0);
+	u->dn = field_copy(c, m);		/* stored normalized */
+	index_put(m, &m->user_by_dn, u->dn, m->nusers - 1);
+	u->display_dn = field_copy(c, m);
 	if (strcmp(u->display_dn, u->dn) == 0)
 		u->display_dn = u->dn;
-	u->mail = field_copy(c, m, 0);
+	u->mail = field_copy(c, m);
 	u->disabled = field_num(c) != 0;
 	n = field_num(c);
 	for (i = 0; i < n && !c->bad; i++) {
@@ -1114,7 +1125,5 @@ model_parse(const char *text, size_t len, struct rs_model *m)
 		else
 			c.p++;
 	}
-	if (!c.bad)
-		reindex(m);
 	return c.bad ? -1 : 0;
 }

@@ -345,6 +345,63 @@ test_snapshot_journal(void **state)
 	model_free(&m);
 }
 
+/* One changed send-as entry with a big password, merged into m. */
+static void
+merge_big(struct rs_model *m, const char *dn, const char *pw, size_t len)
+{
+	struct rs_model fresh;
+	struct rs_changes ch;
+	struct rs_reads r;
+	struct rs_sendas *s;
+
+	model_init(&fresh);
+	model_changes_init(&ch);
+	model_changed(&ch, "s1", dn);
+	model_reads(m, &ch, &r);
+	s = sendas(&fresh, "s1", dn, "x@p.example");
+	model_set_value(&fresh, &s->f[RS_F_HOST], "smtp.p.example", 14, 1);
+	model_set_value(&fresh, &s->f[RS_F_PASSWORD], pw, len, 1);
+	assert_int_equal(model_merge(m, &ch, &r, &fresh), 0);
+	model_reads_free(&r);
+	model_changes_free(&ch);
+}
+
+/* The arena: an owner is its user's DN string, a repeated host is stored
+ * once, and what merges replace is reclaimed (100 KiB replaced 60 times
+ * would leave 6 MiB of garbage). */
+static void
+test_arena(void **state)
+{
+	static char pw[100 * 1024];
+	const char *dn = "relaysyncSendAsAddress=x@p.example,uid=u," BASE;
+	struct rs_model m;
+	struct rs_sendas *s;
+	int i;
+
+	(void)state;
+	model_init(&m);
+	user(&m, "01", "uid=u," BASE);
+	s = sendas(&m, "02", "relaysyncSendAsAddress=y@p.example,uid=u," BASE,
+	    "y@p.example");
+	model_set_value(&m, &s->f[RS_F_HOST], "smtp.p.example", 14, 1);
+	for (i = 0; i < 60; i++) {
+		memset(pw, 'a' + i % 26, sizeof(pw));
+		merge_big(&m, dn, pw, sizeof(pw));
+	}
+	assert_int_equal(m.nusers, 1);
+	assert_int_equal(m.nsendas, 2);
+	assert_true(m.used < 4 * 1024 * 1024);
+	assert_ptr_equal(m.sendas[0].owner, m.users[0].dn);
+	assert_ptr_equal(m.sendas[1].owner, m.users[0].dn);
+	assert_ptr_equal(m.sendas[0].f[RS_F_HOST].val,
+	    m.sendas[1].f[RS_F_HOST].val);
+	assert_string_equal(m.sendas[1].dn, dn);
+	assert_int_equal(m.sendas[1].f[RS_F_PASSWORD].len, sizeof(pw));
+	assert_memory_equal(m.sendas[1].f[RS_F_PASSWORD].val, pw, sizeof(pw));
+	assert_ptr_equal(model_user(&m, "uid=u," BASE), &m.users[0]);
+	model_free(&m);
+}
+
 int
 main(void)
 {
@@ -356,6 +413,7 @@ main(void)
 		cmocka_unit_test(test_merge_still_held),
 		cmocka_unit_test(test_snapshot_round_trip),
 		cmocka_unit_test(test_snapshot_journal),
+		cmocka_unit_test(test_arena),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
