@@ -414,22 +414,6 @@ check_claims(struct ctx *x, struct rs_verdict *v, const struct entry *e)
 	    "the address has more than one verified claim");
 }
 
-/* A number and a newline. */
-static void
-add_number(struct buf *b, int n)
-{
-	char digits[16], *p = digits + sizeof(digits);
-	unsigned u = n < 0 ? 0u - (unsigned)n : (unsigned)n;
-
-	*--p = '\n';
-	do
-		*--p = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	if (n < 0)
-		*--p = '-';
-	buf_add(b, p, (size_t)(digits + sizeof(digits) - p));
-}
-
 /* policy_fingerprint() with the first local key prepared (NULL: none),
  * what it covers put together in in. */
 static void
@@ -442,8 +426,10 @@ fingerprint(struct rs_hmac *key, struct buf *in, const struct rs_route *r,
 	buf_addc(in, '\n');
 	buf_adds(in, r->host);
 	buf_addc(in, '\n');
-	add_number(in, r->port);
-	add_number(in, (int)r->sec);
+	buf_addu(in, (unsigned long)r->port);
+	buf_addc(in, '\n');
+	buf_addu(in, (unsigned long)r->sec);
+	buf_addc(in, '\n');
 	buf_adds(in, r->username ? r->username : "");
 	buf_addc(in, '\n');
 	if (key != NULL) {

@@ -8,8 +8,10 @@
 #include "render.h"
 #include "secret.h"
 
+/* A next hop of tls_policy: where its text starts in the hops buffer. */
 struct tls_entry {
-	char *key;
+	const char *hops;	/* the buffer, for the comparison */
+	size_t at;
 	int secure;
 };
 
@@ -17,35 +19,52 @@ static int
 cmp_tls(const void *a, const void *b)
 {
 	const struct tls_entry *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
+	int c = strcmp(x->hops + x->at, y->hops + y->at);
 
 	/* Equal keys: the TLS entry sorts first and wins. */
 	return c ? c : y->secure - x->secure;
+}
+
+/* Every route's next hop, each ended by a NUL, in one buffer. */
+static struct tls_entry *
+tls_entries(const struct rs_decision *d, struct buf *hops)
+{
+	struct tls_entry *e = xcalloc(d->nroutes ? d->nroutes : 1, sizeof(*e));
+	struct buf b;
+	size_t i;
+
+	buf_init(&b);
+	for (i = 0; i < d->nroutes; i++) {
+		table_hop(&b, d->routes[i]->route.host,
+		    d->routes[i]->route.port);
+		e[i].at = hops->len;
+		e[i].secure = d->routes[i]->route.sec != RS_SEC_NONE;
+		buf_add(hops, b.data, b.len + 1);
+	}
+	for (i = 0; i < d->nroutes; i++)
+		e[i].hops = hops->data;
+	buf_free(&b);
+	return e;
 }
 
 static void
 render_tls_policy(const struct rs_decision *d, const char *level,
     struct buf *out)
 {
-	struct tls_entry *e = xcalloc(d->nroutes, sizeof(*e));
-	struct buf b;
+	struct buf hops;
+	struct tls_entry *e;
 	size_t i;
 
-	buf_init(&b);
-	for (i = 0; i < d->nroutes; i++) {
-		e[i].key = xstrdup(table_hop(&b, d->routes[i]->route.host,
-		    d->routes[i]->route.port));
-		e[i].secure = d->routes[i]->route.sec != RS_SEC_NONE;
-	}
+	buf_init(&hops);
+	e = tls_entries(d, &hops);
 	qsort(e, d->nroutes, sizeof(*e), cmp_tls);
 	for (i = 0; i < d->nroutes; i++)
-		if (i == 0 || strcmp(e[i].key, e[i - 1].key) != 0)
-			table_put(out, RS_T_TLS_POLICY, e[i].key,
+		if (i == 0 || strcmp(hops.data + e[i].at,
+		    hops.data + e[i - 1].at) != 0)
+			table_put(out, RS_T_TLS_POLICY, hops.data + e[i].at,
 			    e[i].secure ? level : "none", NULL, NULL);
-	for (i = 0; i < d->nroutes; i++)
-		free(e[i].key);
 	free(e);
-	buf_free(&b);
+	buf_free(&hops);
 }
 
 static void

@@ -48,7 +48,10 @@ const char *
 table_hop(struct buf *out, const char *host, int port)
 {
 	buf_reset(out);
-	buf_printf(out, "[%s]:%d", host, port);
+	buf_addc(out, '[');
+	buf_adds(out, host);
+	buf_add(out, "]:", 2);
+	buf_addu(out, (unsigned long)port);
 	return buf_str(out);
 }
 
