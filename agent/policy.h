@@ -37,8 +37,9 @@
  *	                    reject every claim
  *	  gateway_check_failed  policy.require_gateway_check and no passed
  *	                    check of this route (env->checked)
- *	Accepted routes carry the owner's valid login names and are also
- *	listed sorted by address in decision->routes. env may be NULL.
+ *	decision->v holds the verdicts sorted by address in any case (then
+ *	by DN). Accepted routes carry the owner's valid login names and are
+ *	also listed, in that order, in decision->routes. env may be NULL.
  *	policy_free() releases a decision and wipes decrypted passwords.
  *	policy_fingerprint() is a keyed HMAC-SHA256 (the first local key)
  *	over a route's address, gateway, security, login and password, in
