@@ -467,7 +467,9 @@ check_gateway(struct ctx *x, struct rs_verdict *v)
 {
 	const char *ok;
 
-	fingerprint(x->fp_key, &x->fp, &v->route, v->fingerprint);
+	if (x->c->policy.require_gateway_check ||
+	    (x->env && x->env->fingerprints))
+		fingerprint(x->fp_key, &x->fp, &v->route, v->fingerprint);
 	if (!x->c->policy.require_gateway_check)
 		return 0;
 	ok = x->env && x->env->checked ? strmap_get(x->env->checked,

@@ -46,7 +46,9 @@
  *	hex: equal only for the same route, and useless for guessing the
  *	password without the key. Without a local key it covers everything
  *	but the password (a plain SHA-256), so nothing derived from a
- *	password is stored. decide fills each route's verdict with it.
+ *	password is stored. decide fills each accepted route's verdict with
+ *	it when policy.require_gateway_check needs it or env->fingerprints
+ *	asks for it (the routes verify checks), else leaves it empty.
  *	reason_code() is the reason's stable name ("policy_forbidden").
  *	reason_sentence() is one sentence about an address and its reason
  *	that tells an administrator the fix.
@@ -107,6 +109,7 @@ struct rs_policy_env {
 	const struct strmap *checked;	/* address -> fingerprint; or NULL */
 	char *const *own_hops;		/* the relay's own next-hop hosts */
 	size_t n_own_hops;
+	int fingerprints;		/* fill every route's fingerprint */
 };
 
 struct rs_decision {

@@ -129,7 +129,7 @@ test_reason_order(void **state)
 {
 	const char *ok = "uid=ok,ou=people," BASE, *no = "uid=no," BASE;
 	char *hops[] = { "relay.corp.example" };
-	struct rs_policy_env env = { NULL, hops, 1 };
+	struct rs_policy_env env = { NULL, hops, 1, 0 };
 	struct rs_model m;
 	struct rs_decision d;
 	struct rs_sendas *s;
@@ -403,7 +403,8 @@ test_gateway_check(void **state)
 	struct rs_decision d;
 	struct rs_model m;
 	struct strmap ok;
-	struct rs_policy_env env = { &ok, NULL, 0 };
+	struct rs_policy_env env = { &ok, NULL, 0, 0 };
+	struct rs_policy_env for_verify = { NULL, NULL, 0, 1 };
 
 	(void)state;
 	model_init(&m);
@@ -412,7 +413,11 @@ test_gateway_check(void **state)
 	entry(&m, u, "checked@partner.example");
 	entry(&m, u, "stale@partner.example");
 	entry(&m, u, "never@partner.example");
-	policy_decide(&m, &cfg, &keys, NULL, &d);
+	policy_decide(&m, &cfg, &keys, NULL, &d);	/* not needed: none */
+	assert_string_equal(verdict(&d, "checked@partner.example")->
+	    fingerprint, "");
+	policy_free(&d);
+	policy_decide(&m, &cfg, &keys, &for_verify, &d);
 	strmap_init(&ok);
 	*strmap_slot(&ok, "checked@partner.example") = strdup(
 	    verdict(&d, "checked@partner.example")->fingerprint);
