@@ -146,7 +146,7 @@ stream_end(struct rs_stream *s)
 	return s->failed ? -1 : 0;
 }
 
-static void
+void
 buf_reserve(struct buf *b, size_t more)
 {
 	size_t need = b->len + more + 1;
