@@ -163,6 +163,14 @@ installed_lines(const struct installed *in, enum rs_table t)
 	    count_newlines(tail, o->data + o->len);
 }
 
+/* Are the few addresses that can have changed looked up one by one
+ * (bisection), rather than every line read? */
+static int
+look_up(const struct installed *in)
+{
+	return !in->all && in->touched.count < in->nt->nroutes / 16 + 16;
+}
+
 /* The "[host]:port security" of each route of gateway table t whose
  * address can have changed; every line counts as an installed route. */
 static void
@@ -176,12 +184,14 @@ read_gateways(struct installed *in, enum rs_table t)
 
 	buf_init(&gw[0]);
 	buf_init(&gw[1]);
-	if (in->all) {
-		while (table_next(t, &cur, &l)) {
-			in->lines++;
+	while (!look_up(in) && table_next(t, &cur, &l)) {
+		in->lines++;
+		buf_reset(&gw[1]);
+		buf_add(&gw[1], l.key, l.key_len);
+		if (in->all || strmap_get(&in->touched, buf_str(&gw[1])))
 			read_gateway(in, t, &l, gw);
-		}
-	} else {
+	}
+	if (look_up(in)) {
 		in->lines += installed_lines(in, t);
 		for (i = 0; i < in->touched.cap; i++)
 			if (in->touched.slots[i].key != NULL &&
@@ -236,13 +246,13 @@ read_values(struct installed *in, enum rs_table t)
 	size_t i;
 
 	buf_init(&key);
-	while (in->all && table_next(t, &cur, &l)) {
+	while (!look_up(in) && table_next(t, &cur, &l)) {
 		buf_reset(&key);
 		buf_add(&key, l.key, l.key_len);
 		if ((r = strmap_get(&in->routes, buf_str(&key))) != NULL)
 			read_value(r, t, &l);
 	}
-	for (i = 0; !in->all && i < in->routes.cap; i++)
+	for (i = 0; look_up(in) && i < in->routes.cap; i++)
 		if (in->routes.slots[i].key != NULL &&
 		    (cur = table_find(text->data, text->len,
 		    in->routes.slots[i].key)) != NULL &&
@@ -314,11 +324,11 @@ touch_hops(struct strmap *set, const struct strmap *hops, enum rs_table t,
 	size_t i;
 
 	buf_init(&b);
-	for (i = 0; hops->count <= 64 && i < hops->cap; i++)
+	for (i = 0; hops->count <= 4 && i < hops->cap; i++)
 		if (hops->slots[i].key != NULL)
 			touch_hop(set, hops->slots[i].key, t, text->data,
 			    text->len, &b);
-	while (hops->count > 64 && table_next(t, &cur, &l)) {
+	while (hops->count > 4 && table_next(t, &cur, &l)) {
 		buf_reset(&b);
 		buf_add(&b, l.hop, l.hop_len);
 		if (strmap_get(hops, buf_str(&b)) != NULL)
