@@ -136,6 +136,7 @@ struct owner {
  * and the claims on it.
  */
 struct entry {
+	uint64_t head;		/* lc's first 8 bytes, big-endian: sorts as lc */
 	char *lc;		/* lower case; "" without an address */
 	const struct rs_sendas *sa;
 	unsigned claims;	/* well-formed entries claiming lc */
@@ -149,6 +150,7 @@ struct ctx {
 	struct rs_hmac *fp_key;	/* the first local key, or NULL */
 	const struct rs_policy_env *env;
 	struct strmap below;	/* parent DN -> what it inherits, + 1 */
+	int user_policies;	/* some user entry sets the allow attribute */
 	struct owner owner;	/* of the entry decided last */
 	struct buf fp;		/* what a fingerprint covers (wiped) */
 };
@@ -167,7 +169,8 @@ field(const struct rs_verdict *v, enum rs_field f)
 static int
 user_allowed(struct ctx *x, const struct rs_user *u, int *by)
 {
-	const struct rs_ou_policy *p = model_policy(x->m, u->dn);
+	const struct rs_ou_policy *p = x->user_policies ?
+	    model_policy(x->m, u->dn) : NULL;
 	const char *parent = dn_parent(u->dn), *decider;
 	uintptr_t r;
 	void **slot;
@@ -498,9 +501,25 @@ static int
 cmp_entry(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
-	int c = strcmp(x->lc, y->lc);
+	int c = x->head != y->head ? (x->head < y->head ? -1 : 1) :
+	    strcmp(x->lc, y->lc);
 
 	return c ? c : strcmp(x->sa->dn, y->sa->dn);
+}
+
+/* The first 8 bytes of s (NULs after its end), big-endian: a number
+ * that sorts as strcmp() sorts the strings it starts. */
+static uint64_t
+sort_head(const char *s)
+{
+	uint64_t h = 0;
+	int i, end = 0;
+
+	for (i = 0; i < 8; i++) {
+		end = end || s[i] == '\0';
+		h = h << 8 | (end ? 0u : (unsigned char)s[i]);
+	}
+	return h;
 }
 
 /* The entries in the decision's order, each with its lower-case
@@ -517,6 +536,7 @@ sorted_entries(const struct rs_model *m)
 		e[i].sa = &m->sendas[i];
 		e[i].lc = xstrdup(a->val ? a->val : "");
 		str_lower(e[i].lc);
+		e[i].head = sort_head(e[i].lc);
 	}
 	qsort(e, m->nsendas, sizeof(*e), cmp_entry);
 	return e;
@@ -583,6 +603,8 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
 	x.keys = keys;
 	x.env = env;
 	x.fp_key = fingerprint_key(keys, &fp_key);
+	for (i = 0; i < m->npol && !x.user_policies; i++)
+		x.user_policies = model_user(m, m->pol[i].dn) != NULL;
 	buf_init(&x.owner.logins);
 	buf_init(&x.fp);
 	e = sorted_entries(m);
