@@ -40,8 +40,12 @@
  *	search), with an environment of its own (PATH=/usr/sbin:/usr/bin:
  *	/sbin:/bin and the C locale, nothing inherited), standard input from
  *	/dev/null, collects its standard output and error, and returns its
- *	exit status (-1 when it could not run, 128+N when killed by signal N);
- *	run_cmd_in() does the same with standard input from a file.
+ *	exit status (127 with "cannot run PATH: reason" as output when it
+ *	cannot be started, -1 when its output or status cannot be had,
+ *	128+N when killed by signal N); run_cmd_in() does the same with
+ *	standard input from a file. Both start the program with
+ *	posix_spawn() (no copy of this process's memory: the same cost at
+ *	any size) and may be called from several threads at once.
  *	The one digest helper (OpenSSL; a failure aborts the program):
  *	sha256_hex(bytes, len, out) writes the SHA-256 of a byte string as 64
  *	lower-case hexadecimal digits and a NUL; sha256_parts_hex(parts, lens,
