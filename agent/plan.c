@@ -358,20 +358,6 @@ shared_lines(const char *a, size_t la, const char *b, size_t lb, size_t *head,
 	*tail = t;
 }
 
-/* Do the keys of text (len bytes) ascend across its line start at? */
-static int
-ascends_at(const char *text, size_t len, size_t at)
-{
-	size_t prev = at;
-
-	if (at == 0 || at >= len)
-		return 1;
-	prev--;
-	while (prev > 0 && text[prev - 1] != '\n')
-		prev--;
-	return table_ascends(text + prev, text + at);
-}
-
 /* table_diff() of the lines of table i that differ, between its shared
  * head and tail; -1 when a text is not in ascending order there or
  * where the shared lines meet the others (the shared lines are the new
@@ -387,10 +373,10 @@ diff_between(struct installed *in, int i, table_diff_fn fn, void *arg)
 	shared_lines(o->data, o->len, n->data, n->len, &h, &t);
 	in->head[i] = h;
 	in->tail[i] = t;
-	if (!ascends_at(o->data, o->len, h) ||
-	    !ascends_at(o->data, o->len, o->len - t) ||
-	    !ascends_at(n->data, n->len, h) ||
-	    !ascends_at(n->data, n->len, n->len - t))
+	if (!table_ascends_at(o->data, o->len, h) ||
+	    !table_ascends_at(o->data, o->len, o->len - t) ||
+	    !table_ascends_at(n->data, n->len, h) ||
+	    !table_ascends_at(n->data, n->len, n->len - t))
 		return -1;
 	old = xstrndup(o->data + h, o->len - h - t);
 	new = xstrndup(n->data + h, n->len - h - t);
