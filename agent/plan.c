@@ -345,10 +345,15 @@ shared_lines(const char *a, size_t la, const char *b, size_t lb, size_t *head,
 {
 	size_t h = 0, t = 0, most = la < lb ? la : lb;
 
+	while (h + 4096 <= most && memcmp(a + h, b + h, 4096) == 0)
+		h += 4096;	/* whole blocks first: the texts are megabytes */
 	while (h < most && a[h] == b[h])
 		h++;
 	while (h > 0 && a[h - 1] != '\n')
 		h--;
+	while (t + 4096 <= most - h && memcmp(a + la - t - 4096,
+	    b + lb - t - 4096, 4096) == 0)
+		t += 4096;
 	while (t < most - h && a[la - 1 - t] == b[lb - 1 - t])
 		t++;
 	while (t > 0 && !((la - t == h || a[la - t - 1] == '\n') &&
