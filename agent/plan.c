@@ -386,8 +386,13 @@ diff_between(struct installed *in, int i, table_diff_fn fn, void *arg)
 	old = xstrndup(o->data + h, o->len - h - t);
 	new = xstrndup(n->data + h, n->len - h - t);
 	rc = table_diff(old, new, fn, arg);
-	free(old);
-	free(new);
+	if (rs_table_info[i].mode == 0600) {	/* sasl_passwd's passwords */
+		secret_free_str(old);
+		secret_free_str(new);
+	} else {
+		free(old);
+		free(new);
+	}
 	return rc;
 }
 
