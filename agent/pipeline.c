@@ -478,13 +478,14 @@ pipeline_record_keys(const struct rs_config *c, const struct rs_keyring *keys)
 }
 
 /* Decide with the relay's own next hops (unless private gateways are
- * allowed anyway) and, when gated, the recorded gateway checks. */
+ * allowed anyway), when gated the recorded gateway checks, and for
+ * verify every route's fingerprint. */
 static int
 decide(const struct rs_config *c, const struct rs_keyring *keys,
-    const struct rs_model *m, int gated, struct rs_decision *d,
-    struct rs_err *err)
+    const struct rs_model *m, int gated, int for_verify,
+    struct rs_decision *d, struct rs_err *err)
 {
-	struct rs_policy_env env = { NULL, NULL, 0 };
+	struct rs_policy_env env = { NULL, NULL, 0, for_verify };
 	struct strmap ok;
 	char **hops = NULL;
 	size_t nhops = 0;
@@ -512,7 +513,7 @@ int
 pipeline_decide(const struct rs_config *c, const struct rs_keyring *keys,
     const struct rs_model *m, struct rs_decision *d, struct rs_err *err)
 {
-	return decide(c, keys, m, c->policy.require_gateway_check, d, err);
+	return decide(c, keys, m, c->policy.require_gateway_check, 0, d, err);
 }
 
 /* Decide as if policy.require_gateway_check were off: the routes that a
@@ -524,7 +525,7 @@ pipeline_candidates(const struct rs_config *c, const struct rs_keyring *keys,
 	struct rs_config ungated = *c;
 
 	ungated.policy.require_gateway_check = 0;
-	return decide(&ungated, keys, m, 0, d, err);
+	return decide(&ungated, keys, m, 0, 1, d, err);
 }
 
 /* Check the given routes; record the passed ones in state_dir. */

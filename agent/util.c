@@ -147,7 +147,7 @@ stream_end(struct rs_stream *s)
 	return s->failed ? -1 : 0;
 }
 
-static void
+void
 buf_reserve(struct buf *b, size_t more)
 {
 	size_t need = b->len + more + 1;
@@ -181,6 +181,17 @@ void
 buf_addc(struct buf *b, char c)
 {
 	buf_add(b, &c, 1);
+}
+
+void
+buf_addu(struct buf *b, unsigned long n)
+{
+	char digits[24], *p = digits + sizeof(digits);
+
+	do
+		*--p = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	buf_add(b, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 void
@@ -426,17 +437,23 @@ str_lower(char *s)
 const char *
 printable(struct buf *b, const char *s, size_t n)
 {
-	size_t i;
+	static const char hex[] = "0123456789abcdef";
+	size_t i, start = 0;
+	char esc[4] = { '\\', 'x' };
 
 	buf_reset(b);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c >= 0x20 && c < 0x7f && c != '\\')
-			buf_addc(b, (char)c);
-		else
-			buf_printf(b, "\\x%02x", c);
+			continue;
+		buf_add(b, s + start, i - start);
+		esc[2] = hex[c >> 4];
+		esc[3] = hex[c & 15];
+		buf_add(b, esc, sizeof(esc));
+		start = i + 1;
 	}
+	buf_add(b, s + start, n - start);
 	return buf_str(b);
 }
 

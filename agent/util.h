@@ -7,7 +7,9 @@
  *	xmalloc(), xcalloc(), xrealloc(), xstrdup(), xstrndup() allocate or
  *	abort the program with a message (there is no useful recovery from
  *	out-of-memory in a sync run; the installed tables stay as they were).
- *	buf_*() build byte strings; buf_str() is always NUL-terminated.
+ *	buf_*() build byte strings; buf_str() is always NUL-terminated;
+ *	buf_addu() adds a number in decimal (what printf("%lu") would);
+ *	buf_reserve() makes room for more bytes ahead of time.
  *	A stream is a buffer that a producer fills and that is handed to
  *	its drain (then emptied) whenever it holds RS_STREAM_CHUNK bytes or
  *	more (stream_step()) and at the end (stream_end(), which returns -1
@@ -147,6 +149,8 @@ void buf_reset(struct buf *b);
 void buf_add(struct buf *b, const void *p, size_t n);
 void buf_adds(struct buf *b, const char *s);
 void buf_addc(struct buf *b, char c);
+void buf_addu(struct buf *b, unsigned long n);
+void buf_reserve(struct buf *b, size_t more);
 void buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *buf_str(struct buf *b);
