@@ -686,7 +686,8 @@ save_whole(const struct rs_config *c, const struct rs_model *m,
 	}
 	apply_forget(c, RS_JOURNAL_FILE);
 	buf_init(&b);
-	snapshot_digest_text(c, fill.digest, &b);
+	snapshot_digest_text(c, *fill.digest ? fill.digest :
+	    snapshot_digest(next, m), &b);	/* sealed: another pass */
 	if (b.len > 0 && apply_cache(c, RS_DIGEST_FILE, &b, &err) < 0)
 		rs_log(RS_LOG_WARN, "%s; the next run writes the snapshot "
 		    "again", err.msg);

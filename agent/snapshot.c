@@ -341,6 +341,17 @@ snapshot_digest_join(struct rs_snapshot *s)
 	s->digesting = 0;
 }
 
+const char *
+snapshot_digest(struct rs_snapshot *s, const struct rs_model *m)
+{
+	snapshot_digest_join(s);
+	if (s->entries[0] == '\0' || s->model != m) {
+		entries_digest(m, s->entries);
+		s->model = m;
+	}
+	return s->entries;
+}
+
 int
 snapshot_kept(const struct rs_config *c, struct rs_snapshot *s,
     const struct rs_model *m)
@@ -348,11 +359,8 @@ snapshot_kept(const struct rs_config *c, struct rs_snapshot *s,
 	char recorded[RS_HASH_HEX + 1];
 
 	snapshot_digest_join(s);
-	if (!digest_recorded(c, s, recorded))
-		return 0;
-	if (s->entries[0] == '\0' || s->model != m)
-		entries_digest(m, s->entries);
-	return strcmp(recorded, s->entries) == 0;
+	return digest_recorded(c, s, recorded) &&
+	    strcmp(recorded, snapshot_digest(s, m)) == 0;
 }
 
 static int

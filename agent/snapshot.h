@@ -51,7 +51,7 @@
  *	-1 when drain or sealing failed; snapshot_write_digest() does the
  *	same and sets digest to the keyed SHA-256 (secret_keyed_hex()) of
  *	what it wrote when it sealed no password (else "": what it wrote is
- *	not the model's text). snapshot_digest_text(c, digest, out) is the
+ *	not the model's text, snapshot_digest() gives it). snapshot_digest_text(c, digest, out) is the
  *	text of <state_dir>/snapshot-digest for that digest and the snapshot
  *	file now in state_dir (its device, inode, size, times; empty for
  *	""); apply writes it next to the snapshot. The digest covers the
@@ -60,11 +60,12 @@
  *	already: the digest file names it as it is, it starts with s's header
  *	(source, generation, tables, cookie), and the digest of m's entries
  *	is the one recorded; then a run need not write it again.
- *	snapshot_digest_start(c, s, m) computes that digest of m in a thread
- *	of its own while the run renders, plans and applies (m is not changed
- *	once decided), when a whole snapshot is to be written (no journal
- *	record) and a digest file exists; snapshot_digest_join() waits for
- *	it (snapshot_kept() does, and computes it when it was not started).
+ *	snapshot_digest(s, m) is that digest of m's entries (computed when
+ *	snapshot_digest_start() did not, for m); snapshot_digest_start(c, s,
+ *	m) computes it in a thread of its own while the run renders, plans
+ *	and applies (m is not changed once decided), when a whole snapshot
+ *	is to be written (no journal record) and a digest file exists;
+ *	snapshot_digest_join() waits for it.
  *	snapshot_dump() writes it into a
  *	buffer; snapshot_parse() reads one. With seal_with set (every real
  *	run), a password the directory holds in clear is written as an
@@ -136,6 +137,7 @@ int snapshot_kept(const struct rs_config *c, struct rs_snapshot *s,
 void snapshot_digest_start(const struct rs_config *c, struct rs_snapshot *s,
     const struct rs_model *m);
 void snapshot_digest_join(struct rs_snapshot *s);
+const char *snapshot_digest(struct rs_snapshot *s, const struct rs_model *m);
 int snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
     struct buf *b);
 int snapshot_parse(const struct buf *b, struct rs_snapshot *s,
