@@ -2,9 +2,14 @@
  * snapshot - what the previous run knew, for an incremental run.
  * See snapshot.h for the contract.
  */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "secret.h"
 #include "snapshot.h"
@@ -23,6 +28,7 @@ snapshot_init(struct rs_snapshot *s)
 void
 snapshot_free(struct rs_snapshot *s)
 {
+	snapshot_digest_join(s);
 	buf_free(&s->cookie);
 	buf_free(&s->journal);
 	buf_wipe(&s->record);
@@ -88,24 +94,34 @@ checksum(const char *text, size_t len, char *out)
 
 /* A plain password as an envelope of the local key, so that no password
  * is kept in clear in state_dir; policy opens it like one from the
- * directory. */
+ * directory. Counted: a snapshot that sealed one has no digest. */
+struct sealing {
+	const struct rs_keyring *keys;
+	size_t n;
+};
+
 static int
 seal(void *arg, const struct rs_sendas *s, struct buf *out)
 {
-	const struct rs_keyring *keys = arg;
+	struct sealing *k = arg;
 	const struct rs_value *pw = &s->f[RS_F_PASSWORD];
 	const char *address = s->f[RS_F_ADDRESS].val;
 	struct rs_err err;
 
-	if (keys == NULL || keys->n == 0)
+	if (k->keys == NULL || k->keys->n == 0)
 		return -1;	/* bound to the entry's address, as policy opens it */
-	return secret_encrypt(keys, address ? address : "", pw->val, pw->len,
-	    out, &err);
+	k->n++;
+	return secret_encrypt(k->keys, address ? address : "", pw->val,
+	    pw->len, out, &err);
 }
 
-/* What a snapshot's checksum covers goes through it on its way out. */
+/* What a snapshot's checksum covers goes through it on its way out (sha;
+ * NULL: not summed); so do its entries, after the header's skip bytes,
+ * through entries. */
 struct summed {
 	void *sha;
+	void *entries;
+	size_t skip;
 	rs_drain_fn drain;
 	void *arg;
 };
@@ -114,29 +130,51 @@ static int
 summed_drain(void *arg, const char *p, size_t n)
 {
 	struct summed *h = arg;
+	size_t skip = h->skip < n ? h->skip : n;
 
-	sha256_add(h->sha, p, n);
+	if (h->sha != NULL)
+		sha256_add(h->sha, p, n);
+	sha256_add(h->entries, p + skip, n - skip);
+	h->skip -= skip;
 	return h->drain(h->arg, p, n);
 }
 
-int
-snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
-    rs_drain_fn drain, void *arg)
+/* The keyed SHA-256 of the entries summed by h. */
+static void
+entries_end(struct summed *h, char *out)
 {
-	struct summed h = { sha256_begin(), drain, arg };
+	sha256_end_hex(h->entries, out);
+	secret_keyed_hex(out);	/* they may hold passwords */
+}
+
+/* Everything before the entries. */
+static void
+header_text(const struct rs_snapshot *s, struct buf *b)
+{
+	buf_printf(b, MAGIC "source %s\ngeneration %lu\ntables %s\n"
+	    "cookie %zu:", s->source, s->generation, s->tables, s->cookie.len);
+	buf_add(b, s->cookie.data, s->cookie.len);
+	buf_add(b, "\n", 1);
+}
+
+/* The snapshot through drain, sealing with k (NULL: nothing sealed);
+ * sum gets its checksum (the end line's). */
+static int
+write_summed(const struct rs_snapshot *s, const struct rs_model *m,
+    struct sealing *k, rs_drain_fn drain, void *arg, char *entries)
+{
+	struct summed h = { sha256_begin(), sha256_begin(), 0, drain, arg };
 	char sum[RS_HASH_HEX + 1];
 	struct rs_stream out;
 	int rc;
 
 	stream_init(&out, summed_drain, &h);
-	buf_printf(&out.b, MAGIC "source %s\ngeneration %lu\ntables %s\n"
-	    "cookie %zu:", s->source, s->generation, s->tables, s->cookie.len);
-	buf_add(&out.b, s->cookie.data, s->cookie.len);
-	buf_add(&out.b, "\n", 1);
-	rc = model_dump_sealed(m, s->seal_with ? seal : NULL,
-	    (void *)s->seal_with, &out);
+	header_text(s, &out.b);
+	h.skip = out.b.len;
+	rc = model_dump_sealed(m, k ? seal : NULL, k, &out);
 	if (stream_end(&out) < 0)
 		rc = -1;
+	entries_end(&h, entries);
 	sha256_add(h.sha, "", 1);	/* as checksum() */
 	sha256_end_hex(h.sha, sum);
 	buf_printf(&out.b, "end %s\n", sum);
@@ -144,6 +182,185 @@ snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
 		rc = -1;
 	buf_wipe(&out.b);
 	return rc;
+}
+
+int
+snapshot_write_digest(const struct rs_snapshot *s, const struct rs_model *m,
+    rs_drain_fn drain, void *arg, char *digest)
+{
+	struct sealing k = { s->seal_with, 0 };
+	char sum[RS_HASH_HEX + 1];
+	int rc;
+
+	rc = write_summed(s, m, s->seal_with ? &k : NULL, drain, arg, sum);
+	if (digest != NULL)
+		strcpy(digest, k.n == 0 ? sum : "");	/* sealed: not the
+							 * model's text */
+	return rc;
+}
+
+int
+snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
+    rs_drain_fn drain, void *arg)
+{
+	return snapshot_write_digest(s, m, drain, arg, NULL);
+}
+
+static int
+no_drain(void *arg, const char *p, size_t n)
+{
+	(void)arg;
+	(void)p;
+	(void)n;
+	return 0;
+}
+
+/* "file dev inode size mtime ctime" of the snapshot in state_dir. */
+static void
+snapshot_identity(const struct rs_config *c, struct buf *out)
+{
+	struct buf path;
+	struct stat st;
+
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
+	if (stat(path.data, &st) == 0)
+		buf_printf(out, "file %ju %ju %jd %jd.%09ld %jd.%09ld\n",
+		    (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+		    (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
+		    st.st_mtim.tv_nsec, (intmax_t)st.st_ctim.tv_sec,
+		    st.st_ctim.tv_nsec);
+	buf_free(&path);
+}
+
+void
+snapshot_digest_text(const struct rs_config *c, const char *digest,
+    struct buf *out)
+{
+	buf_reset(out);
+	if (*digest == '\0')
+		return;
+	snapshot_identity(c, out);
+	buf_printf(out, "digest %s\n", digest);
+}
+
+/* Does the snapshot file begin with s's header? */
+static int
+same_header(const struct rs_config *c, const struct rs_snapshot *s)
+{
+	struct buf path, want;
+	char *got;
+	int fd, same = 0;
+
+	buf_init(&path);
+	buf_init(&want);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
+	header_text(s, &want);
+	got = xcalloc(1, want.len);
+	if ((fd = open(path.data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		same = read(fd, got, want.len) == (ssize_t)want.len &&
+		    memcmp(got, want.data, want.len) == 0;
+		close(fd);
+	}
+	free(got);
+	buf_free(&path);
+	buf_free(&want);
+	return same;
+}
+
+/* The keyed SHA-256 of m's entries, unsealed, into out. */
+static void
+entries_digest(const struct rs_model *m, char *out)
+{
+	struct summed h = { NULL, sha256_begin(), 0, no_drain, NULL };
+	struct rs_stream o;
+
+	stream_init(&o, summed_drain, &h);
+	(void)model_dump_sealed(m, NULL, NULL, &o);
+	(void)stream_end(&o);
+	buf_wipe(&o.b);
+	entries_end(&h, out);
+}
+
+static void *
+digest_thread(void *arg)
+{
+	struct rs_snapshot *s = arg;
+
+	entries_digest(s->model, s->entries);
+	return NULL;
+}
+
+/* Is there a digest file that names the snapshot file as it is, and is
+ * that file's header s's? Then its digest in digest. */
+static int
+digest_recorded(const struct rs_config *c, const struct rs_snapshot *s,
+    char *digest)
+{
+	struct buf path, kept, now;
+	struct rs_err ignored;
+	int yes;
+
+	buf_init(&path);
+	buf_init(&kept);
+	buf_init(&now);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_DIGEST_FILE);
+	snapshot_identity(c, &now);
+	yes = read_file(path.data, &kept, &ignored) == 0 && now.len > 0 &&
+	    kept.len == now.len + strlen("digest \n") + RS_HASH_HEX &&
+	    memcmp(kept.data, now.data, now.len) == 0 &&
+	    sscanf(kept.data + now.len, "digest %64[0-9a-f]", digest) == 1 &&
+	    same_header(c, s);
+	buf_free(&path);
+	buf_free(&kept);
+	buf_free(&now);
+	return yes;
+}
+
+void
+snapshot_digest_start(const struct rs_config *c, struct rs_snapshot *s,
+    const struct rs_model *m)
+{
+	struct buf path;
+
+	s->entries[0] = '\0';
+	s->model = m;
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_DIGEST_FILE);
+	s->digesting = s->record.len == 0 && !s->unchanged &&
+	    access(path.data, F_OK) == 0 &&
+	    pthread_create(&s->digester, NULL, digest_thread, s) == 0;
+	buf_free(&path);
+}
+
+void
+snapshot_digest_join(struct rs_snapshot *s)
+{
+	if (s->digesting)
+		pthread_join(s->digester, NULL);
+	s->digesting = 0;
+}
+
+const char *
+snapshot_digest(struct rs_snapshot *s, const struct rs_model *m)
+{
+	snapshot_digest_join(s);
+	if (s->entries[0] == '\0' || s->model != m) {
+		entries_digest(m, s->entries);
+		s->model = m;
+	}
+	return s->entries;
+}
+
+int
+snapshot_kept(const struct rs_config *c, struct rs_snapshot *s,
+    const struct rs_model *m)
+{
+	char recorded[RS_HASH_HEX + 1];
+
+	snapshot_digest_join(s);
+	return digest_recorded(c, s, recorded) &&
+	    strcmp(recorded, snapshot_digest(s, m)) == 0;
 }
 
 static int
