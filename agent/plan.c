@@ -345,10 +345,15 @@ shared_lines(const char *a, size_t la, const char *b, size_t lb, size_t *head,
 {
 	size_t h = 0, t = 0, most = la < lb ? la : lb;
 
+	while (h + 4096 <= most && memcmp(a + h, b + h, 4096) == 0)
+		h += 4096;	/* whole blocks first: the texts are megabytes */
 	while (h < most && a[h] == b[h])
 		h++;
 	while (h > 0 && a[h - 1] != '\n')
 		h--;
+	while (t + 4096 <= most - h && memcmp(a + la - t - 4096,
+	    b + lb - t - 4096, 4096) == 0)
+		t += 4096;
 	while (t < most - h && a[la - 1 - t] == b[lb - 1 - t])
 		t++;
 	while (t > 0 && !((la - t == h || a[la - t - 1] == '\n') &&
@@ -356,20 +361,6 @@ shared_lines(const char *a, size_t la, const char *b, size_t lb, size_t *head,
 		t--;
 	*head = h;
 	*tail = t;
-}
-
-/* Do the keys of text (len bytes) ascend across its line start at? */
-static int
-ascends_at(const char *text, size_t len, size_t at)
-{
-	size_t prev = at;
-
-	if (at == 0 || at >= len)
-		return 1;
-	prev--;
-	while (prev > 0 && text[prev - 1] != '\n')
-		prev--;
-	return table_ascends(text + prev, text + at);
 }
 
 /* table_diff() of the lines of table i that differ, between its shared
@@ -387,16 +378,21 @@ diff_between(struct installed *in, int i, table_diff_fn fn, void *arg)
 	shared_lines(o->data, o->len, n->data, n->len, &h, &t);
 	in->head[i] = h;
 	in->tail[i] = t;
-	if (!ascends_at(o->data, o->len, h) ||
-	    !ascends_at(o->data, o->len, o->len - t) ||
-	    !ascends_at(n->data, n->len, h) ||
-	    !ascends_at(n->data, n->len, n->len - t))
+	if (!table_ascends_at(o->data, o->len, h) ||
+	    !table_ascends_at(o->data, o->len, o->len - t) ||
+	    !table_ascends_at(n->data, n->len, h) ||
+	    !table_ascends_at(n->data, n->len, n->len - t))
 		return -1;
 	old = xstrndup(o->data + h, o->len - h - t);
 	new = xstrndup(n->data + h, n->len - h - t);
 	rc = table_diff(old, new, fn, arg);
-	free(old);
-	free(new);
+	if (rs_table_info[i].mode == 0600) {	/* sasl_passwd's passwords */
+		secret_free_str(old);
+		secret_free_str(new);
+	} else {
+		free(old);
+		free(new);
+	}
 	return rc;
 }
 

@@ -118,8 +118,8 @@ policy_resolve(const struct rs_model *m, const char *ndn, int default_allow,
 
 /*
  * What an owner's entries have in common, worked out once for a run of
- * entries with the same owner (the model keeps a user's entries
- * together): the user, and the verdict of check_owner() with the login
+ * entries with the same owner (a user's entries are mostly neighbours in
+ * the model): the user, and the verdict of check_owner() with the login
  * names it gives.
  */
 struct owner {
@@ -570,8 +570,8 @@ count_claims(const struct rs_config *c, struct entry *e, size_t n)
 	}
 }
 
-/* Decide the entries in the model's order (an owner's entries are
- * neighbours there), each verdict at its entry's place in e. */
+/* Decide the entries in the model's order (where an owner's entries are
+ * mostly neighbours), each verdict at its entry's place in e. */
 static void
 decide_all(struct ctx *x, struct entry *e, struct rs_decision *d)
 {

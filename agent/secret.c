@@ -269,7 +269,8 @@ binding(struct buf *b, const struct rs_key *k, const char *address)
 /*
  * One cipher context per direction, kept with the key it was set up for:
  * the key schedule and GCM's hash key are worked out once for the many
- * values of a run, not once per value. keyring_free() drops them.
+ * values of a run, not once per value. keyring_free() drops them. Only
+ * the main thread opens and makes values (apply's threads never do).
  */
 static struct gcm_ctx {
 	EVP_CIPHER_CTX *ctx;

@@ -217,12 +217,6 @@ step(const char *line, const char **prev, int *unsorted)
 	return table_next_line(line);
 }
 
-int
-table_ascends(const char *a, const char *b)
-{
-	return cmp_keys(a, b) < 0;
-}
-
 /* The start of the line that holds byte at (a line start: itself). */
 static size_t
 line_start(const char *text, size_t lo, size_t at)
@@ -230,6 +224,14 @@ line_start(const char *text, size_t lo, size_t at)
 	while (at > lo && text[at - 1] != '\n')
 		at--;
 	return at;
+}
+
+int
+table_ascends_at(const char *text, size_t len, size_t at)
+{
+	if (at == 0 || at >= len)
+		return 1;
+	return cmp_keys(text + line_start(text, 0, at - 1), text + at) < 0;
 }
 
 const char *

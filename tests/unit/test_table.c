@@ -188,9 +188,11 @@ test_find(void **state)
 	assert_null(table_find(text, len, "e@x"));
 	assert_null(table_find(text, 0, "a@x"));
 	assert_null(table_find(text, 12, "b@x"));	/* beyond len */
-	assert_true(table_ascends("a@x 1", "a@xy 2"));
-	assert_false(table_ascends("b@x 1", "a@x 2"));
-	assert_false(table_ascends("a@x 1", "a@x 2"));
+	assert_true(table_ascends_at(text, len, 6));	/* a@x, a@xy */
+	assert_true(table_ascends_at(text, len, 0));
+	assert_true(table_ascends_at(text, len, len));
+	assert_false(table_ascends_at("b@x 1\na@x 2\n", 12, 6));
+	assert_false(table_ascends_at("a@x 1\na@x 2\n", 12, 6));
 }
 
 int
