@@ -326,7 +326,7 @@ snapshot_digest_start(const struct rs_config *c, struct rs_snapshot *s,
 	s->model = m;
 	buf_init(&path);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_DIGEST_FILE);
-	if (s->record.len == 0 && !s->unchanged &&
+	if (s->cookie.len > 0 && s->record.len == 0 && !s->unchanged &&
 	    access(path.data, F_OK) == 0)
 		file_header(c->state_dir, &s->digested);
 	s->digesting = s->digested.len > 0 &&

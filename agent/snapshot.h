@@ -66,8 +66,8 @@
  *	snapshot_digest_start(c, s, m) computes it, with the header the
  *	snapshot file has, in a thread of its own while the run renders,
  *	plans and applies (m is not changed once decided), when a whole
- *	snapshot is to be written (no journal record) and a digest file
- *	exists; snapshot_digest_join() waits for it.
+ *	snapshot is to be written (a sync cookie, no journal record) and a
+ *	digest file exists; snapshot_digest_join() waits for it.
  *	snapshot_dump() writes it into a
  *	buffer; snapshot_parse() reads one. With seal_with set (every real
  *	run), a password the directory holds in clear is written as an
