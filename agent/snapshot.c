@@ -16,6 +16,9 @@
 
 #define MAGIC	"relaysync-snapshot 1\n"
 
+static const char *header(const char *p, const char *end,
+    struct rs_snapshot *s);
+
 void
 snapshot_init(struct rs_snapshot *s)
 {
@@ -23,12 +26,14 @@ snapshot_init(struct rs_snapshot *s)
 	buf_init(&s->cookie);
 	buf_init(&s->journal);
 	buf_init(&s->record);
+	buf_init(&s->digested);
 }
 
 void
 snapshot_free(struct rs_snapshot *s)
 {
 	snapshot_digest_join(s);
+	buf_free(&s->digested);
 	buf_free(&s->cookie);
 	buf_free(&s->journal);
 	buf_wipe(&s->record);
@@ -115,13 +120,9 @@ seal(void *arg, const struct rs_sendas *s, struct buf *out)
 	    pw->len, out, &err);
 }
 
-/* What a snapshot's checksum covers goes through it on its way out (sha;
- * NULL: not summed); so do its entries, after the header's skip bytes,
- * through entries. */
+/* What a snapshot's checksum covers goes through it on its way out. */
 struct summed {
 	void *sha;
-	void *entries;
-	size_t skip;
 	rs_drain_fn drain;
 	void *arg;
 };
@@ -130,21 +131,9 @@ static int
 summed_drain(void *arg, const char *p, size_t n)
 {
 	struct summed *h = arg;
-	size_t skip = h->skip < n ? h->skip : n;
 
-	if (h->sha != NULL)
-		sha256_add(h->sha, p, n);
-	sha256_add(h->entries, p + skip, n - skip);
-	h->skip -= skip;
+	sha256_add(h->sha, p, n);
 	return h->drain(h->arg, p, n);
-}
-
-/* The keyed SHA-256 of the entries summed by h. */
-static void
-entries_end(struct summed *h, char *out)
-{
-	sha256_end_hex(h->entries, out);
-	secret_keyed_hex(out);	/* they may hold passwords */
 }
 
 /* Everything before the entries. */
@@ -157,24 +146,21 @@ header_text(const struct rs_snapshot *s, struct buf *b)
 	buf_add(b, "\n", 1);
 }
 
-/* The snapshot through drain, sealing with k (NULL: nothing sealed);
- * sum gets its checksum (the end line's). */
+/* A snapshot with header head through drain, sealing with k (NULL:
+ * nothing sealed); sum gets its checksum (the end line's). */
 static int
-write_summed(const struct rs_snapshot *s, const struct rs_model *m,
-    struct sealing *k, rs_drain_fn drain, void *arg, char *entries)
+write_summed(const struct buf *head, const struct rs_model *m,
+    struct sealing *k, rs_drain_fn drain, void *arg, char *sum)
 {
-	struct summed h = { sha256_begin(), sha256_begin(), 0, drain, arg };
-	char sum[RS_HASH_HEX + 1];
+	struct summed h = { sha256_begin(), drain, arg };
 	struct rs_stream out;
 	int rc;
 
 	stream_init(&out, summed_drain, &h);
-	header_text(s, &out.b);
-	h.skip = out.b.len;
+	buf_add(&out.b, head->data, head->len);
 	rc = model_dump_sealed(m, k ? seal : NULL, k, &out);
 	if (stream_end(&out) < 0)
 		rc = -1;
-	entries_end(&h, entries);
 	sha256_add(h.sha, "", 1);	/* as checksum() */
 	sha256_end_hex(h.sha, sum);
 	buf_printf(&out.b, "end %s\n", sum);
@@ -190,12 +176,17 @@ snapshot_write_digest(const struct rs_snapshot *s, const struct rs_model *m,
 {
 	struct sealing k = { s->seal_with, 0 };
 	char sum[RS_HASH_HEX + 1];
+	struct buf head;
 	int rc;
 
-	rc = write_summed(s, m, s->seal_with ? &k : NULL, drain, arg, sum);
-	if (digest != NULL)
-		strcpy(digest, k.n == 0 ? sum : "");	/* sealed: not the
-							 * model's text */
+	buf_init(&head);
+	header_text(s, &head);
+	rc = write_summed(&head, m, s->seal_with ? &k : NULL, drain, arg, sum);
+	buf_free(&head);
+	if (digest != NULL && k.n == 0)
+		secret_keyed_hex(strcpy(digest, sum));	/* passwords in it */
+	else if (digest != NULL)
+		*digest = '\0';	/* sealed: not the model's text */
 	return rc;
 }
 
@@ -213,6 +204,14 @@ no_drain(void *arg, const char *p, size_t n)
 	(void)p;
 	(void)n;
 	return 0;
+}
+
+/* The digest of a snapshot of m with header head, nothing sealed. */
+static void
+unsealed_digest(const struct buf *head, const struct rs_model *m, char *out)
+{
+	(void)write_summed(head, m, NULL, no_drain, NULL, out);
+	secret_keyed_hex(out);
 }
 
 /* "file dev inode size mtime ctime" of the snapshot in state_dir. */
@@ -244,51 +243,33 @@ snapshot_digest_text(const struct rs_config *c, const char *digest,
 	buf_printf(out, "digest %s\n", digest);
 }
 
-/* Does the snapshot file begin with s's header? */
-static int
-same_header(const struct rs_config *c, const struct rs_snapshot *s)
+/* The header of the snapshot file in state_dir, into head (empty when
+ * it has none). */
+static void
+file_header(const char *state_dir, struct buf *head)
 {
-	struct buf path, want;
-	char *got;
-	int fd, same = 0;
+	char chunk[65536];
+	struct rs_snapshot tmp;
+	const char *entries = NULL;
+	struct buf path;
+	ssize_t n = -1;
+	int fd;
 
 	buf_init(&path);
-	buf_init(&want);
-	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
-	header_text(s, &want);
-	got = xcalloc(1, want.len);
+	buf_printf(&path, "%s/%s", state_dir, RS_SNAPSHOT_FILE);
+	snapshot_init(&tmp);
 	if ((fd = open(path.data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-		same = read(fd, got, want.len) == (ssize_t)want.len &&
-		    memcmp(got, want.data, want.len) == 0;
+		n = read(fd, chunk, sizeof(chunk) - 1);
 		close(fd);
 	}
-	free(got);
+	if (n > (ssize_t)strlen(MAGIC) && (chunk[n] = '\0', 1) &&
+	    memcmp(chunk, MAGIC, strlen(MAGIC)) == 0)
+		entries = header(chunk + strlen(MAGIC), chunk + n, &tmp);
+	buf_reset(head);
+	if (entries != NULL)
+		buf_add(head, chunk, (size_t)(entries - chunk));
+	snapshot_free(&tmp);
 	buf_free(&path);
-	buf_free(&want);
-	return same;
-}
-
-/* The keyed SHA-256 of m's entries, unsealed, into out. */
-static void
-entries_digest(const struct rs_model *m, char *out)
-{
-	struct summed h = { NULL, sha256_begin(), 0, no_drain, NULL };
-	struct rs_stream o;
-
-	stream_init(&o, summed_drain, &h);
-	(void)model_dump_sealed(m, NULL, NULL, &o);
-	(void)stream_end(&o);
-	buf_wipe(&o.b);
-	entries_end(&h, out);
-}
-
-static void *
-digest_thread(void *arg)
-{
-	struct rs_snapshot *s = arg;
-
-	entries_digest(s->model, s->entries);
-	return NULL;
 }
 
 /* Is there a digest file that names the snapshot file as it is, and is
@@ -297,24 +278,42 @@ static int
 digest_recorded(const struct rs_config *c, const struct rs_snapshot *s,
     char *digest)
 {
-	struct buf path, kept, now;
+	struct buf path, kept, now, head;
 	struct rs_err ignored;
 	int yes;
 
 	buf_init(&path);
 	buf_init(&kept);
 	buf_init(&now);
+	buf_init(&head);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_DIGEST_FILE);
 	snapshot_identity(c, &now);
+	header_text(s, &head);
 	yes = read_file(path.data, &kept, &ignored) == 0 && now.len > 0 &&
 	    kept.len == now.len + strlen("digest \n") + RS_HASH_HEX &&
 	    memcmp(kept.data, now.data, now.len) == 0 &&
-	    sscanf(kept.data + now.len, "digest %64[0-9a-f]", digest) == 1 &&
-	    same_header(c, s);
+	    sscanf(kept.data + now.len, "digest %64[0-9a-f]", digest) == 1;
+	if (yes) {
+		file_header(c->state_dir, &now);
+		yes = now.len == head.len && memcmp(now.data, head.data,
+		    head.len) == 0;
+	}
 	buf_free(&path);
 	buf_free(&kept);
 	buf_free(&now);
+	buf_free(&head);
 	return yes;
+}
+
+/* The digest of the snapshot file's header with s->model's entries:
+ * what it holds, if its header is the run's (see snapshot_kept()). */
+static void *
+digest_thread(void *arg)
+{
+	struct rs_snapshot *s = arg;
+
+	unsealed_digest(&s->digested, s->model, s->digest);
+	return NULL;
 }
 
 void
@@ -323,12 +322,14 @@ snapshot_digest_start(const struct rs_config *c, struct rs_snapshot *s,
 {
 	struct buf path;
 
-	s->entries[0] = '\0';
+	s->digest[0] = '\0';
 	s->model = m;
 	buf_init(&path);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_DIGEST_FILE);
-	s->digesting = s->record.len == 0 && !s->unchanged &&
-	    access(path.data, F_OK) == 0 &&
+	if (s->cookie.len > 0 && s->record.len == 0 && !s->unchanged &&
+	    access(path.data, F_OK) == 0)
+		file_header(c->state_dir, &s->digested);
+	s->digesting = s->digested.len > 0 &&
 	    pthread_create(&s->digester, NULL, digest_thread, s) == 0;
 	buf_free(&path);
 }
@@ -344,12 +345,21 @@ snapshot_digest_join(struct rs_snapshot *s)
 const char *
 snapshot_digest(struct rs_snapshot *s, const struct rs_model *m)
 {
+	struct buf head;
+
 	snapshot_digest_join(s);
-	if (s->entries[0] == '\0' || s->model != m) {
-		entries_digest(m, s->entries);
+	buf_init(&head);
+	header_text(s, &head);
+	if (s->digest[0] == '\0' || s->model != m ||
+	    head.len != s->digested.len || memcmp(head.data,
+	    s->digested.data, head.len) != 0) {
+		unsealed_digest(&head, m, s->digest);
 		s->model = m;
+		buf_reset(&s->digested);
+		buf_add(&s->digested, head.data, head.len);
 	}
-	return s->entries;
+	buf_free(&head);
+	return s->digest;
 }
 
 int

@@ -50,22 +50,24 @@
  *	stream, util.h: the snapshot is never whole in memory), and returns
  *	-1 when drain or sealing failed; snapshot_write_digest() does the
  *	same and sets digest to the keyed SHA-256 (secret_keyed_hex()) of
- *	what it wrote when it sealed no password (else "": what it wrote is
- *	not the model's text, snapshot_digest() gives it). snapshot_digest_text(c, digest, out) is the
+ *	checksum of what it wrote when it sealed no password (else "": what
+ *	it wrote is not the model's text, snapshot_digest() gives it). snapshot_digest_text(c, digest, out) is the
  *	text of <state_dir>/snapshot-digest for that digest and the snapshot
  *	file now in state_dir (its device, inode, size, times; empty for
- *	""); apply writes it next to the snapshot. The digest covers the
- *	entries (model_dump(), unsealed), not the header.
+ *	""); apply writes it next to the snapshot. The digest is that of the
+ *	snapshot of s and m with nothing sealed (the header, m's entries as
+ *	read), so that a sealed snapshot has one too.
  *	snapshot_kept(c, s, m) tells that the snapshot file holds s and m
  *	already: the digest file names it as it is, it starts with s's header
- *	(source, generation, tables, cookie), and the digest of m's entries
- *	is the one recorded; then a run need not write it again.
- *	snapshot_digest(s, m) is that digest of m's entries (computed when
- *	snapshot_digest_start() did not, for m); snapshot_digest_start(c, s,
- *	m) computes it in a thread of its own while the run renders, plans
- *	and applies (m is not changed once decided), when a whole snapshot
- *	is to be written (no journal record) and a digest file exists;
- *	snapshot_digest_join() waits for it.
+ *	(source, generation, tables, cookie), and the digest of s and m is
+ *	the one recorded; then a run need not write it again.
+ *	snapshot_digest(s, m) is that digest (computed here unless
+ *	snapshot_digest_start() did, for m and the same header);
+ *	snapshot_digest_start(c, s, m) computes it, with the header the
+ *	snapshot file has, in a thread of its own while the run renders,
+ *	plans and applies (m is not changed once decided), when a whole
+ *	snapshot is to be written (a sync cookie, no journal record) and a
+ *	digest file exists; snapshot_digest_join() waits for it.
  *	snapshot_dump() writes it into a
  *	buffer; snapshot_parse() reads one. With seal_with set (every real
  *	run), a password the directory holds in clear is written as an
@@ -115,8 +117,9 @@ struct rs_snapshot {
 	struct buf journal;	/* its journal as loaded (verified) */
 	size_t records;		/* how many records it holds */
 	struct buf record;	/* this run's journal record, if any */
-	const struct rs_model *model;	/* snapshot_digest_start()'s */
-	char entries[RS_HASH_HEX + 1];	/* ... digest of its entries */
+	const struct rs_model *model;	/* snapshot_digest()'s model, */
+	struct buf digested;		/* ... the header it was taken with */
+	char digest[RS_HASH_HEX + 1];	/* ... and the digest ("": none) */
 	pthread_t digester;
 	int digesting;
 };
