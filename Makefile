@@ -22,7 +22,7 @@ CC        = gcc
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror \
             -Wshadow -Wformat=2 -DRELAYSYNC_VERSION='"$(VERSION)"'
-LIBS      = -lldap -llber -lyaml -lssl -lcrypto -lcurl
+LIBS      = -lldap -llber -lyaml -lssl -lcrypto -lcurl -pthread
 SANFLAGS  = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
 

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,8 +344,6 @@ recover_tmplink(struct site *s)
 		remove_tree_at(s->pfd, s->tmpname.data, s->parent.data);
 }
 
-/* Create name below dirfd (never through a link) holding b; shown is
- * the path errors name. */
 /* Write len bytes to *fd (an rs_drain_fn); -1 with errno on failure. */
 static int
 write_all(void *fd, const char *data, size_t len)
@@ -363,9 +362,11 @@ write_all(void *fd, const char *data, size_t len)
 	return 0;
 }
 
+/* Create name below dirfd (never through a link) holding b, fsynced when
+ * sync; shown is the path errors name. */
 static int
 write_file_at(int dirfd, const char *name, const char *shown,
-    const struct buf *b, mode_t mode, struct rs_err *err)
+    const struct buf *b, mode_t mode, int sync, struct rs_err *err)
 {
 	int fd;
 
@@ -377,7 +378,7 @@ write_file_at(int dirfd, const char *name, const char *shown,
 		close(fd);
 		return sys_err(err, "cannot write", shown);
 	}
-	if (fsync(fd) < 0) {
+	if (sync && fsync(fd) < 0) {
 		close(fd);
 		return sys_err(err, "cannot fsync", shown);
 	}
@@ -399,7 +400,7 @@ replace_file_at(int dirfd, const char *dir, const char *name,
 	buf_printf(&tmp, "%s.tmp", name);
 	buf_printf(&shown, "%s/%s", dir, name);
 	unlinkat(dirfd, tmp.data, 0);
-	rc = write_file_at(dirfd, tmp.data, shown.data, b, mode, err);
+	rc = write_file_at(dirfd, tmp.data, shown.data, b, mode, 1, err);
 	if (rc == 0 && renameat(dirfd, tmp.data, dirfd, name) < 0)
 		rc = sys_err(err, "cannot replace", shown.data);
 	if (rc < 0)
@@ -611,7 +612,8 @@ count_lines(const char *text)
 	return n;
 }
 
-/* Copy file name of the live directory into g (same mode, fsynced). */
+/* Copy file name of the live directory into g (same mode). Not fsynced:
+ * the patched copy is, as the last step of patching (P_FSYNC). */
 static int
 copy_live(const struct site *s, const struct gdir *g, const char *name)
 {
@@ -628,7 +630,7 @@ copy_live(const struct site *s, const struct gdir *g, const char *name)
 	while (out >= 0 && (n = read(in, chunk, sizeof(chunk))) > 0)
 		if (write(out, chunk, (size_t)n) != n)
 			break;
-	if (out >= 0 && n == 0 && fsync(out) == 0)
+	if (out >= 0 && n == 0)
 		rc = 0;
 	close(in);
 	if (out >= 0 && close(out) < 0)
@@ -656,22 +658,27 @@ read_at(int dirfd, const char *name, struct buf *out)
 }
 
 /* Edit or query (op) the index of table path with standard input from a
- * temporary file holding in (0600: sasl_passwd lines hold passwords). */
+ * temporary file holding in (0600: sasl_passwd lines hold passwords; not
+ * fsynced: it is removed right after), named after the table, as the
+ * tables are patched at the same time. */
 static int
 postmap_in(const struct site *s, const struct gdir *g, enum rs_edit op,
     const char *path, const struct buf *in, struct buf *out)
 {
-	struct buf tmp;
+	struct buf name, tmp;
 	struct rs_err err;
 	int rc;
 
+	buf_init(&name);
 	buf_init(&tmp);
-	buf_printf(&tmp, "%s/.postmap-input", g->path.data);
-	unlinkat(g->fd, ".postmap-input", 0);
-	rc = write_file_at(g->fd, ".postmap-input", tmp.data, in, 0600, &err);
+	buf_printf(&name, ".%s.postmap-input", strrchr(path, '/') + 1);
+	buf_printf(&tmp, "%s/%s", g->path.data, name.data);
+	unlinkat(g->fd, name.data, 0);
+	rc = write_file_at(g->fd, name.data, tmp.data, in, 0600, 0, &err);
 	if (rc == 0)
 		rc = s->inst->edit(s->c, op, path, tmp.data, out);
-	unlinkat(g->fd, ".postmap-input", 0);
+	unlinkat(g->fd, name.data, 0);
+	buf_free(&name);
 	buf_free(&tmp);
 	return rc;
 }
@@ -864,7 +871,7 @@ put_table(const struct gdir *g, int i,
 		buf_str(&path);
 	}
 	rc = write_file_at(g->fd, name, path.data, text, rs_table_info[i].mode,
-	    err);
+	    1, err);
 	buf_free(&path);
 	return rc;
 }
@@ -888,14 +895,109 @@ write_table(const struct site *s, const struct gdir *g, int i,
 	return 0;
 }
 
+/*
+ * The tables of a generation are written at the same time, by as many
+ * workers as there are online CPUs (this thread is one of them): each
+ * takes the largest table not yet taken, so that a big postmap does not
+ * start last. After a failure no worker takes another table; those
+ * running finish, and every failure is named (the first in err, the
+ * others in the log). The caller removes the generation when one failed.
+ */
+struct tables_job {
+	const struct site *s;
+	const struct gdir *g;
+	const struct rs_tables *t;
+	pthread_mutex_t lock;
+	int order[RS_T_SET];	/* the tables, largest first */
+	int next;		/* the next in order to take */
+	int failed;		/* a table failed: take no more */
+	int rc[RS_T_SET];
+	struct rs_err err[RS_T_SET];
+};
+
+static int
+take_table(struct tables_job *j, int failed)
+{
+	int i = RS_T_SET;
+
+	pthread_mutex_lock(&j->lock);
+	j->failed |= failed;
+	if (!j->failed && j->next < RS_T_SET)
+		i = j->order[j->next++];
+	pthread_mutex_unlock(&j->lock);
+	return i;
+}
+
+static void *
+table_worker(void *arg)
+{
+	struct tables_job *j = arg;
+	int i, failed = 0;
+
+	while ((i = take_table(j, failed)) < RS_T_SET)
+		failed = (j->rc[i] = write_table(j->s, j->g, i, j->t,
+		    &j->err[i])) < 0;
+	return NULL;
+}
+
+static void
+order_tables(struct tables_job *j)
+{
+	int i, k, tmp;
+
+	for (i = 0; i < RS_T_SET; i++)
+		j->order[i] = i;
+	for (i = 1; i < RS_T_SET; i++)
+		for (k = i; k > 0 && j->t->t[j->order[k]].len >
+		    j->t->t[j->order[k - 1]].len; k--) {
+			tmp = j->order[k];
+			j->order[k] = j->order[k - 1];
+			j->order[k - 1] = tmp;
+		}
+}
+
+/* Run the table workers, at most one per online CPU; 0, or -1 with the
+ * first failed table's error in err and the others logged. */
+static int
+write_tables(struct tables_job *j, struct rs_err *err)
+{
+	pthread_t th[RS_T_SET];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int i, n = 0, rc = 0;
+
+	order_tables(j);
+	while (n + 1 < RS_T_SET && n + 1 < cpus &&
+	    pthread_create(&th[n], NULL, table_worker, j) == 0)
+		n++;
+	table_worker(j);
+	while (n > 0)
+		pthread_join(th[--n], NULL);
+	for (i = 0; i < RS_T_SET; i++)
+		if (j->rc[i] < 0 && rc++ == 0)
+			*err = j->err[i];
+		else if (j->rc[i] < 0)
+			rs_log(RS_LOG_ERROR, "%s", j->err[i].msg);
+	return rc ? -1 : 0;
+}
+
 static int
 write_generation(const struct site *s, const struct gdir *g,
     const struct rs_tables *t, struct rs_err *err)
 {
-	int i, rc = 0;
+	struct tables_job j;
+	struct buf warm;
+	int rc;
 
-	for (i = 0; i < RS_T_SET && rc == 0; i++)
-		rc = write_table(s, g, i, t, err);
+	memset(&j, 0, sizeof(j));
+	j.s = s;
+	j.g = g;
+	j.t = t;
+	pthread_mutex_init(&j.lock, NULL);
+	buf_init(&warm);
+	config_postfix_cmd(s->c, "postmap", &warm);	/* asked once, here */
+	buf_free(&warm);
+	rc = write_tables(&j, err);
+	pthread_mutex_destroy(&j.lock);
 	if (rc == 0 && fsync(g->fd) < 0)
 		rc = sys_err(err, "cannot fsync", g->path.data);
 	return rc;

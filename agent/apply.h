@@ -77,6 +77,12 @@
  *	as a sequence of steps; when one stops it, the log names that step
  *	(debug for the checks that decide, info for a failed command or
  *	link) and the table is written and indexed whole.
+ *	The tables of a generation are written, indexed (or patched) and
+ *	verified at the same time, by one thread per online CPU at most,
+ *	largest table first; after a failure no further table is started,
+ *	the ones running finish, and then the new generation is removed:
+ *	the live one is untouched. Every table that failed is named: the
+ *	first (in table order) in err, the others logged as errors.
  */
 #ifndef RS_APPLY_H
 #define RS_APPLY_H

@@ -1078,7 +1078,8 @@ config_postfix_cmd(const struct rs_config *c, const char *name, struct buf *b)
 		ask_postconf(asked_for, &asked);
 		if (asked.len == 0)
 			buf_adds(&asked, "/usr/sbin");
+		buf_str(&asked);
 	}
-	buf_printf(b, "%s/%s", buf_str(&asked), name);
+	buf_printf(b, "%s/%s", asked.data, name);	/* only read here */
 	return buf_str(b);
 }

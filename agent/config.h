@@ -16,7 +16,8 @@
  *	(postmap, postfix): in postfix.command_directory when set, else in
  *	the command_directory that "postconf -c <config_dir> -h
  *	command_directory" names (asked once per process; /usr/sbin/postconf
- *	or /usr/local/sbin/postconf, /usr/sbin when neither answers).
+ *	or /usr/local/sbin/postconf, /usr/sbin when neither answers). Once
+ *	asked for a config_dir, it may be called from several threads.
  *	config_line() is the line of a key ("ldap.base_dn") in the
  *	configuration file, mapping_line() in the mapping profile (0: the
  *	key was not given, its default applies).

@@ -478,13 +478,14 @@ pipeline_record_keys(const struct rs_config *c, const struct rs_keyring *keys)
 }
 
 /* Decide with the relay's own next hops (unless private gateways are
- * allowed anyway) and, when gated, the recorded gateway checks. */
+ * allowed anyway), when gated the recorded gateway checks, and for
+ * verify every route's fingerprint. */
 static int
 decide(const struct rs_config *c, const struct rs_keyring *keys,
-    const struct rs_model *m, int gated, struct rs_decision *d,
-    struct rs_err *err)
+    const struct rs_model *m, int gated, int for_verify,
+    struct rs_decision *d, struct rs_err *err)
 {
-	struct rs_policy_env env = { NULL, NULL, 0 };
+	struct rs_policy_env env = { NULL, NULL, 0, for_verify };
 	struct strmap ok;
 	char **hops = NULL;
 	size_t nhops = 0;
@@ -512,7 +513,7 @@ int
 pipeline_decide(const struct rs_config *c, const struct rs_keyring *keys,
     const struct rs_model *m, struct rs_decision *d, struct rs_err *err)
 {
-	return decide(c, keys, m, c->policy.require_gateway_check, d, err);
+	return decide(c, keys, m, c->policy.require_gateway_check, 0, d, err);
 }
 
 /* Decide as if policy.require_gateway_check were off: the routes that a
@@ -524,7 +525,7 @@ pipeline_candidates(const struct rs_config *c, const struct rs_keyring *keys,
 	struct rs_config ungated = *c;
 
 	ungated.policy.require_gateway_check = 0;
-	return decide(&ungated, keys, m, 0, d, err);
+	return decide(&ungated, keys, m, 0, 1, d, err);
 }
 
 /* Check the given routes; record the passed ones in state_dir. */
@@ -639,25 +640,35 @@ after_run(const struct rs_runopts *o, const struct rs_config *c,
 struct snapshot_fill {
 	const struct rs_snapshot *s;
 	const struct rs_model *m;
+	char digest[RS_HASH_HEX + 1];
 };
 
 static int
 snapshot_fill(void *arg, rs_drain_fn drain, void *to)
 {
-	const struct snapshot_fill *f = arg;
+	struct snapshot_fill *f = arg;
 
-	return snapshot_write(f->s, f->m, drain, to);
+	return snapshot_write_digest(f->s, f->m, drain, to, f->digest);
 }
 
-/* The whole snapshot, written as a stream (never whole in memory). */
+/* The whole snapshot, written as a stream (never whole in memory), with
+ * its digest; not written again when the file holds it already. */
 static int
 save_whole(const struct rs_config *c, const struct rs_model *m,
-    const struct rs_snapshot *next)
+    struct rs_snapshot *next)
 {
-	struct snapshot_fill fill = { next, m };
+	struct snapshot_fill fill = { next, m, "" };
 	struct rs_err err;
+	struct buf b;
 	int rc;
 
+	if (snapshot_kept(c, next, m)) {
+		rs_log(RS_LOG_DEBUG, "snapshot: %s holds this model and cookie "
+		    "already, not rewritten", RS_SNAPSHOT_FILE);
+		apply_forget(c, RS_JOURNAL_FILE);
+		return 0;
+	}
+	apply_forget(c, RS_DIGEST_FILE);
 	rc = apply_cache_stream(c, RS_SNAPSHOT_FILE, snapshot_fill, &fill,
 	    &err);
 	if (rc > 0) {
@@ -674,6 +685,13 @@ save_whole(const struct rs_config *c, const struct rs_model *m,
 		return -1;
 	}
 	apply_forget(c, RS_JOURNAL_FILE);
+	buf_init(&b);
+	snapshot_digest_text(c, *fill.digest ? fill.digest :
+	    snapshot_digest(next, m), &b);	/* sealed: another pass */
+	if (b.len > 0 && apply_cache(c, RS_DIGEST_FILE, &b, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s; the next run writes the snapshot "
+		    "again", err.msg);
+	buf_free(&b);
 	return 0;
 }
 
@@ -820,9 +838,13 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	struct rs_err out, warn;
 	double clock = monotonic_seconds();
 
+	if (!o->dry_run && next != NULL)
+		snapshot_digest_start(c, next, m);	/* while we go on */
 	render_tables(d, c->postfix.tls_level, &t);
 	stage("render", &clock);
 	if (plan_build(c, o->installer, d, &t, o->force, &p, &out) < 0) {
+		if (next != NULL)
+			snapshot_digest_join(next);
 		render_free(&t);
 		return rs_fail(&out);
 	}
@@ -851,6 +873,8 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 			apply_forget(c, RS_SUMMARY_FILE);
 		stage("snapshot", &clock);
 	}
+	if (next != NULL)
+		snapshot_digest_join(next);
 	after_run(o, c, &run, out.code, *out.msg ? out.msg : NULL, t0, how);
 	plan_free(&p);
 	render_free(&t);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -25,8 +26,17 @@ struct old_route {
 	int seen;		/* matched by a new route */
 };
 
+/*
+ * The installed tables. Unless every address is compared (all), each
+ * text is in strictly ascending order of keys, and it and the new text
+ * of its table share whole lines: head bytes at the start and tail bytes
+ * at the end, the same in both; only the lines between can differ.
+ */
 struct installed {
 	struct buf text[RS_T_SET];
+	const struct rs_tables *nt;	/* the new tables */
+	size_t head[RS_T_SET];
+	size_t tail[RS_T_SET];
 	struct strmap routes;	/* address -> struct old_route */
 	struct strmap tls;	/* next hop -> level */
 	struct strmap touched;	/* addresses whose lines differ */
@@ -87,36 +97,111 @@ read_levels(struct installed *in)
 	buf_free(&hop);
 }
 
+/* The "[host]:port security" of the route of line l of gateway table t. */
+static void
+read_gateway(struct installed *in, enum rs_table t, const struct rs_line *l,
+    struct buf *gw)
+{
+	const char *level, *sec;
+	struct old_route *r;
+
+	buf_reset(gw);
+	buf_add(gw, l->hop, l->hop_len);
+	level = strmap_get(&in->tls, buf_str(gw));
+	sec = rs_table_info[t].security ? rs_table_info[t].security :
+	    level && strcmp(level, "none") == 0 ? "none" : "starttls";
+	buf_addc(gw, ' ');
+	buf_adds(gw, sec);
+	buf_reset(gw + 1);
+	buf_add(gw + 1, l->key, l->key_len);
+	r = old_route(in, buf_str(gw + 1));
+	free(r->gateway);
+	r->gateway = xstrdup(gw->data);
+}
+
+/* How many lines of table t's form text holds between from and to. */
+static size_t
+count_lines(enum rs_table t, const char *from, const char *to)
+{
+	char *part = xstrndup(from, (size_t)(to - from));
+	const char *cur = part;
+	struct rs_line l;
+	size_t n = 0;
+
+	while (table_next(t, &cur, &l))
+		n++;
+	free(part);
+	return n;
+}
+
+/* How many lines end between from and to (one without its newline at the
+ * end counts). */
+static size_t
+count_newlines(const char *from, const char *to)
+{
+	size_t n = from < to && to[-1] != '\n';
+
+	while (from < to && (from = memchr(from, '\n', (size_t)(to - from)))
+	    != NULL) {
+		n++;
+		from++;
+	}
+	return n;
+}
+
+/* The installed routes of gateway table t: its shared head and tail are
+ * lines of the new text (each one route); the lines between are counted
+ * one by one. */
+static size_t
+installed_lines(const struct installed *in, enum rs_table t)
+{
+	const struct buf *o = &in->text[t];
+	const char *head = o->data + in->head[t];
+	const char *tail = o->data + o->len - in->tail[t];
+
+	return count_newlines(o->data, head) + count_lines(t, head, tail) +
+	    count_newlines(tail, o->data + o->len);
+}
+
+/* Are the few addresses that can have changed looked up one by one
+ * (bisection), rather than every line read? */
+static int
+look_up(const struct installed *in)
+{
+	return !in->all && in->touched.count < in->nt->nroutes / 16 + 16;
+}
+
 /* The "[host]:port security" of each route of gateway table t whose
  * address can have changed; every line counts as an installed route. */
 static void
 read_gateways(struct installed *in, enum rs_table t)
 {
-	const char *cur = in->text[t].data, *level, *sec;
-	struct old_route *r;
+	const struct buf *text = &in->text[t];
+	const char *cur = text->data;
 	struct rs_line l;
-	struct buf gw, key;
+	struct buf gw[2];
+	size_t i;
 
-	buf_init(&gw);
-	buf_init(&key);
-	while (table_next(t, &cur, &l)) {
+	buf_init(&gw[0]);
+	buf_init(&gw[1]);
+	while (!look_up(in) && table_next(t, &cur, &l)) {
 		in->lines++;
-		buf_reset(&key);
-		buf_add(&key, l.key, l.key_len);
-		if (!in->all && strmap_get(&in->touched, buf_str(&key)) == NULL)
-			continue;
-		buf_reset(&gw);
-		buf_add(&gw, l.hop, l.hop_len);
-		level = strmap_get(&in->tls, buf_str(&gw));
-		sec = rs_table_info[t].security ? rs_table_info[t].security :
-		    level && strcmp(level, "none") == 0 ? "none" : "starttls";
-		buf_printf(&gw, " %s", sec);
-		r = old_route(in, key.data);
-		free(r->gateway);
-		r->gateway = xstrdup(gw.data);
+		buf_reset(&gw[1]);
+		buf_add(&gw[1], l.key, l.key_len);
+		if (in->all || strmap_get(&in->touched, buf_str(&gw[1])))
+			read_gateway(in, t, &l, gw);
 	}
-	buf_free(&gw);
-	buf_free(&key);
+	if (look_up(in)) {
+		in->lines += installed_lines(in, t);
+		for (i = 0; i < in->touched.cap; i++)
+			if (in->touched.slots[i].key != NULL &&
+			    (cur = table_find(text->data, text->len,
+			    in->touched.slots[i].key)) != NULL &&
+			    table_get(t, cur, &l) == 0)
+				read_gateway(in, t, &l, gw);
+	}
+	buf_free(&gw[0]);
+	buf_free(&gw[1]);
 }
 
 /* Where table t's value goes in a route. */
@@ -134,31 +219,45 @@ route_secret(struct old_route *r, enum rs_table t)
 	return t == RS_T_SASL_PASSWD ? &r->password : NULL;
 }
 
-/* The value of table t, and its secret (sasl_passwd's password), for
- * each route read from the gateway tables. */
+/* Route r's value of table t from line l, and its secret (sasl_passwd's
+ * password). */
+static void
+read_value(struct old_route *r, enum rs_table t, const struct rs_line *l)
+{
+	char **f = route_field(r, t), **s;
+
+	free(*f);
+	*f = xstrndup(l->value, l->value_len);
+	if ((s = route_secret(r, t)) != NULL) {
+		secret_free_str(*s);
+		*s = l->secret ? xstrndup(l->secret, l->secret_len) : NULL;
+	}
+}
+
+/* The value of table t for each route read from the gateway tables. */
 static void
 read_values(struct installed *in, enum rs_table t)
 {
-	const char *cur = in->text[t].data;
+	const struct buf *text = &in->text[t];
+	const char *cur = text->data;
 	struct old_route *r;
 	struct rs_line l;
 	struct buf key;
-	char **f, **s;
+	size_t i;
 
 	buf_init(&key);
-	while (table_next(t, &cur, &l)) {
+	while (!look_up(in) && table_next(t, &cur, &l)) {
 		buf_reset(&key);
 		buf_add(&key, l.key, l.key_len);
-		if ((r = strmap_get(&in->routes, buf_str(&key))) == NULL)
-			continue;
-		f = route_field(r, t);
-		free(*f);
-		*f = xstrndup(l.value, l.value_len);
-		if ((s = route_secret(r, t)) != NULL) {
-			secret_free_str(*s);
-			*s = l.secret ? xstrndup(l.secret, l.secret_len) : NULL;
-		}
+		if ((r = strmap_get(&in->routes, buf_str(&key))) != NULL)
+			read_value(r, t, &l);
 	}
+	for (i = 0; look_up(in) && i < in->routes.cap; i++)
+		if (in->routes.slots[i].key != NULL &&
+		    (cur = table_find(text->data, text->len,
+		    in->routes.slots[i].key)) != NULL &&
+		    table_get(t, cur, &l) == 0)
+			read_value(in->routes.slots[i].val, t, &l);
 	buf_free(&key);
 }
 
@@ -183,26 +282,118 @@ touch_key(void *arg, const char *old, const char *new)
 	free(k);
 }
 
+/* Touch the address of line l. */
+static void
+touch_line(struct strmap *set, const struct rs_line *l, struct buf *b)
+{
+	buf_reset(b);
+	buf_add(b, l->key, l->key_len);
+	*strmap_slot(set, buf_str(b)) = (void *)1;
+}
+
+/* Touch every address of gateway table t routed through hop: the lines
+ * of text (len bytes) where hop's text occurs. */
+static void
+touch_hop(struct strmap *set, const char *hop, enum rs_table t,
+    const char *text, size_t len, struct buf *b)
+{
+	const char *at = text, *end = text + len, *line;
+	size_t n = strlen(hop);
+	struct rs_line l;
+
+	while ((at = memmem(at, (size_t)(end - at), hop, n)) != NULL) {
+		for (line = at; line > text && line[-1] != '\n'; line--)
+			;
+		if (table_get(t, line, &l) == 0 && l.hop_len == n &&
+		    memcmp(l.hop, hop, n) == 0)
+			touch_line(set, &l, b);
+		at = table_next_line(at);
+	}
+}
+
 /* Touch every address of gateway table t routed through one of the next
- * hops in hops. */
+ * hops in hops: found by their text when they are few, else line by
+ * line. */
 static void
 touch_hops(struct strmap *set, const struct strmap *hops, enum rs_table t,
-    const char *text)
+    const struct buf *text)
 {
+	const char *cur = text->data;
 	struct rs_line l;
 	struct buf b;
+	size_t i;
 
 	buf_init(&b);
-	while (table_next(t, &text, &l)) {
+	for (i = 0; hops->count <= 4 && i < hops->cap; i++)
+		if (hops->slots[i].key != NULL)
+			touch_hop(set, hops->slots[i].key, t, text->data,
+			    text->len, &b);
+	while (hops->count > 4 && table_next(t, &cur, &l)) {
 		buf_reset(&b);
 		buf_add(&b, l.hop, l.hop_len);
-		if (strmap_get(hops, buf_str(&b)) == NULL)
-			continue;
-		buf_reset(&b);
-		buf_add(&b, l.key, l.key_len);
-		*strmap_slot(set, buf_str(&b)) = (void *)1;
+		if (strmap_get(hops, buf_str(&b)) != NULL)
+			touch_line(set, &l, &b);
 	}
 	buf_free(&b);
+}
+
+/* The whole lines that texts a and b (of lengths la and lb) both start
+ * with (*head bytes) and, after those, both end with (*tail bytes). */
+static void
+shared_lines(const char *a, size_t la, const char *b, size_t lb, size_t *head,
+    size_t *tail)
+{
+	size_t h = 0, t = 0, most = la < lb ? la : lb;
+
+	while (h + 4096 <= most && memcmp(a + h, b + h, 4096) == 0)
+		h += 4096;	/* whole blocks first: the texts are megabytes */
+	while (h < most && a[h] == b[h])
+		h++;
+	while (h > 0 && a[h - 1] != '\n')
+		h--;
+	while (t + 4096 <= most - h && memcmp(a + la - t - 4096,
+	    b + lb - t - 4096, 4096) == 0)
+		t += 4096;
+	while (t < most - h && a[la - 1 - t] == b[lb - 1 - t])
+		t++;
+	while (t > 0 && !((la - t == h || a[la - t - 1] == '\n') &&
+	    (lb - t == h || b[lb - t - 1] == '\n')))
+		t--;
+	*head = h;
+	*tail = t;
+}
+
+/* table_diff() of the lines of table i that differ, between its shared
+ * head and tail; -1 when a text is not in ascending order there or
+ * where the shared lines meet the others (the shared lines are the new
+ * text's, which render wrote in order). */
+static int
+diff_between(struct installed *in, int i, table_diff_fn fn, void *arg)
+{
+	const struct buf *o = &in->text[i], *n = &in->nt->t[i];
+	size_t h, t;
+	char *old, *new;
+	int rc;
+
+	shared_lines(o->data, o->len, n->data, n->len, &h, &t);
+	in->head[i] = h;
+	in->tail[i] = t;
+	if (!table_ascends_at(o->data, o->len, h) ||
+	    !table_ascends_at(o->data, o->len, o->len - t) ||
+	    !table_ascends_at(n->data, n->len, h) ||
+	    !table_ascends_at(n->data, n->len, n->len - t))
+		return -1;
+	old = xstrndup(o->data + h, o->len - h - t);
+	new = xstrndup(n->data + h, n->len - h - t);
+	rc = table_diff(old, new, fn, arg);
+	if (rs_table_info[i].mode == 0600) {	/* sasl_passwd's passwords */
+		secret_free_str(old);
+		secret_free_str(new);
+	} else {
+		free(old);
+		free(new);
+	}
+	return rc;
 }
 
 static void
@@ -216,12 +407,12 @@ find_touched(struct installed *in, const struct rs_tables *nt)
 	for (i = 0; i < RS_T_SET && rc == 0; i++) {
 		t.set = rs_table_info[i].form == RS_LF_POLICY ? &hops :
 		    &in->touched;
-		rc = table_diff(in->text[i].data, nt->t[i].data, touch_key, &t);
+		rc = diff_between(in, i, touch_key, &t);
 	}
 	for (i = 0; i < RS_T_SET && rc == 0 && hops.count > 0; i++)
 		if (rs_table_info[i].gateway) {
-			touch_hops(&in->touched, &hops, i, in->text[i].data);
-			touch_hops(&in->touched, &hops, i, nt->t[i].data);
+			touch_hops(&in->touched, &hops, i, &in->text[i]);
+			touch_hops(&in->touched, &hops, i, &nt->t[i]);
 		}
 	in->all = rc < 0;
 	strmap_free(&hops);
@@ -315,8 +506,12 @@ free_installed(struct installed *in)
 	strmap_free(&in->routes);
 	strmap_free_values(&in->tls);
 	strmap_free(&in->touched);
-	for (i = 0; i < RS_T_SET; i++)
-		buf_wipe(&in->text[i]);
+	for (i = 0; i < RS_T_SET; i++) {
+		if (rs_table_info[i].mode == 0600)
+			buf_wipe(&in->text[i]);
+		else
+			buf_free(&in->text[i]);
+	}
 }
 
 static struct rs_change *
@@ -386,26 +581,33 @@ out:
 	buf_free(&dn);
 }
 
-/* Lower-case address -> the verdict of its first claim, for removals. */
-static void
-index_verdicts(const struct rs_decision *d, struct strmap *by_addr)
+/* The sort key of a verdict (policy.h: the decision is sorted by it, in
+ * any case, then by DN). */
+static const char *
+verdict_address(const struct rs_verdict *v)
 {
-	const struct rs_value *a;
-	void **slot;
-	size_t i;
-	char *lc;
+	const struct rs_value *a = &v->sa->f[RS_F_ADDRESS];
 
-	for (i = 0; i < d->n; i++) {
-		a = &d->v[i].sa->f[RS_F_ADDRESS];
-		if (a->count == 0)
-			continue;
-		lc = xstrdup(a->val);
-		str_lower(lc);
-		slot = strmap_slot(by_addr, lc);
-		if (*slot == NULL)
-			*slot = &d->v[i];
-		free(lc);
+	return v->route.address ? v->route.address : a->val ? a->val : "";
+}
+
+/* The verdict of the first claim of a lower-case address, for removals:
+ * the first of the decision's verdicts with that address. */
+static const struct rs_verdict *
+first_claim(const struct rs_decision *d, const char *address)
+{
+	size_t lo = 0, hi = d->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcasecmp(verdict_address(&d->v[mid]), address) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	return lo < d->n && d->v[lo].sa->f[RS_F_ADDRESS].count > 0 &&
+	    strcasecmp(verdict_address(&d->v[lo]), address) == 0 ? &d->v[lo] :
+	    NULL;
 }
 
 static void
@@ -413,28 +615,23 @@ diff_removed(struct rs_plan *p, const struct rs_decision *d,
     struct installed *in)
 {
 	struct strmap_slot *s;
-	struct strmap by_addr;
 	struct old_route *o;
 	struct rs_change *c;
 	size_t i;
 
-	strmap_init(&by_addr);
 	for (i = 0; i < in->routes.cap; i++) {
 		s = &in->routes.slots[i];
 		if (s->key == NULL || (o = s->val)->seen || o->gateway == NULL)
 			continue;
-		if (by_addr.count == 0)
-			index_verdicts(d, &by_addr);
 		c = add_change(p, RS_C_REMOVED, s->key);
 		c->owner_dn = o->owner ? xstrdup(o->owner) : NULL;
 		c->old_gateway = xstrdup(o->gateway);
 		c->old_login = login_user(o);
-		c->why = strmap_get(&by_addr, s->key);
+		c->why = first_claim(d, s->key);
 		p->removed++;
 		if (c->why == NULL || c->why->reason == RS_R_NONE)
 			p->vanished++;
 	}
-	strmap_free(&by_addr);
 }
 
 static int
@@ -597,6 +794,7 @@ plan_build(const struct rs_config *c, const struct rs_installer *inst,
 
 	memset(p, 0, sizeof(*p));
 	memset(&in, 0, sizeof(in));
+	in.nt = nt;
 	strmap_init(&in.routes);
 	strmap_init(&in.tls);
 	strmap_init(&in.touched);

@@ -116,18 +116,44 @@ policy_resolve(const struct rs_model *m, const char *ndn, int default_allow,
 	return default_allow;
 }
 
+/*
+ * What an owner's entries have in common, worked out once for a run of
+ * entries with the same owner (a user's entries are mostly neighbours in
+ * the model): the user, and the verdict of check_owner() with the login
+ * names it gives.
+ */
+struct owner {
+	const char *ndn;	/* the owner this is about; NULL: none yet */
+	const char *display_dn;	/* as the server wrote it; NULL: no user */
+	enum rs_reason reason;
+	const char *detail;
+	struct buf logins;	/* valid login names, ", " between */
+};
+
+/*
+ * One send-as entry on its way to a verdict: its address in lower case
+ * (the sort key of the decision, and the route's address once accepted)
+ * and the claims on it.
+ */
+struct entry {
+	uint64_t head;		/* lc's first 8 bytes, big-endian: sorts as lc */
+	char *lc;		/* lower case; "" without an address */
+	const struct rs_sendas *sa;
+	unsigned claims;	/* well-formed entries claiming lc */
+	unsigned verified;	/* those of them that are verified */
+};
+
 struct ctx {
 	const struct rs_model *m;
 	const struct rs_config *c;
 	const struct rs_keyring *keys;
 	struct rs_hmac *fp_key;	/* the first local key, or NULL */
 	const struct rs_policy_env *env;
-	struct strmap claims;	/* lower-case address -> claims, see below */
 	struct strmap below;	/* parent DN -> what it inherits, + 1 */
+	int user_policies;	/* some user entry sets the allow attribute */
+	struct owner owner;	/* of the entry decided last */
+	struct buf fp;		/* what a fingerprint covers (wiped) */
 };
-
-/* A claims count: entries in the low bits, verified ones above. */
-#define CLAIM_VERIFIED	((uintptr_t)1 << 24)
 
 #define REJECT(v, r, d)	do { (v)->reason = (r); (v)->detail = (d); \
 	return -1; } while (0)
@@ -143,7 +169,8 @@ field(const struct rs_verdict *v, enum rs_field f)
 static int
 user_allowed(struct ctx *x, const struct rs_user *u, int *by)
 {
-	const struct rs_ou_policy *p = model_policy(x->m, u->dn);
+	const struct rs_ou_policy *p = x->user_policies ?
+	    model_policy(x->m, u->dn) : NULL;
 	const char *parent = dn_parent(u->dn), *decider;
 	uintptr_t r;
 	void **slot;
@@ -164,58 +191,79 @@ user_allowed(struct ctx *x, const struct rs_user *u, int *by)
 }
 
 /* The owner's valid login names, for sender_login; none is no_login. */
-static int
-owner_logins(struct rs_verdict *v, const struct rs_user *u)
+static void
+owner_logins(struct owner *o, const struct rs_user *u)
 {
-	struct buf b;
 	size_t i;
 
-	buf_init(&b);
 	for (i = 0; i < u->nlogins; i++) {
 		if (valid_login(u->logins[i].val, u->logins[i].len, NULL) < 0)
 			continue;
-		if (b.len)
-			buf_adds(&b, ", ");
-		buf_adds(&b, u->logins[i].val);
+		if (o->logins.len)
+			buf_adds(&o->logins, ", ");
+		buf_adds(&o->logins, u->logins[i].val);
 	}
-	if (b.len == 0) {
-		buf_free(&b);
-		REJECT(v, RS_R_NO_LOGIN, u->nlogins ? "none of the owner's "
-		    "login names can be written into sender_login" :
-		    "the owner has no login name (users.login_attribute)");
+	buf_str(&o->logins);
+	if (o->logins.len == 0) {
+		o->reason = RS_R_NO_LOGIN;
+		o->detail = u->nlogins ? "none of the owner's login names can "
+		    "be written into sender_login" : "the owner has no login "
+		    "name (users.login_attribute)";
 	}
-	v->route.logins = (char *)buf_str(&b);
-	return 0;
+}
+
+/* What check_owner() says of every entry of the owner ndn. */
+static void
+owner_verdict(struct ctx *x, const char *ndn, struct owner *o)
+{
+	const struct rs_user *u = model_user(x->m, ndn);
+	int by;
+
+	o->ndn = ndn;
+	o->display_dn = u ? u->display_dn : NULL;
+	o->reason = RS_R_POLICY_FORBIDDEN;
+	buf_reset(&o->logins);
+	if (u == NULL)
+		o->detail = "the entry is not directly below a user entry "
+		    "(users.filter)";
+	else if (!user_allowed(x, u, &by))
+		o->detail = by ? "forbidden by the directory policy" :
+		    "forbidden by policy.default_allow";
+	else if (u->disabled) {
+		o->reason = RS_R_USER_DISABLED;
+		o->detail = "the owner is disabled";
+	} else {
+		o->reason = RS_R_NONE;
+		owner_logins(o, u);
+	}
 }
 
 static int
 check_owner(struct ctx *x, struct rs_verdict *v)
 {
-	const struct rs_user *u = model_user(x->m, v->sa->owner);
-	int by;
+	struct owner *o = &x->owner;
 
-	if (u == NULL)
-		REJECT(v, RS_R_POLICY_FORBIDDEN, "the entry is not directly "
-		    "below a user entry (users.filter)");
-	v->owner_dn = u->display_dn;
-	if (!user_allowed(x, u, &by))
-		REJECT(v, RS_R_POLICY_FORBIDDEN, by ? "forbidden by the "
-		    "directory policy" : "forbidden by policy.default_allow");
-	if (u->disabled)
-		REJECT(v, RS_R_USER_DISABLED, "the owner is disabled");
-	return owner_logins(v, u);
+	if (o->ndn == NULL || strcmp(o->ndn, v->sa->owner) != 0)
+		owner_verdict(x, v->sa->owner, o);
+	if (o->display_dn != NULL)
+		v->owner_dn = o->display_dn;
+	if (o->reason != RS_R_NONE)
+		REJECT(v, o->reason, o->detail);
+	v->route.logins = xstrdup(o->logins.data);
+	return 0;
 }
 
+/* The entry's lower-case address moves to the route. */
 static int
-check_address(struct ctx *x, struct rs_verdict *v)
+check_address(struct ctx *x, struct rs_verdict *v, struct entry *e)
 {
 	const struct rs_value *a = field(v, RS_F_ADDRESS);
 	const char *why = "the entry has no address or more than one";
 
 	if (a->count != 1 || valid_address(a->val, a->len, &why) < 0)
 		REJECT(v, RS_R_BAD_ADDRESS, why);
-	v->route.address = xstrdup(a->val);
-	str_lower(v->route.address);
+	v->route.address = e->lc;
+	e->lc = NULL;
 	if (domain_is_internal(strchr(v->route.address, '@') + 1,
 	    x->c->policy.internal_domains, x->c->policy.n_internal_domains))
 		REJECT(v, RS_R_INTERNAL_DOMAIN, "the domain is listed in "
@@ -254,7 +302,8 @@ check_host(struct ctx *x, struct rs_verdict *v)
 	if (h->count != 1 || valid_host(h->val, h->len, &v6, &why) < 0)
 		REJECT(v, RS_R_BAD_HOST, why);
 	v->route.host = xmalloc(h->len + 6);
-	snprintf(v->route.host, h->len + 6, "%s%s", v6 ? "ipv6:" : "", h->val);
+	memcpy(v->route.host, "ipv6:", v6 ? 5 : 0);
+	memcpy(v->route.host + (v6 ? 5 : 0), h->val, h->len + 1);
 	str_lower(v->route.host);
 	return check_internal(x, v);
 }
@@ -358,34 +407,39 @@ check_verified(struct ctx *x, struct rs_verdict *v)
 
 /* One claim wins; a single verified one wins over unverified ones. */
 static int
-check_claims(struct ctx *x, struct rs_verdict *v)
+check_claims(struct ctx *x, struct rs_verdict *v, const struct entry *e)
 {
-	uintptr_t n = (uintptr_t)strmap_get(&x->claims, v->route.address);
-	uintptr_t entries = n % CLAIM_VERIFIED, verified = n / CLAIM_VERIFIED;
-
-	if (entries <= 1 || (verified == 1 && is_verified(x->c, v->sa)))
+	if (e->claims <= 1 || (e->verified == 1 && is_verified(x->c, v->sa)))
 		return 0;
-	REJECT(v, RS_R_CONFLICT, verified == 0 ? "the address is claimed by "
-	    "more than one entry, none of them verified" : verified == 1 ?
+	REJECT(v, RS_R_CONFLICT, e->verified == 0 ? "the address is claimed "
+	    "by more than one entry, none of them verified" : e->verified == 1 ?
 	    "another entry holds the verified claim on this address" :
 	    "the address has more than one verified claim");
 }
 
-/* policy_fingerprint() with the first local key prepared (NULL: none). */
+/* policy_fingerprint() with the first local key prepared (NULL: none),
+ * what it covers put together in in. */
 static void
-fingerprint(struct rs_hmac *key, const struct rs_route *r, char *hex)
+fingerprint(struct rs_hmac *key, struct buf *in, const struct rs_route *r,
+    char *hex)
 {
-	struct buf in;
-
-	buf_init(&in);
-	buf_printf(&in, "relaysync gateway-check\n%s\n%s\n%d\n%d\n%s\n", r->address,
-	    r->host, r->port, (int)r->sec, r->username ? r->username : "");
+	buf_reset(in);
+	buf_adds(in, "relaysync gateway-check\n");
+	buf_adds(in, r->address);
+	buf_addc(in, '\n');
+	buf_adds(in, r->host);
+	buf_addc(in, '\n');
+	buf_addu(in, (unsigned long)r->port);
+	buf_addc(in, '\n');
+	buf_addu(in, (unsigned long)r->sec);
+	buf_addc(in, '\n');
+	buf_adds(in, r->username ? r->username : "");
+	buf_addc(in, '\n');
 	if (key != NULL) {
-		buf_adds(&in, r->password ? r->password : "");
-		hmac_hex(key, in.data, in.len, hex);
+		buf_adds(in, r->password ? r->password : "");
+		hmac_hex(key, in->data, in->len, hex);
 	} else
-		sha256_hex(in.data, in.len, hex);
-	buf_wipe(&in);
+		sha256_hex(in->data, in->len, hex);
 }
 
 /* Prepare the first local key of keys in h; NULL when there is none. */
@@ -403,8 +457,11 @@ policy_fingerprint(const struct rs_keyring *keys, const struct rs_route *r,
     char *hex)
 {
 	struct rs_hmac h = { NULL };
+	struct buf in;
 
-	fingerprint(fingerprint_key(keys, &h), r, hex);
+	buf_init(&in);
+	fingerprint(fingerprint_key(keys, &h), &in, r, hex);
+	buf_wipe(&in);
 	hmac_free(&h);
 }
 
@@ -413,7 +470,9 @@ check_gateway(struct ctx *x, struct rs_verdict *v)
 {
 	const char *ok;
 
-	fingerprint(x->fp_key, &v->route, v->fingerprint);
+	if (x->c->policy.require_gateway_check ||
+	    (x->env && x->env->fingerprints))
+		fingerprint(x->fp_key, &x->fp, &v->route, v->fingerprint);
 	if (!x->c->policy.require_gateway_check)
 		return 0;
 	ok = x->env && x->env->checked ? strmap_get(x->env->checked,
@@ -426,56 +485,105 @@ check_gateway(struct ctx *x, struct rs_verdict *v)
 }
 
 static void
-decide_one(struct ctx *x, struct rs_verdict *v)
+decide_one(struct ctx *x, struct rs_verdict *v, struct entry *e)
 {
 	v->owner_dn = v->sa->owner;
-	if (check_owner(x, v) < 0 || check_address(x, v) < 0 ||
+	if (check_owner(x, v) < 0 || check_address(x, v, e) < 0 ||
 	    check_host(x, v) < 0 || check_port_security(x, v) < 0 ||
 	    check_credentials(x, v) < 0 || check_verified(x, v) < 0 ||
-	    check_claims(x, v) < 0)
+	    check_claims(x, v, e) < 0)
 		return;
 	(void)check_gateway(x, v);
 }
 
-/* Count the claims on every well-formed address, whatever their verdict. */
-static void
-count_claims(struct ctx *x)
-{
-	const struct rs_value *a;
-	struct buf lc;
-	void **slot;
-	size_t i;
-
-	buf_init(&lc);
-	for (i = 0; i < x->m->nsendas; i++) {
-		a = &x->m->sendas[i].f[RS_F_ADDRESS];
-		if (a->count != 1 || valid_address(a->val, a->len, NULL) < 0)
-			continue;
-		buf_reset(&lc);
-		buf_add(&lc, a->val, a->len);
-		str_lower(lc.data);
-		slot = strmap_slot(&x->claims, lc.data);
-		*slot = (void *)((uintptr_t)*slot + 1 +
-		    (is_verified(x->c, &x->m->sendas[i]) ? CLAIM_VERIFIED : 0));
-	}
-	buf_free(&lc);
-}
-
-static const char *
-sort_key(const struct rs_verdict *v)
-{
-	const struct rs_value *a = &v->sa->f[RS_F_ADDRESS];
-
-	return v->route.address ? v->route.address : a->val ? a->val : "";
-}
-
+/* The order of the decision: by address in any case, then by DN. */
 static int
-cmp_verdict(const void *a, const void *b)
+cmp_entry(const void *a, const void *b)
 {
-	const struct rs_verdict *x = a, *y = b;
-	int c = strcasecmp(sort_key(x), sort_key(y));
+	const struct entry *x = a, *y = b;
+	int c = x->head != y->head ? (x->head < y->head ? -1 : 1) :
+	    strcmp(x->lc, y->lc);
 
 	return c ? c : strcmp(x->sa->dn, y->sa->dn);
+}
+
+/* The first 8 bytes of s (NULs after its end), big-endian: a number
+ * that sorts as strcmp() sorts the strings it starts. */
+static uint64_t
+sort_head(const char *s)
+{
+	uint64_t h = 0;
+	int i, end = 0;
+
+	for (i = 0; i < 8; i++) {
+		end = end || s[i] == '\0';
+		h = h << 8 | (end ? 0u : (unsigned char)s[i]);
+	}
+	return h;
+}
+
+/* The entries in the decision's order, each with its lower-case
+ * address. */
+static struct entry *
+sorted_entries(const struct rs_model *m)
+{
+	struct entry *e = xcalloc(m->nsendas ? m->nsendas : 1, sizeof(*e));
+	const struct rs_value *a;
+	size_t i;
+
+	for (i = 0; i < m->nsendas; i++) {
+		a = &m->sendas[i].f[RS_F_ADDRESS];
+		e[i].sa = &m->sendas[i];
+		e[i].lc = xstrdup(a->val ? a->val : "");
+		str_lower(e[i].lc);
+		e[i].head = sort_head(e[i].lc);
+	}
+	qsort(e, m->nsendas, sizeof(*e), cmp_entry);
+	return e;
+}
+
+/* Count the claims on every well-formed address, whatever their verdict:
+ * the claims on one address are neighbours in e. */
+static void
+count_claims(const struct rs_config *c, struct entry *e, size_t n)
+{
+	const struct rs_value *a;
+	unsigned claims = 0, verified = 0;
+	size_t i, first = 0, j;
+
+	for (i = 0; i <= n; i++) {
+		if (i == n || (i > 0 && strcmp(e[i].lc, e[first].lc) != 0)) {
+			for (j = first; j < i; j++) {
+				e[j].claims = claims;
+				e[j].verified = verified;
+			}
+			first = i;
+			claims = verified = 0;
+		}
+		if (i == n)
+			break;
+		a = &e[i].sa->f[RS_F_ADDRESS];
+		if (a->count != 1 || valid_address(a->val, a->len, NULL) < 0)
+			continue;
+		claims++;
+		verified += is_verified(c, e[i].sa) != 0;
+	}
+}
+
+/* Decide the entries in the model's order (where an owner's entries are
+ * mostly neighbours), each verdict at its entry's place in e. */
+static void
+decide_all(struct ctx *x, struct entry *e, struct rs_decision *d)
+{
+	size_t *at = xcalloc(d->n ? d->n : 1, sizeof(*at)), i;
+
+	for (i = 0; i < d->n; i++)
+		at[e[i].sa - x->m->sendas] = i;
+	for (i = 0; i < d->n; i++) {
+		d->v[at[i]].sa = e[at[i]].sa;
+		decide_one(x, &d->v[at[i]], &e[at[i]]);
+	}
+	free(at);
 }
 
 void
@@ -484,23 +592,34 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
     struct rs_decision *d)
 {
 	struct rs_hmac fp_key = { NULL };
-	struct ctx x = { m, c, keys, NULL, env, { NULL, 0, 0 }, { NULL, 0, 0 } };
+	struct ctx x;
+	struct entry *e;
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
+	memset(&x, 0, sizeof(x));
+	x.m = m;
+	x.c = c;
+	x.keys = keys;
+	x.env = env;
 	x.fp_key = fingerprint_key(keys, &fp_key);
-	count_claims(&x);
+	for (i = 0; i < m->npol && !x.user_policies; i++)
+		x.user_policies = model_user(m, m->pol[i].dn) != NULL;
+	buf_init(&x.owner.logins);
+	buf_init(&x.fp);
+	e = sorted_entries(m);
+	count_claims(c, e, m->nsendas);
 	d->n = m->nsendas;
-	d->v = xcalloc(d->n, sizeof(*d->v));
-	for (i = 0; i < d->n; i++) {
-		d->v[i].sa = &m->sendas[i];
-		decide_one(&x, &d->v[i]);
-	}
-	strmap_free(&x.claims);
+	d->v = xcalloc(d->n ? d->n : 1, sizeof(*d->v));
+	decide_all(&x, e, d);
+	for (i = 0; i < d->n; i++)
+		free(e[i].lc);
+	free(e);
 	strmap_free(&x.below);
+	buf_free(&x.owner.logins);
+	buf_wipe(&x.fp);
 	hmac_free(&fp_key);
-	qsort(d->v, d->n, sizeof(*d->v), cmp_verdict);
-	d->routes = xcalloc(d->n, sizeof(*d->routes));
+	d->routes = xcalloc(d->n ? d->n : 1, sizeof(*d->routes));
 	for (i = 0; i < d->n; i++)
 		if (d->v[i].reason == RS_R_NONE)
 			d->routes[d->nroutes++] = &d->v[i];

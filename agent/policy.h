@@ -37,15 +37,18 @@
  *	                    reject every claim
  *	  gateway_check_failed  policy.require_gateway_check and no passed
  *	                    check of this route (env->checked)
- *	Accepted routes carry the owner's valid login names and are also
- *	listed sorted by address in decision->routes. env may be NULL.
+ *	decision->v holds the verdicts sorted by address in any case (then
+ *	by DN). Accepted routes carry the owner's valid login names and are
+ *	also listed, in that order, in decision->routes. env may be NULL.
  *	policy_free() releases a decision and wipes decrypted passwords.
  *	policy_fingerprint() is a keyed HMAC-SHA256 (the first local key)
  *	over a route's address, gateway, security, login and password, in
  *	hex: equal only for the same route, and useless for guessing the
  *	password without the key. Without a local key it covers everything
  *	but the password (a plain SHA-256), so nothing derived from a
- *	password is stored. decide fills each route's verdict with it.
+ *	password is stored. decide fills each accepted route's verdict with
+ *	it when policy.require_gateway_check needs it or env->fingerprints
+ *	asks for it (the routes verify checks), else leaves it empty.
  *	reason_code() is the reason's stable name ("policy_forbidden").
  *	reason_sentence() is one sentence about an address and its reason
  *	that tells an administrator the fix.
@@ -106,6 +109,7 @@ struct rs_policy_env {
 	const struct strmap *checked;	/* address -> fingerprint; or NULL */
 	char *const *own_hops;		/* the relay's own next-hop hosts */
 	size_t n_own_hops;
+	int fingerprints;		/* fill every route's fingerprint */
 };
 
 struct rs_decision {

@@ -8,43 +8,48 @@
 #include "render.h"
 #include "secret.h"
 
-struct tls_entry {
-	char *key;
-	int secure;
-};
-
+/* Sort next hops as the table is sorted. */
 static int
-cmp_tls(const void *a, const void *b)
+cmp_hop(const void *a, const void *b)
 {
-	const struct tls_entry *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
-
-	/* Equal keys: the TLS entry sorts first and wins. */
-	return c ? c : y->secure - x->secure;
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * tls_policy: each next hop once, postfix.tls_level when a TLS route uses
+ * it, else "none". The hops are gathered in a map (hop -> 1, or 2 when a
+ * route using it is secure) and only the distinct ones are sorted.
+ */
 static void
 render_tls_policy(const struct rs_decision *d, const char *level,
     struct buf *out)
 {
-	struct tls_entry *e = xcalloc(d->nroutes, sizeof(*e));
+	struct strmap hops;
 	struct buf b;
-	size_t i;
+	const char **keys;
+	size_t i, n = 0;
+	void **slot;
 
+	strmap_init(&hops);
 	buf_init(&b);
 	for (i = 0; i < d->nroutes; i++) {
-		e[i].key = xstrdup(table_hop(&b, d->routes[i]->route.host,
+		slot = strmap_slot(&hops, table_hop(&b, d->routes[i]->route.host,
 		    d->routes[i]->route.port));
-		e[i].secure = d->routes[i]->route.sec != RS_SEC_NONE;
+		if (*slot == NULL || d->routes[i]->route.sec != RS_SEC_NONE)
+			*slot = (void *)(d->routes[i]->route.sec != RS_SEC_NONE ?
+			    "2" : "1");
 	}
-	qsort(e, d->nroutes, sizeof(*e), cmp_tls);
-	for (i = 0; i < d->nroutes; i++)
-		if (i == 0 || strcmp(e[i].key, e[i - 1].key) != 0)
-			table_put(out, RS_T_TLS_POLICY, e[i].key,
-			    e[i].secure ? level : "none", NULL, NULL);
-	for (i = 0; i < d->nroutes; i++)
-		free(e[i].key);
-	free(e);
+	keys = xcalloc(hops.count ? hops.count : 1, sizeof(*keys));
+	for (i = 0; i < hops.cap; i++)
+		if (hops.slots[i].key != NULL)
+			keys[n++] = hops.slots[i].key;
+	qsort(keys, n, sizeof(*keys), cmp_hop);
+	for (i = 0; i < n; i++)
+		table_put(out, RS_T_TLS_POLICY, keys[i],
+		    *(const char *)strmap_get(&hops, keys[i]) == '2' ? level :
+		    "none", NULL, NULL);
+	free(keys);
+	strmap_free(&hops);
 	buf_free(&b);
 }
 
@@ -75,6 +80,18 @@ render_route(struct rs_tables *t, const struct rs_verdict *v, struct buf *nh,
 	    v->owner_dn, strlen(v->owner_dn)), NULL, NULL);
 }
 
+/* Room for the routes still to come at the rate of the first done ones:
+ * one growth of each table instead of a copy at every doubling. */
+static void
+reserve_rest(struct rs_tables *t, size_t done, size_t total)
+{
+	size_t i;
+
+	for (i = 0; i < RS_T_SET; i++)
+		buf_reserve(&t->t[i], t->t[i].len / done * (total - done) /
+		    16 * 17);
+}
+
 void
 render_tables(const struct rs_decision *d, const char *tls_level,
     struct rs_tables *t)
@@ -86,8 +103,11 @@ render_tables(const struct rs_decision *d, const char *tls_level,
 		buf_init(&t->t[i]);
 	buf_init(&nh);
 	buf_init(&dn);
-	for (i = 0; i < d->nroutes; i++)
+	for (i = 0; i < d->nroutes; i++) {
+		if (i == 256)
+			reserve_rest(t, i, d->nroutes);
 		render_route(t, d->routes[i], &nh, &dn);
+	}
 	render_tls_policy(d, tls_level, &t->t[RS_T_TLS_POLICY]);
 	t->nroutes = d->nroutes;
 	for (i = 0; i < RS_T_SET; i++)

@@ -19,6 +19,7 @@
 
 static const struct rs_key *keyring_find(const struct rs_keyring *,
     const char *, size_t);
+static void gcm_forget(void);
 
 void
 buf_wipe(struct buf *b)
@@ -165,6 +166,7 @@ secret_keyed_hex(char *hex)
 void
 keyring_free(struct rs_keyring *r)
 {
+	gcm_forget();
 	if (r->keys)
 		OPENSSL_cleanse(r->keys, r->cap * sizeof(*r->keys));
 	free(r->keys);
@@ -264,21 +266,64 @@ binding(struct buf *b, const struct rs_key *k, const char *address)
 	buf_addc(b, '\0');
 }
 
+/*
+ * One cipher context per direction, kept with the key it was set up for:
+ * the key schedule and GCM's hash key are worked out once for the many
+ * values of a run, not once per value. keyring_free() drops them. Only
+ * the main thread opens and makes values (apply's threads never do).
+ */
+static struct gcm_ctx {
+	EVP_CIPHER_CTX *ctx;
+	unsigned char key[32];
+} gcm_ctx[2];
+
+static void
+gcm_forget(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		EVP_CIPHER_CTX_free(gcm_ctx[i].ctx);
+		OPENSSL_cleanse(&gcm_ctx[i], sizeof(gcm_ctx[i]));
+	}
+}
+
+/* The context of direction enc set up for k and nonce; NULL on failure. */
+static EVP_CIPHER_CTX *
+gcm_ctx_for(int enc, const struct rs_key *k, const unsigned char *nonce)
+{
+	struct gcm_ctx *g = &gcm_ctx[enc != 0];
+
+	if (g->ctx != NULL && memcmp(g->key, k->key, sizeof(g->key)) == 0)
+		return EVP_CipherInit_ex(g->ctx, NULL, NULL, NULL, nonce, enc) ?
+		    g->ctx : NULL;
+	EVP_CIPHER_CTX_free(g->ctx);
+	OPENSSL_cleanse(g->key, sizeof(g->key));
+	if ((g->ctx = EVP_CIPHER_CTX_new()) == NULL || aes_gcm() == NULL ||
+	    !EVP_CipherInit_ex(g->ctx, aes_gcm(), NULL, NULL, NULL, enc) ||
+	    !EVP_CIPHER_CTX_ctrl(g->ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN,
+	    NULL) || !EVP_CipherInit_ex(g->ctx, NULL, NULL, k->key, nonce,
+	    enc)) {
+		EVP_CIPHER_CTX_free(g->ctx);
+		g->ctx = NULL;
+		return NULL;
+	}
+	memcpy(g->key, k->key, sizeof(g->key));
+	return g->ctx;
+}
+
 static int
 gcm(int enc, const struct rs_key *k, const char *address,
     const unsigned char *nonce, const unsigned char *in, int inlen,
     unsigned char *out, unsigned char *tag)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	EVP_CIPHER_CTX *ctx = gcm_ctx_for(enc, k, nonce);
 	struct buf aad;
 	int len, ok;
 
 	buf_init(&aad);
 	binding(&aad, k, address);
-	ok = ctx != NULL && aes_gcm() != NULL &&
-	    EVP_CipherInit_ex(ctx, aes_gcm(), NULL, NULL, NULL, enc) &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) &&
-	    EVP_CipherInit_ex(ctx, NULL, NULL, k->key, nonce, enc) &&
+	ok = ctx != NULL &&
 	    EVP_CipherUpdate(ctx, NULL, &len, (const unsigned char *)aad.data,
 	    (int)aad.len) &&
 	    EVP_CipherUpdate(ctx, out, &len, in, inlen) &&
@@ -287,7 +332,6 @@ gcm(int enc, const struct rs_key *k, const char *address,
 	    EVP_CipherFinal_ex(ctx, out + len, &len) &&
 	    (!enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
 	    tag));
-	EVP_CIPHER_CTX_free(ctx);
 	buf_free(&aad);
 	return ok ? 0 : -1;
 }

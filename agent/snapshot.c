@@ -2,14 +2,22 @@
  * snapshot - what the previous run knew, for an incremental run.
  * See snapshot.h for the contract.
  */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "secret.h"
 #include "snapshot.h"
 
 #define MAGIC	"relaysync-snapshot 1\n"
+
+static const char *header(const char *p, const char *end,
+    struct rs_snapshot *s);
 
 void
 snapshot_init(struct rs_snapshot *s)
@@ -18,11 +26,14 @@ snapshot_init(struct rs_snapshot *s)
 	buf_init(&s->cookie);
 	buf_init(&s->journal);
 	buf_init(&s->record);
+	buf_init(&s->digested);
 }
 
 void
 snapshot_free(struct rs_snapshot *s)
 {
+	snapshot_digest_join(s);
+	buf_free(&s->digested);
 	buf_free(&s->cookie);
 	buf_free(&s->journal);
 	buf_wipe(&s->record);
@@ -88,19 +99,25 @@ checksum(const char *text, size_t len, char *out)
 
 /* A plain password as an envelope of the local key, so that no password
  * is kept in clear in state_dir; policy opens it like one from the
- * directory. */
+ * directory. Counted: a snapshot that sealed one has no digest. */
+struct sealing {
+	const struct rs_keyring *keys;
+	size_t n;
+};
+
 static int
 seal(void *arg, const struct rs_sendas *s, struct buf *out)
 {
-	const struct rs_keyring *keys = arg;
+	struct sealing *k = arg;
 	const struct rs_value *pw = &s->f[RS_F_PASSWORD];
 	const char *address = s->f[RS_F_ADDRESS].val;
 	struct rs_err err;
 
-	if (keys == NULL || keys->n == 0)
+	if (k->keys == NULL || k->keys->n == 0)
 		return -1;	/* bound to the entry's address, as policy opens it */
-	return secret_encrypt(keys, address ? address : "", pw->val, pw->len,
-	    out, &err);
+	k->n++;
+	return secret_encrypt(k->keys, address ? address : "", pw->val,
+	    pw->len, out, &err);
 }
 
 /* What a snapshot's checksum covers goes through it on its way out. */
@@ -119,22 +136,29 @@ summed_drain(void *arg, const char *p, size_t n)
 	return h->drain(h->arg, p, n);
 }
 
-int
-snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
-    rs_drain_fn drain, void *arg)
+/* Everything before the entries. */
+static void
+header_text(const struct rs_snapshot *s, struct buf *b)
+{
+	buf_printf(b, MAGIC "source %s\ngeneration %lu\ntables %s\n"
+	    "cookie %zu:", s->source, s->generation, s->tables, s->cookie.len);
+	buf_add(b, s->cookie.data, s->cookie.len);
+	buf_add(b, "\n", 1);
+}
+
+/* A snapshot with header head through drain, sealing with k (NULL:
+ * nothing sealed); sum gets its checksum (the end line's). */
+static int
+write_summed(const struct buf *head, const struct rs_model *m,
+    struct sealing *k, rs_drain_fn drain, void *arg, char *sum)
 {
 	struct summed h = { sha256_begin(), drain, arg };
-	char sum[RS_HASH_HEX + 1];
 	struct rs_stream out;
 	int rc;
 
 	stream_init(&out, summed_drain, &h);
-	buf_printf(&out.b, MAGIC "source %s\ngeneration %lu\ntables %s\n"
-	    "cookie %zu:", s->source, s->generation, s->tables, s->cookie.len);
-	buf_add(&out.b, s->cookie.data, s->cookie.len);
-	buf_add(&out.b, "\n", 1);
-	rc = model_dump_sealed(m, s->seal_with ? seal : NULL,
-	    (void *)s->seal_with, &out);
+	buf_add(&out.b, head->data, head->len);
+	rc = model_dump_sealed(m, k ? seal : NULL, k, &out);
 	if (stream_end(&out) < 0)
 		rc = -1;
 	sha256_add(h.sha, "", 1);	/* as checksum() */
@@ -144,6 +168,209 @@ snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
 		rc = -1;
 	buf_wipe(&out.b);
 	return rc;
+}
+
+int
+snapshot_write_digest(const struct rs_snapshot *s, const struct rs_model *m,
+    rs_drain_fn drain, void *arg, char *digest)
+{
+	struct sealing k = { s->seal_with, 0 };
+	char sum[RS_HASH_HEX + 1];
+	struct buf head;
+	int rc;
+
+	buf_init(&head);
+	header_text(s, &head);
+	rc = write_summed(&head, m, s->seal_with ? &k : NULL, drain, arg, sum);
+	buf_free(&head);
+	if (digest != NULL && k.n == 0)
+		secret_keyed_hex(strcpy(digest, sum));	/* passwords in it */
+	else if (digest != NULL)
+		*digest = '\0';	/* sealed: not the model's text */
+	return rc;
+}
+
+int
+snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
+    rs_drain_fn drain, void *arg)
+{
+	return snapshot_write_digest(s, m, drain, arg, NULL);
+}
+
+static int
+no_drain(void *arg, const char *p, size_t n)
+{
+	(void)arg;
+	(void)p;
+	(void)n;
+	return 0;
+}
+
+/* The digest of a snapshot of m with header head, nothing sealed. */
+static void
+unsealed_digest(const struct buf *head, const struct rs_model *m, char *out)
+{
+	(void)write_summed(head, m, NULL, no_drain, NULL, out);
+	secret_keyed_hex(out);
+}
+
+/* "file dev inode size mtime ctime" of the snapshot in state_dir. */
+static void
+snapshot_identity(const struct rs_config *c, struct buf *out)
+{
+	struct buf path;
+	struct stat st;
+
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
+	if (stat(path.data, &st) == 0)
+		buf_printf(out, "file %ju %ju %jd %jd.%09ld %jd.%09ld\n",
+		    (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+		    (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
+		    st.st_mtim.tv_nsec, (intmax_t)st.st_ctim.tv_sec,
+		    st.st_ctim.tv_nsec);
+	buf_free(&path);
+}
+
+void
+snapshot_digest_text(const struct rs_config *c, const char *digest,
+    struct buf *out)
+{
+	buf_reset(out);
+	if (*digest == '\0')
+		return;
+	snapshot_identity(c, out);
+	buf_printf(out, "digest %s\n", digest);
+}
+
+/* The header of the snapshot file in state_dir, into head (empty when
+ * it has none). */
+static void
+file_header(const char *state_dir, struct buf *head)
+{
+	char chunk[65536];
+	struct rs_snapshot tmp;
+	const char *entries = NULL;
+	struct buf path;
+	ssize_t n = -1;
+	int fd;
+
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", state_dir, RS_SNAPSHOT_FILE);
+	snapshot_init(&tmp);
+	if ((fd = open(path.data, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		n = read(fd, chunk, sizeof(chunk) - 1);
+		close(fd);
+	}
+	if (n > (ssize_t)strlen(MAGIC) && (chunk[n] = '\0', 1) &&
+	    memcmp(chunk, MAGIC, strlen(MAGIC)) == 0)
+		entries = header(chunk + strlen(MAGIC), chunk + n, &tmp);
+	buf_reset(head);
+	if (entries != NULL)
+		buf_add(head, chunk, (size_t)(entries - chunk));
+	snapshot_free(&tmp);
+	buf_free(&path);
+}
+
+/* Is there a digest file that names the snapshot file as it is, and is
+ * that file's header s's? Then its digest in digest. */
+static int
+digest_recorded(const struct rs_config *c, const struct rs_snapshot *s,
+    char *digest)
+{
+	struct buf path, kept, now, head;
+	struct rs_err ignored;
+	int yes;
+
+	buf_init(&path);
+	buf_init(&kept);
+	buf_init(&now);
+	buf_init(&head);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_DIGEST_FILE);
+	snapshot_identity(c, &now);
+	header_text(s, &head);
+	yes = read_file(path.data, &kept, &ignored) == 0 && now.len > 0 &&
+	    kept.len == now.len + strlen("digest \n") + RS_HASH_HEX &&
+	    memcmp(kept.data, now.data, now.len) == 0 &&
+	    sscanf(kept.data + now.len, "digest %64[0-9a-f]", digest) == 1;
+	if (yes) {
+		file_header(c->state_dir, &now);
+		yes = now.len == head.len && memcmp(now.data, head.data,
+		    head.len) == 0;
+	}
+	buf_free(&path);
+	buf_free(&kept);
+	buf_free(&now);
+	buf_free(&head);
+	return yes;
+}
+
+/* The digest of the snapshot file's header with s->model's entries:
+ * what it holds, if its header is the run's (see snapshot_kept()). */
+static void *
+digest_thread(void *arg)
+{
+	struct rs_snapshot *s = arg;
+
+	unsealed_digest(&s->digested, s->model, s->digest);
+	return NULL;
+}
+
+void
+snapshot_digest_start(const struct rs_config *c, struct rs_snapshot *s,
+    const struct rs_model *m)
+{
+	struct buf path;
+
+	s->digest[0] = '\0';
+	s->model = m;
+	buf_init(&path);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_DIGEST_FILE);
+	if (s->cookie.len > 0 && s->record.len == 0 && !s->unchanged &&
+	    access(path.data, F_OK) == 0)
+		file_header(c->state_dir, &s->digested);
+	s->digesting = s->digested.len > 0 &&
+	    pthread_create(&s->digester, NULL, digest_thread, s) == 0;
+	buf_free(&path);
+}
+
+void
+snapshot_digest_join(struct rs_snapshot *s)
+{
+	if (s->digesting)
+		pthread_join(s->digester, NULL);
+	s->digesting = 0;
+}
+
+const char *
+snapshot_digest(struct rs_snapshot *s, const struct rs_model *m)
+{
+	struct buf head;
+
+	snapshot_digest_join(s);
+	buf_init(&head);
+	header_text(s, &head);
+	if (s->digest[0] == '\0' || s->model != m ||
+	    head.len != s->digested.len || memcmp(head.data,
+	    s->digested.data, head.len) != 0) {
+		unsealed_digest(&head, m, s->digest);
+		s->model = m;
+		buf_reset(&s->digested);
+		buf_add(&s->digested, head.data, head.len);
+	}
+	buf_free(&head);
+	return s->digest;
+}
+
+int
+snapshot_kept(const struct rs_config *c, struct rs_snapshot *s,
+    const struct rs_model *m)
+{
+	char recorded[RS_HASH_HEX + 1];
+
+	snapshot_digest_join(s);
+	return digest_recorded(c, s, recorded) &&
+	    strcmp(recorded, snapshot_digest(s, m)) == 0;
 }
 
 static int

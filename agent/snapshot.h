@@ -48,7 +48,27 @@
  *	and applies its records to both.
  *	snapshot_write() writes a snapshot to drain, a piece at a time (a
  *	stream, util.h: the snapshot is never whole in memory), and returns
- *	-1 when drain or sealing failed; snapshot_dump() writes it into a
+ *	-1 when drain or sealing failed; snapshot_write_digest() does the
+ *	same and sets digest to the keyed SHA-256 (secret_keyed_hex()) of
+ *	checksum of what it wrote when it sealed no password (else "": what
+ *	it wrote is not the model's text, snapshot_digest() gives it). snapshot_digest_text(c, digest, out) is the
+ *	text of <state_dir>/snapshot-digest for that digest and the snapshot
+ *	file now in state_dir (its device, inode, size, times; empty for
+ *	""); apply writes it next to the snapshot. The digest is that of the
+ *	snapshot of s and m with nothing sealed (the header, m's entries as
+ *	read), so that a sealed snapshot has one too.
+ *	snapshot_kept(c, s, m) tells that the snapshot file holds s and m
+ *	already: the digest file names it as it is, it starts with s's header
+ *	(source, generation, tables, cookie), and the digest of s and m is
+ *	the one recorded; then a run need not write it again.
+ *	snapshot_digest(s, m) is that digest (computed here unless
+ *	snapshot_digest_start() did, for m and the same header);
+ *	snapshot_digest_start(c, s, m) computes it, with the header the
+ *	snapshot file has, in a thread of its own while the run renders,
+ *	plans and applies (m is not changed once decided), when a whole
+ *	snapshot is to be written (a sync cookie, no journal record) and a
+ *	digest file exists; snapshot_digest_join() waits for it.
+ *	snapshot_dump() writes it into a
  *	buffer; snapshot_parse() reads one. With seal_with set (every real
  *	run), a password the directory holds in clear is written as an
  *	{AES256-GCM} envelope of the first local key, never in clear;
@@ -63,6 +83,8 @@
 #ifndef RS_SNAPSHOT_H
 #define RS_SNAPSHOT_H
 
+#include <pthread.h>
+
 #include "config.h"
 #include "model.h"
 #include "secret.h"
@@ -72,6 +94,7 @@
 #define RS_SNAPSHOT_FILE	"snapshot"
 #define RS_RUNS_FILE		"incremental-runs"
 #define RS_JOURNAL_FILE		"snapshot-journal"
+#define RS_DIGEST_FILE		"snapshot-digest"
 #define RS_JOURNAL_RECORDS	4
 #define RS_HASH_HEX		64
 
@@ -94,6 +117,11 @@ struct rs_snapshot {
 	struct buf journal;	/* its journal as loaded (verified) */
 	size_t records;		/* how many records it holds */
 	struct buf record;	/* this run's journal record, if any */
+	const struct rs_model *model;	/* snapshot_digest()'s model, */
+	struct buf digested;		/* ... the header it was taken with */
+	char digest[RS_HASH_HEX + 1];	/* ... and the digest ("": none) */
+	pthread_t digester;
+	int digesting;
 };
 
 void snapshot_init(struct rs_snapshot *s);
@@ -103,6 +131,16 @@ void snapshot_tables(const struct rs_tables *t, char *out);
 int snapshot_live_tables(const struct rs_config *c, char *out);
 int snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
     rs_drain_fn drain, void *arg);
+int snapshot_write_digest(const struct rs_snapshot *s,
+    const struct rs_model *m, rs_drain_fn drain, void *arg, char *digest);
+void snapshot_digest_text(const struct rs_config *c, const char *digest,
+    struct buf *out);
+int snapshot_kept(const struct rs_config *c, struct rs_snapshot *s,
+    const struct rs_model *m);
+void snapshot_digest_start(const struct rs_config *c, struct rs_snapshot *s,
+    const struct rs_model *m);
+void snapshot_digest_join(struct rs_snapshot *s);
+const char *snapshot_digest(struct rs_snapshot *s, const struct rs_model *m);
 int snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
     struct buf *b);
 int snapshot_parse(const struct buf *b, struct rs_snapshot *s,

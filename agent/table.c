@@ -48,7 +48,10 @@ const char *
 table_hop(struct buf *out, const char *host, int port)
 {
 	buf_reset(out);
-	buf_printf(out, "[%s]:%d", host, port);
+	buf_addc(out, '[');
+	buf_adds(out, host);
+	buf_add(out, "]:", 2);
+	buf_addu(out, (unsigned long)port);
 	return buf_str(out);
 }
 
@@ -212,6 +215,45 @@ step(const char *line, const char **prev, int *unsorted)
 		*unsorted = 1;
 	*prev = line;
 	return table_next_line(line);
+}
+
+/* The start of the line that holds byte at (a line start: itself). */
+static size_t
+line_start(const char *text, size_t lo, size_t at)
+{
+	while (at > lo && text[at - 1] != '\n')
+		at--;
+	return at;
+}
+
+int
+table_ascends_at(const char *text, size_t len, size_t at)
+{
+	if (at == 0 || at >= len)
+		return 1;
+	return cmp_keys(text + line_start(text, 0, at - 1), text + at) < 0;
+}
+
+const char *
+table_find(const char *text, size_t len, const char *key)
+{
+	size_t lo = 0, hi = len, mid, kl = strlen(key), ll;
+	const char *nl;
+	int c;
+
+	while (lo < hi) {
+		mid = line_start(text, lo, lo + (hi - lo) / 2);
+		ll = table_key_len(text + mid);
+		c = strncmp(text + mid, key, ll < kl ? ll : kl);
+		if (c == 0 && ll == kl)
+			return text + mid;
+		if (c < 0 || (c == 0 && ll < kl)) {
+			nl = memchr(text + mid, '\n', hi - mid);
+			lo = nl ? (size_t)(nl - text) + 1 : hi;
+		} else
+			hi = mid;
+	}
+	return NULL;
 }
 
 int

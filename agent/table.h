@@ -59,6 +59,12 @@
  *	order and calls fn(arg, old_line, new_line) for each key whose line
  *	differs, with NULL for the side that lacks the key. It returns -1,
  *	part way, when a text is not in strictly ascending order of keys.
+ *	table_ascends_at(text, len, at) tells whether the key of the line
+ *	that starts at byte at of a text (len bytes) sorts after the key of
+ *	the line before it (yes when either is missing).
+ *	table_find(text, len, key) is the line of key in the first len bytes
+ *	of a text in strictly ascending order of keys (ending with a newline
+ *	or at len), by bisection; NULL when no line has that key.
  *
  * Diagnostics
  *	None: lines are written from values policy validated, and a line
@@ -128,5 +134,7 @@ typedef void (*table_diff_fn)(void *arg, const char *old_line,
     const char *new_line);
 int table_diff(const char *old, const char *new, table_diff_fn fn,
     void *arg);
+int table_ascends_at(const char *text, size_t len, size_t at);
+const char *table_find(const char *text, size_t len, const char *key);
 
 #endif

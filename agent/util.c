@@ -8,6 +8,7 @@
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +147,7 @@ stream_end(struct rs_stream *s)
 	return s->failed ? -1 : 0;
 }
 
-static void
+void
 buf_reserve(struct buf *b, size_t more)
 {
 	size_t need = b->len + more + 1;
@@ -180,6 +181,17 @@ void
 buf_addc(struct buf *b, char c)
 {
 	buf_add(b, &c, 1);
+}
+
+void
+buf_addu(struct buf *b, unsigned long n)
+{
+	char digits[24], *p = digits + sizeof(digits);
+
+	do
+		*--p = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	buf_add(b, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 void
@@ -425,17 +437,23 @@ str_lower(char *s)
 const char *
 printable(struct buf *b, const char *s, size_t n)
 {
-	size_t i;
+	static const char hex[] = "0123456789abcdef";
+	size_t i, start = 0;
+	char esc[4] = { '\\', 'x' };
 
 	buf_reset(b);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c >= 0x20 && c < 0x7f && c != '\\')
-			buf_addc(b, (char)c);
-		else
-			buf_printf(b, "\\x%02x", c);
+			continue;
+		buf_add(b, s + start, i - start);
+		esc[2] = hex[c >> 4];
+		esc[3] = hex[c & 15];
+		buf_add(b, esc, sizeof(esc));
+		start = i + 1;
 	}
+	buf_add(b, s + start, n - start);
 	return buf_str(b);
 }
 
@@ -445,53 +463,63 @@ static char *const child_env[] = {
 	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", "LC_ALL=C", NULL
 };
 
-static void
-child_exec(char *const argv[], const char *in, int out)
-{
-	const char *path = argv[0];
-	int fd = open(in ? in : "/dev/null", O_RDONLY);
-
-	if (fd >= 0)
-		dup2(fd, 0);
-	dup2(out, 1);
-	dup2(out, 2);
-	if (path[0] != '/')
-		errno = EINVAL;	/* never a PATH search */
-	else {
-		/* the child's own copy: it sees its name, not the path, as
-		 * Postfix's programs prefix their messages with argv[0] */
-		((char **)argv)[0] = strrchr(path, '/') + 1;
-		execve(path, argv, child_env);
-	}
-	dprintf(2, "cannot run %s: %s", path, strerror(errno));
-	_exit(127);
-}
-
 int
 run_cmd(char *const argv[], struct buf *out)
 {
 	return run_cmd_in(argv, NULL, out);
 }
 
+/* Start argv[0] (an absolute path) as a child with standard input from
+ * in (NULL: /dev/null) and standard output and error into out; 0 with
+ * *pid, else an errno. posix_spawn() (vfork semantics): the child costs
+ * the same however large this process is, and threads may spawn at
+ * once. The child sees its name, not the path, as Postfix's programs
+ * prefix their messages with argv[0]. */
+static int
+spawn(char *const argv[], const char *in, int out, pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	const char *path = argv[0];
+	char **args;
+	size_t n = 0;
+	int rc;
+
+	if (path[0] != '/')
+		return EINVAL;	/* never a PATH search */
+	while (argv[n] != NULL)
+		n++;
+	args = xcalloc(n + 1, sizeof(*args));
+	memcpy(args, argv, n * sizeof(*args));
+	args[0] = strrchr(path, '/') + 1;
+	if ((rc = posix_spawn_file_actions_init(&fa)) == 0) {
+		if ((rc = posix_spawn_file_actions_addopen(&fa, 0, in ? in :
+		    "/dev/null", O_RDONLY, 0)) == 0 &&
+		    (rc = posix_spawn_file_actions_adddup2(&fa, out, 1)) == 0 &&
+		    (rc = posix_spawn_file_actions_adddup2(&fa, out, 2)) == 0)
+			rc = posix_spawn(pid, path, &fa, NULL, args, child_env);
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	free(args);
+	return rc;
+}
+
 int
 run_cmd_in(char *const argv[], const char *in, struct buf *out)
 {
-	char chunk[4096];
-	int p[2], status;
+	char chunk[65536];
+	int p[2], status, rc;
 	ssize_t n;
 	pid_t pid;
 
 	buf_reset(out);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
-	fflush(NULL);
-	if ((pid = fork()) < 0) {
+	if ((rc = spawn(argv, in, p[1], &pid)) != 0) {
 		close(p[0]);
 		close(p[1]);
-		return -1;
+		buf_printf(out, "cannot run %s: %s", argv[0], strerror(rc));
+		return 127;
 	}
-	if (pid == 0)
-		child_exec(argv, in, p[1]);
 	close(p[1]);
 	while ((n = read(p[0], chunk, sizeof(chunk))) > 0 ||
 	    (n < 0 && errno == EINTR))

@@ -7,7 +7,9 @@
  *	xmalloc(), xcalloc(), xrealloc(), xstrdup(), xstrndup() allocate or
  *	abort the program with a message (there is no useful recovery from
  *	out-of-memory in a sync run; the installed tables stay as they were).
- *	buf_*() build byte strings; buf_str() is always NUL-terminated.
+ *	buf_*() build byte strings; buf_str() is always NUL-terminated;
+ *	buf_addu() adds a number in decimal (what printf("%lu") would);
+ *	buf_reserve() makes room for more bytes ahead of time.
  *	A stream is a buffer that a producer fills and that is handed to
  *	its drain (then emptied) whenever it holds RS_STREAM_CHUNK bytes or
  *	more (stream_step()) and at the end (stream_end(), which returns -1
@@ -38,8 +40,12 @@
  *	search), with an environment of its own (PATH=/usr/sbin:/usr/bin:
  *	/sbin:/bin and the C locale, nothing inherited), standard input from
  *	/dev/null, collects its standard output and error, and returns its
- *	exit status (-1 when it could not run, 128+N when killed by signal N);
- *	run_cmd_in() does the same with standard input from a file.
+ *	exit status (127 with "cannot run PATH: reason" as output when it
+ *	cannot be started, -1 when its output or status cannot be had,
+ *	128+N when killed by signal N); run_cmd_in() does the same with
+ *	standard input from a file. Both start the program with
+ *	posix_spawn() (no copy of this process's memory: the same cost at
+ *	any size) and may be called from several threads at once.
  *	The one digest helper (OpenSSL; a failure aborts the program):
  *	sha256_hex(bytes, len, out) writes the SHA-256 of a byte string as 64
  *	lower-case hexadecimal digits and a NUL; sha256_parts_hex(parts, lens,
@@ -143,6 +149,8 @@ void buf_reset(struct buf *b);
 void buf_add(struct buf *b, const void *p, size_t n);
 void buf_adds(struct buf *b, const char *s);
 void buf_addc(struct buf *b, char c);
+void buf_addu(struct buf *b, unsigned long n);
+void buf_reserve(struct buf *b, size_t more);
 void buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *buf_str(struct buf *b);

@@ -268,7 +268,7 @@ apply_model(struct watcher *w, const struct rs_how *how)
 	struct rs_lock lock = { -1 };
 	struct rs_decision d;
 	struct rs_err err;
-	double t0 = monotonic_seconds();
+	double t0 = monotonic_seconds(), clock;
 	int rc;
 
 	memset(&d, 0, sizeof(d));
@@ -287,7 +287,11 @@ apply_model(struct watcher *w, const struct rs_how *how)
 		return;
 	}
 	w->held = 0;
-	if (pipeline_decide(&w->c, &w->keys, &w->m, &d, &err) < 0)
+	clock = monotonic_seconds();
+	rc = pipeline_decide(&w->c, &w->keys, &w->m, &d, &err);
+	rs_log(RS_LOG_DEBUG, "decide: %.0f ms", (monotonic_seconds() - clock) *
+	    1e3);
+	if (rc < 0)
 		rc = rs_fail(&err);
 	else if ((rc = pipeline_apply(&w->ro, &w->c, &w->m, &d, how, NULL,
 	    t0)) == RS_EX_OK)

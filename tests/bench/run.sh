@@ -84,10 +84,17 @@ change_100() {	# 100 send-as entries get another host
 }
 
 watch_latency() {
-	local i dn addr start lat
+	local i dn addr start lat before waited=0
+	before=$(stat -c %y "$T/state/last-run" 2>/dev/null)
 	"$RELAYSYNC" --config "$T/rs.yaml" watch >/dev/null 2>"$T/watch.err" &
 	local w=$!
-	sleep 3
+	# ready once its first refresh has been decided: it records the run
+	# in state_dir/last-run
+	while [ "$(stat -c %y "$T/state/last-run" 2>/dev/null)" = "$before" ]; do
+		sleep 0.2
+		waited=$((waited + 1))
+		[ "$waited" -lt 3000 ] || { echo "watch: not ready after 600 s" >&2; break; }
+	done
 	: >"$T/latencies"
 	# modify live routes only: a rejected entry's change shows in no table
 	awk '{ print $1 }' "$MAP_DIR/sender_relay" >"$T/routed"

@@ -259,6 +259,43 @@ check "random sequence: most runs were incremental ($inc of $STEPS)" [ "${inc:-0
 check "random sequence: the directory really changed" \
     [ "$(grep -c '^# step .*: op_' "$T/churn.log")" -ge "$STEPS" ]
 
+# a full read that finds what the snapshot holds does not write it again:
+# <state_dir>/snapshot-digest names the file and the keyed digest of its
+# entries (the fixture's passwords are in clear: the snapshot seals them,
+# the digest is of the model as read)
+DIGEST=$T/state/snapshot-digest
+snap_id() { stat -c '%i %y' "$SNAP"; }
+rs --config "$T/inc.yaml" sync --full
+check "a whole snapshot has its digest next to it" test -s "$DIGEST"
+expect_eq "... private (0600)" 600 "$(stat -c %a "$DIGEST")"
+expect_no_grep "... which holds no password" "SECRET" "$DIGEST"
+before=$(snap_id)
+rs --config "$T/inc.yaml" --verbose sync --full
+expect_eq "a no-op full read succeeds" 0 "$RC"
+expect_grep "... and keeps the snapshot" "snapshot holds this model and cookie already, not rewritten" "$T/err"
+expect_eq "... the same file, not rewritten" "$before" "$(snap_id)"
+rs --config "$T/inc.yaml" --verbose sync
+expect_grep "... from which the next run reads incrementally" "incremental read: 0 changed and 0 deleted" "$T/err"
+cp -a "$T/inc" "$T/inc.kept"
+rs --config "$T/full.yaml" sync --force
+check "... and its tables equal a full run's" diff -r "$T/inc/relaysync/" "$T/full/relaysync/"
+before=$(snap_id)
+printf 'dn: ou=digest,%s\nobjectClass: organizationalUnit\nobjectClass: relaysyncPolicy\nou: digest\nrelaysyncAllowUserGateways: TRUE\n' \
+    "$BASE_DN" | ldap_load /dev/stdin || exit 1
+rs --config "$T/inc.yaml" --verbose sync --full
+expect_no_grep "a changed directory: the snapshot is written again" "snapshot holds" "$T/err"
+check "... a new file" [ "$before" != "$(snap_id)" ]
+sed -i "s/^digest .*/digest $(printf '0%.0s' $(seq 64))/" "$DIGEST"
+before=$(snap_id)
+rs --config "$T/inc.yaml" --verbose sync --full
+expect_no_grep "a digest that does not match: the snapshot is written again" "snapshot holds" "$T/err"
+check "... a new file" [ "$before" != "$(snap_id)" ]
+touch "$SNAP"
+rs --config "$T/inc.yaml" --verbose sync --full
+expect_no_grep "a snapshot touched behind the digest's back: written again" "snapshot holds" "$T/err"
+rs --config "$T/inc.yaml" --verbose sync --full
+expect_grep "... after which it is kept again" "snapshot holds" "$T/err"
+
 # a server whose rootDSE offers no RFC 4533 (slapd without syncprov): no
 # sync search is sent, every run is a full read, and the report says why
 stop_slapd

@@ -6,9 +6,12 @@
  * sorted: index copies the text, edit adds, replaces, removes and looks
  * up keys in it, verify compares it with the text. Postfix is "running"
  * unless fake_inst.stopped. Each operation is counted in fake_inst.calls
- * and fails (status 1) when its fail_* knob is set; fake_inst.empty_index
- * makes index write an empty index and still succeed (postmap on a full
- * disk).
+ * (atomically: apply runs them from several threads at once) and fails
+ * (status 1) when its fail_* knob is set; index also fails for the tables
+ * named in fake_inst.fail_index (" sasl_passwd tls_policy "), saying which
+ * and adding " name" to fake_inst.failed;
+ * fake_inst.empty_index makes index write an empty index and still
+ * succeed (postmap on a full disk).
  *
  * fake_decision(d, n) is a decision of n accepted routes (at most
  * FAKE_ROUTES), u00@p.example ... via smtp.p.example:587, each with its
@@ -27,6 +30,8 @@
 #ifndef RS_FAKE_H
 #define RS_FAKE_H
 
+#include <pthread.h>
+
 #include "installer.h"
 #include "policy.h"
 #include "source.h"
@@ -36,13 +41,26 @@ enum { F_INDEX, F_PUT, F_DEL, F_QUERY, F_VERIFY, F_RUNNING, F_RELOAD,
 	F_COUNT };
 
 struct fake_installer {
-	int calls[F_COUNT];
+	_Atomic int calls[F_COUNT];
 	int fail[F_COUNT];
+	const char *fail_index;	/* " name name ": these tables' index fails */
+	char failed[256];	/* " name" of each that did */
 	int empty_index;
 	int stopped;
 };
 
+
 static struct fake_installer fake_inst;
+
+/* Is the table at path one fail_index names? */
+static int
+fake_fails(const char *path)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), " %s ", strrchr(path, '/') + 1);
+	return fake_inst.fail_index && strstr(fake_inst.fail_index, name);
+}
 
 static void
 fake_index_path(const struct rs_config *c, const char *path, struct buf *b)
@@ -100,6 +118,17 @@ fake_index(const struct rs_config *c, const char *path, struct buf *out)
 	buf_reset(out);
 	if (fake_inst.fail[F_INDEX]) {
 		buf_adds(out, "postmap: fatal: fake failure");
+		return 1;
+	}
+	if (fake_fails(path)) {
+		static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+		pthread_mutex_lock(&lock);
+		strcat(fake_inst.failed, " ");
+		strcat(fake_inst.failed, strrchr(path, '/') + 1);
+		pthread_mutex_unlock(&lock);
+		buf_printf(out, "postmap: fatal: fake failure of %s",
+		    strrchr(path, '/') + 1);
 		return 1;
 	}
 	buf_init(&text);

@@ -1,5 +1,6 @@
 /* Unit tests: apply - what it indexes, patches and shares, and what stays
  * live after each failure, against a fake installer (fake.h). */
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "unit.h"
@@ -362,6 +363,140 @@ test_index_fails(void **state)
 	fake_pw[1][0] = '\0';
 }
 
+/* Every file of the live generation (name, mode, bytes) and the list of
+ * generations kept, into out. */
+static void
+live_tree(struct buf *out)
+{
+	struct dirent **names;
+	struct rs_err err;
+	struct stat st;
+	struct buf file;
+	char path[512];
+	int i, n;
+
+	buf_reset(out);
+	buf_init(&file);
+	snprintf(path, sizeof(path), "%s/maps.generations", top);
+	assert_true((n = scandir(path, &names, NULL, alphasort)) > 0);
+	for (i = 0; i < n; i++) {
+		buf_printf(out, "generation %s\n", names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	snprintf(path, sizeof(path), "%s/maps", top);
+	assert_true((n = scandir(path, &names, NULL, alphasort)) > 0);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/maps/%s", top,
+		    names[i]->d_name);
+		assert_int_equal(lstat(path, &st), 0);
+		buf_printf(out, "%s %o\n", names[i]->d_name, st.st_mode);
+		if (S_ISREG(st.st_mode)) {
+			assert_int_equal(read_file(path, &file, &err), 0);
+			buf_add(out, file.data, file.len);
+		}
+		free(names[i]);
+	}
+	free(names);
+	buf_free(&file);
+}
+
+/* Does table i differ between a set of a and one of b routes? */
+static int
+table_changes(int i, size_t a, size_t b)
+{
+	struct rs_decision d;
+	struct rs_tables ta, tb;
+	int differ;
+
+	fake_decision(&d, a);
+	render_tables(&d, "secure", &ta);
+	fake_decision(&d, b);
+	render_tables(&d, "secure", &tb);
+	differ = ta.t[i].len != tb.t[i].len || (ta.t[i].len &&
+	    memcmp(ta.t[i].data, tb.t[i].data, ta.t[i].len) != 0);
+	render_free(&ta);
+	render_free(&tb);
+	return differ;
+}
+
+/* The tables are indexed at the same time. One index among them fails
+ * (each table in turn): nothing is switched, the live generation stays
+ * byte for byte, no new one is left, and the error names the table. */
+static void
+test_one_of_many_fails(void **state)
+{
+	struct rs_applied ap;
+	struct rs_err err;
+	struct buf before, after;
+	char fail[64], want[256];
+	int i, tried = 0;
+
+	(void)state;
+	assert_int_equal(install(N, &ap, &err), 0);
+	buf_init(&before);
+	buf_init(&after);
+	live_tree(&before);
+	for (i = 0; i < RS_T_COUNT; i++) {
+		if (!table_changes(i, N, N - 4))
+			continue;	/* shared, not indexed */
+		tried++;
+		memset(&fake_inst, 0, sizeof(fake_inst));
+		fake_inst.fail[F_DEL] = 1;	/* no patch: whole indexes */
+		snprintf(fail, sizeof(fail), " %s ", rs_table_info[i].name);
+		fake_inst.fail_index = fail;
+		assert_int_equal(install(N - 4, &ap, &err), -1);
+		assert_int_equal(err.code, RS_EX_CANTCREAT);
+		snprintf(want, sizeof(want), "%s/maps.generations/2/%s failed "
+		    "(status 1): postmap: fatal: fake failure of %s; the "
+		    "installed tables are unchanged", top,
+		    rs_table_info[i].name, rs_table_info[i].name);
+		assert_non_null(strstr(err.msg, want));
+		assert_int_equal(ap.generation, 0);
+		assert_int_equal(live(), 1);
+		assert_int_equal(fake_inst.calls[F_RELOAD], 0);
+		live_tree(&after);
+		assert_int_equal(after.len, before.len);
+		assert_memory_equal(after.data, before.data, before.len);
+	}
+	assert_true(tried >= 3);
+	buf_free(&before);
+	buf_free(&after);
+}
+
+/* Two indexes fail: every one that failed is named, one in the error and
+ * the others in the log; the live generation stays. */
+static void
+test_two_fail(void **state)
+{
+	struct rs_applied ap;
+	struct rs_err err;
+	struct buf log, both;
+	char path[64], *name, *save;
+	int saved;
+
+	(void)state;
+	assert_int_equal(install(N, &ap, &err), 0);
+	memset(&fake_inst, 0, sizeof(fake_inst));
+	fake_inst.fail[F_DEL] = 1;	/* no patch: whole indexes */
+	fake_inst.fail_index = " sender_relay sasl_passwd ";
+	capture_start(&saved, path);
+	assert_int_equal(install(N - 4, &ap, &err), -1);
+	buf_init(&log);
+	capture_end(saved, path, &log);
+	assert_int_equal(live(), 1);
+	assert_true(strlen(fake_inst.failed) > 0);
+	buf_init(&both);
+	buf_printf(&both, "%s\n%s", err.msg, log.data);
+	for (name = strtok_r(fake_inst.failed, " ", &save); name != NULL;
+	    name = strtok_r(NULL, " ", &save)) {
+		snprintf(path, sizeof(path), "fake failure of %s;", name);
+		assert_non_null(strstr(both.data, path));
+	}
+	buf_free(&log);
+	buf_free(&both);
+}
+
 /* postmap exits 0 but the index is empty (a full disk): refused. */
 static void
 test_verify_fails(void **state)
@@ -453,6 +588,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_index_fails, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_one_of_many_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_two_fail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_fails, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),

@@ -181,6 +181,101 @@ test_diff(void **state)
 	render_free(&t);
 }
 
+/*
+ * Tables of megabytes-like length (2,000 routes, longer than the blocks
+ * plan compares at once) with three changes in the middle: only those
+ * are reported, with what the installed lines said, whatever the lines
+ * around them.
+ */
+#define LARGE 2000
+static struct rs_sendas large_sa[LARGE];
+static struct rs_verdict large_v[LARGE];
+static const struct rs_verdict *large_r[LARGE];
+static char large_addr[LARGE][32], large_host[LARGE][32];
+
+static void
+large_decision(struct rs_decision *ld, int changed)
+{
+	struct rs_verdict *lv;
+	size_t i;
+
+	memset(ld, 0, sizeof(*ld));
+	for (i = 0; i < LARGE; i++) {
+		snprintf(large_addr[i], sizeof(large_addr[i]), "u%04zu@p.example",
+		    i);
+		snprintf(large_host[i], sizeof(large_host[i]), "%s.p.example",
+		    changed && i == 1000 ? "moved" : i % 7 ? "mx" : "smtp");
+		free(large_sa[i].f[RS_F_ADDRESS].val);
+		memset(&large_sa[i], 0, sizeof(large_sa[i]));
+		large_sa[i].dn = "cn=x";
+		model_set_value(&large_sa[i].f[RS_F_ADDRESS], large_addr[i],
+		    strlen(large_addr[i]), 1);
+		lv = &large_v[i];
+		memset(lv, 0, sizeof(*lv));
+		lv->sa = &large_sa[i];
+		lv->owner_dn = "uid=u,dc=example,dc=com";
+		lv->detail = "";
+		lv->reason = changed && i == 1500 ? RS_R_NO_GATEWAY : RS_R_NONE;
+		lv->route.address = large_addr[i];
+		lv->route.host = large_host[i];
+		lv->route.port = 587;
+		lv->route.sec = i % 3 ? RS_SEC_STARTTLS : RS_SEC_NONE;
+		lv->route.username = i % 2 ? large_addr[i] : NULL;
+		lv->route.password = i % 2 ? (changed && i == 201 ? "new" :
+		    "old") : NULL;
+		lv->route.logins = "u";
+		if (lv->reason == RS_R_NONE)
+			large_r[ld->nroutes++] = lv;
+	}
+	ld->v = large_v;
+	ld->n = LARGE;
+	ld->routes = large_r;
+}
+
+static void
+test_large(void **state)
+{
+	const struct rs_change *c;
+	struct rs_decision ld;
+	struct rs_tables t;
+	struct rs_plan p;
+	struct rs_err err;
+	size_t i;
+
+	(void)state;
+	large_decision(&ld, 0);
+	render_tables(&ld, "secure", &t);
+	for (i = 0; i < RS_T_SET; i++)
+		put(rs_table_info[i].name, t.t[i].data);
+	assert_true(t.t[RS_T_SENDER_ACCESS].len > 2 * 4096);
+	render_free(&t);
+	large_decision(&ld, 1);
+	render_tables(&ld, "secure", &t);
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &ld, &t, 1, &p,
+	    &err), 0);
+	assert_int_equal(p.old_routes, LARGE);
+	assert_int_equal(p.new_routes, LARGE - 1);
+	assert_int_equal(p.n, 3);
+	assert_int_equal(p.changed, 2);
+	assert_int_equal(p.removed, 1);
+	assert_int_equal(p.vanished, 0);
+	c = change(&p, "u1000@p.example");
+	assert_int_equal(c->kind, RS_C_CHANGED);
+	assert_string_equal(c->old_gateway, "[mx.p.example]:587 starttls");
+	assert_string_equal(c->new_gateway, "[moved.p.example]:587 starttls");
+	c = change(&p, "u0201@p.example");
+	assert_int_equal(c->credentials_changed, 1);
+	assert_string_equal(c->old_login, "u0201@p.example");
+	c = change(&p, "u1500@p.example");
+	assert_int_equal(c->kind, RS_C_REMOVED);
+	assert_int_equal(c->why->reason, RS_R_NO_GATEWAY);
+	assert_string_equal(c->old_gateway, "[mx.p.example]:587 starttls");
+	plan_free(&p);
+	render_free(&t);
+	for (i = 0; i < LARGE; i++)
+		free(large_sa[i].f[RS_F_ADDRESS].val);
+}
+
 static void
 test_limits(void **state)
 {
@@ -298,6 +393,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_no_change_and_first_run),
 	};

@@ -124,12 +124,60 @@ test_inheritance(void **state)
 	model_free(&m);
 }
 
+/*
+ * A user entry's own allow attribute decides for its send-as entries over
+ * the OU above it; its neighbours inherit the OU's. The entries of one
+ * owner are decided together, whatever the order of the model.
+ */
+static void
+test_user_policy(void **state)
+{
+	const char *yes = "uid=yes,ou=closed,ou=people," BASE;
+	const char *no = "uid=no,ou=open,ou=people," BASE;
+	const char *plain = "uid=plain,ou=closed,ou=people," BASE;
+	const char *open = "uid=open,ou=open,ou=people," BASE;
+	struct rs_decision d;
+	struct rs_model m;
+
+	(void)state;
+	model_init(&m);
+	model_add_policy(&m, "ou=closed,ou=people," BASE, RS_NO);
+	model_add_policy(&m, "ou=open,ou=people," BASE, RS_YES);
+	model_add_policy(&m, yes, RS_YES);
+	model_add_policy(&m, no, RS_NO);
+	login(model_add_user(&m, yes, "yes@example.com"));
+	login(model_add_user(&m, no, "no@example.com"));
+	login(model_add_user(&m, plain, "plain@example.com"));
+	login(model_add_user(&m, open, "open@example.com"));
+	entry(&m, yes, "yes1@partner.example");
+	entry(&m, plain, "plain1@partner.example");
+	entry(&m, yes, "yes2@partner.example");
+	entry(&m, no, "no1@partner.example");
+	entry(&m, open, "open1@partner.example");
+	entry(&m, no, "no2@partner.example");
+	policy_decide(&m, &cfg, &keys, NULL, &d);
+	assert_string_equal(reason_of(&d, "yes1@partner.example"), "accepted");
+	assert_string_equal(reason_of(&d, "yes2@partner.example"), "accepted");
+	assert_string_equal(reason_of(&d, "open1@partner.example"), "accepted");
+	assert_string_equal(reason_of(&d, "plain1@partner.example"),
+	    "policy_forbidden");
+	assert_string_equal(reason_of(&d, "no1@partner.example"),
+	    "policy_forbidden");
+	assert_string_equal(verdict(&d, "no2@partner.example")->detail,
+	    "forbidden by the directory policy");
+	assert_string_equal(verdict(&d, "yes2@partner.example")->owner_dn, yes);
+	assert_string_equal(verdict(&d, "yes2@partner.example")->route.logins,
+	    "user1");
+	policy_free(&d);
+	model_free(&m);
+}
+
 static void
 test_reason_order(void **state)
 {
 	const char *ok = "uid=ok,ou=people," BASE, *no = "uid=no," BASE;
 	char *hops[] = { "relay.corp.example" };
-	struct rs_policy_env env = { NULL, hops, 1 };
+	struct rs_policy_env env = { NULL, hops, 1, 0 };
 	struct rs_model m;
 	struct rs_decision d;
 	struct rs_sendas *s;
@@ -403,7 +451,8 @@ test_gateway_check(void **state)
 	struct rs_decision d;
 	struct rs_model m;
 	struct strmap ok;
-	struct rs_policy_env env = { &ok, NULL, 0 };
+	struct rs_policy_env env = { &ok, NULL, 0, 0 };
+	struct rs_policy_env for_verify = { NULL, NULL, 0, 1 };
 
 	(void)state;
 	model_init(&m);
@@ -412,7 +461,11 @@ test_gateway_check(void **state)
 	entry(&m, u, "checked@partner.example");
 	entry(&m, u, "stale@partner.example");
 	entry(&m, u, "never@partner.example");
-	policy_decide(&m, &cfg, &keys, NULL, &d);
+	policy_decide(&m, &cfg, &keys, NULL, &d);	/* not needed: none */
+	assert_string_equal(verdict(&d, "checked@partner.example")->
+	    fingerprint, "");
+	policy_free(&d);
+	policy_decide(&m, &cfg, &keys, &for_verify, &d);
 	strmap_init(&ok);
 	*strmap_slot(&ok, "checked@partner.example") = strdup(
 	    verdict(&d, "checked@partner.example")->fingerprint);
@@ -447,6 +500,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inheritance),
+		cmocka_unit_test(test_user_policy),
 		cmocka_unit_test(test_reason_order),
 		cmocka_unit_test(test_routes_and_defaults),
 		cmocka_unit_test(test_conflict),

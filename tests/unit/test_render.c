@@ -117,6 +117,43 @@ test_shared_gateway_and_levels(void **state)
 	render_free(&t);
 }
 
+/* Many routes (the tables are sized ahead after the first ones), lines
+ * of growing length, each next hop once in tls_policy. */
+#define MANY 1000
+static void
+test_many(void **state)
+{
+	static struct rs_verdict v[MANY];
+	static const struct rs_verdict *r[MANY];
+	static char addr[MANY][80], host[MANY][80];
+	struct buf relay, tls;
+	struct rs_decision d;
+	struct rs_tables t;
+	size_t i;
+
+	(void)state;
+	buf_init(&relay);
+	buf_init(&tls);
+	for (i = 0; i < MANY; i++) {
+		snprintf(addr[i], sizeof(addr[i]), "u%04zu%.*s@p.example", i,
+		    (int)(i / 20), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		snprintf(host[i], sizeof(host[i]), "mx%zu.p.example", i % 10);
+		route(&v[i], 0, addr[i], host[i], 25, i % 2 ? RS_SEC_NONE :
+		    RS_SEC_STARTTLS, NULL, NULL);
+		buf_printf(&relay, "%s [%s]:25\n", addr[i], host[i]);
+	}
+	for (i = 0; i < 10; i++)
+		buf_printf(&tls, "[mx%zu.p.example]:25 %s\n", i,
+		    i % 2 ? "none" : "secure");
+	decision(&d, v, MANY, r);
+	render_tables(&d, "secure", &t);
+	assert_string_equal(t.t[RS_T_SENDER_RELAY].data, relay.data);
+	assert_string_equal(t.t[RS_T_TLS_POLICY].data, tls.data);
+	render_free(&t);
+	buf_free(&relay);
+	buf_free(&tls);
+}
+
 static void
 test_empty(void **state)
 {
@@ -140,6 +177,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_shared_gateway_and_levels),
+		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_empty),
 	};
 

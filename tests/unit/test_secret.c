@@ -58,6 +58,51 @@ test_round_trip(void **state)
 	keyring_free(&r);
 }
 
+/* Values of two keys and two addresses, opened in turn, with failures in
+ * between: each opens with its own key and address only, whatever was
+ * opened before (the cipher contexts are kept between values). */
+static void
+test_interleaved(void **state)
+{
+	static const char *addr[2] = { ADDR, "other@partner.example" };
+	struct rs_keyring r, first;
+	struct buf enc[4], dec;
+	struct rs_err err;
+	const char *why;
+	char plain[32];
+	int i, round;
+
+	(void)state;
+	load(&first, K2);
+	load(&r, K1 K2);
+	buf_init(&dec);
+	for (i = 0; i < 4; i++) {
+		buf_init(&enc[i]);
+		snprintf(plain, sizeof(plain), "password %d", i);
+		assert_int_equal(secret_encrypt(i < 2 ? &r : &first, addr[i % 2],
+		    plain, strlen(plain), &enc[i], &err), 0);
+	}
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < 4; i++) {
+			snprintf(plain, sizeof(plain), "password %d", i);
+			assert_int_equal(secret_decrypt(&r, addr[i % 2],
+			    enc[i].data, enc[i].len, &dec, &why), 0);
+			assert_string_equal(dec.data, plain);
+			assert_int_equal(secret_decrypt(&r, addr[(i + 1) % 2],
+			    enc[i].data, enc[i].len, &dec, &why), -1);
+		}
+	assert_int_equal(secret_decrypt(&first, addr[0], enc[0].data,
+	    enc[0].len, &dec, &why), -1);
+	assert_int_equal(secret_decrypt(&first, addr[0], enc[2].data,
+	    enc[2].len, &dec, &why), 0);
+	assert_string_equal(dec.data, "password 2");
+	for (i = 0; i < 4; i++)
+		buf_wipe(&enc[i]);
+	buf_wipe(&dec);
+	keyring_free(&r);
+	keyring_free(&first);
+}
+
 static void
 test_failures(void **state)
 {
@@ -200,6 +245,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_interleaved),
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_key_files),

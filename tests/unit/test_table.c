@@ -165,6 +165,36 @@ test_diff(void **state)
 	assert_int_equal(table_diff("b 1\na 1\n", "", on_diff, &s), -1);
 }
 
+/* Lines found by key in a sorted text: first, last, keys that are
+ * prefixes of others, absent keys, a last line without its newline. */
+static void
+test_find(void **state)
+{
+	static const char text[] = "a@x 1\na@xy 2\nb@x 3\nc@x 4\nd@x 5";
+	static const char *keys[] = { "a@x", "a@xy", "b@x", "c@x", "d@x" };
+	const char *l;
+	size_t i, len = strlen(text);
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		l = table_find(text, len, keys[i]);
+		assert_non_null(l);
+		assert_int_equal(table_key_len(l), strlen(keys[i]));
+		assert_int_equal(strncmp(l, keys[i], strlen(keys[i])), 0);
+	}
+	assert_null(table_find(text, len, "a@"));
+	assert_null(table_find(text, len, "a@xz"));
+	assert_null(table_find(text, len, "0@x"));
+	assert_null(table_find(text, len, "e@x"));
+	assert_null(table_find(text, 0, "a@x"));
+	assert_null(table_find(text, 12, "b@x"));	/* beyond len */
+	assert_true(table_ascends_at(text, len, 6));	/* a@x, a@xy */
+	assert_true(table_ascends_at(text, len, 0));
+	assert_true(table_ascends_at(text, len, len));
+	assert_false(table_ascends_at("b@x 1\na@x 2\n", 12, 6));
+	assert_false(table_ascends_at("a@x 1\na@x 2\n", 12, 6));
+}
+
 int
 main(void)
 {
@@ -174,6 +204,7 @@ main(void)
 		cmocka_unit_test(test_masked),
 		cmocka_unit_test(test_info),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_find),
 	};
 
 	return cmocka_run_group_tests_name("table", tests, NULL, NULL);

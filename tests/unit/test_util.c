@@ -1,7 +1,8 @@
-/* Unit tests: util - the digest and hex helpers, the monotonic clock,
- * rs_fail(). Digests are checked against published vectors (FIPS 180-2,
+/* Unit tests: util - the digest and hex helpers, number and DN formatting,
+ * the monotonic clock, rs_fail(). Digests are checked against published vectors (FIPS 180-2,
  * RFC 4231) and Python's hashlib for the NUL-separated parts. */
 #include "unit.h"
+#include "table.h"
 #include "util.h"
 
 static void
@@ -103,6 +104,38 @@ test_hex(void **state)
 	assert_int_equal(hex_decode("g0", 1, b), -1);
 }
 
+/* Numbers, next hops and printable DNs, as printf would write them. */
+static void
+test_formatting(void **state)
+{
+	static const unsigned long n[] = { 0, 7, 10, 587, 65535, 4294967296UL };
+	struct buf b, want;
+	size_t i;
+
+	(void)state;
+	buf_init(&b);
+	buf_init(&want);
+	for (i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+		buf_reset(&b);
+		buf_reset(&want);
+		buf_adds(&b, "x");
+		buf_addu(&b, n[i]);
+		buf_printf(&want, "x%lu", n[i]);
+		assert_string_equal(b.data, want.data);
+	}
+	assert_string_equal(printable(&b, "uid=a,dc=b", 10), "uid=a,dc=b");
+	assert_string_equal(printable(&b, "\\a\nb\x7f\xc3", 6),
+	    "\\x5ca\\x0ab\\x7f\\xc3");
+	assert_string_equal(printable(&b, "a\0b", 3), "a\\x00b");
+	assert_string_equal(printable(&b, "", 0), "");
+	assert_string_equal(table_hop(&b, "smtp.p.example", 587),
+	    "[smtp.p.example]:587");
+	assert_string_equal(table_hop(&b, "ipv6:2001:db8::1", 25),
+	    "[ipv6:2001:db8::1]:25");
+	buf_free(&b);
+	buf_free(&want);
+}
+
 static void
 test_clock_and_fail(void **state)
 {
@@ -126,6 +159,7 @@ main(void)
 		cmocka_unit_test(test_hmac),
 		cmocka_unit_test(test_hmac_prepared),
 		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_formatting),
 		cmocka_unit_test(test_clock_and_fail),
 	};
 
