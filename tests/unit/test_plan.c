@@ -205,11 +205,10 @@ large_decision(struct rs_decision *ld, int changed)
 		    i);
 		snprintf(large_host[i], sizeof(large_host[i]), "%s.p.example",
 		    changed && i == 1000 ? "moved" : i % 7 ? "mx" : "smtp");
-		free(large_sa[i].f[RS_F_ADDRESS].val);
 		memset(&large_sa[i], 0, sizeof(large_sa[i]));
 		large_sa[i].dn = "cn=x";
-		model_set_value(&large_sa[i].f[RS_F_ADDRESS], large_addr[i],
-		    strlen(large_addr[i]), 1);
+		large_sa[i].f[RS_F_ADDRESS] = (struct rs_value){ large_addr[i],
+		    strlen(large_addr[i]), 1 };
 		lv = &large_v[i];
 		memset(lv, 0, sizeof(*lv));
 		lv->sa = &large_sa[i];
@@ -272,8 +271,6 @@ test_large(void **state)
 	assert_string_equal(c->old_gateway, "[mx.p.example]:587 starttls");
 	plan_free(&p);
 	render_free(&t);
-	for (i = 0; i < LARGE; i++)
-		free(large_sa[i].f[RS_F_ADDRESS].val);
 }
 
 static void

@@ -145,10 +145,10 @@ test_user_policy(void **state)
 	model_add_policy(&m, "ou=open,ou=people," BASE, RS_YES);
 	model_add_policy(&m, yes, RS_YES);
 	model_add_policy(&m, no, RS_NO);
-	login(model_add_user(&m, yes, "yes@example.com"));
-	login(model_add_user(&m, no, "no@example.com"));
-	login(model_add_user(&m, plain, "plain@example.com"));
-	login(model_add_user(&m, open, "open@example.com"));
+	login(&m, model_add_user(&m, yes, "yes@example.com"));
+	login(&m, model_add_user(&m, no, "no@example.com"));
+	login(&m, model_add_user(&m, plain, "plain@example.com"));
+	login(&m, model_add_user(&m, open, "open@example.com"));
 	entry(&m, yes, "yes1@partner.example");
 	entry(&m, plain, "plain1@partner.example");
 	entry(&m, yes, "yes2@partner.example");
