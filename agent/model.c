@@ -343,24 +343,26 @@ repeats(const struct rs_sendas *s, const struct rs_value *v)
 	    v == &s->f[RS_F_SECURITY] || v == &s->f[RS_F_VERIFIED];
 }
 
-static int
-in_sendas(const struct rs_model *m, const struct rs_value *v)
+/* The send-as entry of m whose value v is, or NULL (a login value, or
+ * a value outside m). Addresses compare as integers: v may point into
+ * another object. */
+static const struct rs_sendas *
+sendas_of(const struct rs_model *m, const struct rs_value *v)
 {
-	const char *p = (const char *)v, *lo = (const char *)m->sendas;
+	uintptr_t p = (uintptr_t)v, lo = (uintptr_t)m->sendas;
 
-	return m->nsendas > 0 && p >= lo &&
-	    p < (const char *)(m->sendas + m->nsendas);
+	if (m->nsendas == 0 || p < lo ||
+	    p >= (uintptr_t)(m->sendas + m->nsendas))
+		return NULL;
+	return &m->sendas[(p - lo) / sizeof(*m->sendas)];
 }
 
 void
 model_set_value(struct rs_model *m, struct rs_value *v, const char *val,
     size_t len, unsigned count)
 {
-	const struct rs_sendas *s = NULL;
+	const struct rs_sendas *s = sendas_of(m, v);
 
-	if (in_sendas(m, v))
-		s = &m->sendas[(size_t)((const char *)v -
-		    (const char *)m->sendas) / sizeof(*m->sendas)];
 	v->val = s != NULL && repeats(s, v) ? intern(m, val, len) :
 	    arena_copy(m, val, len);
 	v->len = len;
