@@ -293,6 +293,17 @@ model_add_user(struct rs_model *m, const char *dn, const char *mail)
 	return u;
 }
 
+/* A value of an entry of m, in its arena; repeated values (interned)
+ * are stored once. */
+static void
+set_value(struct rs_model *m, struct rs_value *v, const char *val,
+    size_t len, unsigned count, int interned)
+{
+	v->val = interned ? intern(m, val, len) : arena_copy(m, val, len);
+	v->len = len;
+	v->count = count;
+}
+
 void
 model_add_login(struct rs_model *m, struct rs_user *u, const char *val,
     size_t len)
@@ -303,7 +314,7 @@ model_add_login(struct rs_model *m, struct rs_user *u, const char *val,
 	if (u->nlogins > 0)
 		memcpy(u->logins, old, u->nlogins * sizeof(*u->logins));
 	memset(&u->logins[u->nlogins], 0, sizeof(*u->logins));
-	model_set_value(m, &u->logins[u->nlogins++], val, len, 1);
+	set_value(m, &u->logins[u->nlogins++], val, len, 1, 0);
 }
 
 /* A send-as entry's owner (len bytes): its user's DN string when the
@@ -335,38 +346,15 @@ model_add_sendas(struct rs_model *m, const char *dn, const char *owner)
 	return s;
 }
 
-/* Values that repeat across entries are stored once. */
-static int
-repeats(const struct rs_sendas *s, const struct rs_value *v)
-{
-	return v == &s->f[RS_F_HOST] || v == &s->f[RS_F_PORT] ||
-	    v == &s->f[RS_F_SECURITY] || v == &s->f[RS_F_VERIFIED];
-}
-
-/* The send-as entry of m whose value v is, or NULL (a login value, or
- * a value outside m). Addresses compare as integers: v may point into
- * another object. */
-static const struct rs_sendas *
-sendas_of(const struct rs_model *m, const struct rs_value *v)
-{
-	uintptr_t p = (uintptr_t)v, lo = (uintptr_t)m->sendas;
-
-	if (m->nsendas == 0 || p < lo ||
-	    p >= (uintptr_t)(m->sendas + m->nsendas))
-		return NULL;
-	return &m->sendas[(p - lo) / sizeof(*m->sendas)];
-}
-
 void
-model_set_value(struct rs_model *m, struct rs_value *v, const char *val,
-    size_t len, unsigned count)
+model_set_field(struct rs_model *m, struct rs_sendas *s, enum rs_field f,
+    const char *val, size_t len, unsigned count)
 {
-	const struct rs_sendas *s = sendas_of(m, v);
+	/* values that repeat across entries */
+	int repeats = f == RS_F_HOST || f == RS_F_PORT ||
+	    f == RS_F_SECURITY || f == RS_F_VERIFIED;
 
-	v->val = s != NULL && repeats(s, v) ? intern(m, val, len) :
-	    arena_copy(m, val, len);
-	v->len = len;
-	v->count = count;
+	set_value(m, &s->f[f], val, len, count, repeats);
 }
 
 struct rs_user *
@@ -722,7 +710,7 @@ copy_sendas(struct rs_model *m, const struct rs_sendas *s)
 	c->owner = owner_dn(m, s->owner, strlen(s->owner));
 	for (j = 0; j < RS_F_COUNT; j++)
 		if (s->f[j].val != NULL)
-			model_set_value(m, &c->f[j], s->f[j].val, s->f[j].len,
+			model_set_field(m, c, j, s->f[j].val, s->f[j].len,
 			    s->f[j].count);
 }
 
@@ -1051,7 +1039,7 @@ parse_sendas(struct cursor *c, struct rs_model *m)
 		count = field_num(c);
 		v = field(c, &len);
 		if (count > 0)
-			model_set_value(m, &s->f[j], v, len, (unsigned)count);
+			model_set_field(m, s, j, v, len, (unsigned)count);
 	}
 }
 

@@ -12,15 +12,15 @@
  *	entries, copying their arguments and indexing them by normalized
  *	DN (a later entry with the same DN wins the index); a send-as entry's
  *	owner is the given DN, or its parent entry when NULL;
- *	model_set_disabled() marks a user. model_set_value(m, v, val, len,
- *	count) sets a value of an entry of m; model_add_login(m, user, value,
+ *	model_set_disabled() marks a user. model_set_field(m, sendas, field,
+ *	val, len, count) sets a value of a send-as entry of m; model_add_login(m, user, value,
  *	len) adds one raw value of the mapping's login attributes to a user.
  *	model_user() and model_policy() find an entry by normalized DN.
  *
  *	Memory: every string and value of a model lives in the model's
  *	arena (large chunks), never in an allocation of its own: callers
  *	read the strings but never free or replace them (set values with
- *	model_set_value()). Normalized DNs and the values that repeat (OU
+ *	model_set_field()). Normalized DNs and the values that repeat (OU
  *	DNs, owners, hosts, ports, security, verified flags) are stored
  *	once: a send-as entry's owner is its user's DN string. The DN
  *	indexes hold entry numbers, not copies of the keys. A value that is
@@ -179,8 +179,8 @@ struct rs_user *model_add_user(struct rs_model *m, const char *dn,
     const char *mail);
 struct rs_sendas *model_add_sendas(struct rs_model *m, const char *dn,
     const char *owner);
-void model_set_value(struct rs_model *m, struct rs_value *v, const char *val,
-    size_t len, unsigned count);
+void model_set_field(struct rs_model *m, struct rs_sendas *sendas,
+    enum rs_field field, const char *val, size_t len, unsigned count);
 void model_add_login(struct rs_model *m, struct rs_user *user,
     const char *value, size_t len);
 int model_set_disabled(struct rs_model *m, const char *dn);

@@ -1629,7 +1629,7 @@ read_sendas(struct rs_source *s, const struct entry *e,
 
 	for (i = 0; i < RS_F_COUNT; i++)
 		if ((v = values(e, m->attr[i])) != NULL)
-			model_set_value(model, &sa->f[i], v[0].bv_val,
+			model_set_field(model, sa, i, v[0].bv_val,
 			    v[0].bv_len, count_values(v));
 }
 

@@ -45,7 +45,7 @@ add_entry(struct rs_model *m, const char *rec, size_t len)
 		if (sep == NULL)
 			sep = end;
 		if (sep > p || i == 0)
-			model_set_value(m, &s->f[order[i]], p, (size_t)(sep - p), 1);
+			model_set_field(m, s, order[i], p, (size_t)(sep - p), 1);
 		p = sep + 1;
 	}
 }

@@ -12,7 +12,7 @@ sendas(struct rs_model *m, const char *uuid, const char *dn, const char *addr)
 	struct rs_sendas *s = model_add_sendas(m, dn, NULL);
 
 	strcpy(s->uuid, uuid);
-	model_set_value(m, &s->f[RS_F_ADDRESS], addr, strlen(addr), 1);
+	model_set_field(m, s, RS_F_ADDRESS, addr, strlen(addr), 1);
 	return s;
 }
 
@@ -231,7 +231,7 @@ test_snapshot_round_trip(void **state)
 	user(&m, "0123", "UID=U," BASE);
 	sa = sendas(&m, "4567", "relaysyncSendAsAddress=x@p.example,uid=u," BASE,
 	    "x@p.example");
-	model_set_value(&m, &sa->f[RS_F_HOST], "a\0b\nc d", 7, 2);
+	model_set_field(&m, sa, RS_F_HOST, "a\0b\nc d", 7, 2);
 	buf_add(&s.cookie, "rid=000,csn=1\n2", 15);
 	s.generation = 7;
 	strcpy(s.source, "ab");
@@ -359,8 +359,8 @@ merge_big(struct rs_model *m, const char *dn, const char *pw, size_t len)
 	model_changed(&ch, "s1", dn);
 	model_reads(m, &ch, &r);
 	s = sendas(&fresh, "s1", dn, "x@p.example");
-	model_set_value(&fresh, &s->f[RS_F_HOST], "smtp.p.example", 14, 1);
-	model_set_value(&fresh, &s->f[RS_F_PASSWORD], pw, len, 1);
+	model_set_field(&fresh, s, RS_F_HOST, "smtp.p.example", 14, 1);
+	model_set_field(&fresh, s, RS_F_PASSWORD, pw, len, 1);
 	assert_int_equal(model_merge(m, &ch, &r, &fresh), 0);
 	model_reads_free(&r);
 	model_changes_free(&ch);
@@ -383,7 +383,7 @@ test_arena(void **state)
 	user(&m, "01", "uid=u," BASE);
 	s = sendas(&m, "02", "relaysyncSendAsAddress=y@p.example,uid=u," BASE,
 	    "y@p.example");
-	model_set_value(&m, &s->f[RS_F_HOST], "smtp.p.example", 14, 1);
+	model_set_field(&m, s, RS_F_HOST, "smtp.p.example", 14, 1);
 	for (i = 0; i < 60; i++) {
 		memset(pw, 'a' + i % 26, sizeof(pw));
 		merge_big(&m, dn, pw, sizeof(pw));

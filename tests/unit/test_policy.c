@@ -56,7 +56,7 @@ login(struct rs_model *m, struct rs_user *u)
 static void
 set(struct rs_model *m, struct rs_sendas *s, enum rs_field f, const char *v)
 {
-	model_set_value(m, &s->f[f], v, strlen(v), 1);
+	model_set_field(m, s, f, v, strlen(v), 1);
 }
 
 /* A send-as entry for address below owner, with a complete gateway. */
@@ -196,7 +196,7 @@ test_reason_order(void **state)
 	entry(&m, ok, "two@@partner.example");
 	entry(&m, ok, "ok@Example.com");
 	s = entry(&m, ok, "nogw@partner.example");
-	model_set_value(&m, &s->f[RS_F_HOST], "", 0, 0);
+	model_set_field(&m, s, RS_F_HOST, "", 0, 0);
 	set(&m, s, RS_F_PORT, "0");
 	set(&m, entry(&m, ok, "host@partner.example"), RS_F_HOST, "a,b.example");
 	s = entry(&m, ok, "loop@partner.example");
@@ -220,7 +220,7 @@ test_reason_order(void **state)
 	set(&m, s, RS_F_USERNAME, "a:b");
 	set(&m, entry(&m, ok, "cred@partner.example"), RS_F_USERNAME, "a:b");
 	s = entry(&m, ok, "nopw@partner.example");
-	model_set_value(&m, &s->f[RS_F_PASSWORD], "", 0, 0);
+	model_set_field(&m, s, RS_F_PASSWORD, "", 0, 0);
 	set(&m, entry(&m, ok, "pwnl@partner.example"), RS_F_PASSWORD, "a\nb");
 	set(&m, entry(&m, ok, "enc@partner.example"), RS_F_PASSWORD,
 	    "{AES256-GCM}k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
@@ -280,8 +280,8 @@ test_routes_and_defaults(void **state)
 	s = entry(&m, u, "implicit@partner.example");
 	set(&m, s, RS_F_SECURITY, "tls");
 	s = entry(&m, u, "noauth@partner.example");
-	model_set_value(&m, &s->f[RS_F_USERNAME], "", 0, 0);
-	model_set_value(&m, &s->f[RS_F_PASSWORD], "", 0, 0);
+	model_set_field(&m, s, RS_F_USERNAME, "", 0, 0);
+	model_set_field(&m, s, RS_F_PASSWORD, "", 0, 0);
 	set(&m, s, RS_F_HOST, "2001:DB8::1");
 	buf_init(&enc);
 	assert_int_equal(secret_encrypt(&keys, "enc@partner.example", "s3cret pw", 9, &enc, &err), 0);
