@@ -91,7 +91,9 @@ done
 # ct COMMAND...: run it inside the container, with a clean environment.
 ct() { nsenter -t "$LEADER" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C "$@"; }
 state=
-for _ in $(seq 1 150); do
+# up to 90 s: a first boot of a root just built, beside make check's other
+# suites on two CPUs, took more than 30 s once
+for _ in $(seq 1 450); do
 	state=$(ct systemctl is-system-running 2>/dev/null)
 	case "$state" in running|degraded) break ;; esac
 	sleep 0.2
