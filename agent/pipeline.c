@@ -593,9 +593,8 @@ finish_sync(const struct rs_runopts *o, const struct rs_config *c,
 	}
 }
 
-/* Log, with --verbose, how long the stage that just ended took. */
-static void
-stage(const char *name, double *t)
+void
+pipeline_stage(const char *name, double *t)
 {
 	double now = monotonic_seconds();
 
@@ -841,14 +840,14 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	if (!o->dry_run && next != NULL)
 		snapshot_digest_start(c, next, m);	/* while we go on */
 	render_tables(d, c->postfix.tls_level, &t);
-	stage("render", &clock);
+	pipeline_stage("render", &clock);
 	if (plan_build(c, o->installer, d, &t, o->force, &p, &out) < 0) {
 		if (next != NULL)
 			snapshot_digest_join(next);
 		render_free(&t);
 		return rs_fail(&out);
 	}
-	stage("plan", &clock);
+	pipeline_stage("plan", &clock);
 	if (o->diff && rs_verbosity > RS_LOG_ERROR)
 		print_diff(c, &t);
 	memset(&run, 0, sizeof(run));
@@ -860,7 +859,7 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	run.exit_code = out.code;
 	run.error = *out.msg && !p.refused ? out.msg : NULL;	/* refusal:
 								 * shown as such */
-	stage("apply", &clock);
+	pipeline_stage("apply", &clock);
 	tell(o, &run, &out);
 	if (!o->dry_run && out.code == RS_EX_OK && !p.apply && p.verified &&
 	    apply_stamps(c, &t, &warn) < 0)
@@ -871,7 +870,7 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 			save_summary(c, m, d, next);
 		else
 			apply_forget(c, RS_SUMMARY_FILE);
-		stage("snapshot", &clock);
+		pipeline_stage("snapshot", &clock);
 	}
 	if (next != NULL)
 		snapshot_digest_join(next);
@@ -908,12 +907,12 @@ read_and_decide(const struct rs_runopts *o, const struct rs_config *c,
 
 	if (pipeline_load(o, c, next, m, how, read, err) < 0)
 		return -1;
-	stage("read", &clock);
+	pipeline_stage("read", &clock);
 	if (o->verify && verify_first(o, c, keys, m, err) < 0)
 		return -1;
 	if (pipeline_decide(c, keys, m, d, err) < 0)
 		return -1;
-	stage("decide", &clock);
+	pipeline_stage("decide", &clock);
 	return 0;
 }
 
@@ -1122,7 +1121,7 @@ sync_quick(const struct rs_runopts *o, const struct rs_config *c,
 	buf_init(&cookie);
 	if ((next->live_known = summary_current(c, inputs, &s, &runs)) &&
 	    (rc = directory_unchanged(o->dir, c, &s, &cookie, err)) == 1) {
-		stage("read", &clock);
+		pipeline_stage("read", &clock);
 		rc = report_quick(o, c, keys, &s, runs, t0) == 0;
 		if (rc == 1 && !o->dry_run)
 			move_cookie(c, &s, &cookie);

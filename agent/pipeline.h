@@ -42,7 +42,9 @@
  *	run's summary (summary.h); pipeline_save() saves the snapshot (with
  *	the SHA-256 of the given tables, or of the live ones) and returns 0
  *	when a snapshot of the live generation is kept. A run's duration is
- *	measured with monotonic_seconds() (util.h).
+ *	measured with monotonic_seconds() (util.h). pipeline_stage(name, t)
+ *	logs, with --verbose, "name: N ms" since *t (a monotonic_seconds()
+ *	reading) and sets *t to now.
  *	pipeline_read() reads the directory (through dir) into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
  *	the policy requires them, and the relay's own next hops (postconf)
@@ -140,6 +142,7 @@ int pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_how *how, struct rs_snapshot *next, double t0);
 int pipeline_save(const struct rs_config *c, const struct rs_model *m,
     const struct rs_tables *t, struct rs_snapshot *next);
+void pipeline_stage(const char *name, double *t);
 int pipeline_decide(const struct rs_config *c, const struct rs_keyring *keys,
     const struct rs_model *m, struct rs_decision *d, struct rs_err *err);
 int pipeline_candidates(const struct rs_config *c,

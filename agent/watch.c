@@ -289,8 +289,7 @@ apply_model(struct watcher *w, const struct rs_how *how)
 	w->held = 0;
 	clock = monotonic_seconds();
 	rc = pipeline_decide(&w->c, &w->keys, &w->m, &d, &err);
-	rs_log(RS_LOG_DEBUG, "decide: %.0f ms", (monotonic_seconds() - clock) *
-	    1e3);
+	pipeline_stage("decide", &clock);
 	if (rc < 0)
 		rc = rs_fail(&err);
 	else if ((rc = pipeline_apply(&w->ro, &w->c, &w->m, &d, how, NULL,
