@@ -29,18 +29,17 @@ cmp_line(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The lines of a "postmap -s" dump as "key value", sorted, in out. */
+/* The lines of a "postmap -s" dump (its tabs made spaces), sorted, in
+ * out. */
 static void
 sorted_dump(char *dump, struct buf *out)
 {
-	char **lines = NULL, *line, *tab, *next;
+	char **lines = NULL, *line, *next;
 	size_t n = 0, cap = 0, i;
 
 	for (line = dump; line && *line; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		if ((tab = strchr(line, '\t')) != NULL)
-			*tab = ' ';
 		lines = vec_grow(lines, &cap, n, sizeof(*lines));
 		lines[n++] = line;
 	}
@@ -54,21 +53,31 @@ sorted_dump(char *dump, struct buf *out)
 	free(lines);
 }
 
-/* Is a "postmap -s" dump (lines "key<TAB>value") the text itself once
- * each line's tab is a space? Then it need not be sorted: lmdb dumps in
- * key order, which is the text's (hash does not). The tabs are made
- * spaces. */
-static int
-dump_is_text(struct buf *dump, const struct buf *text)
+/* A "postmap -s" dump's lines are "key<TAB>value"; the text's are
+ * "key value": make each line's first tab a space. */
+static void
+dump_spaces(struct buf *dump)
 {
-	char *line, *end = dump->data + dump->len, *tab;
+	char *line, *nl, *tab, *end;
 
-	if (dump->len != text->len)
-		return 0;
-	for (line = dump->data; line < end; line = strchr(line, '\n') + 1)
-		if ((tab = memchr(line, '\t', strcspn(line, "\n"))) != NULL)
+	if (dump->len == 0)
+		return;
+	end = dump->data + dump->len;
+	for (line = dump->data; line < end; line = nl + 1) {
+		if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
+			nl = end;
+		if ((tab = memchr(line, '\t', (size_t)(nl - line))) != NULL)
 			*tab = ' ';
-	return dump->len == 0 || memcmp(dump->data, text->data, dump->len) == 0;
+	}
+}
+
+/* Is the dump (dump_spaces() done) the text itself? Then it need not be
+ * sorted: lmdb dumps in key order, which is the text's (hash does not). */
+static int
+dump_is_text(const struct buf *dump, const struct buf *text)
+{
+	return dump->len == text->len &&
+	    (dump->len == 0 || memcmp(dump->data, text->data, dump->len) == 0);
 }
 
 /* "name dev inode size mtime sha256-of-text": what a verified index of
@@ -160,6 +169,8 @@ index_agrees(const struct rs_config *c, const char *path,
 	}
 	if (agrees && dump.len)
 		buf_addc(&dump, '\n');
+	if (agrees)
+		dump_spaces(&dump);
 	if (agrees && !dump_is_text(&dump, text)) {
 		sorted_dump(dump.data ? dump.data : "", &sorted);
 		agrees = sorted.len == text->len && (text->len == 0 ||
