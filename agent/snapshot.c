@@ -219,16 +219,15 @@ static void
 snapshot_identity(const struct rs_config *c, struct buf *out)
 {
 	struct buf path;
-	struct stat st;
+	size_t len = out->len;
 
 	buf_init(&path);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
-	if (stat(path.data, &st) == 0)
-		buf_printf(out, "file %ju %ju %jd %jd.%09ld %jd.%09ld\n",
-		    (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
-		    (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
-		    st.st_mtim.tv_nsec, (intmax_t)st.st_ctim.tv_sec,
-		    st.st_ctim.tv_nsec);
+	buf_adds(out, "file ");
+	if (file_identity(path.data, out) == 0)
+		buf_addc(out, '\n');
+	else
+		out->len = len;
 	buf_free(&path);
 }
 

@@ -81,16 +81,15 @@ static void
 file_line(const char *dir, const char *name, const char *suffix,
     struct buf *path, struct buf *out)
 {
-	struct stat st;
+	size_t len = out->len;
 
 	buf_reset(path);
 	buf_printf(path, "%s/%s%s", dir, name, suffix);
-	if (stat(path->data, &st) == 0)
-		buf_printf(out, "file %s%s %ju %ju %jd %jd.%09ld %jd.%09ld\n",
-		    name, suffix, (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
-		    (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
-		    st.st_mtim.tv_nsec, (intmax_t)st.st_ctim.tv_sec,
-		    st.st_ctim.tv_nsec);
+	buf_printf(out, "file %s%s ", name, suffix);
+	if (file_identity(path->data, out) == 0)
+		buf_addc(out, '\n');
+	else
+		out->len = len;
 }
 
 void

@@ -403,6 +403,20 @@ rs_log(enum rs_loglevel level, const char *fmt, ...)
 }
 
 int
+file_identity(const char *path, struct buf *out)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -1;
+	buf_printf(out, "%ju %ju %jd %jd.%09ld %jd.%09ld", (uintmax_t)st.st_dev,
+	    (uintmax_t)st.st_ino, (intmax_t)st.st_size,
+	    (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+	    (intmax_t)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	return 0;
+}
+
+int
 read_file(const char *path, struct buf *out, struct rs_err *err)
 {
 	char chunk[65536];

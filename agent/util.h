@@ -36,6 +36,10 @@
  *	to syslog: the messages would be lost anyway, and each would cost a
  *	failed connection.
  *	read_file() reads a whole file; str_lower() lower-cases ASCII.
+ *	file_identity(path, out) adds "dev inode size mtime ctime" of a file
+ *	(nanosecond times; what changes when it is written, replaced,
+ *	linked or touched) and returns 0, or -1 adding nothing when it does
+ *	not exist.
  *	run_cmd() runs a program named by its absolute path (never a PATH
  *	search), with an environment of its own (PATH=/usr/sbin:/usr/bin:
  *	/sbin:/bin and the C locale, nothing inherited), standard input from
@@ -188,6 +192,7 @@ void rs_log(enum rs_loglevel level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 int read_file(const char *path, struct buf *out, struct rs_err *err);
+int file_identity(const char *path, struct buf *out);
 void sha256_hex(const void *bytes, size_t len, char *out);
 void *sha256_begin(void);
 void sha256_add(void *ctx, const void *bytes, size_t len);
