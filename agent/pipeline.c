@@ -896,18 +896,28 @@ verify_first(const struct rs_runopts *o, const struct rs_config *c,
 }
 
 
-/* Read, check gateways when asked, and decide. */
+static int full_unchanged(const struct rs_runopts *, const struct rs_config *,
+    const struct rs_keyring *, const struct rs_snapshot *,
+    const struct rs_model *, const struct rs_how *, double);
+
+/* Read, check gateways when asked, and decide; 1 when a full read found
+ * nothing changed and the run was reported without deciding. */
 static int
 read_and_decide(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_keyring *keys, struct rs_snapshot *next,
     struct rs_model *m, struct rs_decision *d, struct rs_how *how,
-    enum rs_run_read *read, struct rs_err *err)
+    enum rs_run_read *read, double t0, struct rs_err *err)
 {
 	double clock = monotonic_seconds();
 
 	if (pipeline_load(o, c, next, m, how, read, err) < 0)
 		return -1;
 	pipeline_stage("read", &clock);
+	if (*read == RS_RUN_FULL && full_unchanged(o, c, keys, next, m, how,
+	    t0)) {
+		pipeline_stage("unchanged", &clock);
+		return 1;
+	}
 	if (o->verify && verify_first(o, c, keys, m, err) < 0)
 		return -1;
 	if (pipeline_decide(c, keys, m, d, err) < 0)
@@ -952,10 +962,10 @@ decision_inputs(const struct rs_config *c, char *out)
 
 /* Does the last run's summary describe this run but for what the
  * directory may have changed: same settings, inputs, live generation and
- * files, and no full read due? */
+ * files, and (for an incremental run) no full read due? */
 static int
 summary_current(const struct rs_config *c, const char *inputs,
-    struct rs_summary *s, long *runs)
+    int incremental, struct rs_summary *s, long *runs)
 {
 	char source[RS_HASH_HEX + 1];
 	struct rs_err err;
@@ -968,8 +978,8 @@ summary_current(const struct rs_config *c, const char *inputs,
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SUMMARY_FILE);
 	snapshot_source(c, source);
 	*runs = load_runs(c);
-	ok = *inputs && c->full_every > 0 && *runs + 1 < c->full_every &&
-	    read_file(path.data, &text, &err) == 0 &&
+	ok = *inputs && (!incremental || (c->full_every > 0 &&
+	    *runs + 1 < c->full_every)) && read_file(path.data, &text, &err) == 0 &&
 	    summary_parse(&text, s, &err) == 0 &&
 	    strcmp(s->source, source) == 0 && strcmp(s->inputs, inputs) == 0 &&
 	    s->generation == apply_generation(c);
@@ -1045,17 +1055,17 @@ move_cookie(const struct rs_config *c, struct rs_summary *s,
 	buf_free(&text);
 }
 
-/* Report an incremental run that found nothing changed, from the
- * summary's decision; -1 when its rejections cannot be read back. */
+/* Report a run that found nothing changed (read as how says) from the
+ * summary's decision, and record runs incremental runs since the last
+ * full read; -1 when its rejections cannot be read back. */
 static int
 report_quick(const struct rs_runopts *o, const struct rs_config *c,
-    const struct rs_keyring *keys, const struct rs_summary *s, long runs,
-    double t0)
+    const struct rs_keyring *keys, const struct rs_summary *s,
+    const struct rs_how *how, long runs, double t0)
 {
 	struct rs_decision d;
 	struct rs_plan p;
 	struct rs_run run;
-	struct rs_how how;
 	struct rs_err err;
 	struct buf path, rejected;
 	int rc;
@@ -1069,25 +1079,21 @@ report_quick(const struct rs_runopts *o, const struct rs_config *c,
 		memset(&p, 0, sizeof(p));
 		p.installed = 1;
 		p.old_routes = p.new_routes = d.nroutes;
-		memset(&how, 0, sizeof(how));
-		how.incremental = 1;
 		memset(&run, 0, sizeof(run));
 		run.dry_run = o->dry_run;
 		run.d = &d;
 		run.p = &p;
-		run.how = &how;
+		run.how = how;
 		err.code = 0;
 		*err.msg = '\0';
-		rs_log(RS_LOG_INFO, "incremental read: 0 changed and 0 deleted "
-		    "entries since the last run");
 		rs_log(RS_LOG_DEBUG, "nothing changed: the last run's decision "
 		    "stands (%s/%s)", c->state_dir, RS_SUMMARY_FILE);
 		tell(o, &run, &err);
 		if (!o->dry_run) {
-			save_runs(c, runs + 1);
+			save_runs(c, runs);
 			pipeline_record_keys(c, keys);
 		}
-		after_run(o, c, &run, RS_EX_OK, NULL, t0, &how);
+		after_run(o, c, &run, RS_EX_OK, NULL, t0, how);
 		summary_decision_free(&d);
 	}
 	buf_free(&path);
@@ -1108,6 +1114,7 @@ sync_quick(const struct rs_runopts *o, const struct rs_config *c,
 {
 	char *inputs = next->inputs;
 	struct rs_summary s;
+	struct rs_how how;
 	struct buf cookie;
 	double clock = monotonic_seconds();
 	long runs;
@@ -1119,16 +1126,50 @@ sync_quick(const struct rs_runopts *o, const struct rs_config *c,
 		return 0;	/* held: the full path says so */
 	summary_init(&s);
 	buf_init(&cookie);
-	if ((next->live_known = summary_current(c, inputs, &s, &runs)) &&
+	if ((next->live_known = summary_current(c, inputs, 1, &s, &runs)) &&
 	    (rc = directory_unchanged(o->dir, c, &s, &cookie, err)) == 1) {
 		pipeline_stage("read", &clock);
-		rc = report_quick(o, c, keys, &s, runs, t0) == 0;
+		rs_log(RS_LOG_INFO, "incremental read: 0 changed and 0 deleted "
+		    "entries since the last run");
+		memset(&how, 0, sizeof(how));
+		how.incremental = 1;
+		rc = report_quick(o, c, keys, &s, &how, runs + 1, t0) == 0;
 		if (rc == 1 && !o->dry_run)
 			move_cookie(c, &s, &cookie);
 	}
 	summary_free(&s);
 	buf_free(&cookie);
 	return rc;
+}
+
+/* A full read that found the model the last run decided from (the
+ * snapshot, with no journal, holds it; the summary vouches for the
+ * settings, the other inputs and the live files): reported from the
+ * summary without deciding, rendering or planning again. 1 when done;
+ * the summary keeps the new cookie, the snapshot its older one (nothing
+ * changed in between). */
+static int
+full_unchanged(const struct rs_runopts *o, const struct rs_config *c,
+    const struct rs_keyring *keys, const struct rs_snapshot *next,
+    const struct rs_model *m, const struct rs_how *how, double t0)
+{
+	struct rs_summary s;
+	long runs;
+	int done = 0;
+
+	if (o->verify || o->diff || next->cookie.len == 0)
+		return 0;
+	summary_init(&s);
+	if (summary_current(c, next->inputs, 0, &s, &runs) &&
+	    snapshot_holds(c, m)) {
+		rs_log(RS_LOG_DEBUG, "the full read found the model of %s/%s",
+		    c->state_dir, RS_SNAPSHOT_FILE);
+		done = report_quick(o, c, keys, &s, how, 0, t0) == 0;
+		if (done && !o->dry_run)
+			move_cookie(c, &s, &next->cookie);
+	}
+	summary_free(&s);
+	return done;
 }
 
 int
@@ -1158,12 +1199,14 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 			after_run(o, c, NULL, rc, err.msg, t0, &how);
 		} else
 			rc = RS_EX_OK;
-	} else if (read_and_decide(o, c, keys, &next, &m, &d, &how, &read,
-	    &err) < 0) {
+	} else if ((rc = read_and_decide(o, c, keys, &next, &m, &d, &how,
+	    &read, t0, &err)) < 0) {
 		rc = rs_fail(&err);
 		after_run(o, c, NULL, rc, err.msg, t0, read == RS_RUN_NONE ?
 		    NULL : &how);
-	} else if ((rc = pipeline_apply(o, c, &m, &d, &how, &next, t0)) ==
+	} else if (rc == 1)
+		rc = RS_EX_OK;
+	else if ((rc = pipeline_apply(o, c, &m, &d, &how, &next, t0)) ==
 	    RS_EX_OK && !o->dry_run)
 		pipeline_record_keys(c, keys);
 	policy_free(&d);

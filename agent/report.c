@@ -135,6 +135,18 @@ utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* How many bytes from s on need no escaping (printable ASCII). */
+static size_t
+json_plain(const unsigned char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' &&
+	    s[i] != '\\'; i++)
+		;
+	return i;
+}
+
 void
 json_str(FILE *fp, const char *s, size_t n)
 {
@@ -143,7 +155,10 @@ json_str(FILE *fp, const char *s, size_t n)
 
 	fputc('"', fp);
 	while (i < n) {
-		if (u[i] == '"' || u[i] == '\\')
+		if ((l = json_plain(u + i, n - i)) > 0) {
+			fwrite(u + i, 1, l, fp);
+			i += l;
+		} else if (u[i] == '"' || u[i] == '\\')
 			fprintf(fp, "\\%c", u[i++]);
 		else if (u[i] < 0x20 || u[i] == 0x7f)
 			fprintf(fp, "\\u%04x", u[i++]);

@@ -2,6 +2,7 @@
  * snapshot - what the previous run knew, for an incremental run.
  * See snapshot.h for the contract.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -271,35 +272,70 @@ file_header(const char *state_dir, struct buf *head)
 	buf_free(&path);
 }
 
-/* Is there a digest file that names the snapshot file as it is, and is
- * that file's header s's? Then its digest in digest. */
+/* Does the digest file name the snapshot file in state_dir as it is?
+ * Then its digest in digest. */
 static int
-digest_recorded(const struct rs_config *c, const struct rs_snapshot *s,
-    char *digest)
+digest_file(const struct rs_config *c, char *digest)
 {
-	struct buf path, kept, now, head;
+	struct buf path, kept, now;
 	struct rs_err ignored;
 	int yes;
 
 	buf_init(&path);
 	buf_init(&kept);
 	buf_init(&now);
-	buf_init(&head);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_DIGEST_FILE);
 	snapshot_identity(c, &now);
-	header_text(s, &head);
 	yes = read_file(path.data, &kept, &ignored) == 0 && now.len > 0 &&
 	    kept.len == now.len + strlen("digest \n") + RS_HASH_HEX &&
 	    memcmp(kept.data, now.data, now.len) == 0 &&
 	    sscanf(kept.data + now.len, "digest %64[0-9a-f]", digest) == 1;
-	if (yes) {
-		file_header(c->state_dir, &now);
-		yes = now.len == head.len && memcmp(now.data, head.data,
-		    head.len) == 0;
-	}
 	buf_free(&path);
 	buf_free(&kept);
 	buf_free(&now);
+	return yes;
+}
+
+/* Is there a digest file that names the snapshot file as it is, and is
+ * that file's header s's? Then its digest in digest. */
+static int
+digest_recorded(const struct rs_config *c, const struct rs_snapshot *s,
+    char *digest)
+{
+	struct buf now, head;
+	int yes;
+
+	if (!digest_file(c, digest))
+		return 0;
+	buf_init(&now);
+	buf_init(&head);
+	header_text(s, &head);
+	file_header(c->state_dir, &now);
+	yes = now.len == head.len && memcmp(now.data, head.data,
+	    head.len) == 0;
+	buf_free(&now);
+	buf_free(&head);
+	return yes;
+}
+
+int
+snapshot_holds(const struct rs_config *c, const struct rs_model *m)
+{
+	char recorded[RS_HASH_HEX + 1], now[RS_HASH_HEX + 1];
+	struct buf path, head;
+	int yes;
+
+	buf_init(&path);
+	buf_init(&head);
+	buf_printf(&path, "%s/%s", c->state_dir, RS_JOURNAL_FILE);
+	yes = access(path.data, F_OK) < 0 && errno == ENOENT &&
+	    digest_file(c, recorded);
+	if (yes) {
+		file_header(c->state_dir, &head);
+		unsealed_digest(&head, m, now);
+		yes = head.len > 0 && strcmp(now, recorded) == 0;
+	}
+	buf_free(&path);
 	buf_free(&head);
 	return yes;
 }

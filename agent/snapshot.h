@@ -61,6 +61,11 @@
  *	already: the digest file names it as it is, it starts with s's header
  *	(source, generation, tables, cookie), and the digest of s and m is
  *	the one recorded; then a run need not write it again.
+ *	snapshot_holds(c, m) tells that the snapshot file in state_dir
+ *	alone (no journal) holds m's entries: the digest file names the
+ *	file as it is, and the digest of the file's own header with m's
+ *	entries is the recorded one (whatever cookie the header names); a
+ *	full read that finds the model it saved changed nothing.
  *	snapshot_digest(s, m) is that digest (computed here unless
  *	snapshot_digest_start() did, for m and the same header);
  *	snapshot_digest_start(c, s, m) computes it, with the header the
@@ -137,6 +142,7 @@ void snapshot_digest_text(const struct rs_config *c, const char *digest,
     struct buf *out);
 int snapshot_kept(const struct rs_config *c, struct rs_snapshot *s,
     const struct rs_model *m);
+int snapshot_holds(const struct rs_config *c, const struct rs_model *m);
 void snapshot_digest_start(const struct rs_config *c, struct rs_snapshot *s,
     const struct rs_model *m);
 void snapshot_digest_join(struct rs_snapshot *s);

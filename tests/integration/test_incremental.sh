@@ -126,6 +126,54 @@ rs --config "$T/inc.yaml" --verbose sync --full
 expect_grep "--full reads everything" "ldap search base=$BASE_DN filter=\(objectClass=inetOrgPerson\)" "$T/err"
 expect_no_grep "--full: no incremental read" "incremental read" "$T/err"
 
+# a full read that finds the very model the last run decided from (the
+# snapshot holds it, the summary vouches for settings, inputs and live
+# files): reported from the summary, without deciding, planning or
+# writing anything, and exactly as deciding again reports it
+gen=$(readlink "$T/inc/relaysync")
+snap_id=$(stat -c '%i %Y' "$SNAP")
+rs --config "$T/inc.yaml" --verbose sync --full --format json
+expect_eq "--full, nothing changed: exit 0" 0 "$RC"
+expect_grep "... the full read found the snapshot's model" "the full read found the model of $SNAP" "$T/err"
+expect_no_grep "... and planned nothing" "debug: plan:" "$T/err"
+expect_eq "... nothing installed" "$gen" "$(readlink "$T/inc/relaysync")"
+expect_eq "... the snapshot not rewritten" "$snap_id" "$(stat -c '%i %Y' "$SNAP")"
+cp "$T/out" "$T/fastfull.json"
+rm "$T/state/summary"
+rs --config "$T/inc.yaml" --verbose sync --full --format json
+expect_no_grep "... without a summary: decided again" "the full read found the model" "$T/err"
+check "... the same JSON report as deciding again" cmp -s "$T/fastfull.json" "$T/out"
+# a change and its undoing: the model is the snapshot's, the cookie newer
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" FALSE
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
+rs --config "$T/inc.yaml" --verbose sync --full
+expect_grep "a change undone: the full read finds the snapshot's model" "the full read found the model of" "$T/err"
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" FALSE
+rs --config "$T/inc.yaml" --verbose sync --full
+expect_no_grep "a change: the full read decides again" "the full read found the model" "$T/err"
+expect_eq "... and bob's route is gone (postmap -q)" "" \
+    "$(postmap -q bob@partner.example "lmdb:$T/inc/relaysync/sender_relay")"
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
+rs --config "$T/inc.yaml" --verbose sync --full
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" FALSE
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
+rs --config "$T/inc.yaml" --verbose sync --full
+expect_grep "... undone again: the summary takes the newer cookie" "the full read found the model of" "$T/err"
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" FALSE
+rs --config "$T/inc.yaml" --verbose sync
+expect_grep "... an incremental run after it reads from the snapshot's cookie" \
+    "incremental read: 1 changed and 0 deleted" "$T/err"
+expect_eq "... and removes bob's route" "" \
+    "$(postmap -q bob@partner.example "lmdb:$T/inc/relaysync/sender_relay")"
+check "... a journal record was added" test -s "$T/state/snapshot-journal"
+rs --config "$T/inc.yaml" --verbose sync --full
+expect_no_grep "with a journal: the full read decides again" "the full read found the model" "$T/err"
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
+rs --config "$T/inc.yaml" --verbose sync
+expect_eq "... bob's route is back" "[localhost]:2525" \
+    "$(postmap -q bob@partner.example "lmdb:$T/inc/relaysync/sender_relay")"
+rs --config "$T/inc.yaml" sync --full	# no incremental run since
+
 # full_every: 2 -> after a full read, one incremental run, then a full one
 cp "$T/inc.yaml" "$T/every.yaml"
 echo "full_every: 2" >>"$T/every.yaml"
@@ -270,6 +318,7 @@ check "a whole snapshot has its digest next to it" test -s "$DIGEST"
 expect_eq "... private (0600)" 600 "$(stat -c %a "$DIGEST")"
 expect_no_grep "... which holds no password" "SECRET" "$DIGEST"
 before=$(snap_id)
+rm "$T/state/summary"	# without it a no-op full read decides again
 rs --config "$T/inc.yaml" --verbose sync --full
 expect_eq "a no-op full read succeeds" 0 "$RC"
 expect_grep "... and keeps the snapshot" "snapshot holds this model and cookie already, not rewritten" "$T/err"
@@ -293,6 +342,7 @@ check "... a new file" [ "$before" != "$(snap_id)" ]
 touch "$SNAP"
 rs --config "$T/inc.yaml" --verbose sync --full
 expect_no_grep "a snapshot touched behind the digest's back: written again" "snapshot holds" "$T/err"
+rm "$T/state/summary"
 rs --config "$T/inc.yaml" --verbose sync --full
 expect_grep "... after which it is kept again" "snapshot holds" "$T/err"
 
