@@ -2,7 +2,6 @@
  * model - what relaysync knows about the directory, as plain C structs.
  * See model.h for the contract.
  */
-#include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,65 +10,10 @@
 #include "model.h"
 #include "secret.h"
 
-#define CHUNK_SIZE	((size_t)1 << 20)
-#define ALIGN		(sizeof(void *))
-
-struct rs_chunk {
-	struct rs_chunk *next;
-	size_t size, used;
-	char data[];
-};
-
 void
 model_init(struct rs_model *m)
 {
 	memset(m, 0, sizeof(*m));
-}
-
-/* Wipe and free the arena: it may hold plaintext passwords. */
-static void
-arena_free(struct rs_chunk *c)
-{
-	struct rs_chunk *next;
-
-	for (; c != NULL; c = next) {
-		next = c->next;
-		OPENSSL_cleanse(c->data, c->used);
-		free(c);
-	}
-}
-
-static void *
-arena_alloc(struct rs_model *m, size_t n)
-{
-	struct rs_chunk *c = m->chunks;
-	size_t size;
-	void *p;
-
-	n = (n + ALIGN - 1) & ~(ALIGN - 1);
-	if (c == NULL || c->size - c->used < n) {
-		size = n > CHUNK_SIZE / 4 ? n : CHUNK_SIZE;
-		c = xmalloc(sizeof(*c) + size);
-		c->size = size;
-		c->used = 0;
-		c->next = m->chunks;
-		m->chunks = c;
-	}
-	p = c->data + c->used;
-	c->used += n;
-	m->used += n;
-	return p;
-}
-
-/* A NUL-terminated copy of len bytes in the arena. */
-static char *
-arena_copy(struct rs_model *m, const char *s, size_t len)
-{
-	char *p = arena_alloc(m, len + 1);
-
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
 }
 
 static uint32_t
@@ -111,14 +55,14 @@ intern(struct rs_model *m, const char *s, size_t len)
 	size_t j;
 
 	if (len > UINT32_MAX)
-		return arena_copy(m, s, len);
+		return arena_copy(&m->arena, s, len);
 	if ((m->nstrs + 1) * 2 > m->capstrs)
 		interned_grow(m);
 	for (j = h & (m->capstrs - 1); (x = &m->strs[j])->p != NULL;
 	    j = (j + 1) & (m->capstrs - 1))
 		if (x->hash == h && x->len == len && memcmp(x->p, s, len) == 0)
 			return x->p;
-	x->p = arena_copy(m, s, len);
+	x->p = arena_copy(&m->arena, s, len);
 	x->len = (uint32_t)len;
 	x->hash = h;
 	m->nstrs++;
@@ -216,7 +160,7 @@ model_free(struct rs_model *m)
 	index_free(&m->pol_by_dn);
 	index_free(&m->user_by_dn);
 	free(m->strs);
-	arena_free(m->chunks);
+	arena_free(&m->arena);
 	model_init(m);
 }
 
@@ -275,10 +219,10 @@ push_user_dns(struct rs_model *m, const char *ndn, const char *dn,
 {
 	struct rs_user *u = push_user(m);
 
-	u->dn = arena_copy(m, ndn, strlen(ndn));
+	u->dn = arena_copy(&m->arena, ndn, strlen(ndn));
 	u->display_dn = strcmp(dn, ndn) == 0 ? u->dn :
-	    arena_copy(m, dn, strlen(dn));
-	u->mail = arena_copy(m, mail, strlen(mail));
+	    arena_copy(&m->arena, dn, strlen(dn));
+	u->mail = arena_copy(&m->arena, mail, strlen(mail));
 	index_put(m, &m->user_by_dn, u->dn, m->nusers - 1);
 	return u;
 }
@@ -299,8 +243,12 @@ static void
 set_value(struct rs_model *m, struct rs_value *v, const char *val,
     size_t len, unsigned count, int interned)
 {
-	v->val = interned ? intern(m, val, len) : arena_copy(m, val, len);
-	v->len = len;
+	if (len > UINT32_MAX) {	/* never from LDAP; refused as several */
+		len = 0;
+		count = 2;
+	}
+	v->val = interned ? intern(m, val, len) : arena_copy(&m->arena, val, len);
+	v->len = (uint32_t)len;
 	v->count = count;
 }
 
@@ -310,7 +258,7 @@ model_add_login(struct rs_model *m, struct rs_user *u, const char *val,
 {
 	struct rs_value *old = u->logins;
 
-	u->logins = arena_alloc(m, (u->nlogins + 1) * sizeof(*u->logins));
+	u->logins = arena_alloc(&m->arena, (u->nlogins + 1) * sizeof(*u->logins));
 	if (u->nlogins > 0)
 		memcpy(u->logins, old, u->nlogins * sizeof(*u->logins));
 	memset(&u->logins[u->nlogins], 0, sizeof(*u->logins));
@@ -334,7 +282,7 @@ model_add_sendas(struct rs_model *m, const char *dn, const char *owner)
 	char *norm;
 	const char *parent;
 
-	s->dn = arena_copy(m, dn, strlen(dn));
+	s->dn = arena_copy(&m->arena, dn, strlen(dn));
 	if (owner)
 		norm = dn_norm(owner);
 	else
@@ -690,10 +638,10 @@ copy_user(struct rs_model *m, const struct rs_user *u)
 	c->disabled = u->disabled;
 	if (u->nlogins == 0)
 		return;
-	c->logins = arena_alloc(m, u->nlogins * sizeof(*c->logins));
+	c->logins = arena_alloc(&m->arena, u->nlogins * sizeof(*c->logins));
 	for (i = 0; i < u->nlogins; i++) {
 		c->logins[i] = u->logins[i];
-		c->logins[i].val = arena_copy(m, u->logins[i].val,
+		c->logins[i].val = arena_copy(&m->arena, u->logins[i].val,
 		    u->logins[i].len);
 	}
 	c->nlogins = u->nlogins;
@@ -706,7 +654,7 @@ copy_sendas(struct rs_model *m, const struct rs_sendas *s)
 	int j;
 
 	memcpy(c->uuid, s->uuid, sizeof(s->uuid));
-	c->dn = arena_copy(m, s->dn, strlen(s->dn));
+	c->dn = arena_copy(&m->arena, s->dn, strlen(s->dn));
 	c->owner = owner_dn(m, s->owner, strlen(s->owner));
 	for (j = 0; j < RS_F_COUNT; j++)
 		if (s->f[j].val != NULL)
@@ -772,7 +720,7 @@ repack(struct rs_model *m)
 		copy_user(&n, &m->users[i]);
 	for (i = 0; i < m->nsendas; i++)
 		copy_sendas(&n, &m->sendas[i]);
-	n.live = n.used;
+	n.live = n.arena.used;
 	model_free(m);
 	*m = n;
 }
@@ -811,7 +759,7 @@ model_merge(struct rs_model *m, const struct rs_changes *ch,
 	/* the others kept their places; take() indexes what it adds */
 	reindex_some(m, m->npol != npol, m->nusers != nusers);
 	take(m, fresh);
-	if (m->used > 2 * m->live + CHUNK_SIZE)
+	if (m->arena.used > 2 * m->live + RS_ARENA_CHUNK)
 		repack(m);
 	return 0;
 }
@@ -985,7 +933,7 @@ field_copy(struct cursor *c, struct rs_model *m)
 	size_t len;
 	const char *v = field(c, &len);
 
-	return arena_copy(m, v, len);
+	return arena_copy(&m->arena, v, len);
 }
 
 static unsigned long

@@ -79,8 +79,8 @@
 
 struct rs_value {
 	char *val;		/* first value, NUL-terminated copy */
-	size_t len;		/* its length in bytes (may contain NUL) */
-	unsigned count;		/* how many values the attribute had */
+	uint32_t len;		/* its length in bytes (may contain NUL) */
+	uint32_t count;		/* how many values the attribute had */
 };
 
 enum rs_tristate { RS_UNSET = -1, RS_NO = 0, RS_YES = 1 };
@@ -110,8 +110,6 @@ struct rs_sendas {
 	struct rs_value f[RS_F_COUNT];
 };
 
-struct rs_chunk;
-
 struct rs_dn_index {		/* open addressing, entry number + 1 */
 	uint64_t *slots;	/* hash << 32 | (index + 1); 0: empty */
 	size_t cap, count;
@@ -133,8 +131,8 @@ struct rs_model {
 	struct rs_dn_index user_by_dn;	/* normalized DN -> index + 1 */
 	struct rs_interned *strs;	/* repeated strings in the arena */
 	size_t capstrs, nstrs;
-	struct rs_chunk *chunks;	/* the arena, newest first */
-	size_t used, live;		/* arena bytes: all, after last copy */
+	struct rs_arena arena;		/* every string and value (util.h) */
+	size_t live;			/* arena bytes after the last copy */
 };
 
 struct rs_changed {

@@ -514,6 +514,7 @@ free_installed(struct installed *in)
 	}
 }
 
+/* A change of address, which must outlive the plan. */
 static struct rs_change *
 add_change(struct rs_plan *p, enum rs_change_kind kind, const char *address)
 {
@@ -523,16 +524,16 @@ add_change(struct rs_plan *p, enum rs_change_kind kind, const char *address)
 	c = &p->c[p->n++];
 	memset(c, 0, sizeof(*c));
 	c->kind = kind;
-	c->address = xstrdup(address);
+	c->address = address;
 	return c;
 }
 
 /* The installed username, as the report names it: none without a
  * password. */
-static char *
-login_user(const struct old_route *o)
+static const char *
+login_user(struct rs_plan *p, const struct old_route *o)
 {
-	return o->password ? xstrdup(o->user) : NULL;
+	return o->password ? arena_strdup(&p->text, o->user) : NULL;
 }
 
 static int
@@ -549,36 +550,48 @@ same_login(const struct old_route *o, const struct rs_route *r)
 	    same(o->password, r->username ? r->password : NULL);
 }
 
+/* The owner's DN as the report shows it: the decision's own string when
+ * it is printable as it is. */
+static const char *
+shown_owner(struct rs_plan *p, const char *dn)
+{
+	struct buf b;
+	const char *shown;
+
+	buf_init(&b);
+	shown = printable(&b, dn, strlen(dn));
+	shown = strcmp(shown, dn) == 0 ? dn : arena_strdup(&p->text, shown);
+	buf_free(&b);
+	return shown;
+}
+
 static void
 diff_route(struct rs_plan *p, const struct rs_verdict *v, struct old_route *o)
 {
 	const struct rs_route *r = &v->route;
 	struct rs_change *c;
-	struct buf gw, dn;
+	struct buf gw;
 
 	buf_init(&gw);
-	buf_init(&dn);
 	table_hop(&gw, r->host, r->port);
 	buf_printf(&gw, " %s", security_name(r->sec));
 	if (o && same(o->gateway, gw.data) && same_login(o, r) &&
 	    same(o->logins, r->logins))
 		goto out;
 	c = add_change(p, o ? RS_C_CHANGED : RS_C_ADDED, r->address);
-	c->owner_dn = xstrdup(printable(&dn, v->owner_dn,
-	    strlen(v->owner_dn)));
-	c->new_gateway = xstrdup(gw.data);
-	c->new_login = r->username ? xstrdup(r->username) : NULL;
-	c->new_logins = xstrdup(r->logins);
+	c->owner_dn = shown_owner(p, v->owner_dn);
+	c->new_gateway = arena_copy(&p->text, gw.data, gw.len);
+	c->new_login = r->username;
+	c->new_logins = r->logins;
 	if (o) {
-		c->old_logins = o->logins ? xstrdup(o->logins) : NULL;
-		c->old_gateway = o->gateway ? xstrdup(o->gateway) : NULL;
-		c->old_login = login_user(o);
+		c->old_logins = arena_strdup(&p->text, o->logins);
+		c->old_gateway = arena_strdup(&p->text, o->gateway);
+		c->old_login = login_user(p, o);
 		c->credentials_changed = !same_login(o, r);
 	}
 	o ? p->changed++ : p->added++;
 out:
 	buf_free(&gw);
-	buf_free(&dn);
 }
 
 /* The sort key of a verdict (policy.h: the decision is sorted by it, in
@@ -623,10 +636,11 @@ diff_removed(struct rs_plan *p, const struct rs_decision *d,
 		s = &in->routes.slots[i];
 		if (s->key == NULL || (o = s->val)->seen || o->gateway == NULL)
 			continue;
-		c = add_change(p, RS_C_REMOVED, s->key);
-		c->owner_dn = o->owner ? xstrdup(o->owner) : NULL;
-		c->old_gateway = xstrdup(o->gateway);
-		c->old_login = login_user(o);
+		c = add_change(p, RS_C_REMOVED, arena_strdup(&p->text,
+		    s->key));
+		c->owner_dn = arena_strdup(&p->text, o->owner);
+		c->old_gateway = arena_strdup(&p->text, o->gateway);
+		c->old_login = login_user(p, o);
 		c->why = first_claim(d, s->key);
 		p->removed++;
 		if (c->why == NULL || c->why->reason == RS_R_NONE)
@@ -826,18 +840,7 @@ plan_build(const struct rs_config *c, const struct rs_installer *inst,
 void
 plan_free(struct rs_plan *p)
 {
-	size_t i;
-
-	for (i = 0; i < p->n; i++) {
-		free(p->c[i].address);
-		free(p->c[i].owner_dn);
-		free(p->c[i].old_gateway);
-		free(p->c[i].new_gateway);
-		free(p->c[i].old_login);
-		free(p->c[i].new_login);
-		free(p->c[i].old_logins);
-		free(p->c[i].new_logins);
-	}
+	arena_free(&p->text);
 	free(p->c);
 	memset(p, 0, sizeof(*p));
 }

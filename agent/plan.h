@@ -22,6 +22,9 @@
  *	plan->pending says in words what a run would do besides the route
  *	changes: create the table set, repair a damaged index, rewrite a
  *	table whose lines change while no route does, update the owners file.
+ *	A change's strings live in the plan's arena, or, for the new side
+ *	(address, owner, login, login names), in the decision, which must
+ *	outlive the plan.
  *	plan_free() releases it, wiping the old credentials it read.
  *	plan_diff() writes, per table (and the owners file) that would
  *	change, a "--- live" and "+++ new" header and the "-" and "+" lines,
@@ -47,14 +50,14 @@ enum rs_change_kind { RS_C_ADDED, RS_C_CHANGED, RS_C_REMOVED };
 
 struct rs_change {
 	enum rs_change_kind kind;
-	char *address;
-	char *owner_dn;		/* printable form */
-	char *old_gateway;	/* "[host]:port starttls" or NULL */
-	char *new_gateway;
-	char *old_login;	/* username only, or NULL */
-	char *new_login;
-	char *old_logins;	/* the owner's login names, or NULL */
-	char *new_logins;
+	const char *address;
+	const char *owner_dn;	/* printable form */
+	const char *old_gateway;	/* "[host]:port starttls" or NULL */
+	const char *new_gateway;
+	const char *old_login;	/* username only, or NULL */
+	const char *new_login;
+	const char *old_logins;	/* the owner's login names, or NULL */
+	const char *new_logins;
 	int credentials_changed;
 	const struct rs_verdict *why;	/* removed: current verdict or NULL */
 };
@@ -62,6 +65,7 @@ struct rs_change {
 struct rs_plan {
 	struct rs_change *c;
 	size_t n, cap;
+	struct rs_arena text;	/* the changes' strings */
 	size_t added, changed, removed;
 	size_t vanished;	/* removed because their entries are gone */
 	size_t old_routes, new_routes;

@@ -128,6 +128,7 @@ struct owner {
 	enum rs_reason reason;
 	const char *detail;
 	struct buf logins;	/* valid login names, ", " between */
+	const char *shared;	/* their copy in the decision, or NULL */
 };
 
 /*
@@ -153,6 +154,7 @@ struct ctx {
 	int user_policies;	/* some user entry sets the allow attribute */
 	struct owner owner;	/* of the entry decided last */
 	struct buf fp;		/* what a fingerprint covers (wiped) */
+	struct rs_arena *text;	/* the decision's */
 };
 
 #define REJECT(v, r, d)	do { (v)->reason = (r); (v)->detail = (d); \
@@ -222,6 +224,7 @@ owner_verdict(struct ctx *x, const char *ndn, struct owner *o)
 	o->ndn = ndn;
 	o->display_dn = u ? u->display_dn : NULL;
 	o->reason = RS_R_POLICY_FORBIDDEN;
+	o->shared = NULL;
 	buf_reset(&o->logins);
 	if (u == NULL)
 		o->detail = "the entry is not directly below a user entry "
@@ -249,7 +252,9 @@ check_owner(struct ctx *x, struct rs_verdict *v)
 		v->owner_dn = o->display_dn;
 	if (o->reason != RS_R_NONE)
 		REJECT(v, o->reason, o->detail);
-	v->route.logins = xstrdup(o->logins.data);
+	if (o->shared == NULL)
+		o->shared = arena_copy(x->text, o->logins.data, o->logins.len);
+	v->route.logins = (char *)o->shared;
 	return 0;
 }
 
@@ -262,8 +267,7 @@ check_address(struct ctx *x, struct rs_verdict *v, struct entry *e)
 
 	if (a->count != 1 || valid_address(a->val, a->len, &why) < 0)
 		REJECT(v, RS_R_BAD_ADDRESS, why);
-	v->route.address = e->lc;
-	e->lc = NULL;
+	v->route.address = e->lc;	/* in the decision's arena */
 	if (domain_is_internal(strchr(v->route.address, '@') + 1,
 	    x->c->policy.internal_domains, x->c->policy.n_internal_domains))
 		REJECT(v, RS_R_INTERNAL_DOMAIN, "the domain is listed in "
@@ -301,7 +305,7 @@ check_host(struct ctx *x, struct rs_verdict *v)
 		REJECT(v, RS_R_NO_GATEWAY, "no SMTP host is set");
 	if (h->count != 1 || valid_host(h->val, h->len, &v6, &why) < 0)
 		REJECT(v, RS_R_BAD_HOST, why);
-	v->route.host = xmalloc(h->len + 6);
+	v->route.host = arena_alloc(x->text, h->len + 6);
 	memcpy(v->route.host, "ipv6:", v6 ? 5 : 0);
 	memcpy(v->route.host + (v6 ? 5 : 0), h->val, h->len + 1);
 	str_lower(v->route.host);
@@ -357,7 +361,8 @@ check_password(struct ctx *x, struct rs_verdict *v, const struct rs_value *p)
 		buf_wipe(&plain);
 		REJECT(v, RS_R_BAD_CREDENTIALS, why);
 	}
-	v->route.password = plain.data;	/* ownership moves to the route */
+	v->route.password = arena_copy(x->text, plain.data, plain.len);
+	buf_wipe(&plain);
 	return 0;
 }
 
@@ -377,7 +382,7 @@ check_credentials(struct ctx *x, struct rs_verdict *v)
 		REJECT(v, RS_R_BAD_CREDENTIALS, why);
 	if (check_password(x, v, p) < 0)
 		return -1;
-	v->route.username = xstrdup(u->val);
+	v->route.username = arena_copy(x->text, u->val, u->len);
 	return 0;
 }
 
@@ -465,6 +470,16 @@ policy_fingerprint(const struct rs_keyring *keys, const struct rs_route *r,
 	hmac_free(&h);
 }
 
+/* A route's fingerprint, in the decision's arena. */
+static const char *
+route_fingerprint(struct ctx *x, const struct rs_route *r)
+{
+	char hex[65];
+
+	fingerprint(x->fp_key, &x->fp, r, hex);
+	return arena_copy(x->text, hex, strlen(hex));
+}
+
 static int
 check_gateway(struct ctx *x, struct rs_verdict *v)
 {
@@ -472,12 +487,12 @@ check_gateway(struct ctx *x, struct rs_verdict *v)
 
 	if (x->c->policy.require_gateway_check ||
 	    (x->env && x->env->fingerprints))
-		fingerprint(x->fp_key, &x->fp, &v->route, v->fingerprint);
+		v->fingerprint = route_fingerprint(x, &v->route);
 	if (!x->c->policy.require_gateway_check)
 		return 0;
 	ok = x->env && x->env->checked ? strmap_get(x->env->checked,
 	    v->route.address) : NULL;
-	if (!ok || strcmp(ok, v->fingerprint) != 0)
+	if (!ok || !v->fingerprint || strcmp(ok, v->fingerprint) != 0)
 		REJECT(v, RS_R_GATEWAY_CHECK_FAILED, ok ? "the gateway or login "
 		    "changed since its last passed check" : "no passed check "
 		    "of this gateway is recorded");
@@ -525,7 +540,7 @@ sort_head(const char *s)
 /* The entries in the decision's order, each with its lower-case
  * address. */
 static struct entry *
-sorted_entries(const struct rs_model *m)
+sorted_entries(const struct rs_model *m, struct rs_arena *text)
 {
 	struct entry *e = xcalloc(m->nsendas ? m->nsendas : 1, sizeof(*e));
 	const struct rs_value *a;
@@ -534,7 +549,7 @@ sorted_entries(const struct rs_model *m)
 	for (i = 0; i < m->nsendas; i++) {
 		a = &m->sendas[i].f[RS_F_ADDRESS];
 		e[i].sa = &m->sendas[i];
-		e[i].lc = xstrdup(a->val ? a->val : "");
+		e[i].lc = arena_strdup(text, a->val ? a->val : "");
 		str_lower(e[i].lc);
 		e[i].head = sort_head(e[i].lc);
 	}
@@ -607,13 +622,12 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
 		x.user_policies = model_user(m, m->pol[i].dn) != NULL;
 	buf_init(&x.owner.logins);
 	buf_init(&x.fp);
-	e = sorted_entries(m);
+	x.text = &d->text;
+	e = sorted_entries(m, &d->text);
 	count_claims(c, e, m->nsendas);
 	d->n = m->nsendas;
 	d->v = xcalloc(d->n ? d->n : 1, sizeof(*d->v));
 	decide_all(&x, e, d);
-	for (i = 0; i < d->n; i++)
-		free(e[i].lc);
 	free(e);
 	strmap_free(&x.below);
 	buf_free(&x.owner.logins);
@@ -628,17 +642,7 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
 void
 policy_free(struct rs_decision *d)
 {
-	struct rs_route *r;
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		r = &d->v[i].route;
-		free(r->address);
-		free(r->host);
-		free(r->username);
-		free(r->logins);
-		secret_free_str(r->password);
-	}
+	arena_free(&d->text);	/* wipes the passwords */
 	free(d->v);
 	free(d->routes);
 	memset(d, 0, sizeof(*d));

@@ -48,7 +48,9 @@
  *	but the password (a plain SHA-256), so nothing derived from a
  *	password is stored. decide fills each accepted route's verdict with
  *	it when policy.require_gateway_check needs it or env->fingerprints
- *	asks for it (the routes verify checks), else leaves it empty.
+ *	asks for it (the routes verify checks), else leaves it NULL. The
+ *	routes' strings live in the decision's arena (one copy of an
+ *	owner's login names for the owner's neighbouring entries).
  *	reason_code() is the reason's stable name ("policy_forbidden").
  *	reason_sentence() is one sentence about an address and its reason
  *	that tells an administrator the fix.
@@ -101,7 +103,8 @@ struct rs_verdict {
 	enum rs_reason reason;
 	const char *detail;	/* static; never quotes a value */
 	struct rs_route route;	/* filled when reason == RS_R_NONE */
-	char fingerprint[65];	/* policy_fingerprint() of the route */
+	const char *fingerprint;	/* policy_fingerprint() of the route,
+					 * or NULL */
 };
 
 /* What a decision needs besides the model and the configuration. */
@@ -117,6 +120,7 @@ struct rs_decision {
 	size_t n;
 	const struct rs_verdict **routes;
 	size_t nroutes;
+	struct rs_arena text;	/* the routes' strings and fingerprints */
 };
 
 int policy_resolve(const struct rs_model *m, const char *ndn, int default_allow,

@@ -3,6 +3,7 @@
  * See util.h for the contract.
  */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/hmac.h>
@@ -32,6 +33,71 @@ oom(void)
 {
 	fputs("relaysync: out of memory\n", stderr);
 	abort();
+}
+
+struct rs_arena_chunk {
+	struct rs_arena_chunk *next;
+	size_t size, used;
+	char data[];
+};
+
+#define ARENA_ALIGN	(sizeof(void *))
+
+void
+arena_init(struct rs_arena *a)
+{
+	memset(a, 0, sizeof(*a));
+}
+
+void *
+arena_alloc(struct rs_arena *a, size_t n)
+{
+	struct rs_arena_chunk *c = a->chunks;
+	size_t size;
+	void *p;
+
+	n = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+	if (c == NULL || c->size - c->used < n) {
+		size = n > RS_ARENA_CHUNK / 4 ? n : RS_ARENA_CHUNK;
+		c = xmalloc(sizeof(*c) + size);
+		c->size = size;
+		c->used = 0;
+		c->next = a->chunks;
+		a->chunks = c;
+	}
+	p = c->data + c->used;
+	c->used += n;
+	a->used += n;
+	return p;
+}
+
+char *
+arena_copy(struct rs_arena *a, const char *s, size_t len)
+{
+	char *p = arena_alloc(a, len + 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+char *
+arena_strdup(struct rs_arena *a, const char *s)
+{
+	return s ? arena_copy(a, s, strlen(s)) : NULL;
+}
+
+void
+arena_free(struct rs_arena *a)
+{
+	struct rs_arena_chunk *c, *next;
+
+	for (c = a->chunks; c != NULL; c = next) {
+		next = c->next;
+		OPENSSL_cleanse(c->data, c->used);
+		free(c);
+	}
+	arena_init(a);
 }
 
 void *

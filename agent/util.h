@@ -18,6 +18,14 @@
  *	without a drain keeps everything in its buffer.
  *	strmap_*() is an open-addressing hash map from C strings to pointers;
  *	strmap_free_values() also frees every value.
+ *	An arena holds many small allocations that are freed together, in
+ *	large chunks (no allocation of their own, nothing moves):
+ *	arena_init(); arena_alloc(a, n) (aligned for any pointer);
+ *	arena_copy(a, s, len) a NUL-terminated copy of len bytes;
+ *	arena_strdup(a, s) the same of a C string (NULL stays NULL);
+ *	arena_free() overwrites every byte handed out with zeroes before
+ *	freeing the chunks (an arena may hold passwords). a->used counts the
+ *	bytes handed out.
  *	rs_err_set(err, code, fmt, ...) records an error message and the exit
  *	code it maps to, and returns -1. rs_fail(err) logs the message as an
  *	error and returns its exit code (RS_EX_FAIL when it has none): the
@@ -136,11 +144,25 @@ struct strmap {
 	size_t count;
 };
 
+#define RS_ARENA_CHUNK	((size_t)1 << 20)
+
+struct rs_arena_chunk;
+
+struct rs_arena {
+	struct rs_arena_chunk *chunks;	/* newest first */
+	size_t used;
+};
+
 enum rs_loglevel { RS_LOG_ERROR, RS_LOG_WARN, RS_LOG_INFO, RS_LOG_DEBUG };
 
 extern int rs_verbosity;
 
 void *xmalloc(size_t n);
+void arena_init(struct rs_arena *a);
+void *arena_alloc(struct rs_arena *a, size_t n);
+char *arena_copy(struct rs_arena *a, const char *s, size_t len);
+char *arena_strdup(struct rs_arena *a, const char *s);
+void arena_free(struct rs_arena *a);
 void *xcalloc(size_t n, size_t sz);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);

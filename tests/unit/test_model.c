@@ -390,7 +390,7 @@ test_arena(void **state)
 	}
 	assert_int_equal(m.nusers, 1);
 	assert_int_equal(m.nsendas, 2);
-	assert_true(m.used < 4 * 1024 * 1024);
+	assert_true(m.arena.used < 4 * 1024 * 1024);
 	assert_ptr_equal(m.sendas[0].owner, m.users[0].dn);
 	assert_ptr_equal(m.sendas[1].owner, m.users[0].dn);
 	assert_ptr_equal(m.sendas[0].f[RS_F_HOST].val,
