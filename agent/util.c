@@ -485,7 +485,7 @@ file_identity(const char *path, struct buf *out)
 int
 read_file(const char *path, struct buf *out, struct rs_err *err)
 {
-	char chunk[65536];
+	struct stat st;
 	ssize_t n;
 	int fd;
 
@@ -493,8 +493,14 @@ read_file(const char *path, struct buf *out, struct rs_err *err)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return rs_err_set(err, RS_EX_FAIL, "%s: %s", path,
 		    strerror(errno));
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		buf_add(out, chunk, (size_t)n);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		buf_reserve(out, (size_t)st.st_size);	/* read in place */
+	do {
+		buf_reserve(out, 65536);
+		if ((n = read(fd, out->data + out->len, out->cap - out->len -
+		    1)) > 0)
+			out->len += (size_t)n;
+	} while (n > 0);
 	if (n < 0) {
 		rs_err_set(err, RS_EX_FAIL, "%s: read: %s", path,
 		    strerror(errno));
