@@ -521,6 +521,24 @@ apply_forget(const struct rs_config *c, const char *name)
 	}
 }
 
+int
+apply_cache_rename(const struct rs_config *c, const char *from,
+    const char *to, struct rs_err *err)
+{
+	struct buf shown;
+	int dfd = safe_dir(c->state_dir, 0700, err), rc = 0;
+
+	if (dfd < 0)
+		return -1;
+	buf_init(&shown);
+	buf_printf(&shown, "%s/%s", c->state_dir, to);
+	if (renameat(dfd, from, dfd, to) < 0)
+		rc = sys_err(err, "cannot replace", shown.data);
+	close(dfd);
+	buf_free(&shown);
+	return rc;
+}
+
 /* A directory being written: its fd and its path (for postmap and for
  * messages). */
 struct gdir {
@@ -1119,6 +1137,13 @@ site_close(struct site *s)
 	buf_free(&s->tmpname);
 }
 
+/* The number install() gives a generation. */
+static unsigned long
+next_number(const struct site *s)
+{
+	return s->max + (s->layout == L_DIR ? 2 : 1);
+}
+
 static int
 install(struct site *s, const struct rs_tables *t, struct rs_applied *out,
     struct rs_err *err)
@@ -1130,7 +1155,7 @@ install(struct site *s, const struct rs_tables *t, struct rs_applied *out,
 
 	recover_tmplink(s);
 	prune(s, s->current);
-	gen = s->max + (s->layout == L_DIR ? 2 : 1);
+	gen = next_number(s);
 	snprintf(name, sizeof(name), "%lu", gen);
 	buf_init(&g.path);
 	buf_printf(&g.path, "%s/%s", s->gens.data, name);
@@ -1175,6 +1200,18 @@ apply_generation(const struct rs_config *c)
 	unsigned long gen;
 
 	gen = site_open(&s, c, 0, &err) == 0 ? s.current : 0;
+	site_close(&s);
+	return gen;
+}
+
+unsigned long
+apply_next_generation(const struct rs_config *c)
+{
+	struct rs_err err;
+	struct site s;
+	unsigned long gen;
+
+	gen = site_open(&s, c, 0, &err) == 0 ? next_number(&s) : 1;
 	site_close(&s);
 	return gen;
 }

@@ -42,7 +42,10 @@
  *	in memory: it returns -1 (err set) when the file cannot be written,
  *	1 when fill itself failed (nothing replaced), 0 once the file is in
  *	place. apply_forget()
- *	removes a file of state_dir (a snapshot that may not be kept).
+ *	removes a file of state_dir (a snapshot that may not be kept);
+ *	apply_cache_rename(c, from, to, err) renames one file of state_dir
+ *	over another (a snapshot written beside apply_tables(), kept once
+ *	the generation it names is live).
  *	apply_tables() and apply_rollback() run Postfix's commands through
  *	inst (installer.h: installer_postfix, or a fake in unit tests).
  *	apply_tables() installs a table set and, when postfix.reload is true
@@ -53,6 +56,9 @@
  *	not dump them again while they stay the same files.
  *	apply_generation() is the number of the live generation (0 when
  *	map_dir is missing or a plain directory); a snapshot names it.
+ *	apply_next_generation() is the number apply_tables() will give the
+ *	next generation it installs (a guess when map_dir cannot be
+ *	inspected: a snapshot that names another one is not used).
  *	apply_generations() gives it and the newest whole generation kept
  *	before it (0: none).
  *	apply_rollback() makes that previous generation live through the
@@ -125,7 +131,10 @@ typedef int (*rs_fill_fn)(void *fill_arg, rs_drain_fn drain,
 int apply_cache_stream(const struct rs_config *c, const char *name,
     rs_fill_fn fill, void *fill_arg, struct rs_err *err);
 void apply_forget(const struct rs_config *c, const char *name);
+int apply_cache_rename(const struct rs_config *c, const char *from,
+    const char *to, struct rs_err *err);
 unsigned long apply_generation(const struct rs_config *c);
+unsigned long apply_next_generation(const struct rs_config *c);
 int apply_stamps(const struct rs_config *c, const struct rs_tables *t,
     struct rs_err *err);
 int apply_tables(const struct rs_config *c, const struct rs_installer *inst,

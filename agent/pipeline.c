@@ -650,6 +650,23 @@ snapshot_fill(void *arg, rs_drain_fn drain, void *to)
 	return snapshot_write_digest(f->s, f->m, drain, to, f->digest);
 }
 
+/* The digest file of a whole snapshot just written with fill. */
+static void
+keep_digest(const struct rs_config *c, struct snapshot_fill *fill,
+    struct rs_snapshot *next, const struct rs_model *m)
+{
+	struct rs_err err;
+	struct buf b;
+
+	buf_init(&b);
+	snapshot_digest_text(c, *fill->digest ? fill->digest :
+	    snapshot_digest(next, m), &b);	/* sealed: another pass */
+	if (b.len > 0 && apply_cache(c, RS_DIGEST_FILE, &b, &err) < 0)
+		rs_log(RS_LOG_WARN, "%s; the next run writes the snapshot "
+		    "again", err.msg);
+	buf_free(&b);
+}
+
 /* The whole snapshot, written as a stream (never whole in memory), with
  * its digest; not written again when the file holds it already. */
 static int
@@ -658,7 +675,6 @@ save_whole(const struct rs_config *c, const struct rs_model *m,
 {
 	struct snapshot_fill fill = { next, m, "" };
 	struct rs_err err;
-	struct buf b;
 	int rc;
 
 	if (snapshot_kept(c, next, m)) {
@@ -684,13 +700,7 @@ save_whole(const struct rs_config *c, const struct rs_model *m,
 		return -1;
 	}
 	apply_forget(c, RS_JOURNAL_FILE);
-	buf_init(&b);
-	snapshot_digest_text(c, *fill.digest ? fill.digest :
-	    snapshot_digest(next, m), &b);	/* sealed: another pass */
-	if (b.len > 0 && apply_cache(c, RS_DIGEST_FILE, &b, &err) < 0)
-		rs_log(RS_LOG_WARN, "%s; the next run writes the snapshot "
-		    "again", err.msg);
-	buf_free(&b);
+	keep_digest(c, &fill, next, m);
 	return 0;
 }
 
@@ -826,6 +836,80 @@ print_diff(const struct rs_config *c, const struct rs_tables *t)
 	buf_free(&b);
 }
 
+/*
+ * A run that installs tables writes the whole snapshot beside apply, in
+ * a thread of its own, as RS_SNAPSHOT_NEXT_FILE naming the generation
+ * apply is about to make live (apply_next_generation()); it replaces the
+ * snapshot only when that generation is the live one after apply. The
+ * main thread does nothing but apply meanwhile (secret.c's contexts are
+ * the writer's while it seals).
+ */
+struct ahead {
+	const struct rs_config *c;
+	struct snapshot_fill fill;
+	struct rs_err err;
+	pthread_t thread;
+	int running, rc;
+};
+
+static void *
+ahead_thread(void *arg)
+{
+	struct ahead *a = arg;
+
+	a->rc = apply_cache_stream(a->c, RS_SNAPSHOT_NEXT_FILE, snapshot_fill,
+	    &a->fill, &a->err);
+	return NULL;
+}
+
+static void
+ahead_start(const struct rs_runopts *o, const struct rs_config *c,
+    const struct rs_tables *t, const struct rs_plan *p,
+    struct rs_snapshot *next, const struct rs_model *m, struct ahead *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (o->dry_run || next == NULL || next->cookie.len == 0 ||
+	    next->record.len > 0 || !p->apply || p->refused)
+		return;
+	next->generation = apply_next_generation(c);
+	snapshot_tables(t, next->tables);
+	a->c = c;
+	a->fill.s = next;
+	a->fill.m = m;
+	a->running = pthread_create(&a->thread, NULL, ahead_thread, a) == 0;
+	if (a->running)
+		rs_log(RS_LOG_DEBUG, "snapshot: written beside apply, naming "
+		    "generation %lu", next->generation);
+}
+
+/* After apply: the snapshot written ahead replaces the old one when its
+ * generation is live (then the run need not write it again). */
+static void
+ahead_finish(struct ahead *a, const struct rs_run *run,
+    struct rs_snapshot *next, const struct rs_model *m)
+{
+	struct rs_err err;
+
+	if (!a->running)
+		return;
+	pthread_join(a->thread, NULL);
+	if (a->rc == 0 && run->applied && run->exit_code == RS_EX_OK &&
+	    apply_generation(a->c) == next->generation) {
+		apply_forget(a->c, RS_DIGEST_FILE);
+		if (apply_cache_rename(a->c, RS_SNAPSHOT_NEXT_FILE,
+		    RS_SNAPSHOT_FILE, &err) == 0) {
+			apply_forget(a->c, RS_JOURNAL_FILE);
+			keep_digest(a->c, &a->fill, next, m);
+			next->unchanged = 1;	/* saved */
+			rs_log(RS_LOG_DEBUG, "snapshot: %s kept (generation "
+			    "%lu is live)", RS_SNAPSHOT_FILE, next->generation);
+			return;
+		}
+		rs_log(RS_LOG_WARN, "%s", err.msg);
+	}
+	apply_forget(a->c, RS_SNAPSHOT_NEXT_FILE);
+}
+
 int
 pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
     const struct rs_model *m, const struct rs_decision *d,
@@ -835,6 +919,7 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	struct rs_plan p;
 	struct rs_run run;
 	struct rs_err out, warn;
+	struct ahead ahead;
 	double clock = monotonic_seconds();
 
 	if (!o->dry_run && next != NULL)
@@ -855,8 +940,10 @@ pipeline_apply(const struct rs_runopts *o, const struct rs_config *c,
 	run.d = d;
 	run.p = &p;
 	run.how = how;
+	ahead_start(o, c, &t, &p, next, m, &ahead);
 	finish_sync(o, c, &t, &run, &out);
 	run.exit_code = out.code;
+	ahead_finish(&ahead, &run, next, m);
 	run.error = *out.msg && !p.refused ? out.msg : NULL;	/* refusal:
 								 * shown as such */
 	pipeline_stage("apply", &clock);

@@ -27,6 +27,11 @@
  * records, a change set with a present phase, a full read, and watch
  * write the whole snapshot again and remove the journal.
  *
+ * A run that installs a generation and writes the whole snapshot writes
+ * it beside apply, as <state_dir>/snapshot-next naming the generation
+ * apply_next_generation() expects, and renames it over the snapshot only
+ * once that generation is live (pipeline.c); otherwise it is removed.
+
  * How many incremental runs were made since the last full read is kept
  * apart, in <state_dir>/incremental-runs, so that a run that changed
  * nothing need not rewrite the snapshot.
@@ -100,6 +105,7 @@
 #define RS_RUNS_FILE		"incremental-runs"
 #define RS_JOURNAL_FILE		"snapshot-journal"
 #define RS_DIGEST_FILE		"snapshot-digest"
+#define RS_SNAPSHOT_NEXT_FILE	"snapshot-next"
 #define RS_JOURNAL_RECORDS	4
 #define RS_HASH_HEX		64
 

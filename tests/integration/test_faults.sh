@@ -155,12 +155,16 @@ chmod +x "$T/fakebin/postmap"
 ln -s /usr/sbin/postfix "$T/fakebin/postfix"
 COMMAND_DIR=$T/fakebin write_config "$T/fake.yaml"
 restore maps.A
-rs --config "$T/fake.yaml" sync
+rs --config "$T/fake.yaml" --verbose sync
 expect_eq "a failing postmap makes sync exit 73" 73 "$RC"
 expect_grep "the error carries postmap's message" 'postmap -c .* failed .*simulated failure' "$T/err"
 expect_eq "the old set stays live after postmap failed" A "$(whole)"
 check "no half-built generation is left behind" \
     test "$(ls "$T/maps/relaysync.generations")" = "$(ls "$T/maps.A/relaysync.generations")"
+expect_grep "the snapshot was being written beside apply" "snapshot: written beside apply" "$T/err"
+check "... and is not kept: the generation it names never went live" \
+    test ! -e "$T/state/snapshot-next"
+expect_no_grep "... nor replaced the snapshot" "snapshot: snapshot kept" "$T/err"
 
 # 5. The reload fails after the switch: exit 1, the new set is complete.
 rm "$T/fakebin/postfix"

@@ -17,6 +17,9 @@ SNAP=$T/state/snapshot
 
 rs --config "$T/inc.yaml" --verbose sync
 expect_eq "first run: a full read" 0 "$RC"
+expect_grep "... its snapshot is written beside apply and kept" \
+    "snapshot: snapshot kept \(generation 1 is live\)" "$T/err"
+check "... (no snapshot-next left)" test ! -e "$T/state/snapshot-next"
 expect_grep "first run: says why it reads everything" "no snapshot of a previous run" "$T/err"
 check "the snapshot is saved" test -s "$SNAP"
 expect_eq "the snapshot is private (0600)" 600 "$(stat -c %a "$SNAP")"
