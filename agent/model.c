@@ -247,7 +247,8 @@ set_value(struct rs_model *m, struct rs_value *v, const char *val,
 		len = 0;
 		count = 2;
 	}
-	v->val = interned ? intern(m, val, len) : arena_copy(&m->arena, val, len);
+	v->val = interned ? intern(m, val, len) :
+	    arena_copy(&m->arena, val, len);
 	v->len = (uint32_t)len;
 	v->count = count;
 }
@@ -258,7 +259,8 @@ model_add_login(struct rs_model *m, struct rs_user *u, const char *val,
 {
 	struct rs_value *old = u->logins;
 
-	u->logins = arena_alloc(&m->arena, (u->nlogins + 1) * sizeof(*u->logins));
+	u->logins = arena_alloc(&m->arena,
+	    (u->nlogins + 1) * sizeof(*u->logins));
 	if (u->nlogins > 0)
 		memcpy(u->logins, old, u->nlogins * sizeof(*u->logins));
 	memset(&u->logins[u->nlogins], 0, sizeof(*u->logins));

@@ -131,8 +131,8 @@ struct rs_model {
 	struct rs_dn_index user_by_dn;	/* normalized DN -> index + 1 */
 	struct rs_interned *strs;	/* repeated strings in the arena */
 	size_t capstrs, nstrs;
-	struct rs_arena arena;		/* every string and value (util.h) */
-	size_t live;			/* arena bytes after the last copy */
+	struct rs_arena arena;	/* every string and value (util.h) */
+	size_t live;		/* arena bytes after the last copy */
 };
 
 struct rs_changed {

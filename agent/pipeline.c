@@ -1066,7 +1066,8 @@ summary_current(const struct rs_config *c, const char *inputs,
 	snapshot_source(c, source);
 	*runs = load_runs(c);
 	ok = *inputs && (!incremental || (c->full_every > 0 &&
-	    *runs + 1 < c->full_every)) && read_file(path.data, &text, &err) == 0 &&
+	    *runs + 1 < c->full_every)) &&
+	    read_file(path.data, &text, &err) == 0 &&
 	    summary_parse(&text, s, &err) == 0 &&
 	    strcmp(s->source, source) == 0 && strcmp(s->inputs, inputs) == 0 &&
 	    s->generation == apply_generation(c);

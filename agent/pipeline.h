@@ -20,7 +20,12 @@
  *	entries to read again that are also more than a tenth of the model
  *	also mean a full read. The report says which read it was and why
  *	(struct rs_how in report.h). A run that leaves
- *	the live tables equal to what it rendered saves a new snapshot.
+ *	the live tables equal to what it rendered saves a new snapshot
+ *	(written beside apply when it installs tables: snapshot.h). A run
+ *	that the directory tells nothing changed, and a full read that
+ *	finds the model the snapshot holds (snapshot_holds()), report from
+ *	the last run's summary without deciding, when it still vouches for
+ *	the settings, the other inputs and the live files (summary.h).
  *	pipeline_choose() is that choice, made from a run's facts (struct
  *	rs_read_facts, looked at in their order): RS_RUN_NONE while
  *	relaysync rollback holds syncs (reason "held"), RS_RUN_FULL with
