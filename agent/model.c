@@ -754,6 +754,8 @@ model_merge(struct rs_model *m, const struct rs_changes *ch,
 
 	if (still_held(ch, fresh))
 		return -1;
+	if (m->live == 0)	/* read or parsed, never merged: no garbage */
+		m->live = m->arena.used;
 	doom_init(&d, ch, r, fresh);
 	compact(m, &d);
 	strmap_free(&d.kill);

@@ -27,7 +27,8 @@
  *	replaced or an entry that model_merge() removes leaves garbage in
  *	the arena; model_merge() copies the live entries into a fresh arena
  *	when the arena holds more than twice what was live after the last
- *	copy. model_free() (and that copy) overwrites the whole arena with
+ *	copy (or, when the model was never merged, before its first merge:
+ *	a model read or parsed holds no garbage). model_free() (and that copy) overwrites the whole arena with
  *	zeroes before freeing it: plaintext passwords from the directory do
  *	not outlive the model.
  *	"Normalized DN" means dn_norm()'s form (see dn.h).
@@ -132,7 +133,7 @@ struct rs_model {
 	struct rs_interned *strs;	/* repeated strings in the arena */
 	size_t capstrs, nstrs;
 	struct rs_arena arena;	/* every string and value (util.h) */
-	size_t live;		/* arena bytes after the last copy */
+	size_t live;		/* arena bytes after the last copy; 0: never merged */
 };
 
 struct rs_changed {
