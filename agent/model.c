@@ -16,17 +16,6 @@ model_init(struct rs_model *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static uint32_t
-hash_bytes(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
 static void
 interned_grow(struct rs_model *m)
 {
@@ -50,7 +39,7 @@ interned_grow(struct rs_model *m)
 static char *
 intern(struct rs_model *m, const char *s, size_t len)
 {
-	uint32_t h = hash_bytes(s, len);
+	uint32_t h = (uint32_t)hash_bytes(s, len);
 	struct rs_interned *x;
 	size_t j;
 
@@ -123,7 +112,7 @@ index_put(struct rs_model *m, struct rs_dn_index *ix, const char *ndn,
     size_t i)
 {
 	size_t len = strlen(ndn);
-	uint32_t h = hash_bytes(ndn, len);
+	uint32_t h = (uint32_t)hash_bytes(ndn, len);
 	uint64_t *s;
 
 	if ((ix->count + 1) * 2 > ix->cap)
@@ -141,7 +130,7 @@ index_get(const struct rs_model *m, const struct rs_dn_index *ix,
 	if (ix->count == 0)
 		return 0;
 	return (size_t)(uint32_t)*index_find(m, ix, ndn, len,
-	    hash_bytes(ndn, len));
+	    (uint32_t)hash_bytes(ndn, len));
 }
 
 static void

@@ -597,8 +597,11 @@ void
 pipeline_stage(const char *name, double *t)
 {
 	double now = monotonic_seconds();
+	long rss, peak;
 
-	rs_log(RS_LOG_DEBUG, "%s: %.0f ms", name, (now - *t) * 1e3);
+	memory_use(&rss, &peak);
+	rs_log(RS_LOG_DEBUG, "%s: %.0f ms (resident %ld MiB, peak %ld MiB)",
+	    name, (now - *t) * 1e3, rss / 1024, peak / 1024);
 	*t = now;
 }
 

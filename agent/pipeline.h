@@ -49,7 +49,8 @@
  *	when a snapshot of the live generation is kept. A run's duration is
  *	measured with monotonic_seconds() (util.h). pipeline_stage(name, t)
  *	logs, with --verbose, "name: N ms" since *t (a monotonic_seconds()
- *	reading) and sets *t to now.
+ *	reading), with the resident memory now and at its peak
+ *	(memory_use()), and sets *t to now.
  *	pipeline_read() reads the directory (through dir) into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
  *	the policy requires them, and the relay's own next hops (postconf)

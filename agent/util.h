@@ -17,7 +17,8 @@
  *	is written to a file need never be whole in memory. A stream
  *	without a drain keeps everything in its buffer.
  *	strmap_*() is an open-addressing hash map from C strings to pointers;
- *	strmap_free_values() also frees every value.
+ *	strmap_free_values() also frees every value. hash_bytes(p, len) is
+ *	the hash of every table (a word at a time; never stored in a file).
  *	An arena holds many small allocations that are freed together, in
  *	large chunks (no allocation of their own, nothing moves):
  *	arena_init(); arena_alloc(a, n) (aligned for any pointer);
@@ -78,7 +79,9 @@
  *	a NUL; hex_decode(hex, n, out) reads 2n digits (either case) into n
  *	bytes, -1 at a non-digit.
  *	monotonic_seconds() is the time in seconds on the monotonic clock,
- *	for measuring how long something took.
+ *	for measuring how long something took; memory_use(&rss, &peak)
+ *	the process's resident memory now and at its peak, in KiB (-1 when
+ *	/proc does not tell).
  *	url_redact(buf, url) writes url for a message: user and password
  *	shown as ***, and the query and fragment as ?*** (they often carry
  *	tokens).
@@ -200,6 +203,7 @@ void stream_init(struct rs_stream *s, rs_drain_fn drain, void *arg);
 void stream_step(struct rs_stream *s);
 int stream_end(struct rs_stream *s);
 
+uint64_t hash_bytes(const void *p, size_t len);
 void strmap_init(struct strmap *m);
 void strmap_free(struct strmap *m);
 void strmap_free_values(struct strmap *m);
@@ -232,6 +236,7 @@ void hmac_free(struct rs_hmac *h);
 void hex_encode(const void *bytes, size_t n, char *out);
 int hex_decode(const char *hex, size_t n, unsigned char *out);
 double monotonic_seconds(void);
+void memory_use(long *rss_kib, long *peak_kib);
 int run_cmd(char *const argv[], struct buf *out);
 int run_cmd_in(char *const argv[], const char *in, struct buf *out);
 void str_lower(char *s);
