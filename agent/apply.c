@@ -546,45 +546,6 @@ struct gdir {
 	struct buf path;
 };
 
-/* Index table name of g, then check that the index holds exactly its
- * text: postmap can exit 0 with an empty index when the disk is full. */
-static int
-postmap(const struct site *s, const struct gdir *g, const char *name,
-    const struct buf *text, struct rs_err *err)
-{
-	const struct rs_config *c = s->c;
-	const char *suffix = map_suffix(c->postfix.map_type);
-	struct buf cmd, out, path, index;
-	int rc;
-
-	if (suffix == NULL)
-		return 0;
-	buf_init(&cmd);
-	buf_init(&out);
-	buf_init(&path);
-	buf_init(&index);
-	buf_printf(&path, "%s/%s", g->path.data, name);
-	buf_printf(&index, "%s%s", name, suffix);
-	if ((rc = s->inst->index(c, path.data, &out)) != 0)
-		rs_err_set(err, RS_EX_CANTCREAT, "%s -c %s %s:%s failed "
-		    "(status %d): %s; the installed tables are unchanged",
-		    config_postfix_cmd(c, "postmap", &cmd),
-		    c->postfix.config_dir, c->postfix.map_type, path.data, rc,
-		    buf_str(&out));
-	else if (fsync_at(g->fd, index.data, O_RDONLY) < 0)
-		rc = sys_err(err, "cannot fsync", index.data);
-	else if (!s->inst->verify(c, path.data, text))
-		rc = rs_err_set(err, RS_EX_CANTCREAT, "postmap wrote %s%s but "
-		    "it does not hold exactly the lines of %s (is the disk "
-		    "full?); the installed tables are unchanged", path.data,
-		    suffix, path.data);
-	buf_free(&cmd);
-	buf_free(&out);
-	buf_free(&path);
-	buf_free(&index);
-	return rc ? -1 : 0;
-}
-
 /*
  * Patching an index instead of rebuilding it: when the live index of a
  * table is stamped as verified for the live text (stamp.h), and few lines
@@ -701,10 +662,11 @@ postmap_in(const struct site *s, const struct gdir *g, enum rs_edit op,
 	return rc;
 }
 
-/* Does "postmap -q -" show every put line and none of the removed keys? */
+/* Does "postmap -q -" give every "key value" line of lines its value, and
+ * find none of the keys of gone (NULL: none)? */
 static int
-patch_shows(const struct site *s, const struct gdir *g, const char *path,
-    const struct patch *p)
+index_shows(const struct site *s, const struct gdir *g, const char *path,
+    const struct buf *lines, const struct buf *gone)
 {
 	struct buf keys, out, want;
 	const char *l, *v;
@@ -714,7 +676,7 @@ patch_shows(const struct site *s, const struct gdir *g, const char *path,
 	buf_init(&keys);
 	buf_init(&out);
 	buf_init(&want);
-	for (l = p->put.data; l && *l; l = table_next_line(l)) {
+	for (l = lines->data; l && *l; l = table_next_line(l)) {
 		k = table_key_len(l);
 		v = table_result(l, &n);
 		add_line(&keys, l, k);
@@ -722,7 +684,8 @@ patch_shows(const struct site *s, const struct gdir *g, const char *path,
 		buf_add(&want, "\t", 1);
 		add_line(&want, v, n);
 	}
-	buf_add(&keys, p->del.data, p->del.len);
+	if (gone != NULL)
+		buf_add(&keys, gone->data, gone->len);
 	rc = postmap_in(s, g, RS_EDIT_QUERY, path, &keys, &out);
 	if (out.len)
 		buf_add(&out, "\n", 1);
@@ -732,6 +695,71 @@ patch_shows(const struct site *s, const struct gdir *g, const char *path,
 	buf_wipe(&out);
 	buf_wipe(&want);
 	return rc;
+}
+
+/* Some lines of text, spread over it: the first, the last and every k-th
+ * in between, at most about RS_INDEX_SAMPLE. */
+static void
+sample_lines(const char *text, struct buf *out)
+{
+	const char *l, *last = NULL;
+	size_t i, every = count_lines(text) / RS_INDEX_SAMPLE + 1;
+
+	for (l = text, i = 0; *l; l = table_next_line(l), i++) {
+		if (i % every == 0)
+			add_line(out, l, strcspn(l, "\n"));
+		last = l;
+	}
+	if (last != NULL && (i - 1) % every != 0)
+		add_line(out, last, strcspn(last, "\n"));
+}
+
+/*
+ * Index table name of g, then check it: postmap can exit 0 with an empty
+ * index when the disk is full (lmdb: any write of its one transaction
+ * failing with ENOSPC). An index is written whole or not at all, so
+ * "postmap -q -" of a sample of the lines (sample_lines()) shows which;
+ * a dump would cost two locks per record, more than the postmap, and cdb
+ * cannot be dumped at all.
+ */
+static int
+postmap(const struct site *s, const struct gdir *g, const char *name,
+    const struct buf *text, struct rs_err *err)
+{
+	const struct rs_config *c = s->c;
+	const char *suffix = map_suffix(c->postfix.map_type);
+	struct buf cmd, out, path, index, sample;
+	int rc;
+
+	if (suffix == NULL)
+		return 0;
+	buf_init(&cmd);
+	buf_init(&out);
+	buf_init(&path);
+	buf_init(&index);
+	buf_init(&sample);
+	buf_printf(&path, "%s/%s", g->path.data, name);
+	buf_printf(&index, "%s%s", name, suffix);
+	sample_lines(text->data ? text->data : "", &sample);
+	if ((rc = s->inst->index(c, path.data, &out)) != 0)
+		rs_err_set(err, RS_EX_CANTCREAT, "%s -c %s %s:%s failed "
+		    "(status %d): %s; the installed tables are unchanged",
+		    config_postfix_cmd(c, "postmap", &cmd),
+		    c->postfix.config_dir, c->postfix.map_type, path.data, rc,
+		    buf_str(&out));
+	else if (fsync_at(g->fd, index.data, O_RDONLY) < 0)
+		rc = sys_err(err, "cannot fsync", index.data);
+	else if (!index_shows(s, g, path.data, &sample, NULL))
+		rc = rs_err_set(err, RS_EX_CANTCREAT, "postmap wrote %s%s but "
+		    "it does not hold exactly the lines of %s (is the disk "
+		    "full?); the installed tables are unchanged", path.data,
+		    suffix, path.data);
+	buf_free(&cmd);
+	buf_free(&out);
+	buf_free(&path);
+	buf_free(&index);
+	buf_wipe(&sample);
+	return rc ? -1 : 0;
 }
 
 /* The steps of patching an index, in order. Those before P_COPY only
@@ -773,7 +801,7 @@ patch_steps(const struct site *s, const struct gdir *g, int i,
 	    &out) == 0) && ++step &&
 	    (p->del.len == 0 || postmap_in(s, g, RS_EDIT_DEL, path, &p->del,
 	    &out) == 0) && ++step &&
-	    patch_shows(s, g, path, p) && ++step &&
+	    index_shows(s, g, path, &p->put, &p->del) && ++step &&
 	    fsync_at(g->fd, index, O_RDONLY) == 0)
 		step = P_DONE;
 	buf_wipe(&old);

@@ -5,7 +5,11 @@
  * generation directory <map_dir>.generations/<n>/. A run writes the new
  * generation's text tables (sasl_passwd created 0600, the others 0640),
  * fsyncs them, indexes them with "postmap -c <config_dir>", fsyncs the
- * indexes and the directory, then switches the link with one rename().
+ * indexes, checks each with "postmap -q -" of a sample of its lines (at
+ * most about RS_INDEX_SAMPLE, the first and the last included: postmap
+ * can exit 0 with an empty index when the disk is full, and an index is
+ * written whole or not at all), fsyncs the directory, then switches the
+ * link with one rename().
  * A plain map_dir directory is converted on the first run: it is swapped
  * with the link in one renameat2(RENAME_EXCHANGE) where the file system
  * allows, and kept as the previous generation. After the switch the
@@ -110,6 +114,7 @@ struct rs_applied {
 };
 
 #define RS_HOLD_FILE	"hold"
+#define RS_INDEX_SAMPLE	256	/* lines looked up in a new index */
 
 struct rs_hold {
 	time_t since;

@@ -19,9 +19,10 @@
  *	per key found, the status is 1 when none was). The exit status.
  *	verify(c, path, text): 1 when the index of the table at path holds
  *	exactly the lines of text, else 0 (index_agrees() of stamp.h: "postmap
- *	-s", sorted, compared byte for byte; always 1 for texthash). postmap
- *	can exit 0 with an empty index when the disk is full: apply verifies
- *	every index it writes.
+ *	-s", sorted, compared byte for byte; always 1 for texthash; always 0
+ *	for cdb, which postmap cannot list). plan verifies an installed
+ *	index with it when no stamp vouches for it; apply checks the indexes
+ *	it writes with edit's query instead (apply.h).
  *	running(c, out): "postfix status"; 0 when that Postfix is running.
  *	reload(c, out): "postfix reload"; the exit status.
  *

@@ -4,8 +4,10 @@
  *
  * An index (name.db, name.lmdb, name.cdb below postfix.map_dir; texthash
  * has none) is verified when "postmap -s" dumps exactly the lines of its
- * text table. Dumping is slow, so a run that verified (or wrote and
- * verified) an index records its stamp in <state_dir>/index-stamps, one
+ * text table (cdb cannot be dumped: an installed cdb index without a
+ * stamp is built again), or when apply wrote it from that text and
+ * checked it (apply.h). Dumping is slow, so a run that verified (or wrote
+ * and checked) an index records its stamp in <state_dir>/index-stamps, one
  * line per table: "name dev inode size mtime digest", where digest is the
  * SHA-256 of the table's text, keyed with the local key when there is one
  * (secret_keyed_hex(): the text may hold passwords). A later run trusts

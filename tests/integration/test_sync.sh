@@ -158,6 +158,26 @@ expect_eq "allowing interns adds exactly bob's route" "['bob@partner.example'] [
     "$(json_get "$T/out" '[x["address"] for x in r["added"]], [x["address"] for x in r["removed"]]')"
 check "generation 1 was removed after generation 3" test ! -e "$T/postfix/relaysync.generations/1"
 
+# --- map_type cdb: postmap cannot list a cdb index (postmap -s fails), so
+# a new index is checked by looking up a sample of its lines ---
+mkdir -p "$T/cdb"
+MAP_TYPE=cdb MAP_DIR=$T/cdb/relaysync STATE_DIR=$T/cdb-state RELOAD=false \
+    write_config "$T/cdb.yaml"
+rs --config "$T/cdb.yaml" sync
+expect_eq "a sync with map_type cdb exits 0" 0 "$RC"
+check "it installed sender_relay.cdb" test -s "$T/cdb/relaysync/sender_relay.cdb"
+line=$(grep '^bob@' "$T/cdb/relaysync/sender_relay")
+check "bob has a route in the cdb run's sender_relay" test -n "$line"
+expect_eq "postmap -q finds bob's route in the cdb index" "${line#* }" \
+    "$(postmap -q bob@partner.example "cdb:$T/cdb/relaysync/sender_relay")"
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" FALSE
+rs --config "$T/cdb.yaml" sync
+expect_eq "the cdb sync after bob lost his route exits 0" 0 "$RC"
+postmap -q bob@partner.example "cdb:$T/cdb/relaysync/sender_relay" >/dev/null
+expect_eq "bob's route is gone from the rebuilt cdb index" 1 "$?"
+check "the cdb index is still there" test -s "$T/cdb/relaysync/sender_relay.cdb"
+set_allow "ou=interns,ou=sales,ou=people,$BASE_DN" TRUE
+
 # --- LDAP unreachable: exit 69, tables untouched ---
 before=$(tree_sum "$T/postfix")
 stop_slapd

@@ -7,7 +7,8 @@
  * up keys in it, verify compares it with the text. Postfix is "running"
  * unless fake_inst.stopped. Each operation is counted in fake_inst.calls
  * (atomically: apply runs them from several threads at once) and fails
- * (status 1) when its fail_* knob is set; index also fails for the tables
+ * (status 1) when its fail_* knob is set (edit: fail_call[op] = N makes
+ * only its N-th call fail); index also fails for the tables
  * named in fake_inst.fail_index (" sasl_passwd tls_policy "), saying which
  * and adding " name" to fake_inst.failed;
  * fake_inst.empty_index makes index write an empty index and still
@@ -43,6 +44,7 @@ enum { F_INDEX, F_PUT, F_DEL, F_QUERY, F_VERIFY, F_RUNNING, F_RELOAD,
 struct fake_installer {
 	_Atomic int calls[F_COUNT];
 	int fail[F_COUNT];
+	int fail_call[F_COUNT];	/* edit: only this call (1: the first) fails */
 	const char *fail_index;	/* " name name ": these tables' index fails */
 	char failed[256];	/* " name" of each that did */
 	int empty_index;
@@ -182,11 +184,12 @@ fake_edit(const struct rs_config *c, enum rs_edit op, const char *path,
 	struct rs_err err;
 	char *l, *next, *hit;
 	size_t klen;
-	int found = 0;
+	int found = 0, call;
 
-	fake_inst.calls[F_PUT + op]++;
+	call = ++fake_inst.calls[F_PUT + op];
 	buf_reset(out);
-	if (fake_inst.fail[F_PUT + op])
+	if (fake_inst.fail[F_PUT + op] || fake_inst.fail_call[F_PUT + op] ==
+	    call)
 		return 1;
 	buf_init(&index);
 	buf_init(&in);
