@@ -1036,6 +1036,27 @@ parse_line(struct cursor *c, char kind, struct rs_model *m)
 		c->bad = 1;
 }
 
+size_t
+model_entry_len(const char *text, size_t len)
+{
+	const char *p = text + 2, *end = text + len;
+	size_t n;
+
+	if (len < 2)
+		return 0;
+	while (p < end && *p != '\n') {
+		for (n = 0; p < end && *p >= '0' && *p <= '9' &&
+		    n < ((size_t)1 << 40); p++)
+			n = n * 10 + (size_t)(*p - '0');
+		if (p < end && *p != ':')
+			return (size_t)(p - text) + 1;	/* damaged */
+		if ((size_t)(end - p) < n + 2)
+			return 0;
+		p += n + 2;
+	}
+	return p < end ? (size_t)(p - text) + 1 : 0;
+}
+
 /* Read entries written by model_dump(); -1 if the text is damaged. */
 int
 model_parse(const char *text, size_t len, struct rs_model *m)

@@ -64,6 +64,11 @@
  *	(which it takes over, leaving fresh empty).
  *	model_dump() writes the model in the snapshot format and
  *	model_parse() reads it back; both keep every byte of every value.
+ *	model_entry_len(text, len) is the length of the entry line of that
+ *	format at text (its newline included), 0 when the len bytes do not
+ *	hold all of it yet: what a reader that gets the text a piece at a
+ *	time may parse (a damaged line counts up to its first bad byte, for
+ *	model_parse() to refuse).
  *	model_dump_sealed() is model_dump() into a stream (util.h), entry
  *	by entry, where every password that is not an {AES256-GCM} envelope
  *	is replaced by what seal() makes of it (an envelope); it stops with
@@ -203,5 +208,6 @@ void model_dump(const struct rs_model *m, struct buf *b);
 int model_dump_sealed(const struct rs_model *m, rs_seal_fn seal, void *arg,
     struct rs_stream *out);
 int model_parse(const char *text, size_t len, struct rs_model *m);
+size_t model_entry_len(const char *text, size_t len);
 
 #endif

@@ -147,17 +147,16 @@ load_snapshot(void *arg, long *runs, struct rs_how *how)
 	const struct rs_config *c = pr->c;
 	char live[RS_HASH_HEX + 1];
 	struct rs_err err;
-	struct buf path, text;
+	struct buf path;
 	const char *why = NULL, *code = NULL;
+	int rc;
 
 	buf_init(&path);
-	buf_init(&text);
 	*runs = pr->old->runs = load_runs(c);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SNAPSHOT_FILE);
-	if (read_file(path.data, &text, &err) < 0)
+	if ((rc = snapshot_load(path.data, pr->old, pr->m, &err)) == -2)
 		code = "no_snapshot", why = "no snapshot of a previous run";
-	else if (snapshot_parse(&text, pr->old, pr->m, &err) < 0 ||
-	    replay_journal(c, pr->old, pr->m, &err) < 0)
+	else if (rc < 0 || replay_journal(c, pr->old, pr->m, &err) < 0)
 		code = "snapshot_damaged", why = err.msg;
 	else if (strcmp(pr->old->source, pr->source) != 0)
 		code = "settings_changed", why = "ldap or mapping settings "
@@ -176,7 +175,6 @@ load_snapshot(void *arg, long *runs, struct rs_how *how)
 		model_free(pr->m);
 	}
 	buf_free(&path);
-	buf_free(&text);
 	return why ? -1 : 0;
 }
 
@@ -745,25 +743,53 @@ pipeline_save(const struct rs_config *c, const struct rs_model *m,
 	return rc;
 }
 
-/* Write the rejections file of the summary s unless the previous one
- * (in old, read back from the state directory) left it as it must be:
- * it is ~90 bytes per rejected entry, rewritten by every change run. */
+/* The rejections file of the summary, written as a stream. */
+struct rejected_fill {
+	const struct rs_decision *d;
+	char sum[RS_HASH_HEX + 1];
+};
+
+static int
+rejected_fill(void *arg, rs_drain_fn drain, void *to)
+{
+	struct rejected_fill *f = arg;
+	struct rs_stream out;
+	int rc;
+
+	stream_init(&out, drain, to);
+	rc = summary_rejections(f->d, &out, f->sum);
+	if (stream_end(&out) < 0)
+		rc = -1;
+	buf_free(&out.b);
+	return rc;
+}
+
+/* Write the rejections file of the summary (whose keyed SHA-256 goes to
+ * sum) unless the previous one (in old, read back from the state
+ * directory) left it as it must be: it is ~90 bytes per rejected entry,
+ * rewritten by every change run. */
 static int
 save_rejected(const struct rs_config *c, const struct buf *old,
-    const struct buf *rejected, const char *sum, struct rs_err *err)
+    const struct rs_decision *d, char *sum, struct rs_err *err)
 {
+	struct rejected_fill f = { d, "" };
 	struct rs_summary prev;
 	struct rs_err ignored;
 	int kept;
 
+	(void)rejected_fill(&f, drain_nothing, NULL);
+	memcpy(sum, f.sum, sizeof(f.sum));
 	summary_init(&prev);
 	kept = old->len > 0 && summary_parse(old, &prev, &ignored) == 0 &&
 	    summary_rejected_kept(c, &prev, sum);
 	summary_free(&prev);
-	if (kept)
+	if (kept) {
 		rs_log(RS_LOG_DEBUG, "summary: %s unchanged, not rewritten",
 		    RS_REJECTED_FILE);
-	return kept ? 0 : apply_cache(c, RS_REJECTED_FILE, rejected, err);
+		return 0;
+	}
+	return apply_cache_stream(c, RS_REJECTED_FILE, rejected_fill, &f,
+	    err) == 0 ? 0 : -1;
 }
 
 /* The summary of a decision whose tables are live, for the next run to
@@ -776,11 +802,10 @@ save_summary(const struct rs_config *c, const struct rs_model *m,
 {
 	struct rs_summary s;
 	struct rs_err err;
-	struct buf rejected, text, old, path;
+	struct buf text, old, path;
 	size_t i;
 
 	summary_init(&s);
-	buf_init(&rejected);
 	buf_init(&text);
 	buf_init(&old);
 	buf_init(&path);
@@ -793,11 +818,10 @@ save_summary(const struct rs_config *c, const struct rs_model *m,
 		s.relay += d->routes[i]->route.sec != RS_SEC_SSL;
 	if (next->present_scans)
 		summary_uuids(m, s.present);
-	summary_rejections(d, &rejected, s.rejected);
 	buf_printf(&path, "%s/%s", c->state_dir, RS_SUMMARY_FILE);
 	if (read_file(path.data, &old, &err) < 0)
 		buf_reset(&old);
-	if (save_rejected(c, &old, &rejected, s.rejected, &err) == 0) {
+	if (save_rejected(c, &old, d, s.rejected, &err) == 0) {
 		summary_files(c, &s.files);
 		summary_dump(&s, &text);
 		if ((old.len != text.len || memcmp(old.data, text.data,
@@ -807,7 +831,6 @@ save_summary(const struct rs_config *c, const struct rs_model *m,
 	} else
 		rs_log(RS_LOG_WARN, "%s", err.msg);
 	summary_free(&s);
-	buf_free(&rejected);
 	buf_free(&text);
 	buf_free(&old);
 	buf_free(&path);

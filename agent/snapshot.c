@@ -90,12 +90,23 @@ snapshot_live_tables(const struct rs_config *c, char *out)
 	return rc;
 }
 
+/* The checksum of an end line: the SHA-256 of the text before it and a
+ * NUL (what sha256_parts_hex() of that one part is), taken whole or a
+ * piece at a time (checksum_end() finishes sha256_begin()'s ctx). */
+static void
+checksum_end(void *ctx, char *out)
+{
+	sha256_add(ctx, "", 1);
+	sha256_end_hex(ctx, out);
+}
+
 static void
 checksum(const char *text, size_t len, char *out)
 {
-	const char *p[1] = { text };
+	void *ctx = sha256_begin();
 
-	sha256_parts_hex(p, &len, 1, out);
+	sha256_add(ctx, text, len);
+	checksum_end(ctx, out);
 }
 
 /* A plain password as an envelope of the local key, so that no password
@@ -162,8 +173,7 @@ write_summed(const struct buf *head, const struct rs_model *m,
 	rc = model_dump_sealed(m, k ? seal : NULL, k, &out);
 	if (stream_end(&out) < 0)
 		rc = -1;
-	sha256_add(h.sha, "", 1);	/* as checksum() */
-	sha256_end_hex(h.sha, sum);
+	checksum_end(h.sha, sum);
 	buf_printf(&out.b, "end %s\n", sum);
 	if (rc == 0 && drain(arg, out.b.data, out.b.len) < 0)
 		rc = -1;
@@ -198,20 +208,11 @@ snapshot_write(const struct rs_snapshot *s, const struct rs_model *m,
 	return snapshot_write_digest(s, m, drain, arg, NULL);
 }
 
-static int
-no_drain(void *arg, const char *p, size_t n)
-{
-	(void)arg;
-	(void)p;
-	(void)n;
-	return 0;
-}
-
 /* The digest of a snapshot of m with header head, nothing sealed. */
 static void
 unsealed_digest(const struct buf *head, const struct rs_model *m, char *out)
 {
-	(void)write_summed(head, m, NULL, no_drain, NULL, out);
+	(void)write_summed(head, m, NULL, drain_nothing, NULL, out);
 	secret_keyed_hex(out);
 }
 
@@ -443,34 +444,291 @@ header(const char *p, const char *end, struct rs_snapshot *s)
 	return p + n + 1;
 }
 
+/*
+ * Reading a snapshot a piece at a time: the header, then every entry line
+ * that is whole (model_entry_len()); what is left waits for the next
+ * piece. The end line (its last END_LEN bytes, known from its size) is
+ * checked against the SHA-256 of everything before it once all is read.
+ */
+#define END_LEN		(RS_HASH_HEX + 5)	/* "end <sum>\n" */
+#define HEADER_MAX	(1024 * 1024)	/* a header longer is damaged */
+#define PARSE_PIECE	509	/* snapshot_parse()'s pieces: entries cut
+				 * anywhere, as snapshot_load() may get them */
+
+struct loader {
+	struct rs_snapshot *s;
+	struct rs_model *m;
+	struct buf pending;	/* read, not parsed yet */
+	int in_entries;		/* the header was parsed */
+	int bad;
+	const char *why;
+};
+
+static void
+loader_init(struct loader *l, struct rs_snapshot *s, struct rs_model *m)
+{
+	memset(l, 0, sizeof(*l));
+	l->s = s;
+	l->m = m;
+	buf_init(&l->pending);
+}
+
+static void
+loader_fail(struct loader *l, const char *why)
+{
+	if (!l->bad)
+		l->why = why;
+	l->bad = 1;
+}
+
+/* Parse what pending holds whole; keep the rest. At the end (last),
+ * nothing may be left. */
+static void
+loader_step(struct loader *l, int last)
+{
+	const char *p, *end, *from;
+	size_t n;
+
+	buf_str(&l->pending);	/* for header()'s sscanf */
+	p = l->pending.data;
+	end = p + l->pending.len;
+	if (!l->in_entries) {
+		if (l->pending.len >= strlen(MAGIC) &&
+		    memcmp(p, MAGIC, strlen(MAGIC)) != 0) {
+			loader_fail(l, "not a relaysync snapshot of version 1");
+			return;
+		}
+		from = l->pending.len >= strlen(MAGIC) ?
+		    header(p + strlen(MAGIC), end, l->s) : NULL;
+		if (from == NULL) {
+			if (last || l->pending.len > HEADER_MAX)
+				loader_fail(l, "damaged header");
+			return;
+		}
+		l->in_entries = 1;
+		p = from;
+	}
+	for (from = p; p < end && (n = model_entry_len(p,
+	    (size_t)(end - p))) > 0; p += n)
+		;
+	if (p > from && model_parse(from, (size_t)(p - from), l->m) < 0)
+		loader_fail(l, "damaged entry");
+	else if (last && p < end)
+		loader_fail(l, "truncated entry");
+	n = (size_t)(p - l->pending.data);
+	memmove(l->pending.data, p, l->pending.len - n);
+	l->pending.len -= n;
+}
+
+static void
+loader_feed(struct loader *l, const char *p, size_t n)
+{
+	if (l->bad)
+		return;
+	buf_add(&l->pending, p, n);
+	loader_step(l, 0);
+}
+
+/* The end: all is parsed, and the end line names sum, the SHA-256 of
+ * everything before it. */
+static int
+loader_end(struct loader *l, const char *tail, const char *sum,
+    size_t size, struct rs_err *err)
+{
+	if (!l->bad)
+		loader_step(l, 1);
+	if (!l->bad && (memcmp(tail, "end ", 4) != 0 ||
+	    memcmp(tail + 4, sum, RS_HASH_HEX) != 0 || tail[END_LEN - 1] !=
+	    '\n'))
+		loader_fail(l, "checksum mismatch (damaged or truncated)");
+	buf_wipe(&l->pending);
+	if (l->bad)
+		return rs_err_set(err, RS_EX_FAIL, "%s", l->why);
+	memcpy(l->s->base, tail + 4, RS_HASH_HEX);
+	l->s->base[RS_HASH_HEX] = '\0';
+	l->s->size = size;
+	return 0;
+}
+
 int
 snapshot_parse(const struct buf *b, struct rs_snapshot *s, struct rs_model *m,
     struct rs_err *err)
 {
 	char sum[RS_HASH_HEX + 1];
-	const char *text = b->data ? b->data : "", *last, *entries;
-	size_t len = b->len;
+	const char *text = b->data ? b->data : "";
+	struct loader l;
+	size_t n;
 
-	if (len < strlen(MAGIC) || memcmp(text, MAGIC, strlen(MAGIC)) != 0)
+	if (b->len < strlen(MAGIC) || memcmp(text, MAGIC, strlen(MAGIC)) != 0)
 		return rs_err_set(err, RS_EX_FAIL, "not a relaysync snapshot "
 		    "of version 1");
-	if (len < RS_HASH_HEX + 5 || text[len - 1] != '\n')
+	if (b->len < END_LEN + strlen(MAGIC))
 		return rs_err_set(err, RS_EX_FAIL, "truncated");
-	last = text + len - (RS_HASH_HEX + 5);
-	checksum(text, (size_t)(last - text), sum);
-	if (memcmp(last, "end ", 4) != 0 ||
-	    memcmp(last + 4, sum, RS_HASH_HEX) != 0)
-		return rs_err_set(err, RS_EX_FAIL, "checksum mismatch "
-		    "(damaged or truncated)");
-	entries = header(text + strlen(MAGIC), last, s);
-	if (entries == NULL)
-		return rs_err_set(err, RS_EX_FAIL, "damaged header");
-	if (model_parse(entries, (size_t)(last - entries), m) < 0)
-		return rs_err_set(err, RS_EX_FAIL, "damaged entry");
-	memcpy(s->base, last + 4, RS_HASH_HEX);
-	s->base[RS_HASH_HEX] = '\0';
-	s->size = len;
-	return 0;
+	checksum(text, b->len - END_LEN, sum);
+	loader_init(&l, s, m);
+	for (n = 0; n < b->len - END_LEN; n += PARSE_PIECE)
+		loader_feed(&l, text + n, b->len - END_LEN - n < PARSE_PIECE ?
+		    b->len - END_LEN - n : PARSE_PIECE);
+	return loader_end(&l, text + b->len - END_LEN, sum, b->len, err);
+}
+
+/*
+ * snapshot_load(): a thread reads the file and checksums it, a piece at a
+ * time, while this one parses the pieces it handed over (two pieces in
+ * flight at most).
+ */
+#define PIECE		(1024 * 1024)
+#define PIECES		2
+
+struct reading {
+	int fd;
+	size_t size, done;	/* bytes in the file, read so far */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char *piece[PIECES];
+	size_t len[PIECES];	/* 0: free */
+	size_t head, tail;	/* next to fill, next to parse */
+	int eof, error, stop;	/* error: errno, or -1 for a short file */
+	char tailbuf[END_LEN];	/* the end line */
+	char sum[RS_HASH_HEX + 1];
+};
+
+/* Read on into to (at most a piece): what comes before the end line is
+ * checksummed and counted in *body, the end line is kept apart. The
+ * bytes read, 0 at the end of the file, -1 on an error. */
+static ssize_t
+read_piece(struct reading *r, void *ctx, char *to, size_t *body)
+{
+	size_t want = r->size - r->done, last = r->size - END_LEN, n, k;
+	ssize_t got;
+
+	if (want > PIECE)
+		want = PIECE;
+	if ((got = read(r->fd, to, want)) <= 0)
+		return got;
+	n = (size_t)got;
+	k = r->done >= last ? 0 : r->done + n <= last ? n : last - r->done;
+	sha256_add(ctx, to, k);
+	if (k < n)		/* the end line, or part of it */
+		memcpy(r->tailbuf + (r->done + k - last), to + k, n - k);
+	r->done += n;
+	*body = k;
+	return got;
+}
+
+/* Wait for a free piece; its index, or -1 when the parser stopped. */
+static int
+free_piece(struct reading *r)
+{
+	int i;
+
+	pthread_mutex_lock(&r->lock);
+	while (r->len[r->head % PIECES] != 0 && !r->stop)
+		pthread_cond_wait(&r->cond, &r->lock);
+	i = r->stop ? -1 : (int)(r->head % PIECES);
+	pthread_mutex_unlock(&r->lock);
+	return i;
+}
+
+static void *
+reader_thread(void *arg)
+{
+	struct reading *r = arg;
+	void *ctx = sha256_begin();
+	ssize_t n = 1;
+	size_t body = 0;
+	int i = 0;
+
+	while (r->done < r->size && (i = free_piece(r)) >= 0 &&
+	    (n = read_piece(r, ctx, r->piece[i], &body)) > 0) {
+		pthread_mutex_lock(&r->lock);
+		if (body > 0) {
+			r->len[i] = body;
+			r->head++;
+			pthread_cond_broadcast(&r->cond);
+		}
+		pthread_mutex_unlock(&r->lock);
+	}
+	checksum_end(ctx, r->sum);
+	pthread_mutex_lock(&r->lock);
+	if (i >= 0 && n <= 0)
+		r->error = n < 0 ? errno : -1;
+	r->eof = 1;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* Parse the pieces as the thread hands them over, until it is done. */
+static void
+parse_pieces(struct reading *r, struct loader *l)
+{
+	size_t i;
+
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		while (r->len[r->tail % PIECES] == 0 && !r->eof)
+			pthread_cond_wait(&r->cond, &r->lock);
+		i = r->tail % PIECES;
+		if (r->len[i] == 0) {
+			pthread_mutex_unlock(&r->lock);
+			return;
+		}
+		pthread_mutex_unlock(&r->lock);
+		loader_feed(l, r->piece[i], r->len[i]);
+		pthread_mutex_lock(&r->lock);
+		r->len[i] = 0;
+		r->tail++;
+		r->stop = l->bad;
+		pthread_cond_broadcast(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+	}
+}
+
+int
+snapshot_load(const char *path, struct rs_snapshot *s, struct rs_model *m,
+    struct rs_err *err)
+{
+	struct reading r;
+	struct loader l;
+	struct stat st;
+	pthread_t t;
+	int rc, i;
+
+	memset(&r, 0, sizeof(r));
+	if ((r.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    fstat(r.fd, &st) < 0) {
+		rs_err_set(err, RS_EX_FAIL, "%s: %s", path, strerror(errno));
+		if (r.fd >= 0)
+			close(r.fd);
+		return -2;
+	}
+	r.size = (size_t)st.st_size;
+	if (!S_ISREG(st.st_mode) || r.size < END_LEN + strlen(MAGIC)) {
+		close(r.fd);
+		return rs_err_set(err, RS_EX_FAIL, "truncated");
+	}
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_cond_init(&r.cond, NULL);
+	for (i = 0; i < PIECES; i++)
+		r.piece[i] = xmalloc(PIECE);
+	loader_init(&l, s, m);
+	if (pthread_create(&t, NULL, reader_thread, &r) != 0)
+		abort();	/* no thread: no useful recovery */
+	parse_pieces(&r, &l);
+	pthread_join(t, NULL);
+	if (r.error != 0 && !l.bad)
+		loader_fail(&l, r.error > 0 ? strerror(r.error) :
+		    "it was cut short while being read");
+	rc = loader_end(&l, r.tailbuf, r.sum, r.size, err);
+	for (i = 0; i < PIECES; i++) {
+		explicit_bzero(r.piece[i], PIECE);
+		free(r.piece[i]);
+	}
+	pthread_mutex_destroy(&r.lock);
+	pthread_cond_destroy(&r.cond);
+	close(r.fd);
+	return rc;
 }
 
 /* Journal */

@@ -79,16 +79,23 @@
  *	snapshot is to be written (a sync cookie, no journal record) and a
  *	digest file exists; snapshot_digest_join() waits for it.
  *	snapshot_dump() writes it into a
- *	buffer; snapshot_parse() reads one. With seal_with set (every real
+ *	buffer; snapshot_parse() reads one (handing it to the parser in small
+ *	pieces, so that tests and the fuzzer see entries cut anywhere).
+ *	snapshot_load(path, s, m, err) reads the snapshot file at path, a
+ *	piece at a time
+ *	(never whole in memory): a thread reads and checksums the file while
+ *	the caller's parses each entry line as soon as it is whole; it
+ *	returns -2 when the file cannot be opened (err says why), -1 when it
+ *	is damaged, as snapshot_parse() does. With seal_with set (every real
  *	run), a password the directory holds in clear is written as an
  *	{AES256-GCM} envelope of the first local key, never in clear;
  *	without a local key such a snapshot is not written (-1: the next run
  *	reads everything).
  *
  * Diagnostics
- *	snapshot_parse() returns -1 with a message naming what is wrong
- *	(version, a header line, the checksum, an entry) when the text is
- *	not a whole snapshot.
+ *	snapshot_parse() and snapshot_load() return -1 with a message naming
+ *	what is wrong (version, the header, the checksum, an entry, a read
+ *	error) when the text is not a whole snapshot.
  */
 #ifndef RS_SNAPSHOT_H
 #define RS_SNAPSHOT_H
@@ -157,6 +164,8 @@ int snapshot_dump(const struct rs_snapshot *s, const struct rs_model *m,
     struct buf *b);
 int snapshot_parse(const struct buf *b, struct rs_snapshot *s,
     struct rs_model *m, struct rs_err *err);
+int snapshot_load(const char *path, struct rs_snapshot *s, struct rs_model *m,
+    struct rs_err *err);
 int snapshot_record(struct rs_snapshot *next, const struct rs_changes *ch,
     const struct rs_model *fresh);
 int snapshot_journal(const struct rs_snapshot *next, struct buf *out);

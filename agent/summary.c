@@ -187,13 +187,22 @@ summary_present(const struct rs_changes *ch, char *out)
 	free(v);
 }
 
+/* The keyed SHA-256 of what ctx (sha256_begin()) was given. */
 static void
-keyed_sum(const char *p, size_t len, char *out)
+keyed_end(void *ctx, char *out)
 {
-	sha256_hex(p, len, out);
+	sha256_end_hex(ctx, out);
 	secret_keyed_hex(out);
 }
 
+static void
+keyed_sum(const char *p, size_t len, char *out)
+{
+	void *ctx = sha256_begin();
+
+	sha256_add(ctx, p, len);
+	keyed_end(ctx, out);
+}
 static void
 add_field(struct buf *b, const char *p, size_t len)
 {
@@ -201,28 +210,33 @@ add_field(struct buf *b, const char *p, size_t len)
 	buf_add(b, p, len);
 }
 
-void
-summary_rejections(const struct rs_decision *d, struct buf *out, char *sum)
+int
+summary_rejections(const struct rs_decision *d, struct rs_stream *out,
+    char *sum)
 {
 	const struct rs_verdict *v;
 	const struct rs_value *a;
-	size_t i;
+	void *sha = sha256_begin();
+	size_t i, from;
 
-	buf_reset(out);
 	for (i = 0; i < d->n; i++) {
 		v = &d->v[i];
 		if (v->reason == RS_R_NONE)
 			continue;
 		a = &v->sa->f[RS_F_ADDRESS];
-		buf_printf(out, "%d %u", (int)v->reason, a->count);
-		add_field(out, a->count ? a->val : "", a->count ? a->len : 0);
-		add_field(out, v->sa->dn, strlen(v->sa->dn));
-		add_field(out, v->owner_dn, strlen(v->owner_dn));
-		add_field(out, v->detail, strlen(v->detail));
-		buf_addc(out, '\n');
+		from = out->b.len;
+		buf_printf(&out->b, "%d %u", (int)v->reason, a->count);
+		add_field(&out->b, a->count ? a->val : "", a->count ?
+		    a->len : 0);
+		add_field(&out->b, v->sa->dn, strlen(v->sa->dn));
+		add_field(&out->b, v->owner_dn, strlen(v->owner_dn));
+		add_field(&out->b, v->detail, strlen(v->detail));
+		buf_addc(&out->b, '\n');
+		sha256_add(sha, out->b.data + from, out->b.len - from);
+		stream_step(out);
 	}
-	buf_str(out);
-	keyed_sum(out->data, out->len, sum);
+	keyed_end(sha, sum);
+	return out->failed ? -1 : 0;
 }
 
 void

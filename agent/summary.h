@@ -34,7 +34,9 @@
  *	present phase (AD DirSync: source.h), the two agree when nothing
  *	vanished from what the model holds.
  *	summary_rejections(d, out, sum) writes the rejected verdicts of a
- *	decision and their keyed SHA-256 (for the summary's rejected);
+ *	decision into the stream out (util.h: a line at a time, never whole
+ *	in memory when it has a drain) and sets sum to their keyed SHA-256
+ *	(for the summary's rejected); -1 when out's drain failed;
  *	summary_rejected_kept(c, s, sum) is 1 when the rejections file
  *	needs no rewriting: s (a summary summary_parse() accepted) records
  *	sum as its keyed SHA-256 and the file's identity (summary_files())
@@ -80,7 +82,7 @@ void summary_free(struct rs_summary *s);
 void summary_inputs(const struct rs_config *c, char *const *own_hops,
     size_t n_own_hops, char *out);
 void summary_files(const struct rs_config *c, struct buf *out);
-void summary_rejections(const struct rs_decision *d, struct buf *out,
+int summary_rejections(const struct rs_decision *d, struct rs_stream *out,
     char *sum);
 int summary_rejected_kept(const struct rs_config *c,
     const struct rs_summary *s, const char *sum);

@@ -15,7 +15,8 @@
  *	more (stream_step()) and at the end (stream_end(), which returns -1
  *	when a drain failed; after a failure nothing more is drained): what
  *	is written to a file need never be whole in memory. A stream
- *	without a drain keeps everything in its buffer.
+ *	without a drain keeps everything in its buffer; drain_nothing()
+ *	drops what it is given (for a stream written only for its digest).
  *	strmap_*() is an open-addressing hash map from C strings to pointers;
  *	strmap_free_values() also frees every value. hash_bytes(p, len) is
  *	the hash of every table (a word at a time; never stored in a file).
@@ -202,6 +203,7 @@ struct rs_stream {
 void stream_init(struct rs_stream *s, rs_drain_fn drain, void *arg);
 void stream_step(struct rs_stream *s);
 int stream_end(struct rs_stream *s);
+int drain_nothing(void *arg, const char *p, size_t n);
 
 uint64_t hash_bytes(const void *p, size_t len);
 void strmap_init(struct strmap *m);

@@ -212,6 +212,34 @@ test_merge_still_held(void **state)
 }
 
 /* Every byte of every value survives; one changed byte is refused. */
+/* What a round trip of a snapshot needs: the model and header written,
+ * those read back, the text and the text written again. */
+static void
+round_trip_init(struct rs_model *m, struct rs_model *got,
+    struct rs_snapshot *s, struct rs_snapshot *back, struct buf *b,
+    struct buf *again)
+{
+	model_init(m);
+	model_init(got);
+	snapshot_init(s);
+	snapshot_init(back);
+	buf_init(b);
+	buf_init(again);
+}
+
+static void
+round_trip_free(struct rs_model *m, struct rs_model *got,
+    struct rs_snapshot *s, struct rs_snapshot *back, struct buf *b,
+    struct buf *again)
+{
+	buf_free(b);
+	buf_free(again);
+	snapshot_free(s);
+	snapshot_free(back);
+	model_free(got);
+	model_free(m);
+}
+
 static void
 test_snapshot_round_trip(void **state)
 {
@@ -222,12 +250,7 @@ test_snapshot_round_trip(void **state)
 	struct buf b, again;
 
 	(void)state;
-	model_init(&m);
-	model_init(&got);
-	snapshot_init(&s);
-	snapshot_init(&back);
-	buf_init(&b);
-	buf_init(&again);
+	round_trip_init(&m, &got, &s, &back, &b, &again);
 	user(&m, "0123", "UID=U," BASE);
 	sa = sendas(&m, "4567", "relaysyncSendAsAddress=x@p.example,uid=u," BASE,
 	    "x@p.example");
@@ -254,12 +277,75 @@ test_snapshot_round_trip(void **state)
 	model_free(&got);
 	assert_int_equal(snapshot_parse(&b, &back, &got, &err), -1);
 	assert_non_null(strstr(err.msg, "checksum"));
-	buf_free(&b);
-	buf_free(&again);
-	snapshot_free(&s);
-	snapshot_free(&back);
+	round_trip_free(&m, &got, &s, &back, &b, &again);
+}
+
+/* Write b to path. */
+static void
+put_file(const char *path, const char *p, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* snapshot_load() reads a file of several pieces (entries and values
+ * with newlines across their edges) into the model snapshot_parse()
+ * makes; a changed byte, a cut end, a missing file are refused. */
+static void
+test_snapshot_load(void **state)
+{
+	char path[] = "/tmp/relaysync-load.XXXXXX", dn[128], addr[64];
+	struct rs_snapshot s, back;
+	struct rs_model m, got;
+	struct rs_err err;
+	struct rs_sendas *sa;
+	struct buf b, again;
+	int i, fd;
+
+	(void)state;
+	round_trip_init(&m, &got, &s, &back, &b, &again);
+	for (i = 0; i < 30000; i++) {
+		snprintf(addr, sizeof(addr), "a%d@p.example", i);
+		snprintf(dn, sizeof(dn), "relaysyncSendAsAddress=%s,uid=u,"
+		    BASE, addr);
+		sa = sendas(&m, "4567", dn, addr);
+		model_set_field(&m, sa, RS_F_PASSWORD, "pw\nwith\nnewlines",
+		    17, 1);
+	}
+	buf_add(&s.cookie, "rid=000,csn=1", 13);
+	s.generation = 3;
+	strcpy(s.source, "ab");
+	strcpy(s.tables, "cd");
+	snapshot_dump(&s, &m, &b);
+	assert_true(b.len > 3 * 1024 * 1024);	/* several pieces */
+	assert_true((fd = mkstemp(path)) >= 0);
+	close(fd);
+	put_file(path, b.data, b.len);
+	assert_int_equal(snapshot_load(path, &back, &got, &err), 0);
+	assert_int_equal(back.generation, 3);
+	assert_int_equal(back.size, b.len);
+	assert_int_equal(got.nsendas, 30000);
+	snapshot_dump(&back, &got, &again);
+	assert_int_equal(again.len, b.len);
+	assert_memory_equal(again.data, b.data, b.len);
+	b.data[b.len / 2] ^= 1;
+	put_file(path, b.data, b.len);
 	model_free(&got);
-	model_free(&m);
+	assert_int_equal(snapshot_load(path, &back, &got, &err), -1);
+	b.data[b.len / 2] ^= 1;
+	put_file(path, b.data, b.len - 30);
+	model_free(&got);
+	assert_int_equal(snapshot_load(path, &back, &got, &err), -1);
+	put_file(path, b.data, 2 * 1024 * 1024);
+	model_free(&got);
+	assert_int_equal(snapshot_load(path, &back, &got, &err), -1);
+	unlink(path);
+	model_free(&got);
+	assert_int_equal(snapshot_load(path, &back, &got, &err), -2);
+	round_trip_free(&m, &got, &s, &back, &b, &again);
 }
 
 /* A journal record replayed on the snapshot gives the model the run
@@ -440,6 +526,7 @@ main(void)
 		cmocka_unit_test(test_phase_inconsistent),
 		cmocka_unit_test(test_merge_still_held),
 		cmocka_unit_test(test_snapshot_round_trip),
+		cmocka_unit_test(test_snapshot_load),
 		cmocka_unit_test(test_snapshot_journal),
 		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_merge_no_copy),
