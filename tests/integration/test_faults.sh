@@ -37,9 +37,14 @@ rs --config "$T/ref.yaml" sync
 MAP_DIR=$T/ref/relaysync snapshot B
 check "states A and B differ" sh -c "! cmp -s $T/A/sasl_passwd $T/B/sasl_passwd"
 
+# A sweep of faults runs in a lane: $L holds its maps directory, its
+# configuration (rs.yaml, state_dir $L/state) and its outputs. The main lane
+# is $T itself; the conversion sweep runs in a lane of its own beside it.
+L=$T
+
 restore() {	# restore SAVED: put a saved maps directory back as the live one
-	rm -rf "$T/maps"
-	cp -a "$T/$1" "$T/maps"
+	rm -rf "$L/maps"
+	cp -a "$T/$1" "$L/maps"
 }
 
 # same_as SET: the live text tables equal snapshot SET, byte for byte.
@@ -55,9 +60,9 @@ index_agrees() {
 		[ -f "$MAP_DIR/$t.lmdb" ] || return 1
 		# files, not <(...): bash 5.2 can hang waiting for a process
 		# substitution here (seen once in a few hundred calls)
-		postmap -s "lmdb:$MAP_DIR/$t" | tr '\t' ' ' | LC_ALL=C sort >"$T/index.dump"
-		LC_ALL=C sort "$MAP_DIR/$t" >"$T/index.text"
-		cmp -s "$T/index.dump" "$T/index.text" || return 1
+		postmap -s "lmdb:$MAP_DIR/$t" | tr '\t' ' ' | LC_ALL=C sort >"$L/index.dump"
+		LC_ALL=C sort "$MAP_DIR/$t" >"$L/index.text"
+		cmp -s "$L/index.dump" "$L/index.text" || return 1
 	done
 	[ "$(stat -c %a "$MAP_DIR/sasl_passwd")" = 600 ] &&
 	    [ "$(stat -c %a "$MAP_DIR/sasl_passwd.lmdb")" = 600 ]
@@ -79,8 +84,8 @@ fault() {
 	local state
 	restore "$3"
 	# (a subshell: bash's "Killed" notice for strace goes to /dev/null)
-	(strace -f -qq -o /dev/null -e trace="${2%%:*}" -e inject="$2" \
-	    "$BIN" --config "$T/rs.yaml" --quiet sync >"$T/fault.out" 2>&1; exit $?) 2>/dev/null
+	(strace -f --seccomp-bpf -qq -o /dev/null -e trace="${2%%:*}" -e inject="$2" \
+	    "$BIN" --config "$L/rs.yaml" --quiet sync >"$L/fault.out" 2>&1; exit $?) 2>/dev/null
 	local rc=$?
 	POINTS=$((POINTS + 1))
 	if state=$(whole); then
@@ -92,41 +97,58 @@ fault() {
 	else
 		BAD+=("$1: live set is not whole (exit $rc)")
 	fi
-	"$BIN" --config "$T/rs.yaml" --quiet sync >>"$T/fault.out" 2>&1 &&
+	"$BIN" --config "$L/rs.yaml" --quiet sync >>"$L/fault.out" 2>&1 &&
 	    same_as B && index_agrees && CONVERGED=$((CONVERGED + 1)) ||
 	    BAD+=("$1: the following run did not converge")
-	cat "$T/fault.out" >>"$T/all-output.log"
+	cat "$L/fault.out" >>"$L/all-output.log"
 }
 
 # count_calls SAVED: the most times any one process makes each syscall.
 count_calls() {
 	restore "$1"
-	strace -f -qq -o "$T/count.log" -e trace="$(echo $KILL_SYSCALLS | tr ' ' ,)" \
-	    "$BIN" --config "$T/rs.yaml" --quiet sync >/dev/null 2>&1
+	strace -f --seccomp-bpf -qq -o "$L/count.log" -e trace="$(echo $KILL_SYSCALLS | tr ' ' ,)" \
+	    "$BIN" --config "$L/rs.yaml" --quiet sync >/dev/null 2>&1
 	awk '{ sub(/\(.*/, "", $2); n[$1 " " $2]++ }
 	    END { for (k in n) { split(k, a, " "); if (n[k] > m[a[2]]) m[a[2]] = n[k] }
-	          for (s in m) print s, m[s] }' "$T/count.log" | grep -v -e '---' -e '<\.\.\.'
+	          for (s in m) print s, m[s] }' "$L/count.log" | grep -v -e '---' -e '<\.\.\.'
 }
 
 kill_everywhere() {	# kill_everywhere SAVED LABEL
 	local sc n max
-	count_calls "$1" >"$T/counts"
+	count_calls "$1" >"$L/counts"
 	while read -r sc max; do
 		for n in $(seq 1 "$max"); do
 			fault "$2 kill at $sc #$n" "$sc:signal=KILL:when=$n" "$1"
 		done
-	done <"$T/counts"
+	done <"$L/counts"
 }
+
+# 2. SIGKILL at every point of the first-run conversion of a plain map_dir,
+# in a lane of its own (started first, it runs beside 1: two CPUs).
+rm -rf "$T/maps.plain"
+mkdir -p "$T/maps.plain/relaysync"
+cp -a "$T/maps.A/relaysync/." "$T/maps.plain/relaysync/"
+(
+	L=$T/conversion
+	MAP_DIR=$L/maps/relaysync
+	mkdir -p "$L"
+	cp -a "$T/state" "$L/state"
+	STATE_DIR=$L/state write_config "$L/rs.yaml"
+	kill_everywhere maps.plain "conversion:"
+	echo "$POINTS $WHOLE $CONVERGED" >"$L/result"
+	[ ${#BAD[@]} -eq 0 ] || printf '%s\n' "${BAD[@]}" >"$L/bad"
+) &
+conversion=$!
 
 # 1. SIGKILL at every point of a normal apply (link to link).
 kill_everywhere maps.A "generation switch:"
 kill_points_switch=$POINTS
 
-# 2. SIGKILL at every point of the first-run conversion of a plain map_dir.
-rm -rf "$T/maps.plain"
-mkdir -p "$T/maps.plain/relaysync"
-cp -a "$T/maps.A/relaysync/." "$T/maps.plain/relaysync/"
-kill_everywhere maps.plain "conversion:"
+wait "$conversion"
+read -r p w c <"$T/conversion/result" || p=-1	# (-1: the lane failed)
+POINTS=$((POINTS + p)) WHOLE=$((WHOLE + ${w:-0})) CONVERGED=$((CONVERGED + ${c:-0}))
+[ -s "$T/conversion/bad" ] && mapfile -t -O "${#BAD[@]}" BAD <"$T/conversion/bad"
+cat "$T/conversion/all-output.log" >>"$T/all-output.log" 2>/dev/null
 kill_points=$POINTS
 
 # 3. Errors from the system: a full disk, I/O errors, a cross-device rename.
@@ -134,7 +156,7 @@ for spec in "write:error=ENOSPC" "pwrite64:error=ENOSPC" "fsync:error=EIO" \
     "fdatasync:error=EIO" "mkdir:error=ENOSPC" "symlink:error=ENOSPC" \
     "rename:error=EXDEV" "renameat2:error=EXDEV"; do
 	sc=${spec%%:*}
-	max=$(awk -v s="$sc" '$1 == s { print $2 }' "$T/counts")
+	max=$(awk -v s="$sc" '$1 == s { print $2 }' "$L/counts")
 	for n in $(seq 1 "${max:-0}"); do
 		fault "$spec #$n" "$spec:when=$n" maps.A
 	done
