@@ -151,6 +151,8 @@ struct ctx {
 	struct rs_hmac *fp_key;	/* the first local key, or NULL */
 	const struct rs_policy_env *env;
 	struct strmap below;	/* parent DN -> what it inherits, + 1 */
+	struct strmap hosts;	/* a route's host -> its one copy */
+	struct buf host;	/* the host being checked */
 	int user_policies;	/* some user entry sets the allow attribute */
 	struct owner owner;	/* of the entry decided last */
 	struct buf fp;		/* what a fingerprint covers (wiped) */
@@ -299,16 +301,22 @@ check_host(struct ctx *x, struct rs_verdict *v)
 {
 	const struct rs_value *h = field(v, RS_F_HOST);
 	const char *why = "the entry has more than one SMTP host";
+	void **slot;
 	int v6;
 
 	if (h->count == 0)
 		REJECT(v, RS_R_NO_GATEWAY, "no SMTP host is set");
 	if (h->count != 1 || valid_host(h->val, h->len, &v6, &why) < 0)
 		REJECT(v, RS_R_BAD_HOST, why);
-	v->route.host = arena_alloc(x->text, h->len + 6);
-	memcpy(v->route.host, "ipv6:", v6 ? 5 : 0);
-	memcpy(v->route.host + (v6 ? 5 : 0), h->val, h->len + 1);
-	str_lower(v->route.host);
+	buf_reset(&x->host);
+	buf_add(&x->host, "ipv6:", v6 ? 5 : 0);
+	buf_add(&x->host, h->val, h->len);
+	buf_str(&x->host);
+	str_lower(x->host.data);
+	slot = strmap_slot(&x->hosts, x->host.data);	/* one copy each */
+	if (*slot == NULL)
+		*slot = arena_copy(x->text, x->host.data, x->host.len);
+	v->route.host = *slot;
 	return check_internal(x, v);
 }
 
@@ -622,6 +630,8 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
 		x.user_policies = model_user(m, m->pol[i].dn) != NULL;
 	buf_init(&x.owner.logins);
 	buf_init(&x.fp);
+	buf_init(&x.host);
+	strmap_init(&x.hosts);
 	x.text = &d->text;
 	e = sorted_entries(m, &d->text);
 	count_claims(c, e, m->nsendas);
@@ -630,6 +640,8 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
 	decide_all(&x, e, d);
 	free(e);
 	strmap_free(&x.below);
+	strmap_free(&x.hosts);
+	buf_free(&x.host);
 	buf_free(&x.owner.logins);
 	buf_wipe(&x.fp);
 	hmac_free(&fp_key);

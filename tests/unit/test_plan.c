@@ -385,6 +385,34 @@ test_no_change_and_first_run(void **state)
 	render_free(&t);
 }
 
+/* A first run adds every route; routes through one gateway share one
+ * copy of its text in the plan. */
+static void
+test_first_run_gateways(void **state)
+{
+	struct rs_tables t;
+	struct rs_plan p;
+	struct rs_err err;
+
+	(void)state;
+	add(0, "alice@p.example", "smtp.p.example", 587, RS_SEC_STARTTLS,
+	    "alice", "pw", RS_R_NONE);
+	add(1, "bob@p.example", "smtp.p.example", 587, RS_SEC_STARTTLS,
+	    "bob", "pw", RS_R_NONE);
+	add(2, "carol@q.example", "smtp.q.example", 465, RS_SEC_SSL,
+	    "carol", "pw", RS_R_NONE);
+	decide(3);
+	render_tables(&d, "secure", &t);
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 0, &p,
+	    &err), 0);
+	assert_int_equal(p.added, 3);
+	assert_string_equal(p.c[0].new_gateway, "[smtp.p.example]:587 starttls");
+	assert_ptr_equal(p.c[0].new_gateway, p.c[1].new_gateway);
+	assert_string_equal(p.c[2].new_gateway, "[smtp.q.example]:465 ssl");
+	plan_free(&p);
+	render_free(&t);
+}
+
 int
 main(void)
 {
@@ -393,6 +421,7 @@ main(void)
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_no_change_and_first_run),
+		cmocka_unit_test(test_first_run_gateways),
 	};
 
 	return cmocka_run_group_tests_name("plan", tests, setup, teardown);

@@ -296,6 +296,9 @@ test_routes_and_defaults(void **state)
 	assert_int_equal(v->route.port, 587);
 	assert_int_equal(v->route.sec, RS_SEC_STARTTLS);
 	v = verdict(&d, "implicit@partner.example");
+	/* one copy of a host in the decision, whatever its case was */
+	assert_ptr_equal(v->route.host,
+	    verdict(&d, "User.Name@Partner.Example")->route.host);
 	assert_int_equal(v->route.port, 465);
 	assert_int_equal(v->route.sec, RS_SEC_SSL);
 	v = verdict(&d, "noauth@partner.example");
