@@ -28,9 +28,9 @@
  *	the arena; model_merge() copies the live entries into a fresh arena
  *	when the arena holds more than twice what was live after the last
  *	copy (or, when the model was never merged, before its first merge:
- *	a model read or parsed holds no garbage). model_free() (and that copy) overwrites the whole arena with
- *	zeroes before freeing it: plaintext passwords from the directory do
- *	not outlive the model.
+ *	a model read or parsed holds no garbage). model_free() (and that
+ *	copy) overwrites the whole arena with zeroes before freeing it:
+ *	plaintext passwords from the directory do not outlive the model.
  *	"Normalized DN" means dn_norm()'s form (see dn.h).
  *
  *	Every entry carries its sync UUID (the value of the mapping's
@@ -138,7 +138,8 @@ struct rs_model {
 	struct rs_interned *strs;	/* repeated strings in the arena */
 	size_t capstrs, nstrs;
 	struct rs_arena arena;	/* every string and value (util.h) */
-	size_t live;		/* arena bytes after the last copy; 0: never merged */
+	size_t live;		/* arena bytes after the last copy (0: never
+				 * merged) */
 };
 
 struct rs_changed {

@@ -598,8 +598,11 @@ pipeline_stage(const char *name, double *t)
 	long rss, peak;
 
 	memory_use(&rss, &peak);
-	rs_log(RS_LOG_DEBUG, "%s: %.0f ms (resident %ld MiB, peak %ld MiB)",
-	    name, (now - *t) * 1e3, rss / 1024, peak / 1024);
+	if (rss < 0 || peak < 0)	/* no /proc */
+		rs_log(RS_LOG_DEBUG, "%s: %.0f ms", name, (now - *t) * 1e3);
+	else
+		rs_log(RS_LOG_DEBUG, "%s: %.0f ms (resident %ld MiB, peak %ld "
+		    "MiB)", name, (now - *t) * 1e3, rss / 1024, peak / 1024);
 	*t = now;
 }
 
@@ -777,6 +780,8 @@ save_rejected(const struct rs_config *c, const struct buf *old,
 	struct rs_err ignored;
 	int kept;
 
+	/* a first pass for the digest only: the file is written (a second
+	 * pass) only when the recorded digest differs */
 	(void)rejected_fill(&f, drain_nothing, NULL);
 	memcpy(sum, f.sum, sizeof(f.sum));
 	summary_init(&prev);

@@ -50,7 +50,7 @@
  *	measured with monotonic_seconds() (util.h). pipeline_stage(name, t)
  *	logs, with --verbose, "name: N ms" since *t (a monotonic_seconds()
  *	reading), with the resident memory now and at its peak
- *	(memory_use()), and sets *t to now.
+ *	(memory_use(), when /proc tells), and sets *t to now.
  *	pipeline_read() reads the directory (through dir) into a model.
  *	pipeline_decide() decides, loading the passed gateway checks when
  *	the policy requires them, and the relay's own next hops (postconf)

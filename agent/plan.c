@@ -40,7 +40,7 @@ struct installed {
 	struct strmap routes;	/* address -> struct old_route */
 	struct strmap tls;	/* next hop -> level */
 	struct strmap touched;	/* addresses whose lines differ */
-	struct strmap gateways;	/* a change's gateway text -> its one copy */
+	struct strmap gateways;	/* a change's gateway text -> its copy */
 	int all;		/* compare every address (touched unknown) */
 	size_t lines;		/* installed routes */
 };

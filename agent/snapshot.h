@@ -82,15 +82,14 @@
  *	buffer; snapshot_parse() reads one (handing it to the parser in small
  *	pieces, so that tests and the fuzzer see entries cut anywhere).
  *	snapshot_load(path, s, m, err) reads the snapshot file at path, a
- *	piece at a time
- *	(never whole in memory): a thread reads and checksums the file while
- *	the caller's parses each entry line as soon as it is whole; it
- *	returns -2 when the file cannot be opened (err says why), -1 when it
- *	is damaged, as snapshot_parse() does. With seal_with set (every real
- *	run), a password the directory holds in clear is written as an
- *	{AES256-GCM} envelope of the first local key, never in clear;
- *	without a local key such a snapshot is not written (-1: the next run
- *	reads everything).
+ *	piece at a time (never whole in memory): a thread reads and
+ *	checksums the file while the calling thread parses each entry line
+ *	as soon as it is whole; it returns -2 when the file cannot be opened
+ *	(err says why), -1 when it is damaged, as snapshot_parse() does.
+ *	With seal_with set (every real run), a password the directory holds
+ *	in clear is written as an {AES256-GCM} envelope of the first local
+ *	key, never in clear; without a local key such a snapshot is not
+ *	written (-1: the next run reads everything).
  *
  * Diagnostics
  *	snapshot_parse() and snapshot_load() return -1 with a message naming

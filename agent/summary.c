@@ -203,6 +203,7 @@ keyed_sum(const char *p, size_t len, char *out)
 	sha256_add(ctx, p, len);
 	keyed_end(ctx, out);
 }
+
 static void
 add_field(struct buf *b, const char *p, size_t len)
 {

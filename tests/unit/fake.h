@@ -44,7 +44,7 @@ enum { F_INDEX, F_PUT, F_DEL, F_QUERY, F_VERIFY, F_RUNNING, F_RELOAD,
 struct fake_installer {
 	_Atomic int calls[F_COUNT];
 	int fail[F_COUNT];
-	int fail_call[F_COUNT];	/* edit: only this call (1: the first) fails */
+	int fail_call[F_COUNT];	/* edit: only its N-th call fails */
 	const char *fail_index;	/* " name name ": these tables' index fails */
 	char failed[256];	/* " name" of each that did */
 	int empty_index;

@@ -122,8 +122,9 @@ test_first_install(void **state)
 	assert_int_equal(live(), 1);
 	assert_int_equal(ap.reloaded, 1);
 	assert_int_equal(fake_inst.calls[F_INDEX], RS_T_COUNT);
-	assert_int_equal(fake_inst.calls[F_QUERY], RS_T_COUNT);	/* checked */
-	assert_int_equal(fake_inst.calls[F_VERIFY], 0);	/* not dumped */
+	/* each new index checked by a query, none dumped */
+	assert_int_equal(fake_inst.calls[F_QUERY], RS_T_COUNT);
+	assert_int_equal(fake_inst.calls[F_VERIFY], 0);
 	assert_int_equal(fake_inst.calls[F_PUT], 0);
 	for (i = 0; i < RS_T_COUNT; i++)
 		assert_index_whole(rs_table_info[i].name);

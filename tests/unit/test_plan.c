@@ -406,7 +406,8 @@ test_first_run_gateways(void **state)
 	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 0, &p,
 	    &err), 0);
 	assert_int_equal(p.added, 3);
-	assert_string_equal(p.c[0].new_gateway, "[smtp.p.example]:587 starttls");
+	assert_string_equal(p.c[0].new_gateway,
+	    "[smtp.p.example]:587 starttls");
 	assert_ptr_equal(p.c[0].new_gateway, p.c[1].new_gateway);
 	assert_string_equal(p.c[2].new_gateway, "[smtp.q.example]:465 ssl");
 	plan_free(&p);
