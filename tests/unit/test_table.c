@@ -165,6 +165,34 @@ test_diff(void **state)
 	assert_int_equal(table_diff("b 1\na 1\n", "", on_diff, &s), -1);
 }
 
+/* Lines the two texts share are passed over whole, yet still checked for
+ * order, on either side; a last line without its newline is the same
+ * line as with it. */
+static void
+test_diff_shared(void **state)
+{
+	struct seen s = { "" };
+
+	(void)state;
+	assert_int_equal(table_diff("a 1\nb 2\nc 3\nd 4\n",
+	    "a 1\nb 2\nc 9\nd 4\ne 5", on_diff, &s), 0);
+	assert_string_equal(s.text, "~c;+e;");
+	*s.text = '\0';
+	assert_int_equal(table_diff("a 1\nb 2", "a 1\nb 2\n", on_diff, &s),
+	    0);
+	assert_int_equal(table_diff("a 1\nb 2\n", "a 1\nb 3", on_diff, &s),
+	    0);
+	assert_string_equal(s.text, "~b;");
+	assert_int_equal(table_diff("b 1\na 1\n", "b 1\na 1\n", on_diff,
+	    &s), -1);
+	assert_int_equal(table_diff("a 1\nc 1\nb 1\n", "a 2\nc 1\nb 1\n",
+	    on_diff, &s), -1);
+	assert_int_equal(table_diff("a 2\nc 1\n", "a 1\nb 1\nc 1\na 3\n",
+	    on_diff, &s), -1);
+	assert_int_equal(table_diff("a 1\nb 1\nc 1\na 3\n", "a 2\nc 1\n",
+	    on_diff, &s), -1);
+}
+
 /* Lines found by key in a sorted text: first, last, keys that are
  * prefixes of others, absent keys, a last line without its newline. */
 static void
@@ -204,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_masked),
 		cmocka_unit_test(test_info),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_diff_shared),
 		cmocka_unit_test(test_find),
 	};
 
