@@ -1756,6 +1756,32 @@ profile_attrs(const struct rs_mapping *m, struct profile_attrs *a)
 		a->user[u++] = a->sendas[i];
 }
 
+/* The searches of the mapping profile (at most four), into model, the
+ * disabled users' DNs into disabled (their filter built in f); *split is
+ * where the searches that may run on a second connection begin. */
+static size_t
+profile_steps(const struct rs_mapping *m, struct profile_attrs *a,
+    struct rs_model *model, struct dn_list *disabled, struct buf *f,
+    struct step *st, size_t *split)
+{
+	size_t n = 0;
+
+	st[n++] = (struct step){ m->policy_filter, a->pol, on_policy, model };
+	st[n++] = (struct step){ m->user_filter, a->user, on_user, model };
+	*split = n;
+	if (*m->user_disabled_filter) {
+		buf_printf(f, "(&%s", m->user_filter);
+		add_filter_now(f, m->user_disabled_filter);
+		buf_add(f, ")", 1);
+		st[n++] = (struct step){ buf_str(f), a->none, on_disabled,
+		    disabled };
+	}
+	if (strcmp(m->sendas_layout, "child") == 0)
+		st[n++] = (struct step){ m->sendas_filter, a->sendas, on_sendas,
+		    model };
+	return n;
+}
+
 /* The searches of the mapping profile below s->base, into model: policy
  * and users on s; disabled users and send-as entries on peer, side by
  * side, when there is one, else on s after the others. */
@@ -1769,24 +1795,12 @@ load(struct rs_source *s, struct rs_source *peer, struct rs_model *model,
 	struct step st[4];
 	struct lane l[2];
 	struct buf f;
-	size_t n = 0, split;
+	size_t n, split;
 	int rc;
 
 	profile_attrs(m, &a);
 	buf_init(&f);
-	st[n++] = (struct step){ m->policy_filter, a.pol, on_policy, model };
-	st[n++] = (struct step){ m->user_filter, a.user, on_user, model };
-	split = n;
-	if (*m->user_disabled_filter) {
-		buf_printf(&f, "(&%s", m->user_filter);
-		add_filter_now(&f, m->user_disabled_filter);
-		buf_add(&f, ")", 1);
-		st[n++] = (struct step){ buf_str(&f), a.none, on_disabled,
-		    &disabled };
-	}
-	if (strcmp(m->sendas_layout, "child") == 0)
-		st[n++] = (struct step){ m->sendas_filter, a.sendas, on_sendas,
-		    model };
+	n = profile_steps(m, &a, model, &disabled, &f, st, &split);
 	memset(l, 0, sizeof(l));
 	l[0].s = s;
 	l[0].step = st;
@@ -1888,24 +1902,149 @@ source_load(struct rs_source *s, struct rs_model *model, struct rs_err *err)
 	return rc;
 }
 
+/*
+ * Entries read again by themselves (base scope), with every search of
+ * the profile: request k is the search st[k % nsteps] of dns[k / nsteps].
+ * Up to RS_READS_AHEAD requests are under way at once on the connection
+ * (no paging: a base search answers one entry at most, and OpenLDAP
+ * pages one search at a time per connection), and their answers are
+ * taken in the order asked, so the model gets what one entry after the
+ * other would give it.
+ */
+#define RS_READS_AHEAD	32
+
+struct base_reads {
+	struct rs_source *s;
+	const struct rs_read *r;
+	size_t n;		/* entries */
+	struct step st[4];
+	size_t nsteps;
+	int msgid[RS_READS_AHEAD];	/* request k at k % RS_READS_AHEAD */
+	size_t sent, taken;
+};
+
+static int
+reads_send(struct base_reads *b, struct rs_err *err)
+{
+	struct timeval tv = { b->s->c->ldap.timeout, 0 };
+	const struct step *st;
+	size_t k;
+	int rc;
+
+	while (b->sent < b->n * b->nsteps &&
+	    b->sent - b->taken < RS_READS_AHEAD) {
+		k = b->sent++;
+		st = &b->st[k % b->nsteps];
+		rc = ldap_search_ext(b->s->ld, b->r[k / b->nsteps].dn,
+		    LDAP_SCOPE_BASE, st->filter, st->attrs, 0, NULL, NULL, &tv,
+		    LDAP_NO_LIMIT, &b->msgid[k % RS_READS_AHEAD]);
+		if (rc != LDAP_SUCCESS)
+			return ldap_fail(b->s, rc, st->filter, err);
+	}
+	return 0;
+}
+
+/* The whole answer to the oldest request, its entries to its search's
+ * function; an entry gone since it changed reads as nothing. */
+static int
+reads_take(struct base_reads *b, struct rs_err *err)
+{
+	struct rs_source *s = b->s;
+	const struct step *st = &b->st[b->taken % b->nsteps];
+	struct timeval tv = { s->c->ldap.timeout, 0 };
+	struct page pg;
+	int rc, code = LDAP_TIMEOUT;
+
+	memset(&pg, 0, sizeof(pg));
+	pg.filter = st->filter;
+	pg.attrs = st->attrs;
+	rc = ldap_result(s->ld, b->msgid[b->taken % RS_READS_AHEAD],
+	    LDAP_MSG_ALL, &tv, &pg.chain);
+	b->taken++;
+	if (rc <= 0) {
+		if (rc < 0)
+			ldap_get_option(s->ld, LDAP_OPT_RESULT_CODE, &code);
+		return ldap_fail(s, code, st->filter, err);
+	}
+	rc = ldap_parse_result(s->ld, pg.chain, &code, NULL, NULL, NULL, NULL,
+	    0);
+	if (rc == LDAP_SUCCESS && code == LDAP_NO_SUCH_OBJECT)
+		rc = 0;
+	else if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS)
+		rc = ldap_fail(s, rc != LDAP_SUCCESS ? rc : code, st->filter,
+		    err);
+	else
+		rc = handle_page(s, &pg, st->fn, st->arg, err);
+	ldap_msgfree(pg.chain);
+	return rc;
+}
+
+/* Read the n entries at r[] again, each by itself, into fresh. */
+static int
+read_bases(struct rs_source *s, const struct rs_read *r, size_t n,
+    struct rs_model *fresh, struct rs_err *err)
+{
+	struct base_reads b;
+	struct dn_list disabled = { NULL, 0, 0 };
+	struct profile_attrs a;
+	struct buf f;
+	size_t split;
+	int rc = 0;
+
+	memset(&b, 0, sizeof(b));
+	b.s = s;
+	b.r = r;
+	b.n = n;
+	profile_attrs(&s->c->mapping, &a);
+	buf_init(&f);
+	b.nsteps = profile_steps(&s->c->mapping, &a, fresh, &disabled, &f,
+	    b.st, &split);
+	while (rc == 0 && b.taken < n * b.nsteps) {
+		if ((rc = reads_send(&b, err)) == 0)
+			rc = reads_take(&b, err);
+		if (rc == 0 && b.taken % b.nsteps == 0) {
+			mark_disabled(&disabled, fresh);	/* this entry's */
+			memset(&disabled, 0, sizeof(disabled));
+		}
+	}
+	for (; b.taken < b.sent; b.taken++)
+		ldap_abandon_ext(s->ld, b.msgid[b.taken % RS_READS_AHEAD], NULL,
+		    NULL);
+	mark_disabled(&disabled, fresh);
+	buf_free(&f);
+	free(a.user);
+	return rc;
+}
+
+/* Is r an entry read by itself (within ldap.base_dn)? */
+static int
+base_read(const struct rs_source *s, const struct rs_read *r)
+{
+	return r->kind == RS_READ_ENTRY && dn_within(r->ndn, s->base_norm);
+}
+
 int
 source_fetch(struct rs_source *s, const struct rs_reads *r,
     struct rs_model *fresh, struct rs_err *err)
 {
 	double t0 = now_ms();
-	size_t i, n = 0, subtrees = 0;
+	size_t i, from, n = 0, subtrees = 0;
 
 	s->missing_ok = 1;
 	for (i = 0; i < r->n; i++) {
-		if (r->r[i].kind == RS_DROP_SUBTREE)
-			continue;
-		if (!dn_within(r->r[i].ndn, s->base_norm))
+		for (from = i; i < r->n && base_read(s, &r->r[i]); i++)
+			;
+		n += i - from;
+		if (i > from && read_bases(s, r->r + from, i - from, fresh,
+		    err) < 0)
+			return -1;
+		if (i == r->n || r->r[i].kind == RS_DROP_SUBTREE ||
+		    !dn_within(r->r[i].ndn, s->base_norm))
 			continue;	/* moved out of ldap.base_dn */
 		n++;
-		subtrees += r->r[i].kind == RS_READ_SUBTREE;
+		subtrees++;
 		s->base = r->r[i].dn;
-		s->scope = r->r[i].kind == RS_READ_SUBTREE ?
-		    LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE;
+		s->scope = LDAP_SCOPE_SUBTREE;
 		if (load(s, NULL, fresh, err) < 0)
 			return -1;
 	}
