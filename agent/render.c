@@ -2,6 +2,7 @@
  * render - accepted routes as relaysync's table set.
  * See render.h for the contract.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,9 +54,12 @@ render_tls_policy(const struct rs_decision *d, const char *level,
 	buf_free(&b);
 }
 
+#define BIT(t)	(1u << (t))
+
+/* The lines of one route in the tables of the set want (bits). */
 static void
-render_route(struct rs_tables *t, const struct rs_verdict *v, struct buf *nh,
-    struct buf *dn)
+render_route(struct rs_tables *t, unsigned want, const struct rs_verdict *v,
+    struct buf *nh, struct buf *dn)
 {
 	const struct rs_route *r = &v->route;
 	const char *via = r->sec == RS_SEC_SSL ? RS_SMTPS_TRANSPORT :
@@ -63,57 +67,98 @@ render_route(struct rs_tables *t, const struct rs_verdict *v, struct buf *nh,
 	struct buf *tb = t->t;
 
 	table_hop(nh, r->host, r->port);
-	if (r->sec == RS_SEC_SSL)
+	if (r->sec == RS_SEC_SSL && (want & BIT(RS_T_SENDER_TRANSPORT)))
 		table_put(&tb[RS_T_SENDER_TRANSPORT], RS_T_SENDER_TRANSPORT,
 		    r->address, via, nh->data, NULL);
-	else
+	else if (r->sec != RS_SEC_SSL && (want & BIT(RS_T_SENDER_RELAY)))
 		table_put(&tb[RS_T_SENDER_RELAY], RS_T_SENDER_RELAY, r->address,
 		    NULL, nh->data, NULL);
-	table_put(&tb[RS_T_SENDER_ACCESS], RS_T_SENDER_ACCESS, r->address, via,
-	    nh->data, NULL);
-	table_put(&tb[RS_T_SENDER_LOGIN], RS_T_SENDER_LOGIN, r->address,
-	    r->logins, NULL, NULL);
-	if (r->username)
+	if (want & BIT(RS_T_SENDER_ACCESS))
+		table_put(&tb[RS_T_SENDER_ACCESS], RS_T_SENDER_ACCESS,
+		    r->address, via, nh->data, NULL);
+	if (want & BIT(RS_T_SENDER_LOGIN))
+		table_put(&tb[RS_T_SENDER_LOGIN], RS_T_SENDER_LOGIN, r->address,
+		    r->logins, NULL, NULL);
+	if (r->username && (want & BIT(RS_T_SASL_PASSWD)))
 		table_put(&tb[RS_T_SASL_PASSWD], RS_T_SASL_PASSWD, r->address,
 		    r->username, NULL, r->password);
-	table_put(&tb[RS_T_OWNERS], RS_T_OWNERS, r->address, printable(dn,
-	    v->owner_dn, strlen(v->owner_dn)), NULL, NULL);
+	if (want & BIT(RS_T_OWNERS))
+		table_put(&tb[RS_T_OWNERS], RS_T_OWNERS, r->address,
+		    printable(dn, v->owner_dn, strlen(v->owner_dn)), NULL,
+		    NULL);
 }
 
 /* Room for the routes still to come at the rate of the first done ones:
  * one growth of each table instead of a copy at every doubling. */
 static void
-reserve_rest(struct rs_tables *t, size_t done, size_t total)
+reserve_rest(struct rs_tables *t, unsigned want, size_t done, size_t total)
 {
 	size_t i;
 
 	for (i = 0; i < RS_T_SET; i++)
-		buf_reserve(&t->t[i], t->t[i].len / done * (total - done) /
-		    16 * 17);
+		if (want & BIT(i))
+			buf_reserve(&t->t[i], t->t[i].len / done *
+			    (total - done) / 16 * 17);
+}
+
+/*
+ * Half of the table set, in a thread of its own while the caller renders
+ * the other half: each half is about half of the bytes, and no buffer is
+ * shared.
+ */
+struct half {
+	const struct rs_decision *d;
+	const char *tls_level;
+	struct rs_tables *t;
+	unsigned want;
+};
+
+#define FIRST_HALF	(BIT(RS_T_SENDER_ACCESS) | BIT(RS_T_SENDER_LOGIN) | \
+	BIT(RS_T_OWNERS))
+
+static void *
+render_half(void *arg)
+{
+	const struct half *h = arg;
+	struct buf nh, dn;
+	size_t i;
+
+	buf_init(&nh);
+	buf_init(&dn);
+	for (i = 0; i < h->d->nroutes; i++) {
+		if (i == 256)
+			reserve_rest(h->t, h->want, i, h->d->nroutes);
+		render_route(h->t, h->want, h->d->routes[i], &nh, &dn);
+	}
+	if (h->want & BIT(RS_T_TLS_POLICY))
+		render_tls_policy(h->d, h->tls_level,
+		    &h->t->t[RS_T_TLS_POLICY]);
+	buf_free(&nh);
+	buf_free(&dn);
+	return NULL;
 }
 
 void
 render_tables(const struct rs_decision *d, const char *tls_level,
     struct rs_tables *t)
 {
-	struct buf nh, dn;
+	struct half h[2] = { { d, tls_level, t, FIRST_HALF },
+	    { d, tls_level, t, BIT(RS_T_SET) - 1 - FIRST_HALF } };
+	pthread_t th;
 	size_t i;
+	int two;
 
 	for (i = 0; i < RS_T_SET; i++)
 		buf_init(&t->t[i]);
-	buf_init(&nh);
-	buf_init(&dn);
-	for (i = 0; i < d->nroutes; i++) {
-		if (i == 256)
-			reserve_rest(t, i, d->nroutes);
-		render_route(t, d->routes[i], &nh, &dn);
-	}
-	render_tls_policy(d, tls_level, &t->t[RS_T_TLS_POLICY]);
+	two = pthread_create(&th, NULL, render_half, &h[0]) == 0;
+	if (!two)
+		render_half(&h[0]);
+	render_half(&h[1]);
+	if (two)
+		pthread_join(th, NULL);
 	t->nroutes = d->nroutes;
 	for (i = 0; i < RS_T_SET; i++)
 		buf_str(&t->t[i]);
-	buf_free(&nh);
-	buf_free(&dn);
 }
 
 void
