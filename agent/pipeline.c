@@ -2,6 +2,7 @@
  * pipeline - one sync run, from the directory to live tables.
  * See pipeline.h for the contract.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -127,6 +128,58 @@ pipeline_choose(const struct rs_read_facts *f, struct rs_how *how)
 	return choice(how, RS_RUN_INCREMENTAL, NULL, "");
 }
 
+/*
+ * What the quick check asked the directory when the answer was that
+ * something changed, kept for the incremental read that follows: the
+ * connection, the cookie it asked from, and the answer (the changes and
+ * the cookie to keep). The read uses the answer when the snapshot's
+ * cookie is the one asked from, instead of asking again.
+ */
+struct asked {
+	struct rs_source *src;
+	struct buf from;
+	struct rs_changes ch;
+	struct buf cookie;
+	int answered;
+};
+
+static void
+asked_init(struct asked *a)
+{
+	memset(a, 0, sizeof(*a));
+	buf_init(&a->from);
+	buf_init(&a->cookie);
+	model_changes_init(&a->ch);
+}
+
+static void
+asked_free(const struct rs_directory *dir, struct asked *a)
+{
+	dir->close(a->src);
+	buf_free(&a->from);
+	buf_free(&a->cookie);
+	model_changes_free(&a->ch);
+}
+
+/* The changes since cookie, from what the quick check was answered when
+ * it asked from that cookie, else from the directory. */
+static int
+changes_since(const struct rs_directory *dir, struct rs_source *src,
+    struct asked *a, const struct buf *cookie, struct rs_changes *ch,
+    struct buf *next, struct rs_err *err)
+{
+	if (!a->answered || a->from.len != cookie->len ||
+	    memcmp(a->from.data, cookie->data, cookie->len) != 0)
+		return dir->changes(src, cookie, ch, next, err);
+	rs_log(RS_LOG_DEBUG, "ldap: the changes the quick check was told");
+	*ch = a->ch;
+	model_changes_init(&a->ch);
+	a->answered = 0;
+	buf_reset(next);
+	buf_add(next, a->cookie.data, a->cookie.len);
+	return 0;
+}
+
 /* Where the previous run's snapshot goes: old, and its model m. */
 struct previous {
 	const struct rs_config *c;
@@ -243,14 +296,14 @@ pipeline_merge(const struct rs_directory *dir, struct rs_source *src,
  * failure, why in how (a full read then). */
 static int
 read_changes(const struct rs_directory *dir, struct rs_source *src,
-    const struct rs_snapshot *old, struct rs_snapshot *next,
+    struct asked *a, const struct rs_snapshot *old, struct rs_snapshot *next,
     struct rs_model *m, struct rs_how *how, struct rs_err *err)
 {
 	struct rs_changes ch;
 	const char *reason = NULL;
 	int rc;
 
-	rc = dir->changes(src, &old->cookie, &ch, &next->cookie, err);
+	rc = changes_since(dir, src, a, &old->cookie, &ch, &next->cookie, err);
 	if (rc < 0)
 		reason = dir->reason(src);
 	else
@@ -328,8 +381,8 @@ pipeline_resume(const struct rs_config *c, struct rs_snapshot *old,
  * which, and why; next gets what the snapshot of this run will say. */
 static int
 pipeline_load(const struct rs_runopts *o, const struct rs_config *c,
-    struct rs_snapshot *next, struct rs_model *m, struct rs_how *how,
-    enum rs_run_read *read, struct rs_err *err)
+    struct asked *a, struct rs_snapshot *next, struct rs_model *m,
+    struct rs_how *how, enum rs_run_read *read, struct rs_err *err)
 {
 	const struct rs_directory *dir = o->dir;
 	struct rs_source *src = NULL;
@@ -347,7 +400,12 @@ pipeline_load(const struct rs_runopts *o, const struct rs_config *c,
 	f.full = o->full;
 	memset(how, 0, sizeof(*how));
 	pr.live_known = next->live_known;
-	if (!f.held && (rc = dir->open(c, &src, err)) == 0)
+	if (!f.held && a->src != NULL) {
+		src = a->src;	/* the quick check's connection */
+		a->src = NULL;
+	} else if (!f.held)
+		rc = dir->open(c, &src, err);
+	if (rc == 0 && src != NULL)
 		f.tracking = dir->tracking(src);
 	next->present_scans = f.tracking == RS_TRACK_DIRSYNC;
 	if (rc == 0)
@@ -355,7 +413,7 @@ pipeline_load(const struct rs_runopts *o, const struct rs_config *c,
 	if (rc == 0 && *read == RS_RUN_NONE)
 		rc = -1;		/* held: err says so */
 	if (rc == 0 && *read == RS_RUN_INCREMENTAL &&
-	    read_changes(dir, src, &old, next, m, how, err) < 0)
+	    read_changes(dir, src, a, &old, next, m, how, err) < 0)
 		*read = RS_RUN_FULL;
 	if (rc == 0 && *read == RS_RUN_FULL) {
 		model_free(m);
@@ -475,24 +533,48 @@ pipeline_record_keys(const struct rs_config *c, const struct rs_keyring *keys)
 	buf_free(&path);
 }
 
+/* pipeline_keys_cover(), in a thread of its own beside the decision
+ * (both only read the model). */
+struct cover {
+	const struct rs_config *c;
+	const struct rs_keyring *keys;
+	const struct rs_model *m;
+	struct rs_err err;
+	int rc;
+};
+
+static void *
+cover_thread(void *arg)
+{
+	struct cover *k = arg;
+
+	k->rc = pipeline_keys_cover(k->c, k->keys, k->m, &k->err);
+	return NULL;
+}
+
 /* Decide with the relay's own next hops (unless private gateways are
  * allowed anyway), when gated the recorded gateway checks, and for
- * verify every route's fingerprint. */
+ * verify every route's fingerprint; unless the keys do not cover the
+ * model's passwords (that error first: the decision made meanwhile is
+ * dropped), or the checks or the next hops cannot be read. */
 static int
 decide(const struct rs_config *c, const struct rs_keyring *keys,
     const struct rs_model *m, int gated, int for_verify,
     struct rs_decision *d, struct rs_err *err)
 {
 	struct rs_policy_env env = { NULL, NULL, 0, for_verify };
+	struct cover k = { c, keys, m, { 0, "" }, 0 };
 	struct strmap ok;
 	char **hops = NULL;
 	size_t nhops = 0;
-	int rc = 0;
+	pthread_t th;
+	int rc = 0, two;
 
 	memset(d, 0, sizeof(*d));
 	strmap_init(&ok);
-	rc = pipeline_keys_cover(c, keys, m, err);
-	if (rc == 0 && gated)
+	if (!(two = pthread_create(&th, NULL, cover_thread, &k) == 0))
+		cover_thread(&k);
+	if (gated)
 		rc = verify_load_ok(c, &ok, err);
 	if (rc == 0 && !c->policy.allow_private_gateways)
 		rc = postconf_own_hops(c, &hops, &nhops, err);
@@ -501,6 +583,14 @@ decide(const struct rs_config *c, const struct rs_keyring *keys,
 	env.n_own_hops = nhops;
 	if (rc == 0)
 		policy_decide(m, c, keys, &env, d);
+	if (two)
+		pthread_join(th, NULL);
+	if (k.rc < 0) {
+		policy_free(d);
+		memset(d, 0, sizeof(*d));
+		*err = k.err;
+		rc = -1;
+	}
 	postconf_free_hops(hops, nhops);
 	strmap_free_values(&ok);
 	return rc;
@@ -1022,13 +1112,13 @@ static int full_unchanged(const struct rs_runopts *, const struct rs_config *,
  * nothing changed and the run was reported without deciding. */
 static int
 read_and_decide(const struct rs_runopts *o, const struct rs_config *c,
-    const struct rs_keyring *keys, struct rs_snapshot *next,
+    const struct rs_keyring *keys, struct asked *a, struct rs_snapshot *next,
     struct rs_model *m, struct rs_decision *d, struct rs_how *how,
     enum rs_run_read *read, double t0, struct rs_err *err)
 {
 	double clock = monotonic_seconds();
 
-	if (pipeline_load(o, c, next, m, how, read, err) < 0)
+	if (pipeline_load(o, c, a, next, m, how, read, err) < 0)
 		return -1;
 	pipeline_stage("read", &clock);
 	if (*read == RS_RUN_FULL && full_unchanged(o, c, keys, next, m, how,
@@ -1131,11 +1221,13 @@ nothing_changed(const struct rs_changes *ch, const struct rs_summary *s)
 }
 
 /* Does the directory say that nothing changed since the summary's
- * cookie? cookie gets the one to keep. -1 when it cannot be asked (err
+ * cookie? cookie gets the one to keep. When it says what changed, a
+ * keeps the connection and the answer. -1 when it cannot be asked (err
  * says why). */
 static int
 directory_unchanged(const struct rs_directory *dir, const struct rs_config *c,
-    const struct rs_summary *s, struct buf *cookie, struct rs_err *err)
+    const struct rs_summary *s, struct asked *a, struct buf *cookie,
+    struct rs_err *err)
 {
 	struct rs_source *src = NULL;
 	struct rs_changes ch;
@@ -1146,8 +1238,17 @@ directory_unchanged(const struct rs_directory *dir, const struct rs_config *c,
 	if (dir->open(c, &src, err) < 0)
 		same = -1;
 	else if (dir->tracking(src) != RS_TRACK_NONE &&
-	    dir->changes(src, &s->cookie, &ch, cookie, &why) == 0)
-		same = nothing_changed(&ch, s);
+	    dir->changes(src, &s->cookie, &ch, cookie, &why) == 0 &&
+	    (same = nothing_changed(&ch, s)) == 0) {
+		a->src = src;
+		src = NULL;
+		model_changes_free(&a->ch);
+		a->ch = ch;
+		model_changes_init(&ch);
+		buf_add(&a->from, s->cookie.data, s->cookie.len);
+		buf_add(&a->cookie, cookie->data, cookie->len);
+		a->answered = 1;
+	}
 	dir->close(src);
 	model_changes_free(&ch);
 	return same;
@@ -1228,8 +1329,8 @@ report_quick(const struct rs_runopts *o, const struct rs_config *c,
  * summary vouches for the live files. */
 static int
 sync_quick(const struct rs_runopts *o, const struct rs_config *c,
-    const struct rs_keyring *keys, struct rs_snapshot *next, double t0,
-    struct rs_err *err)
+    const struct rs_keyring *keys, struct asked *a, struct rs_snapshot *next,
+    double t0, struct rs_err *err)
 {
 	char *inputs = next->inputs;
 	struct rs_summary s;
@@ -1246,7 +1347,7 @@ sync_quick(const struct rs_runopts *o, const struct rs_config *c,
 	summary_init(&s);
 	buf_init(&cookie);
 	if ((next->live_known = summary_current(c, inputs, 1, &s, &runs)) &&
-	    (rc = directory_unchanged(o->dir, c, &s, &cookie, err)) == 1) {
+	    (rc = directory_unchanged(o->dir, c, &s, a, &cookie, err)) == 1) {
 		pipeline_stage("read", &clock);
 		rs_log(RS_LOG_INFO, "incremental read: 0 changed and 0 deleted "
 		    "entries since the last run");
@@ -1297,6 +1398,7 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 {
 	struct rs_lock lock = { -1 };
 	struct rs_snapshot next;
+	struct asked asked;
 	struct rs_model m;
 	struct rs_decision d;
 	struct rs_how how;
@@ -1308,18 +1410,19 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	memset(&d, 0, sizeof(d));
 	model_init(&m);
 	snapshot_init(&next);
+	asked_init(&asked);
 	next.seal_with = keys;
 	if (!o->dry_run && apply_lock(c, &lock, &err) < 0)
 		rc = rs_fail(&err);	/* no metrics: another run's */
-	else if ((rc = sync_quick(o, c, keys, &next, t0, &err)) != 0) {
+	else if ((rc = sync_quick(o, c, keys, &asked, &next, t0, &err)) != 0) {
 		if (rc < 0) {
 			memset(&how, 0, sizeof(how));
 			rc = rs_fail(&err);
 			after_run(o, c, NULL, rc, err.msg, t0, &how);
 		} else
 			rc = RS_EX_OK;
-	} else if ((rc = read_and_decide(o, c, keys, &next, &m, &d, &how,
-	    &read, t0, &err)) < 0) {
+	} else if ((rc = read_and_decide(o, c, keys, &asked, &next, &m, &d,
+	    &how, &read, t0, &err)) < 0) {
 		rc = rs_fail(&err);
 		after_run(o, c, NULL, rc, err.msg, t0, read == RS_RUN_NONE ?
 		    NULL : &how);
@@ -1331,6 +1434,7 @@ pipeline_sync(const struct rs_runopts *o, const struct rs_config *c,
 	policy_free(&d);
 	model_free(&m);
 	snapshot_free(&next);
+	asked_free(o->dir, &asked);
 	apply_unlock(&lock);
 	return rc;
 }

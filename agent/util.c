@@ -25,8 +25,10 @@
 int rs_verbosity = RS_LOG_INFO;
 static int log_interactive = 1;
 static int log_journal;	/* standard error is the journal */
-static time_t log_socket_seen;	/* when syslog's socket was last there */
-static time_t log_socket_checked;
+/* When syslog's socket was last there, and last looked for: atomic, as
+ * threads of a run (apply's table workers) log too. */
+static _Atomic time_t log_socket_seen;
+static _Atomic time_t log_socket_checked;
 
 static void
 oom(void)

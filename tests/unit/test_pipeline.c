@@ -272,6 +272,26 @@ test_sync_reads(void **state)
 	assert_recorded("read_reason no_rfc4533: ");
 }
 
+/* A run whose quick check hears that something changed reads it with
+ * that connection and that answer: the directory is opened, asked and
+ * closed once. */
+static void
+test_sync_asks_once(void **state)
+{
+	(void)state;
+	assert_int_equal(sync_run(0), RS_EX_OK);
+	memset(fake_dir.calls, 0, sizeof(fake_dir.calls));
+	model_changed(&fake_dir.changes, "00000000-0000-4000-8000-000000000001",
+	    "uid=new,ou=people,dc=example,dc=com");
+	assert_int_equal(sync_run(0), RS_EX_OK);
+	assert_int_equal(fake_dir.calls[D_OPEN], 1);
+	assert_int_equal(fake_dir.calls[D_CHANGES], 1);
+	assert_int_equal(fake_dir.calls[D_FETCH], 1);
+	assert_int_equal(fake_dir.calls[D_READ], 0);
+	assert_int_equal(fake_dir.calls[D_CLOSE], 1);
+	assert_recorded("read incremental\n");
+}
+
 /* Held by relaysync rollback: the directory is not even opened; the run
  * is refused and records that nothing was read. An unreachable
  * directory fails with 69 and records a full read that failed. */
@@ -403,6 +423,8 @@ main(void)
 		cmocka_unit_test(test_choose_snapshot),
 		cmocka_unit_test(test_merge_limit),
 		cmocka_unit_test_setup_teardown(test_sync_reads, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sync_asks_once, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sync_held_and_down, setup,
 		    teardown),
