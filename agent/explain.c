@@ -115,7 +115,7 @@ verdict_lines(struct ex *x, const struct rs_verdict *v, struct strmap *out,
     struct buf *raw)
 {
 	const struct rs_verdict *one[1] = { v };
-	struct rs_decision d = { NULL, 0, one, 1, { NULL, 0 } };
+	struct rs_decision d = { NULL, 0, one, 1, { NULL, 0 }, { NULL, 0 } };
 	struct rs_tables t;
 	size_t n;
 

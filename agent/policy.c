@@ -6,6 +6,7 @@
  * run in the order policy.h lists the reasons and stop at the first
  * failure.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,7 +263,7 @@ check_owner(struct ctx *x, struct rs_verdict *v)
 
 /* The entry's lower-case address moves to the route. */
 static int
-check_address(struct ctx *x, struct rs_verdict *v, struct entry *e)
+check_address(struct ctx *x, struct rs_verdict *v, const struct entry *e)
 {
 	const struct rs_value *a = field(v, RS_F_ADDRESS);
 	const char *why = "the entry has no address or more than one";
@@ -508,7 +509,7 @@ check_gateway(struct ctx *x, struct rs_verdict *v)
 }
 
 static void
-decide_one(struct ctx *x, struct rs_verdict *v, struct entry *e)
+decide_one(struct ctx *x, struct rs_verdict *v, const struct entry *e)
 {
 	v->owner_dn = v->sa->owner;
 	if (check_owner(x, v) < 0 || check_address(x, v, e) < 0 ||
@@ -593,19 +594,104 @@ count_claims(const struct rs_config *c, struct entry *e, size_t n)
 	}
 }
 
-/* Decide the entries in the model's order (where an owner's entries are
- * mostly neighbours), each verdict at its entry's place in e. */
+/*
+ * Part of the entries, model order [from, to) (where an owner's entries
+ * are mostly neighbours), decided with a context of its own: caches,
+ * copies of hosts, fingerprint key and arena. Each verdict goes to its
+ * entry's place in e (at: model order -> place).
+ */
+struct part {
+	struct ctx x;
+	struct rs_hmac fp_key;
+	const struct entry *e;
+	const size_t *at;
+	struct rs_decision *d;
+	size_t from, to;
+};
+
+#define RS_DECIDE_SPLIT	4096	/* from this many entries, two parts */
+
 static void
-decide_all(struct ctx *x, struct entry *e, struct rs_decision *d)
+part_init(struct part *p, const struct ctx *proto, struct rs_arena *text)
+{
+	memset(p, 0, sizeof(*p));
+	p->x.m = proto->m;
+	p->x.c = proto->c;
+	p->x.keys = proto->keys;
+	p->x.env = proto->env;
+	p->x.user_policies = proto->user_policies;
+	p->x.fp_key = fingerprint_key(proto->keys, &p->fp_key);
+	buf_init(&p->x.owner.logins);
+	buf_init(&p->x.fp);
+	buf_init(&p->x.host);
+	strmap_init(&p->x.hosts);
+	p->x.text = text;
+}
+
+static void
+part_free(struct part *p)
+{
+	strmap_free(&p->x.below);
+	strmap_free(&p->x.hosts);
+	buf_free(&p->x.host);
+	buf_free(&p->x.owner.logins);
+	buf_wipe(&p->x.fp);
+	hmac_free(&p->fp_key);
+}
+
+static void *
+decide_part(void *arg)
+{
+	struct part *p = arg;
+	size_t i, k;
+
+	for (i = p->from; i < p->to; i++) {
+		k = p->at[i];
+		p->d->v[k].sa = p->e[k].sa;
+		decide_one(&p->x, &p->d->v[k], &p->e[k]);
+	}
+	return NULL;
+}
+
+static void *
+decide_part_thread(void *arg)
+{
+	decide_part(arg);
+	secret_thread_end();
+	return NULL;
+}
+
+/* Decide every entry: from RS_DECIDE_SPLIT entries on, the second half
+ * in a thread (its strings in d->more) while the caller decides the
+ * first. */
+static void
+decide_all(const struct ctx *proto, const struct entry *e,
+    struct rs_decision *d)
 {
 	size_t *at = xcalloc(d->n ? d->n : 1, sizeof(*at)), i;
+	size_t half = d->n >= RS_DECIDE_SPLIT ? d->n / 2 : d->n;
+	struct part p[2];
+	pthread_t th;
+	int two = 0;
 
 	for (i = 0; i < d->n; i++)
-		at[e[i].sa - x->m->sendas] = i;
-	for (i = 0; i < d->n; i++) {
-		d->v[at[i]].sa = e[at[i]].sa;
-		decide_one(x, &d->v[at[i]], &e[at[i]]);
+		at[e[i].sa - proto->m->sendas] = i;
+	for (i = 0; i < 2; i++) {
+		part_init(&p[i], proto, i == 0 ? &d->text : &d->more);
+		p[i].e = e;
+		p[i].at = at;
+		p[i].d = d;
+		p[i].from = i == 0 ? 0 : half;
+		p[i].to = i == 0 ? half : d->n;
 	}
+	if (half < d->n &&
+	    !(two = pthread_create(&th, NULL, decide_part_thread, &p[1]) == 0))
+		decide_part(&p[1]);
+	decide_part(&p[0]);
+	if (two)
+		pthread_join(th, NULL);
+	part_free(&p[0]);
+	part_free(&p[1]);
 	free(at);
 }
 
@@ -614,7 +700,6 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
     const struct rs_keyring *keys, const struct rs_policy_env *env,
     struct rs_decision *d)
 {
-	struct rs_hmac fp_key = { NULL };
 	struct ctx x;
 	struct entry *e;
 	size_t i;
@@ -625,26 +710,14 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
 	x.c = c;
 	x.keys = keys;
 	x.env = env;
-	x.fp_key = fingerprint_key(keys, &fp_key);
 	for (i = 0; i < m->npol && !x.user_policies; i++)
 		x.user_policies = model_user(m, m->pol[i].dn) != NULL;
-	buf_init(&x.owner.logins);
-	buf_init(&x.fp);
-	buf_init(&x.host);
-	strmap_init(&x.hosts);
-	x.text = &d->text;
 	e = sorted_entries(m, &d->text);
 	count_claims(c, e, m->nsendas);
 	d->n = m->nsendas;
 	d->v = xcalloc(d->n ? d->n : 1, sizeof(*d->v));
 	decide_all(&x, e, d);
 	free(e);
-	strmap_free(&x.below);
-	strmap_free(&x.hosts);
-	buf_free(&x.host);
-	buf_free(&x.owner.logins);
-	buf_wipe(&x.fp);
-	hmac_free(&fp_key);
 	d->routes = xcalloc(d->n ? d->n : 1, sizeof(*d->routes));
 	for (i = 0; i < d->n; i++)
 		if (d->v[i].reason == RS_R_NONE)
@@ -655,6 +728,7 @@ void
 policy_free(struct rs_decision *d)
 {
 	arena_free(&d->text);	/* wipes the passwords */
+	arena_free(&d->more);
 	free(d->v);
 	free(d->routes);
 	memset(d, 0, sizeof(*d));

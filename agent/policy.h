@@ -120,7 +120,8 @@ struct rs_decision {
 	size_t n;
 	const struct rs_verdict **routes;
 	size_t nroutes;
-	struct rs_arena text;	/* the routes' strings and fingerprints */
+	struct rs_arena text;	/* the routes' strings and fingerprints, */
+	struct rs_arena more;	/* those decided in a second thread */
 };
 
 int policy_resolve(const struct rs_model *m, const char *ndn, int default_allow,

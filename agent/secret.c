@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -239,14 +240,21 @@ b64_decode(const char *in, size_t n, struct buf *out)
 
 /* AES-256-GCM, looked up once (OpenSSL 3 fetches it on every use of
  * EVP_aes_256_gcm(), which costs more than a short decryption). */
+static EVP_CIPHER *gcm_cipher;
+
+static void
+fetch_gcm(void)
+{
+	gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
 static const EVP_CIPHER *
 aes_gcm(void)
 {
-	static EVP_CIPHER *cipher;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	if (cipher == NULL)
-		cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-	return cipher;
+	pthread_once(&once, fetch_gcm);
+	return gcm_cipher;
 }
 
 /*
@@ -267,15 +275,22 @@ binding(struct buf *b, const struct rs_key *k, const char *address)
 }
 
 /*
- * One cipher context per direction, kept with the key it was set up for:
- * the key schedule and GCM's hash key are worked out once for the many
- * values of a run, not once per value. keyring_free() drops them. Only
- * the main thread opens and makes values (apply's threads never do).
+ * One cipher context per direction and thread, kept with the key it was
+ * set up for: the key schedule and GCM's hash key are worked out once for
+ * the many values of a run, not once per value. keyring_free() drops the
+ * calling thread's; another thread that opened values drops its own with
+ * secret_thread_end().
  */
-static struct gcm_ctx {
+static _Thread_local struct gcm_ctx {
 	EVP_CIPHER_CTX *ctx;
 	unsigned char key[32];
 } gcm_ctx[2];
+
+void
+secret_thread_end(void)
+{
+	gcm_forget();
+}
 
 static void
 gcm_forget(void)

@@ -497,6 +497,91 @@ test_gateway_check(void **state)
 	model_free(&m);
 }
 
+/* Users with two send-as entries each, one in three under a forbidden
+ * OU, every password encrypted for its address, and one address claimed
+ * by the first and the last user: more entries than RS_DECIDE_SPLIT, so
+ * the decision is made in two halves at once. */
+#define HALVES_USERS	3000
+
+static void
+halves_model(struct rs_model *m)
+{
+	char owner[128], addr[128], pw[32];
+	struct rs_sendas *sa;
+	struct rs_err err;
+	struct buf enc;
+	int i, j;
+
+	buf_init(&enc);
+	model_add_policy(m, "ou=open," BASE, RS_YES);
+	model_add_policy(m, "ou=closed," BASE, RS_NO);
+	for (i = 0; i < HALVES_USERS; i++) {
+		snprintf(owner, sizeof(owner), "uid=u%d,ou=%s," BASE, i,
+		    i % 3 ? "open" : "closed");
+		login(m, model_add_user(m, owner, "u@example.com"));
+		for (j = 0; j < 2; j++) {
+			snprintf(addr, sizeof(addr), i == HALVES_USERS - 1 &&
+			    j == 1 ? "U1.0@P1.example" : "u%d.%d@p%d.example",
+			    i, j, i % 50);
+			snprintf(pw, sizeof(pw), "pw%d.%d", i, j);
+			sa = entry(m, owner, addr);
+			set(m, sa, RS_F_HOST, i % 2 ? "smtp.one.example" :
+			    "smtp.two.example");
+			buf_reset(&enc);
+			assert_int_equal(secret_encrypt(&keys, addr, pw,
+			    strlen(pw), &enc, &err), 0);
+			set(m, sa, RS_F_PASSWORD, enc.data);
+		}
+	}
+	buf_free(&enc);
+}
+
+static void
+test_decide_halves(void **state)
+{
+	const struct rs_verdict *v;
+	struct rs_model m;
+	struct rs_decision d;
+	char pw[32];
+	int i, j, n = 0;
+
+	(void)state;
+	model_init(&m);
+	halves_model(&m);
+	policy_decide(&m, &cfg, &keys, NULL, &d);
+	assert_int_equal(d.n, 2 * HALVES_USERS);
+	for (i = 0; i < (int)d.n; i++) {
+		v = &d.v[i];
+		assert_int_equal(sscanf(v->sa->dn, "relaysyncSendAsAddress=%*[^,],"
+		    "uid=u%d", &j), 1);
+		if (strcasecmp(v->sa->f[RS_F_ADDRESS].val, "u1.0@p1.example")
+		    == 0) {
+			assert_int_equal(v->reason, RS_R_CONFLICT);
+			continue;
+		}
+		if (j % 3 == 0) {
+			assert_int_equal(v->reason, RS_R_POLICY_FORBIDDEN);
+			continue;
+		}
+		assert_int_equal(v->reason, RS_R_NONE);
+		snprintf(pw, sizeof(pw), "pw%d.%c", j,
+		    v->sa->f[RS_F_ADDRESS].val[strcspn(v->sa->f[RS_F_ADDRESS]
+		    .val, ".") + 1]);
+		assert_string_equal(v->route.password, pw);
+		assert_string_equal(v->route.host, j % 2 ? "smtp.one.example" :
+		    "smtp.two.example");
+		assert_string_equal(v->route.logins, "user1");
+		n++;
+	}
+	assert_int_equal(n, 2 * (HALVES_USERS - HALVES_USERS / 3) - 2);
+	assert_int_equal(d.nroutes, (size_t)n);
+	for (i = 1; i < (int)d.n; i++)
+		assert_true(strcasecmp(d.v[i - 1].sa->f[RS_F_ADDRESS].val,
+		    d.v[i].sa->f[RS_F_ADDRESS].val) <= 0);
+	policy_free(&d);
+	model_free(&m);
+}
+
 int
 main(void)
 {
@@ -509,6 +594,7 @@ main(void)
 		cmocka_unit_test(test_owner_binding),
 		cmocka_unit_test(test_verified_and_orphans),
 		cmocka_unit_test(test_gateway_check),
+		cmocka_unit_test(test_decide_halves),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, setup, teardown);

@@ -10,7 +10,8 @@ test_summary_round_trip(void **state)
 {
 	struct rs_sendas sa[3];
 	struct rs_verdict v[3];
-	struct rs_decision d = { v, 3, NULL, 1, { NULL, 0 } }, back;
+	struct rs_decision d = { v, 3, NULL, 1, { NULL, 0 }, { NULL, 0 } },
+	    back;
 	const struct rs_verdict *routes[1] = { &v[0] };
 	struct rs_summary s, got;
 	struct rs_err err;
