@@ -653,14 +653,6 @@ decide_part(void *arg)
 	return NULL;
 }
 
-static void *
-decide_part_thread(void *arg)
-{
-	decide_part(arg);
-	secret_thread_end();
-	return NULL;
-}
-
 /* Decide every entry: from RS_DECIDE_SPLIT entries on, the second half
  * in a thread (its strings in d->more) while the caller decides the
  * first. */
@@ -685,7 +677,7 @@ decide_all(const struct ctx *proto, const struct entry *e,
 		p[i].to = i == 0 ? half : d->n;
 	}
 	if (half < d->n &&
-	    !(two = pthread_create(&th, NULL, decide_part_thread, &p[1]) == 0))
+	    !(two = pthread_create(&th, NULL, decide_part, &p[1]) == 0))
 		decide_part(&p[1]);
 	decide_part(&p[0]);
 	if (two)

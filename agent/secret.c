@@ -239,21 +239,30 @@ b64_decode(const char *in, size_t n, struct buf *out)
 }
 
 /* AES-256-GCM, looked up once (OpenSSL 3 fetches it on every use of
- * EVP_aes_256_gcm(), which costs more than a short decryption). */
+ * EVP_aes_256_gcm(), which costs more than a short decryption); and the
+ * key whose destructor drops a thread's cipher contexts when it ends. */
 static EVP_CIPHER *gcm_cipher;
+static pthread_key_t gcm_key;
+static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
 
 static void
-fetch_gcm(void)
+gcm_thread_ends(void *arg)
+{
+	(void)arg;
+	gcm_forget();
+}
+
+static void
+gcm_setup(void)
 {
 	gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	(void)pthread_key_create(&gcm_key, gcm_thread_ends);
 }
 
 static const EVP_CIPHER *
 aes_gcm(void)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-	pthread_once(&once, fetch_gcm);
+	pthread_once(&gcm_once, gcm_setup);
 	return gcm_cipher;
 }
 
@@ -278,19 +287,12 @@ binding(struct buf *b, const struct rs_key *k, const char *address)
  * One cipher context per direction and thread, kept with the key it was
  * set up for: the key schedule and GCM's hash key are worked out once for
  * the many values of a run, not once per value. keyring_free() drops the
- * calling thread's; another thread that opened values drops its own with
- * secret_thread_end().
+ * calling thread's; another thread's go when it ends (gcm_key).
  */
 static _Thread_local struct gcm_ctx {
 	EVP_CIPHER_CTX *ctx;
 	unsigned char key[32];
 } gcm_ctx[2];
-
-void
-secret_thread_end(void)
-{
-	gcm_forget();
-}
 
 static void
 gcm_forget(void)
@@ -324,6 +326,7 @@ gcm_ctx_for(int enc, const struct rs_key *k, const unsigned char *nonce)
 		return NULL;
 	}
 	memcpy(g->key, k->key, sizeof(g->key));
+	(void)pthread_setspecific(gcm_key, gcm_ctx);	/* dropped at its end */
 	return g->ctx;
 }
 

@@ -22,8 +22,7 @@
  *	envelope made for address; secret_encrypt(keyring, address, plain,
  *	len, out, err) makes one for address with the first key. Both may
  *	run in several threads at once, each with cipher contexts of its
- *	own: a thread other than the one that frees the keyring calls
- *	secret_thread_end() when it is done with them.
+ *	own (dropped when the thread ends, or by keyring_free()).
  *	secret_keyed_hex() turns a 64-digit hex digest that covers secrets
  *	(the tables' checksums in state_dir) into an HMAC-SHA256 of it under
  *	a key derived from the first key of the last keyring_load(), so that
@@ -69,7 +68,6 @@ int secret_decrypt(const struct rs_keyring *keyring, const char *address,
     const char *value, size_t len, struct buf *out, const char **why);
 int secret_encrypt(const struct rs_keyring *keyring, const char *address,
     const char *plain, size_t len, struct buf *out, struct rs_err *err);
-void secret_thread_end(void);
 void secret_keyed_hex(char *hex);
 void buf_wipe(struct buf *b);
 void secret_free_str(char *s);
