@@ -398,11 +398,87 @@ model_phase_end(struct rs_changes *ch, int declared_present)
 	return rc;
 }
 
-/* Does the change set remove this (unchanged) entry? */
-static int
-said_gone(const struct rs_changes *ch, const char *uuid)
+/*
+ * A quick "certainly not" before a UUID is looked up in the few UUIDs a
+ * change names (changed, deleted, dropped): their first eight bytes in
+ * an open-addressing table, so that a walk over the whole model need not
+ * hash every entry's UUID. A "maybe" is then looked up for real.
+ */
+struct heads {
+	uint64_t *slot;
+	size_t mask;
+};
+
+static uint64_t
+head_of(const char *uuid)
 {
-	if (*uuid == '\0' || strmap_get(&ch->at, uuid) != NULL)
+	uint64_t h = 0;
+
+	memcpy(&h, uuid, strnlen(uuid, sizeof(h)));
+	return h | 1;		/* never 0, the empty slot */
+}
+
+static size_t
+head_slot(const struct heads *s, uint64_t h)
+{
+	return (size_t)((h * 0x9e3779b97f4a7c15ULL) >> 32) & s->mask;
+}
+
+static void
+heads_add(struct heads *s, const struct strmap *uuids)
+{
+	uint64_t h;
+	size_t i, k;
+
+	for (i = 0; uuids != NULL && i < uuids->cap; i++) {
+		if (uuids->slots[i].key == NULL)
+			continue;
+		h = head_of(uuids->slots[i].key);
+		for (k = head_slot(s, h); s->slot[k] != 0 && s->slot[k] != h;
+		    k = (k + 1) & s->mask)
+			;
+		s->slot[k] = h;
+	}
+}
+
+/* The heads of the UUIDs of a and b (b may be NULL). */
+static void
+heads_init(struct heads *s, const struct strmap *a, const struct strmap *b)
+{
+	size_t n = a->count + (b ? b->count : 0), cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	s->slot = xcalloc(cap, sizeof(*s->slot));
+	s->mask = cap - 1;
+	heads_add(s, a);
+	heads_add(s, b);
+}
+
+static int
+heads_may(const struct heads *s, const char *uuid)
+{
+	uint64_t h = head_of(uuid);
+	size_t k;
+
+	for (k = head_slot(s, h); s->slot[k] != 0; k = (k + 1) & s->mask)
+		if (s->slot[k] == h)
+			return 1;
+	return 0;
+}
+
+/* Does the change set remove this (unchanged) entry? heads, when not
+ * NULL, holds those of the changed and the deleted UUIDs. */
+static int
+said_gone(const struct rs_changes *ch, const struct heads *heads,
+    const char *uuid)
+{
+	if (*uuid == '\0')
+		return 0;
+	if (heads != NULL && !heads_may(heads, uuid))
+		return ch->present_phase && strmap_get(&ch->present, uuid) ==
+		    NULL;
+	if (strmap_get(&ch->at, uuid) != NULL)
 		return 0;
 	return strmap_get(&ch->gone, uuid) != NULL || (ch->present_phase &&
 	    strmap_get(&ch->present, uuid) == NULL);
@@ -436,12 +512,14 @@ model_reads_free(struct rs_reads *r)
 
 /* Note the normalized DN the model has for a changed UUID (first wins). */
 static void
-note_old(struct strmap *old, const struct strmap *changed, const char *uuid,
-    const char *ndn, const char *raw)
+note_old(struct strmap *old, const struct strmap *changed,
+    const struct heads *heads, const char *uuid, const char *ndn,
+    const char *raw)
 {
 	void **slot;
 
-	if (*uuid == '\0' || strmap_get(changed, uuid) == NULL)
+	if (*uuid == '\0' || !heads_may(heads, uuid) ||
+	    strmap_get(changed, uuid) == NULL)
 		return;
 	slot = strmap_slot(old, uuid);
 	if (*slot == NULL)
@@ -450,16 +528,18 @@ note_old(struct strmap *old, const struct strmap *changed, const char *uuid,
 
 static void
 old_dns(const struct rs_model *m, const struct strmap *changed,
-    struct strmap *old)
+    const struct heads *heads, struct strmap *old)
 {
 	size_t i;
 
 	for (i = 0; i < m->npol; i++)
-		note_old(old, changed, m->pol[i].uuid, m->pol[i].dn, NULL);
+		note_old(old, changed, heads, m->pol[i].uuid, m->pol[i].dn,
+		    NULL);
 	for (i = 0; i < m->nusers; i++)
-		note_old(old, changed, m->users[i].uuid, m->users[i].dn, NULL);
+		note_old(old, changed, heads, m->users[i].uuid,
+		    m->users[i].dn, NULL);
 	for (i = 0; i < m->nsendas; i++)
-		note_old(old, changed, m->sendas[i].uuid, NULL,
+		note_old(old, changed, heads, m->sendas[i].uuid, NULL,
 		    m->sendas[i].dn);
 }
 
@@ -482,22 +562,23 @@ first(struct strmap *seen, const char *key)
  * keeps what the directory still holds (one read per DN). */
 static void
 verify_reads(const struct rs_model *m, const struct rs_changes *ch,
-    struct rs_reads *r)
+    const struct heads *heads, struct rs_reads *r)
 {
 	struct strmap seen;
 	size_t i;
 
 	strmap_init(&seen);
 	for (i = 0; i < m->npol; i++)
-		if (said_gone(ch, m->pol[i].uuid) && first(&seen, m->pol[i].dn))
+		if (said_gone(ch, heads, m->pol[i].uuid) &&
+		    first(&seen, m->pol[i].dn))
 			add_read(r, RS_READ_ENTRY, m->pol[i].dn, m->pol[i].dn);
 	for (i = 0; i < m->nusers; i++)
-		if (said_gone(ch, m->users[i].uuid) &&
+		if (said_gone(ch, heads, m->users[i].uuid) &&
 		    first(&seen, m->users[i].dn))
 			add_read(r, RS_READ_ENTRY, m->users[i].display_dn,
 			    m->users[i].dn);
 	for (i = 0; i < m->nsendas; i++)
-		if (said_gone(ch, m->sendas[i].uuid) &&
+		if (said_gone(ch, heads, m->sendas[i].uuid) &&
 		    first(&seen, m->sendas[i].dn))
 			add_read(r, RS_READ_ENTRY, m->sendas[i].dn, NULL);
 	strmap_free(&seen);
@@ -508,6 +589,7 @@ model_reads(const struct rs_model *m, const struct rs_changes *ch,
     struct rs_reads *r)
 {
 	const struct rs_changed *e;
+	struct heads heads;
 	struct strmap old;
 	const char *was;
 	char *ndn;
@@ -515,7 +597,8 @@ model_reads(const struct rs_model *m, const struct rs_changes *ch,
 
 	memset(r, 0, sizeof(*r));
 	strmap_init(&old);
-	old_dns(m, &ch->at, &old);
+	heads_init(&heads, &ch->at, &ch->gone);
+	old_dns(m, &ch->at, &heads, &old);
 	for (i = 0; i < ch->n; i++) {
 		e = &ch->e[i];
 		ndn = dn_norm(e->dn);
@@ -530,13 +613,15 @@ model_reads(const struct rs_model *m, const struct rs_changes *ch,
 		free(ndn);
 	}
 	strmap_free_values(&old);
-	verify_reads(m, ch, r);
+	verify_reads(m, ch, &heads, r);
+	free(heads.slot);
 }
 
 /* What model_merge() removes. */
 struct doom {
 	const struct rs_changes *ch;
 	struct strmap kill;	/* UUIDs */
+	struct heads heads;	/* theirs */
 	struct strmap roots;	/* normalized DNs whose subtrees go */
 };
 
@@ -545,7 +630,8 @@ doomed(const struct doom *d, const char *uuid, const char *ndn)
 {
 	const char *p;
 
-	if (*uuid != '\0' && strmap_get(&d->kill, uuid) != NULL)
+	if (*uuid != '\0' && heads_may(&d->heads, uuid) &&
+	    strmap_get(&d->kill, uuid) != NULL)
 		return 1;
 	if (d->ch->present_phase && (*uuid == '\0' ||
 	    (strmap_get(&d->ch->present, uuid) == NULL &&
@@ -587,6 +673,7 @@ doom_init(struct doom *d, const struct rs_changes *ch,
 	for (i = 0; i < r->n; i++)
 		if (r->r[i].kind != RS_READ_ENTRY)
 			*strmap_slot(&d->roots, r->r[i].ndn) = (void *)1;
+	heads_init(&d->heads, &d->kill, NULL);
 }
 
 /* Drop the doomed entries, keeping the order of the others. A send-as
@@ -723,13 +810,13 @@ still_held(const struct rs_changes *ch, const struct rs_model *fresh)
 	size_t i;
 
 	for (i = 0; i < fresh->npol; i++)
-		if (said_gone(ch, fresh->pol[i].uuid))
+		if (said_gone(ch, NULL, fresh->pol[i].uuid))
 			return 1;
 	for (i = 0; i < fresh->nusers; i++)
-		if (said_gone(ch, fresh->users[i].uuid))
+		if (said_gone(ch, NULL, fresh->users[i].uuid))
 			return 1;
 	for (i = 0; i < fresh->nsendas; i++)
-		if (said_gone(ch, fresh->sendas[i].uuid))
+		if (said_gone(ch, NULL, fresh->sendas[i].uuid))
 			return 1;
 	return 0;
 }
@@ -747,6 +834,7 @@ model_merge(struct rs_model *m, const struct rs_changes *ch,
 		m->live = m->arena.used;
 	doom_init(&d, ch, r, fresh);
 	compact(m, &d);
+	free(d.heads.slot);
 	strmap_free(&d.kill);
 	strmap_free(&d.roots);
 	/* the others kept their places; take() indexes what it adds */
