@@ -410,11 +410,11 @@ find_touched(struct installed *in, const struct rs_tables *nt)
 		    &in->touched;
 		rc = diff_between(in, i, touch_key, &t);
 	}
+	/* A route whose gateway line differs is touched already; any other
+	 * has the same line in both texts: the new ones are enough. */
 	for (i = 0; i < RS_T_SET && rc == 0 && hops.count > 0; i++)
-		if (rs_table_info[i].gateway) {
-			touch_hops(&in->touched, &hops, i, &in->text[i]);
+		if (rs_table_info[i].gateway)
 			touch_hops(&in->touched, &hops, i, &nt->t[i]);
-		}
 	in->all = rc < 0;
 	strmap_free(&hops);
 }

@@ -182,6 +182,70 @@ test_diff(void **state)
 }
 
 /*
+ * A route whose lines stay the same can still change: x and y shared a
+ * next hop, which tls_policy secured for x's sake, so y's mail left with
+ * TLS; x is gone, and the hop's level becomes y's own "none". Through
+ * one next hop whose tls_policy line changed, and through five (the
+ * second installed set also holds stale lines of four other hops).
+ */
+static void
+install_shared_hop(int stale)
+{
+	char policy[512];
+	int i;
+
+	put("sender_relay", "x@p.example [h.p.example]:587\n"
+	    "y@p.example [h.p.example]:587\n");
+	put("sender_transport", "");
+	put("sasl_passwd", "");
+	snprintf(policy, sizeof(policy), "[h.p.example]:587 secure\n");
+	for (i = 0; i < stale; i++)
+		snprintf(policy + strlen(policy), sizeof(policy) -
+		    strlen(policy), "[s%d.p.example]:25 secure\n", i);
+	put("tls_policy", policy);
+	put("sender_access", "x@p.example FILTER relaysync_smtp:"
+	    "[h.p.example]:587\ny@p.example FILTER relaysync_smtp:"
+	    "[h.p.example]:587\n");
+	put("sender_login", "x@p.example owner\ny@p.example owner\n");
+	put("owners", "x@p.example uid=new,dc=example,dc=com\n"
+	    "y@p.example uid=new,dc=example,dc=com\n");
+}
+
+static void
+test_hop_level(void **state)
+{
+	const struct rs_change *c;
+	struct rs_tables t;
+	struct rs_plan p;
+	struct rs_err err;
+	int stale;
+
+	(void)state;
+	add(0, "y@p.example", "h.p.example", 587, RS_SEC_NONE, NULL, NULL,
+	    RS_R_NONE);
+	decide(1);
+	render_tables(&d, "secure", &t);
+	assert_string_equal(t.t[RS_T_TLS_POLICY].data,
+	    "[h.p.example]:587 none\n");
+	for (stale = 0; stale <= 4; stale += 4) {
+		install_shared_hop(stale);
+		assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t,
+		    1, &p, &err), 0);
+		c = change(&p, "y@p.example");
+		assert_non_null(c);
+		assert_int_equal(c->kind, RS_C_CHANGED);
+		assert_string_equal(c->old_gateway,
+		    "[h.p.example]:587 starttls");
+		assert_string_equal(c->new_gateway, "[h.p.example]:587 none");
+		assert_int_equal(change(&p, "x@p.example")->kind,
+		    RS_C_REMOVED);
+		assert_int_equal(p.n, 2);
+		plan_free(&p);
+	}
+	render_free(&t);
+}
+
+/*
  * Tables of megabytes-like length (2,000 routes, longer than the blocks
  * plan compares at once) with three changes in the middle: only those
  * are reported, with what the installed lines said, whatever the lines
@@ -419,6 +483,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_hop_level),
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_no_change_and_first_run),
