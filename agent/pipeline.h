@@ -26,6 +26,9 @@
  *	finds the model the snapshot holds (snapshot_holds()), report from
  *	the last run's summary without deciding, when it still vouches for
  *	the settings, the other inputs and the live files (summary.h).
+ *	When the directory tells that something changed since the cookie
+ *	of the snapshot itself, the incremental read uses that answer and
+ *	that connection rather than asking again.
  *	pipeline_choose() is that choice, made from a run's facts (struct
  *	rs_read_facts, looked at in their order): RS_RUN_NONE while
  *	relaysync rollback holds syncs (reason "held"), RS_RUN_FULL with

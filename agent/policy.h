@@ -49,8 +49,10 @@
  *	password is stored. decide fills each accepted route's verdict with
  *	it when policy.require_gateway_check needs it or env->fingerprints
  *	asks for it (the routes verify checks), else leaves it NULL. The
- *	routes' strings live in the decision's arena (one copy of an
- *	owner's login names for the owner's neighbouring entries).
+ *	routes' strings live in the decision's arenas (one copy of an
+ *	owner's login names for the owner's neighbouring entries): from
+ *	4,096 entries on, the second half of the model is decided in a
+ *	thread of its own, with its own arena (decision->more).
  *	reason_code() is the reason's stable name ("policy_forbidden").
  *	reason_sentence() is one sentence about an address and its reason
  *	that tells an administrator the fix.

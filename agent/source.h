@@ -35,8 +35,10 @@
  *	Every entry read carries its sync UUID, from the mapping's
  *	uuid_attribute (model.h).
  *	source_fetch() reads again, with the same searches, what
- *	model_reads() listed: each entry by itself (base scope) or with its
- *	subtree; a base that no longer exists reads as nothing.
+ *	model_reads() listed: each entry by itself (base scope; many such
+ *	requests under way at once on the connection, their answers taken
+ *	in order) or with its subtree; a base that no longer exists reads
+ *	as nothing.
  *
  *	RFC 4533 (OpenLDAP: the syncprov overlay, with a session log so that
  *	it can name deleted entries; 389-ds: the Content Synchronization and
