@@ -143,6 +143,8 @@ struct entry {
 	const struct rs_sendas *sa;
 	unsigned claims;	/* well-formed entries claiming lc */
 	unsigned verified;	/* those of them that are verified */
+	unsigned char claiming;	/* this entry is one of those claims */
+	unsigned char own_verified;	/* and a verified one */
 };
 
 struct ctx {
@@ -268,7 +270,8 @@ check_address(struct ctx *x, struct rs_verdict *v, const struct entry *e)
 	const struct rs_value *a = field(v, RS_F_ADDRESS);
 	const char *why = "the entry has no address or more than one";
 
-	if (a->count != 1 || valid_address(a->val, a->len, &why) < 0)
+	if (!e->claiming && (a->count != 1 ||
+	    valid_address(a->val, a->len, &why) < 0))
 		REJECT(v, RS_R_BAD_ADDRESS, why);
 	v->route.address = e->lc;	/* in the decision's arena */
 	if (domain_is_internal(strchr(v->route.address, '@') + 1,
@@ -412,18 +415,18 @@ is_verified(const struct rs_config *c, const struct rs_sendas *sa)
 }
 
 static int
-check_verified(struct ctx *x, struct rs_verdict *v)
+check_verified(struct ctx *x, struct rs_verdict *v, const struct entry *e)
 {
-	if (x->c->policy.require_verified && !is_verified(x->c, v->sa))
+	if (x->c->policy.require_verified && !e->own_verified)
 		REJECT(v, RS_R_UNVERIFIED, "the address is not marked verified");
 	return 0;
 }
 
 /* One claim wins; a single verified one wins over unverified ones. */
 static int
-check_claims(struct ctx *x, struct rs_verdict *v, const struct entry *e)
+check_claims(struct rs_verdict *v, const struct entry *e)
 {
-	if (e->claims <= 1 || (e->verified == 1 && is_verified(x->c, v->sa)))
+	if (e->claims <= 1 || (e->verified == 1 && e->own_verified))
 		return 0;
 	REJECT(v, RS_R_CONFLICT, e->verified == 0 ? "the address is claimed "
 	    "by more than one entry, none of them verified" : e->verified == 1 ?
@@ -514,8 +517,8 @@ decide_one(struct ctx *x, struct rs_verdict *v, const struct entry *e)
 	v->owner_dn = v->sa->owner;
 	if (check_owner(x, v) < 0 || check_address(x, v, e) < 0 ||
 	    check_host(x, v) < 0 || check_port_security(x, v) < 0 ||
-	    check_credentials(x, v) < 0 || check_verified(x, v) < 0 ||
-	    check_claims(x, v, e) < 0)
+	    check_credentials(x, v) < 0 || check_verified(x, v, e) < 0 ||
+	    check_claims(v, e) < 0)
 		return;
 	(void)check_gateway(x, v);
 }
@@ -546,32 +549,73 @@ sort_head(const char *s)
 	return h;
 }
 
-/* The entries in the decision's order, each with its lower-case
- * address. */
-static struct entry *
-sorted_entries(const struct rs_model *m, struct rs_arena *text)
+#define RS_DECIDE_SPLIT	4096	/* from this many entries, two threads */
+
+/*
+ * Entries [from, to) of the model, in its order: each one's lower-case
+ * address (in text), whether it is a well-formed claim on that address
+ * and whether that claim is verified. Two of these fill the halves of e
+ * at once.
+ */
+struct fill {
+	const struct rs_model *m;
+	const struct rs_config *c;
+	struct entry *e;
+	struct rs_arena *text;
+	size_t from, to;
+};
+
+static void *
+fill_entries(void *arg)
 {
-	struct entry *e = xcalloc(m->nsendas ? m->nsendas : 1, sizeof(*e));
+	const struct fill *f = arg;
 	const struct rs_value *a;
+	struct entry *e;
 	size_t i;
 
-	for (i = 0; i < m->nsendas; i++) {
-		a = &m->sendas[i].f[RS_F_ADDRESS];
-		e[i].sa = &m->sendas[i];
-		e[i].lc = arena_strdup(text, a->val ? a->val : "");
-		str_lower(e[i].lc);
-		e[i].head = sort_head(e[i].lc);
+	for (i = f->from; i < f->to; i++) {
+		e = &f->e[i];
+		e->sa = &f->m->sendas[i];
+		a = &e->sa->f[RS_F_ADDRESS];
+		e->lc = arena_strdup(f->text, a->val ? a->val : "");
+		str_lower(e->lc);
+		e->head = sort_head(e->lc);
+		e->claiming = a->count == 1 &&
+		    valid_address(a->val, a->len, NULL) == 0;
+		e->own_verified = e->claiming && is_verified(f->c, e->sa);
 	}
-	qsort(e, m->nsendas, sizeof(*e), cmp_entry);
+	return NULL;
+}
+
+/* The entries in the decision's order, their lower-case addresses in the
+ * decision's arenas (from RS_DECIDE_SPLIT entries on, the second half's
+ * in d->more, made in a thread). */
+static struct entry *
+sorted_entries(const struct rs_model *m, const struct rs_config *c,
+    struct rs_decision *d)
+{
+	size_t n = m->nsendas, half = n >= RS_DECIDE_SPLIT ? n / 2 : n;
+	struct entry *e = xcalloc(n ? n : 1, sizeof(*e));
+	struct fill f[2] = { { m, c, e, &d->text, 0, half },
+	    { m, c, e, &d->more, half, n } };
+	pthread_t th;
+	int two = half < n &&
+	    pthread_create(&th, NULL, fill_entries, &f[1]) == 0;
+
+	if (!two)
+		fill_entries(&f[1]);
+	fill_entries(&f[0]);
+	if (two)
+		pthread_join(th, NULL);
+	qsort(e, n, sizeof(*e), cmp_entry);
 	return e;
 }
 
 /* Count the claims on every well-formed address, whatever their verdict:
  * the claims on one address are neighbours in e. */
 static void
-count_claims(const struct rs_config *c, struct entry *e, size_t n)
+count_claims(struct entry *e, size_t n)
 {
-	const struct rs_value *a;
 	unsigned claims = 0, verified = 0;
 	size_t i, first = 0, j;
 
@@ -586,11 +630,8 @@ count_claims(const struct rs_config *c, struct entry *e, size_t n)
 		}
 		if (i == n)
 			break;
-		a = &e[i].sa->f[RS_F_ADDRESS];
-		if (a->count != 1 || valid_address(a->val, a->len, NULL) < 0)
-			continue;
-		claims++;
-		verified += is_verified(c, e[i].sa) != 0;
+		claims += e[i].claiming;
+		verified += e[i].own_verified;
 	}
 }
 
@@ -608,8 +649,6 @@ struct part {
 	struct rs_decision *d;
 	size_t from, to;
 };
-
-#define RS_DECIDE_SPLIT	4096	/* from this many entries, two parts */
 
 static void
 part_init(struct part *p, const struct ctx *proto, struct rs_arena *text)
@@ -704,8 +743,8 @@ policy_decide(const struct rs_model *m, const struct rs_config *c,
 	x.env = env;
 	for (i = 0; i < m->npol && !x.user_policies; i++)
 		x.user_policies = model_user(m, m->pol[i].dn) != NULL;
-	e = sorted_entries(m, &d->text);
-	count_claims(c, e, m->nsendas);
+	e = sorted_entries(m, c, d);
+	count_claims(e, m->nsendas);
 	d->n = m->nsendas;
 	d->v = xcalloc(d->n ? d->n : 1, sizeof(*d->v));
 	decide_all(&x, e, d);
