@@ -1017,24 +1017,23 @@ field_copy(struct cursor *c, struct rs_model *m)
 	return arena_copy(&m->arena, v, len);
 }
 
+/* The next field as a decimal number: one to nineteen digits, nothing
+ * else (the dump writes no sign, space or leading text). */
 static unsigned long
 field_num(struct cursor *c)
 {
-	char num[24], *end;
-	size_t len;
+	size_t len, i;
 	const char *v = field(c, &len);
-	unsigned long n;
+	unsigned long n = 0;
 
-	if (len == 0 || len >= sizeof(num)) {
+	if (len == 0 || len > 19)
 		c->bad = 1;
-		return 0;
+	for (i = 0; i < len && !c->bad; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			c->bad = 1;
+		n = n * 10 + (unsigned long)(v[i] - '0');
 	}
-	memcpy(num, v, len);
-	num[len] = '\0';
-	n = strtoul(num, &end, 10);
-	if (*end != '\0')
-		c->bad = 1;
-	return n;
+	return c->bad ? 0 : n;
 }
 
 static void

@@ -516,10 +516,47 @@ test_merge_no_copy(void **state)
 	model_free(&m);
 }
 
+/* A number of an entry is digits and nothing else: a sign, a space or
+ * a letter in it is a damaged entry (strtoul() took "+1" and "-1"). */
+static void
+test_parse_numbers(void **state)
+{
+	static const struct {
+		const char *field;
+		int rc;
+	} num[] = { { "1:1", 0 }, { "2:01", 0 }, { "1:+", -1 },
+	    { "1:x", -1 }, { "2:+1", -1 }, { "2:-1", -1 }, { "2: 1", -1 },
+	    { "20:18446744073709551615", -1 } };
+	struct rs_model m, got;
+	struct buf b, line;
+	size_t i;
+
+	(void)state;
+	model_init(&m);
+	strcpy(model_add_policy(&m, "ou=a," BASE, RS_YES)->uuid, "0a");
+	buf_init(&b);
+	buf_init(&line);
+	model_dump(&m, &b);
+	assert_string_equal(b.data, "P 2:0a 22:ou=a,dc=example,dc=com 1:1 \n");
+	for (i = 0; i < sizeof(num) / sizeof(num[0]); i++) {
+		buf_reset(&line);
+		buf_printf(&line, "P 2:0a 22:ou=a,dc=example,dc=com %s \n",
+		    num[i].field);
+		model_init(&got);
+		assert_int_equal(model_parse(line.data, line.len, &got),
+		    num[i].rc);
+		model_free(&got);
+	}
+	buf_free(&line);
+	buf_free(&b);
+	model_free(&m);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_numbers),
 		cmocka_unit_test(test_merge_rename),
 		cmocka_unit_test(test_merge_present),
 		cmocka_unit_test(test_phase_389ds),
