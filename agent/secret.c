@@ -274,13 +274,20 @@ aes_gcm(void)
 static void
 binding(struct buf *b, const struct rs_key *k, const char *address)
 {
+	size_t n = strlen(address), i;
+	char *p;
+
 	buf_reset(b);
 	buf_add(b, RS_SECRET_FORMAT, sizeof(RS_SECRET_FORMAT));
 	buf_add(b, k->id, strlen(k->id) + 1);
-	for (; *address; address++)
-		buf_addc(b, *address >= 'A' && *address <= 'Z' ?
-		    (char)(*address - 'A' + 'a') : *address);
-	buf_addc(b, '\0');
+	buf_reserve(b, n + 1);
+	p = b->data + b->len;
+	for (i = 0; i < n; i++)
+		p[i] = address[i] >= 'A' && address[i] <= 'Z' ?
+		    (char)(address[i] - 'A' + 'a') : address[i];
+	p[n] = '\0';
+	b->len += n + 1;
+	b->data[b->len] = '\0';
 }
 
 /*
