@@ -79,9 +79,9 @@ dn_rdn_names(const char *dn, const char *attr)
 	while (*p && *p != ',') {
 		if (strncasecmp(p, attr, n) == 0 && p[n] == '=')
 			return 1;
-		for (; *p && *p != ',' && *p != '+'; p++)
-			if (*p == '\\' && p[1])
-				p++;
+		for (p += strcspn(p, ",+\\"); *p == '\\';
+		    p += strcspn(p, ",+\\"))
+			p += p[1] ? 2 : 1;	/* an escaped byte */
 		if (*p == '+')
 			p++;
 	}

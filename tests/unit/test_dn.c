@@ -67,6 +67,12 @@ test_dn_rdn_names(void **state)
 	assert_int_equal(dn_rdn_names("cn=x,relaysyncVerified=TRUE," BASE,
 	    "relaysyncVerified"), 0);	/* not the entry's own RDN */
 	assert_int_equal(dn_rdn_names("cnx=1," BASE, "cn"), 0);
+	/* escaped separators belong to the value; a last lone backslash
+	 * ends it */
+	assert_int_equal(dn_rdn_names("cn=a\\,x=1+y=2," BASE, "x"), 0);
+	assert_int_equal(dn_rdn_names("cn=a\\,x=1+y=2," BASE, "y"), 1);
+	assert_int_equal(dn_rdn_names("cn=a\\\\+x=1," BASE, "x"), 1);
+	assert_int_equal(dn_rdn_names("cn=a\\", "x"), 0);
 }
 
 int
