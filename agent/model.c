@@ -475,13 +475,13 @@ said_gone(const struct rs_changes *ch, const struct heads *heads,
 {
 	if (*uuid == '\0')
 		return 0;
-	if (heads != NULL && !heads_may(heads, uuid))
-		return ch->present_phase && strmap_get(&ch->present, uuid) ==
-		    NULL;
-	if (strmap_get(&ch->at, uuid) != NULL)
-		return 0;
-	return strmap_get(&ch->gone, uuid) != NULL || (ch->present_phase &&
-	    strmap_get(&ch->present, uuid) == NULL);
+	if (heads == NULL || heads_may(heads, uuid)) {
+		if (strmap_get(&ch->at, uuid) != NULL)
+			return 0;
+		if (strmap_get(&ch->gone, uuid) != NULL)
+			return 1;
+	}
+	return ch->present_phase && strmap_get(&ch->present, uuid) == NULL;
 }
 
 static void

@@ -6,7 +6,6 @@
  * run in the order policy.h lists the reasons and stop at the first
  * failure.
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -551,6 +550,13 @@ sort_head(const char *s)
 
 #define RS_DECIDE_SPLIT	4096	/* from this many entries, two threads */
 
+/* Where the second of two halves of n entries begins (n: no second). */
+static size_t
+split_at(size_t n)
+{
+	return n >= RS_DECIDE_SPLIT ? n / 2 : n;
+}
+
 /*
  * Entries [from, to) of the model, in its order: each one's lower-case
  * address (in text), whether it is a well-formed claim on that address
@@ -594,19 +600,12 @@ static struct entry *
 sorted_entries(const struct rs_model *m, const struct rs_config *c,
     struct rs_decision *d)
 {
-	size_t n = m->nsendas, half = n >= RS_DECIDE_SPLIT ? n / 2 : n;
+	size_t n = m->nsendas, half = split_at(n);
 	struct entry *e = xcalloc(n ? n : 1, sizeof(*e));
 	struct fill f[2] = { { m, c, e, &d->text, 0, half },
 	    { m, c, e, &d->more, half, n } };
-	pthread_t th;
-	int two = half < n &&
-	    pthread_create(&th, NULL, fill_entries, &f[1]) == 0;
 
-	if (!two)
-		fill_entries(&f[1]);
-	fill_entries(&f[0]);
-	if (two)
-		pthread_join(th, NULL);
+	run_halves(fill_entries, &f[0], &f[1], half < n);
 	qsort(e, n, sizeof(*e), cmp_entry);
 	return e;
 }
@@ -700,10 +699,8 @@ decide_all(const struct ctx *proto, const struct entry *e,
     struct rs_decision *d)
 {
 	size_t *at = xcalloc(d->n ? d->n : 1, sizeof(*at)), i;
-	size_t half = d->n >= RS_DECIDE_SPLIT ? d->n / 2 : d->n;
+	size_t half = split_at(d->n);
 	struct part p[2];
-	pthread_t th;
-	int two = 0;
 
 	for (i = 0; i < d->n; i++)
 		at[e[i].sa - proto->m->sendas] = i;
@@ -715,12 +712,7 @@ decide_all(const struct ctx *proto, const struct entry *e,
 		p[i].from = i == 0 ? 0 : half;
 		p[i].to = i == 0 ? half : d->n;
 	}
-	if (half < d->n &&
-	    !(two = pthread_create(&th, NULL, decide_part, &p[1]) == 0))
-		decide_part(&p[1]);
-	decide_part(&p[0]);
-	if (two)
-		pthread_join(th, NULL);
+	run_halves(decide_part, &p[0], &p[1], half < d->n);
 	part_free(&p[0]);
 	part_free(&p[1]);
 	free(at);

@@ -2,7 +2,6 @@
  * render - accepted routes as relaysync's table set.
  * See render.h for the contract.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,18 +143,11 @@ render_tables(const struct rs_decision *d, const char *tls_level,
 {
 	struct half h[2] = { { d, tls_level, t, FIRST_HALF },
 	    { d, tls_level, t, BIT(RS_T_SET) - 1 - FIRST_HALF } };
-	pthread_t th;
 	size_t i;
-	int two;
 
 	for (i = 0; i < RS_T_SET; i++)
 		buf_init(&t->t[i]);
-	two = pthread_create(&th, NULL, render_half, &h[0]) == 0;
-	if (!two)
-		render_half(&h[0]);
-	render_half(&h[1]);
-	if (two)
-		pthread_join(th, NULL);
+	run_halves(render_half, &h[1], &h[0], 1);
 	t->nroutes = d->nroutes;
 	for (i = 0; i < RS_T_SET; i++)
 		buf_str(&t->t[i]);

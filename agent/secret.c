@@ -274,20 +274,14 @@ aes_gcm(void)
 static void
 binding(struct buf *b, const struct rs_key *k, const char *address)
 {
-	size_t n = strlen(address), i;
-	char *p;
+	size_t at;
 
 	buf_reset(b);
 	buf_add(b, RS_SECRET_FORMAT, sizeof(RS_SECRET_FORMAT));
 	buf_add(b, k->id, strlen(k->id) + 1);
-	buf_reserve(b, n + 1);
-	p = b->data + b->len;
-	for (i = 0; i < n; i++)
-		p[i] = address[i] >= 'A' && address[i] <= 'Z' ?
-		    (char)(address[i] - 'A' + 'a') : address[i];
-	p[n] = '\0';
-	b->len += n + 1;
-	b->data[b->len] = '\0';
+	at = b->len;
+	buf_add(b, address, strlen(address) + 1);
+	str_lower(b->data + at);	/* up to the NUL just added */
 }
 
 /*

@@ -1711,6 +1711,7 @@ on_disabled(struct rs_source *s, const struct entry *e, void *arg)
 	l->dn[l->n++] = xstrdup(e->dn);
 }
 
+/* Mark the users of l disabled, and empty l. */
 static void
 mark_disabled(struct dn_list *l, struct rs_model *model)
 {
@@ -1721,6 +1722,7 @@ mark_disabled(struct dn_list *l, struct rs_model *model)
 		free(l->dn[i]);
 	}
 	free(l->dn);
+	memset(l, 0, sizeof(*l));
 }
 
 /* The attribute lists of the profile's searches. */
@@ -2002,10 +2004,8 @@ read_bases(struct rs_source *s, const struct rs_read *r, size_t n,
 	while (rc == 0 && b.taken < n * b.nsteps) {
 		if ((rc = reads_send(&b, err)) == 0)
 			rc = reads_take(&b, err);
-		if (rc == 0 && b.taken % b.nsteps == 0) {
+		if (rc == 0 && b.taken % b.nsteps == 0)
 			mark_disabled(&disabled, fresh);	/* this entry's */
-			memset(&disabled, 0, sizeof(disabled));
-		}
 	}
 	for (; b.taken < b.sent; b.taken++)
 		ldap_abandon_ext(s->ld, b.msgid[b.taken % RS_READS_AHEAD], NULL,

@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -822,6 +823,19 @@ monotonic_seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+run_halves(void *(*fn)(void *), void *mine, void *other, int split)
+{
+	pthread_t th;
+	int two = split && pthread_create(&th, NULL, fn, other) == 0;
+
+	fn(mine);
+	if (two)
+		pthread_join(th, NULL);
+	else
+		fn(other);
 }
 
 void

@@ -83,6 +83,11 @@
  *	for measuring how long something took; memory_use(&rss, &peak)
  *	the process's resident memory now and at its peak, in KiB (-1 when
  *	/proc does not tell).
+ *	run_halves(fn, mine, other, split) runs fn(other) in a thread of its
+ *	own while the caller runs fn(mine), and returns when both are done;
+ *	both run in the caller, mine first, when split is 0 or no thread can
+ *	be had (fn must not mind which). Halves of a stage's work whose
+ *	outputs are disjoint (render, policy) share it.
  *	url_redact(buf, url) writes url for a message: user and password
  *	shown as ***, and the query and fragment as ?*** (they often carry
  *	tokens).
@@ -238,6 +243,7 @@ void hmac_free(struct rs_hmac *h);
 void hex_encode(const void *bytes, size_t n, char *out);
 int hex_decode(const char *hex, size_t n, unsigned char *out);
 double monotonic_seconds(void);
+void run_halves(void *(*fn)(void *), void *mine, void *other, int split);
 void memory_use(long *rss_kib, long *peak_kib);
 int run_cmd(char *const argv[], struct buf *out);
 int run_cmd_in(char *const argv[], const char *in, struct buf *out);

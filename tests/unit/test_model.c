@@ -211,7 +211,6 @@ test_merge_still_held(void **state)
 	model_free(&m);
 }
 
-/* Every byte of every value survives; one changed byte is refused. */
 /* What a round trip of a snapshot needs: the model and header written,
  * those read back, the text and the text written again. */
 static void
@@ -240,6 +239,7 @@ round_trip_free(struct rs_model *m, struct rs_model *got,
 	model_free(m);
 }
 
+/* Every byte of every value survives; one changed byte is refused. */
 static void
 test_snapshot_round_trip(void **state)
 {
