@@ -100,7 +100,14 @@ for _ in $(seq 1 450); do
 done
 expect_eq "the container booted systemd ($((SECONDS - start)) s)" running "$state"
 [ "$state" = degraded ] && ct systemctl --failed --no-legend | sed 's/^/    /'
-case "$state" in running|degraded) ;; *) finish; exit ;; esac
+case "$state" in
+running|degraded) ;;
+*)	# say why: no leader to enter, or what the boot printed
+	echo "    container leader: ${LEADER:-none found}; systemctl said: ${state:-nothing}"
+	tail -20 "$T/console.log" | sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^/    console: /'
+	finish
+	exit ;;
+esac
 
 # ---- the package, with apt (dependencies from the cached archive) ----
 # (no network in the container: apt finds every .deb in its archive)
