@@ -794,7 +794,8 @@ patch_steps(const struct site *s, const struct gdir *g, int i,
 	buf_init(&out);
 	if (read_at(s->lfd, name, &old) == 0 && ++step &&
 	    stamp_verified(s->c, name, &old) && ++step &&
-	    table_diff(buf_str(&old), text, on_diff, p) == 0 && ++step &&
+	    table_diff(buf_str(&old), old.len, text, t->t[i].len, on_diff,
+	    p) == 0 && ++step &&
 	    p->n * 10 <= count_lines(text) && ++step &&
 	    copy_live(s, g, index) == 0 && ++step &&
 	    (p->put.len == 0 || postmap_in(s, g, RS_EDIT_PUT, path, &p->put,

@@ -373,8 +373,6 @@ diff_between(struct installed *in, int i, table_diff_fn fn, void *arg)
 {
 	const struct buf *o = &in->text[i], *n = &in->nt->t[i];
 	size_t h, t;
-	char *old, *new;
-	int rc;
 
 	shared_lines(o->data, o->len, n->data, n->len, &h, &t);
 	in->head[i] = h;
@@ -384,17 +382,8 @@ diff_between(struct installed *in, int i, table_diff_fn fn, void *arg)
 	    !table_ascends_at(n->data, n->len, h) ||
 	    !table_ascends_at(n->data, n->len, n->len - t))
 		return -1;
-	old = xstrndup(o->data + h, o->len - h - t);
-	new = xstrndup(n->data + h, n->len - h - t);
-	rc = table_diff(old, new, fn, arg);
-	if (rs_table_info[i].mode == 0600) {	/* sasl_passwd's passwords */
-		secret_free_str(old);
-		secret_free_str(new);
-	} else {
-		free(old);
-		free(new);
-	}
-	return rc;
+	return table_diff(o->data + h, o->len - h - t, n->data + h,
+	    n->len - h - t, fn, arg);
 }
 
 static void
@@ -788,8 +777,8 @@ diff_one(const struct rs_config *c, enum rs_table table, const struct buf *nt,
 	if (read_installed_file(c->postfix.map_dir, name, &old, &present,
 	    &err) < 0)
 		buf_printf(out, "--- %s: %s\n", name, err.msg);
-	else if (table_diff(old.data, nt->data ? nt->data : "",
-	    on_table_diff, &d) < 0)
+	else if (table_diff(old.data, old.len, nt->data ? nt->data : "",
+	    nt->len, on_table_diff, &d) < 0)
 		buf_printf(out, "--- %s/%s (live): not sorted by key; every "
 		    "line is rewritten\n", c->postfix.map_dir, name);
 	else if (d.any)

@@ -207,16 +207,6 @@ cmp_keys(const char *a, const char *b)
 	return c ? c : ka < kb ? -1 : ka > kb;
 }
 
-/* Advance over one line; note when the keys do not ascend. */
-static const char *
-step(const char *line, const char **prev, int *unsorted)
-{
-	if (*prev != NULL && cmp_keys(*prev, line) >= 0)
-		*unsorted = 1;
-	*prev = line;
-	return table_next_line(line);
-}
-
 /* The start of the line that holds byte at (a line start: itself). */
 static size_t
 line_start(const char *text, size_t lo, size_t at)
@@ -256,32 +246,69 @@ table_find(const char *text, size_t len, const char *key)
 	return NULL;
 }
 
+/* The bytes of the line at p, which ends at its newline or at end; its
+ * newline is not counted (*nl: 1 when it has one). */
+static size_t
+line_len(const char *p, const char *end, int *nl)
+{
+	const char *at = memchr(p, '\n', (size_t)(end - p));
+
+	*nl = at != NULL;
+	return at ? (size_t)(at - p) : (size_t)(end - p);
+}
+
+/* The line after the one at p (never p itself: a text holding a NUL
+ * byte still ends). */
+static const char *
+past(const char *p, const char *end)
+{
+	int nl;
+	size_t n = line_len(p, end, &nl);
+
+	return p + n + nl;
+}
+
+/* Advance over one line (before end); note when the keys do not
+ * ascend. */
+static const char *
+step(const char *line, const char *end, const char **prev, int *unsorted)
+{
+	if (*prev != NULL && cmp_keys(*prev, line) >= 0)
+		*unsorted = 1;
+	*prev = line;
+	return past(line, end);
+}
+
 /* The length of the line at old, its newline included, when the line at
  * new is the same bytes; else 0 (a line without a newline: 0). */
 static size_t
-same_line(const char *old, const char *new)
+same_line(const char *old, const char *oe, const char *new, const char *ne)
 {
-	const char *nl = strchr(old, '\n');
-	size_t n = nl ? (size_t)(nl - old) + 1 : 0;
+	int nl;
+	size_t n = line_len(old, oe, &nl) + 1;
 
-	return n > 0 && strncmp(old, new, n) == 0 ? n : 0;
+	return nl && n <= (size_t)(ne - new) && memcmp(old, new, n) == 0 ?
+	    n : 0;
 }
 
 /*
  * Most lines of two texts of a table are the same: such a line is passed
  * over with one comparison of its bytes and one order check (the check
  * of the line before it serves both texts when that line was the same
- * too). The other lines are compared key by key.
+ * too). The other lines are compared key by key. Neither text is copied:
+ * plan compares the middles of whole tables.
  */
 int
-table_diff(const char *old, const char *new, table_diff_fn fn, void *arg)
+table_diff(const char *old, size_t old_len, const char *new, size_t new_len,
+    table_diff_fn fn, void *arg)
 {
-	const char *po = NULL, *pn = NULL;
-	int c, unsorted = 0, both = 0;
+	const char *po = NULL, *pn = NULL, *oe = old + old_len;
+	const char *ne = new + new_len;
+	int c, unsorted = 0, both = 0, nl;
 	size_t lo, ln;
 
-	while ((*old || *new) && !unsorted) {
-		if ((lo = same_line(old, new)) > 0) {
+	while ((old < oe || new < ne) && !unsorted) {
+		if (old < oe && (lo = same_line(old, oe, new, ne)) > 0) {
 			if ((po != NULL && cmp_keys(po, old) >= 0) ||
 			    (!both && pn != NULL && cmp_keys(pn, new) >= 0))
 				unsorted = 1;
@@ -293,15 +320,15 @@ table_diff(const char *old, const char *new, table_diff_fn fn, void *arg)
 			continue;
 		}
 		both = 0;
-		c = !*old ? 1 : !*new ? -1 : cmp_keys(old, new);
-		lo = strcspn(old, "\n");
-		ln = strcspn(new, "\n");
+		c = old >= oe ? 1 : new >= ne ? -1 : cmp_keys(old, new);
+		lo = old < oe ? line_len(old, oe, &nl) : 0;
+		ln = new < ne ? line_len(new, ne, &nl) : 0;
 		if (c != 0 || lo != ln || memcmp(old, new, lo) != 0)
 			fn(arg, c <= 0 ? old : NULL, c >= 0 ? new : NULL);
 		if (c <= 0)
-			old = step(old, &po, &unsorted);
+			old = step(old, oe, &po, &unsorted);
 		if (c >= 0)
-			new = step(new, &pn, &unsorted);
+			new = step(new, ne, &pn, &unsorted);
 	}
 	return unsorted ? -1 : 0;
 }

@@ -55,10 +55,13 @@
  *	postmap reads a line), its length without the newline in len.
  *	table_masked(out, t, line) appends a line (without its newline) to
  *	out, its secret shown as ******** when table t is private.
- *	table_diff(old, new, fn, arg) walks two texts of one table in key
- *	order and calls fn(arg, old_line, new_line) for each key whose line
- *	differs, with NULL for the side that lacks the key. It returns -1,
- *	part way, when a text is not in strictly ascending order of keys.
+ *	table_diff(old, old_len, new, new_len, fn, arg) walks two texts of
+ *	one table (the first old_len bytes of old, new_len of new; each ends
+ *	after a newline or where its string ends) in key order and calls
+ *	fn(arg, old_line, new_line) for each key whose line differs, with
+ *	NULL for the side that lacks the key; the lines point into the
+ *	texts. It returns -1, part way, when a text is not in strictly
+ *	ascending order of keys.
  *	table_ascends_at(text, len, at) tells whether the key of the line
  *	that starts at byte at of a text (len bytes) sorts after the key of
  *	the line before it (yes when either is missing).
@@ -132,8 +135,8 @@ const char *table_result(const char *line, size_t *len);
 void table_masked(struct buf *out, enum rs_table t, const char *line);
 typedef void (*table_diff_fn)(void *arg, const char *old_line,
     const char *new_line);
-int table_diff(const char *old, const char *new, table_diff_fn fn,
-    void *arg);
+int table_diff(const char *old, size_t old_len, const char *new,
+    size_t new_len, table_diff_fn fn, void *arg);
 int table_ascends_at(const char *text, size_t len, size_t at);
 const char *table_find(const char *text, size_t len, const char *key);
 

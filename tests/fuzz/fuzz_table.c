@@ -114,8 +114,8 @@ read_any(enum rs_table t, const char *text)
 		    strcmp(b.data + (colon - line) + 1, "********") != 0)
 			abort();
 	}
-	(void)table_diff(text, "", noop, NULL);
-	(void)table_diff("", text, noop, NULL);
+	(void)table_diff(text, strlen(text), "", 0, noop, NULL);
+	(void)table_diff("", 0, text, strlen(text), noop, NULL);
 	buf_free(&b);
 }
 

@@ -149,6 +149,13 @@ on_diff(void *arg, const char *old, const char *new)
 	    old ? old : new);
 }
 
+/* table_diff() of two whole strings. */
+static int
+diff(const char *old, const char *new, table_diff_fn fn, void *arg)
+{
+	return table_diff(old, strlen(old), new, strlen(new), fn, arg);
+}
+
 static void
 test_diff(void **state)
 {
@@ -156,13 +163,13 @@ test_diff(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(table_diff("a 1\nb 2\nc 3\n", "b 2\nc 4\nd 5\n",
+	assert_int_equal(diff("a 1\nb 2\nc 3\n", "b 2\nc 4\nd 5\n",
 	    on_diff, &s), 0);
 	assert_string_equal(s.text, "-a;~c;+d;");
 	assert_string_equal(table_result("k  \t FILTER x:[h]:1\nn", &n),
 	    "FILTER x:[h]:1\nn");
 	assert_int_equal(n, strlen("FILTER x:[h]:1"));
-	assert_int_equal(table_diff("b 1\na 1\n", "", on_diff, &s), -1);
+	assert_int_equal(diff("b 1\na 1\n", "", on_diff, &s), -1);
 }
 
 /* Lines the two texts share are passed over whole, yet still checked for
@@ -174,23 +181,48 @@ test_diff_shared(void **state)
 	struct seen s = { "" };
 
 	(void)state;
-	assert_int_equal(table_diff("a 1\nb 2\nc 3\nd 4\n",
+	assert_int_equal(diff("a 1\nb 2\nc 3\nd 4\n",
 	    "a 1\nb 2\nc 9\nd 4\ne 5", on_diff, &s), 0);
 	assert_string_equal(s.text, "~c;+e;");
 	*s.text = '\0';
-	assert_int_equal(table_diff("a 1\nb 2", "a 1\nb 2\n", on_diff, &s),
+	assert_int_equal(diff("a 1\nb 2", "a 1\nb 2\n", on_diff, &s),
 	    0);
-	assert_int_equal(table_diff("a 1\nb 2\n", "a 1\nb 3", on_diff, &s),
+	assert_int_equal(diff("a 1\nb 2\n", "a 1\nb 3", on_diff, &s),
 	    0);
 	assert_string_equal(s.text, "~b;");
-	assert_int_equal(table_diff("b 1\na 1\n", "b 1\na 1\n", on_diff,
+	assert_int_equal(diff("b 1\na 1\n", "b 1\na 1\n", on_diff,
 	    &s), -1);
-	assert_int_equal(table_diff("a 1\nc 1\nb 1\n", "a 2\nc 1\nb 1\n",
+	assert_int_equal(diff("a 1\nc 1\nb 1\n", "a 2\nc 1\nb 1\n",
 	    on_diff, &s), -1);
-	assert_int_equal(table_diff("a 2\nc 1\n", "a 1\nb 1\nc 1\na 3\n",
+	assert_int_equal(diff("a 2\nc 1\n", "a 1\nb 1\nc 1\na 3\n",
 	    on_diff, &s), -1);
-	assert_int_equal(table_diff("a 1\nb 1\nc 1\na 3\n", "a 2\nc 1\n",
+	assert_int_equal(diff("a 1\nb 1\nc 1\na 3\n", "a 2\nc 1\n",
 	    on_diff, &s), -1);
+}
+
+/* Only the given bytes of each text are compared, though more lines
+ * follow them (plan hands over the middles of whole tables): a line of
+ * one side is never matched with a line after the other side's end; a
+ * NUL byte inside a text does not stop the walk. */
+static void
+test_diff_bounded(void **state)
+{
+	struct seen s = { "" };
+	const char *old = "a 1\nc 3\n", *new = "a 1\nc 3\n";
+	const char nul[] = "\0x\na 1\nc 3\n";
+
+	(void)state;
+	assert_int_equal(table_diff(old, 8, new, 4, on_diff, &s), 0);
+	assert_string_equal(s.text, "-c;");
+	*s.text = '\0';
+	assert_int_equal(table_diff(old, 4, new, 8, on_diff, &s), 0);
+	assert_string_equal(s.text, "+c;");
+	*s.text = '\0';
+	assert_int_equal(table_diff(old, 4, new, 4, on_diff, &s), 0);
+	assert_string_equal(s.text, "");
+	assert_int_equal(table_diff(nul, sizeof(nul) - 1, old, 4, on_diff,
+	    &s), 0);
+	assert_string_equal(s.text, "-;-c;");
 }
 
 /* Lines found by key in a sorted text: first, last, keys that are
@@ -233,6 +265,7 @@ main(void)
 		cmocka_unit_test(test_info),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_diff_shared),
+		cmocka_unit_test(test_diff_bounded),
 		cmocka_unit_test(test_find),
 	};
 
