@@ -868,23 +868,26 @@ save_rejected(const struct rs_config *c, const struct buf *old,
 	struct rejected_fill f = { d, "" };
 	struct rs_summary prev;
 	struct rs_err ignored;
-	int kept;
+	int kept = 0, rc;
 
-	/* a first pass for the digest only: the file is written (a second
-	 * pass) only when the recorded digest differs */
-	(void)rejected_fill(&f, drain_nothing, NULL);
-	memcpy(sum, f.sum, sizeof(f.sum));
+	/* with a previous summary, a first pass for the digest only: the
+	 * file is written (a second pass) only when the recorded digest
+	 * differs; without one, the writing pass makes the digest */
 	summary_init(&prev);
-	kept = old->len > 0 && summary_parse(old, &prev, &ignored) == 0 &&
-	    summary_rejected_kept(c, &prev, sum);
+	if (old->len > 0 && summary_parse(old, &prev, &ignored) == 0) {
+		(void)rejected_fill(&f, drain_nothing, NULL);
+		kept = summary_rejected_kept(c, &prev, f.sum);
+	}
 	summary_free(&prev);
 	if (kept) {
 		rs_log(RS_LOG_DEBUG, "summary: %s unchanged, not rewritten",
 		    RS_REJECTED_FILE);
+		memcpy(sum, f.sum, sizeof(f.sum));
 		return 0;
 	}
-	return apply_cache_stream(c, RS_REJECTED_FILE, rejected_fill, &f,
-	    err) == 0 ? 0 : -1;
+	rc = apply_cache_stream(c, RS_REJECTED_FILE, rejected_fill, &f, err);
+	memcpy(sum, f.sum, sizeof(f.sum));
+	return rc == 0 ? 0 : -1;
 }
 
 /* The summary of a decision whose tables are live, for the next run to
