@@ -568,6 +568,26 @@ gateway_text(struct rs_plan *p, struct strmap *seen, const struct buf *gw)
 	return *slot;
 }
 
+/* The gateway of route r as a change shows it: "[host]:port mode". */
+static void
+gateway_of(struct buf *gw, const struct rs_route *r)
+{
+	table_hop(gw, r->host, r->port);
+	buf_printf(gw, " %s", security_name(r->sec));
+}
+
+/* The new side of change c: verdict v's route. */
+static void
+new_side(struct rs_change *c, const struct rs_verdict *v, const char *owner,
+    const char *gateway)
+{
+	c->address = v->route.address;
+	c->owner_dn = owner;
+	c->new_gateway = gateway;
+	c->new_login = v->route.username;
+	c->new_logins = v->route.logins;
+}
+
 static void
 diff_route(struct rs_plan *p, struct strmap *gateways,
     const struct rs_verdict *v, struct old_route *o)
@@ -577,16 +597,13 @@ diff_route(struct rs_plan *p, struct strmap *gateways,
 	struct buf gw;
 
 	buf_init(&gw);
-	table_hop(&gw, r->host, r->port);
-	buf_printf(&gw, " %s", security_name(r->sec));
+	gateway_of(&gw, r);
 	if (o && same(o->gateway, gw.data) && same_login(o, r) &&
 	    same(o->logins, r->logins))
 		goto out;
 	c = add_change(p, o ? RS_C_CHANGED : RS_C_ADDED, r->address);
-	c->owner_dn = shown_owner(p, v->owner_dn);
-	c->new_gateway = gateway_text(p, gateways, &gw);
-	c->new_login = r->username;
-	c->new_logins = r->logins;
+	new_side(c, v, shown_owner(p, v->owner_dn), gateway_text(p, gateways,
+	    &gw));
 	if (o) {
 		c->old_logins = arena_strdup(&p->text, o->logins);
 		c->old_gateway = arena_strdup(&p->text, o->gateway);
@@ -818,7 +835,12 @@ plan_build(const struct rs_config *c, const struct rs_installer *inst,
 	strmap_init(&in.touched);
 	strmap_init(&in.gateways);
 	rc = load_installed(c, inst, nt, &in, p, err);
-	if (rc == 0) {
+	if (rc == 0 && !p->installed) {
+		p->all_added = 1;	/* plan_next() makes each change */
+		p->added = p->new_routes = d->nroutes;
+		check_limits(c, force, p);
+		pending_words(c, p);
+	} else if (rc == 0) {
 		p->old_routes = in.lines;
 		for (i = 0; i < d->nroutes; i++) {
 			if (!in.all && strmap_get(&in.touched,
@@ -848,4 +870,40 @@ plan_free(struct rs_plan *p)
 	arena_free(&p->text);
 	free(p->c);
 	memset(p, 0, sizeof(*p));
+}
+
+void
+plan_walk_init(struct rs_change_walk *w, const struct rs_plan *p,
+    const struct rs_decision *d)
+{
+	memset(w, 0, sizeof(*w));
+	w->p = p;
+	w->d = d;
+	buf_init(&w->gw);
+	buf_init(&w->owner);
+}
+
+const struct rs_change *
+plan_next(struct rs_change_walk *w)
+{
+	const struct rs_verdict *v;
+
+	if (!w->p->all_added)
+		return w->i < w->p->n ? &w->p->c[w->i++] : NULL;
+	if (w->i >= w->d->nroutes)
+		return NULL;
+	v = w->d->routes[w->i++];
+	memset(&w->c, 0, sizeof(w->c));
+	w->c.kind = RS_C_ADDED;
+	gateway_of(&w->gw, &v->route);
+	new_side(&w->c, v, printable(&w->owner, v->owner_dn,
+	    strlen(v->owner_dn)), w->gw.data);
+	return &w->c;
+}
+
+void
+plan_walk_free(struct rs_change_walk *w)
+{
+	buf_free(&w->gw);
+	buf_free(&w->owner);
 }

@@ -86,13 +86,17 @@ report_text(FILE *fp, const struct rs_run *r)
 {
 	const struct rs_decision *d = r->d;
 	const struct rs_plan *p = r->p;
+	struct rs_change_walk w;
+	const struct rs_change *c;
 	struct buf a, o;
 	size_t i;
 
 	buf_init(&a);
 	buf_init(&o);
-	for (i = 0; i < p->n; i++)
-		text_change(fp, &p->c[i]);
+	plan_walk_init(&w, p, d);
+	while ((c = plan_next(&w)) != NULL)
+		text_change(fp, c);
+	plan_walk_free(&w);
 	for (i = 0; i < d->n; i++) {
 		if (d->v[i].reason == RS_R_NONE)
 			continue;
@@ -211,21 +215,24 @@ json_change(FILE *fp, const struct rs_change *c)
 }
 
 static void
-json_changes(FILE *fp, const struct rs_plan *p, enum rs_change_kind kind,
+json_changes(FILE *fp, const struct rs_run *r, enum rs_change_kind kind,
     const char *name)
 {
-	size_t i;
+	struct rs_change_walk w;
+	const struct rs_change *c;
 	int first = 1;
 
 	fprintf(fp, "\"%s\":[", name);
-	for (i = 0; i < p->n; i++) {
-		if (p->c[i].kind != kind)
+	plan_walk_init(&w, r->p, r->d);
+	while ((c = plan_next(&w)) != NULL) {
+		if (c->kind != kind)
 			continue;
 		if (!first)
 			fputc(',', fp);
 		first = 0;
-		json_change(fp, &p->c[i]);
+		json_change(fp, c);
 	}
+	plan_walk_free(&w);
 	fputs("],", fp);
 }
 
@@ -299,9 +306,9 @@ report_json(FILE *fp, const struct rs_run *r)
 	    "\"routes\":%zu},", p->added, p->changed, p->removed,
 	    p->removed - p->vanished, p->vanished, count_rejected(r->d),
 	    r->d->nroutes);
-	json_changes(fp, p, RS_C_ADDED, "added");
-	json_changes(fp, p, RS_C_CHANGED, "changed");
-	json_changes(fp, p, RS_C_REMOVED, "removed");
+	json_changes(fp, r, RS_C_ADDED, "added");
+	json_changes(fp, r, RS_C_CHANGED, "changed");
+	json_changes(fp, r, RS_C_REMOVED, "removed");
 	json_rejected(fp, r->d);
 	fprintf(fp, "\"exit_code\":%d,\"version\":1}\n", r->exit_code);
 }
@@ -366,11 +373,11 @@ report_failure_json(struct buf *out, int code, const char *error)
 void
 report_log(const struct rs_run *r)
 {
+	struct rs_change_walk w;
 	const struct rs_change *c;
-	size_t i;
 
-	for (i = 0; r->applied && i < r->p->n; i++) {
-		c = &r->p->c[i];
+	plan_walk_init(&w, r->p, r->d);
+	while (r->applied && (c = plan_next(&w)) != NULL) {
 		if (c->kind == RS_C_ADDED)
 			rs_log(RS_LOG_INFO, "added route %s via %s for %s",
 			    c->address, c->new_gateway, c->owner_dn);
@@ -386,6 +393,7 @@ report_log(const struct rs_run *r)
 			    c->why ? reason_code(c->why->reason) : "deleted",
 			    c->owner_dn ? c->owner_dn : "unknown owner");
 	}
+	plan_walk_free(&w);
 	if (r->applied || (!r->p->refused && !r->error))
 		rs_log(RS_LOG_INFO, "sync %s: %zu added, %zu changed, %zu "
 		    "removed, %zu rejected; %zu routes", !r->applied ?

@@ -449,11 +449,16 @@ test_no_change_and_first_run(void **state)
 	render_free(&t);
 }
 
-/* A first run adds every route; routes through one gateway share one
- * copy of its text in the plan. */
+/* A first run adds every route: the plan lists none of them (at 100,000
+ * users it would hold 115,000 changes until the report) and plan_next()
+ * makes each, in the decision's order, which is the address order; an
+ * owner DN is shown printable. A plan that lists its changes is walked
+ * as it lists them. */
 static void
-test_first_run_gateways(void **state)
+test_first_run_walk(void **state)
 {
+	const struct rs_change *c;
+	struct rs_change_walk w;
 	struct rs_tables t;
 	struct rs_plan p;
 	struct rs_err err;
@@ -461,19 +466,42 @@ test_first_run_gateways(void **state)
 	(void)state;
 	add(0, "alice@p.example", "smtp.p.example", 587, RS_SEC_STARTTLS,
 	    "alice", "pw", RS_R_NONE);
-	add(1, "bob@p.example", "smtp.p.example", 587, RS_SEC_STARTTLS,
-	    "bob", "pw", RS_R_NONE);
+	add(1, "bob@p.example", NULL, 0, 0, NULL, NULL, RS_R_POLICY_FORBIDDEN);
 	add(2, "carol@q.example", "smtp.q.example", 465, RS_SEC_SSL,
-	    "carol", "pw", RS_R_NONE);
+	    NULL, NULL, RS_R_NONE);
+	v[2].owner_dn = "uid=c\nx,dc=example,dc=com";
 	decide(3);
 	render_tables(&d, "secure", &t);
 	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 0, &p,
 	    &err), 0);
-	assert_int_equal(p.added, 3);
-	assert_string_equal(p.c[0].new_gateway,
-	    "[smtp.p.example]:587 starttls");
-	assert_ptr_equal(p.c[0].new_gateway, p.c[1].new_gateway);
-	assert_string_equal(p.c[2].new_gateway, "[smtp.q.example]:465 ssl");
+	assert_int_equal(p.added, 2);
+	assert_int_equal(p.all_added, 1);
+	assert_int_equal(p.n, 0);
+	plan_walk_init(&w, &p, &d);
+	assert_non_null(c = plan_next(&w));
+	assert_int_equal(c->kind, RS_C_ADDED);
+	assert_string_equal(c->address, "alice@p.example");
+	assert_string_equal(c->new_gateway, "[smtp.p.example]:587 starttls");
+	assert_string_equal(c->new_login, "alice");
+	assert_string_equal(c->new_logins, "owner");
+	assert_string_equal(c->owner_dn, "uid=new,dc=example,dc=com");
+	assert_null(c->old_gateway);
+	assert_non_null(c = plan_next(&w));
+	assert_string_equal(c->address, "carol@q.example");
+	assert_string_equal(c->new_gateway, "[smtp.q.example]:465 ssl");
+	assert_null(c->new_login);
+	assert_string_equal(c->owner_dn, "uid=c\\x0ax,dc=example,dc=com");
+	assert_null(plan_next(&w));
+	plan_walk_free(&w);
+	plan_free(&p);
+	install_old();
+	assert_int_equal(plan_build(&cfg, &installer_postfix, &d, &t, 1, &p,
+	    &err), 0);
+	assert_int_equal(p.all_added, 0);
+	plan_walk_init(&w, &p, &d);
+	assert_ptr_equal(plan_next(&w), &p.c[0]);
+	assert_ptr_equal(plan_next(&w), &p.c[1]);
+	plan_walk_free(&w);
 	plan_free(&p);
 	render_free(&t);
 }
@@ -487,7 +515,7 @@ main(void)
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_no_change_and_first_run),
-		cmocka_unit_test(test_first_run_gateways),
+		cmocka_unit_test(test_first_run_walk),
 	};
 
 	return cmocka_run_group_tests_name("plan", tests, setup, teardown);
