@@ -868,7 +868,7 @@ save_rejected(const struct rs_config *c, const struct buf *old,
 	struct rejected_fill f = { d, "" };
 	struct rs_summary prev;
 	struct rs_err ignored;
-	int kept = 0, rc;
+	int kept = 0, rc = 0;
 
 	/* with a previous summary, a first pass for the digest only: the
 	 * file is written (a second pass) only when the recorded digest
@@ -879,14 +879,13 @@ save_rejected(const struct rs_config *c, const struct buf *old,
 		kept = summary_rejected_kept(c, &prev, f.sum);
 	}
 	summary_free(&prev);
-	if (kept) {
+	if (kept)
 		rs_log(RS_LOG_DEBUG, "summary: %s unchanged, not rewritten",
 		    RS_REJECTED_FILE);
-		memcpy(sum, f.sum, sizeof(f.sum));
-		return 0;
-	}
-	rc = apply_cache_stream(c, RS_REJECTED_FILE, rejected_fill, &f, err);
-	memcpy(sum, f.sum, sizeof(f.sum));
+	else
+		rc = apply_cache_stream(c, RS_REJECTED_FILE, rejected_fill, &f,
+		    err);
+	memcpy(sum, f.sum, sizeof(f.sum));	/* made by either pass */
 	return rc == 0 ? 0 : -1;
 }
 

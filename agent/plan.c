@@ -817,14 +817,38 @@ plan_diff(const struct rs_config *c, const struct rs_tables *nt,
 	buf_str(out);
 }
 
+/* The changes of the routes the installed tables (in) and the decision
+ * do not agree on, sorted by address. */
+static void
+diff_routes(struct rs_plan *p, const struct rs_decision *d,
+    struct installed *in)
+{
+	struct old_route *o;
+	size_t i;
+
+	p->old_routes = in->lines;
+	for (i = 0; i < d->nroutes; i++) {
+		if (!in->all && strmap_get(&in->touched,
+		    d->routes[i]->route.address) == NULL)
+			continue;
+		o = strmap_get(&in->routes, d->routes[i]->route.address);
+		if (o && o->gateway == NULL)
+			o = NULL;
+		if (o)
+			o->seen = 1;
+		diff_route(p, &in->gateways, d->routes[i], o);
+	}
+	diff_removed(p, d, in);
+	if (p->n)
+		qsort(p->c, p->n, sizeof(*p->c), cmp_change);
+}
+
 int
 plan_build(const struct rs_config *c, const struct rs_installer *inst,
     const struct rs_decision *d, const struct rs_tables *nt, int force,
     struct rs_plan *p, struct rs_err *err)
 {
 	struct installed in;
-	struct old_route *o;
-	size_t i;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
@@ -837,26 +861,11 @@ plan_build(const struct rs_config *c, const struct rs_installer *inst,
 	rc = load_installed(c, inst, nt, &in, p, err);
 	if (rc == 0 && !p->installed) {
 		p->all_added = 1;	/* plan_next() makes each change */
-		p->added = p->new_routes = d->nroutes;
-		check_limits(c, force, p);
-		pending_words(c, p);
-	} else if (rc == 0) {
-		p->old_routes = in.lines;
-		for (i = 0; i < d->nroutes; i++) {
-			if (!in.all && strmap_get(&in.touched,
-			    d->routes[i]->route.address) == NULL)
-				continue;
-			o = strmap_get(&in.routes, d->routes[i]->route.address);
-			if (o && o->gateway == NULL)
-				o = NULL;
-			if (o)
-				o->seen = 1;
-			diff_route(p, &in.gateways, d->routes[i], o);
-		}
+		p->added = d->nroutes;
+	} else if (rc == 0)
+		diff_routes(p, d, &in);
+	if (rc == 0) {
 		p->new_routes = d->nroutes;
-		diff_removed(p, d, &in);
-		if (p->n)
-			qsort(p->c, p->n, sizeof(*p->c), cmp_change);
 		check_limits(c, force, p);
 		pending_words(c, p);
 	}

@@ -246,14 +246,13 @@ table_find(const char *text, size_t len, const char *key)
 	return NULL;
 }
 
-/* The bytes of the line at p, which ends at its newline or at end; its
- * newline is not counted (*nl: 1 when it has one). */
+/* The bytes of the line at p, which ends at its newline or at end, the
+ * newline not counted. */
 static size_t
-line_len(const char *p, const char *end, int *nl)
+line_len(const char *p, const char *end)
 {
 	const char *at = memchr(p, '\n', (size_t)(end - p));
 
-	*nl = at != NULL;
 	return at ? (size_t)(at - p) : (size_t)(end - p);
 }
 
@@ -262,10 +261,8 @@ line_len(const char *p, const char *end, int *nl)
 static const char *
 past(const char *p, const char *end)
 {
-	int nl;
-	size_t n = line_len(p, end, &nl);
-
-	return p + n + nl;
+	p += line_len(p, end);
+	return p < end ? p + 1 : p;
 }
 
 /* Advance over one line (before end); note when the keys do not
@@ -284,11 +281,10 @@ step(const char *line, const char *end, const char **prev, int *unsorted)
 static size_t
 same_line(const char *old, const char *oe, const char *new, const char *ne)
 {
-	int nl;
-	size_t n = line_len(old, oe, &nl) + 1;
+	size_t n = line_len(old, oe) + 1;	/* its newline, if it has one */
 
-	return nl && n <= (size_t)(ne - new) && memcmp(old, new, n) == 0 ?
-	    n : 0;
+	return old + n <= oe && n <= (size_t)(ne - new) &&
+	    memcmp(old, new, n) == 0 ? n : 0;
 }
 
 /*
@@ -304,7 +300,7 @@ table_diff(const char *old, size_t old_len, const char *new, size_t new_len,
 {
 	const char *po = NULL, *pn = NULL, *oe = old + old_len;
 	const char *ne = new + new_len;
-	int c, unsorted = 0, both = 0, nl;
+	int c, unsorted = 0, both = 0;
 	size_t lo, ln;
 
 	while ((old < oe || new < ne) && !unsorted) {
@@ -321,8 +317,8 @@ table_diff(const char *old, size_t old_len, const char *new, size_t new_len,
 		}
 		both = 0;
 		c = old >= oe ? 1 : new >= ne ? -1 : cmp_keys(old, new);
-		lo = old < oe ? line_len(old, oe, &nl) : 0;
-		ln = new < ne ? line_len(new, ne, &nl) : 0;
+		lo = old < oe ? line_len(old, oe) : 0;
+		ln = new < ne ? line_len(new, ne) : 0;
 		if (c != 0 || lo != ln || memcmp(old, new, lo) != 0)
 			fn(arg, c <= 0 ? old : NULL, c >= 0 ? new : NULL);
 		if (c <= 0)
